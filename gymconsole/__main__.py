@@ -1,0 +1,5 @@
+import sys
+
+from gymconsole.cli import main
+
+sys.exit(main())

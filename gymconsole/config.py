@@ -1,0 +1,326 @@
+"""Typed, validated configuration loaded from ``config.toml``.
+
+Defaults live here and only here; ``config.toml`` overrides them.  Every field
+has a docstring (pydantic turns them into descriptions, which the config view
+shows).  Loading never raises anything but :class:`ConfigError`, whose message
+is one line naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+Risk = Literal["safe", "moderate", "high"]
+Policy = Literal["auto", "ask", "deny"]
+
+API_KEY_VARIABLES = ("ANTHROPIC_API_KEY", "CLAUDE_API_KEY")
+
+
+class ConfigError(Exception):
+    """A configuration problem, already phrased as one line for the user."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True)
+
+
+class CronSchedule(_Model):
+    """Cron fields as APScheduler's ``CronTrigger`` takes them."""
+
+    minute: str = "0"
+    """Minute field (0-59, `*/15`, `0,30`)."""
+    hour: str = "*"
+    """Hour field (0-23)."""
+    day: str = "*"
+    """Day of month field (1-31)."""
+    month: str = "*"
+    """Month field (1-12)."""
+    day_of_week: str = "*"
+    """Day of week field (`mon`-`sun` or 0-6)."""
+    week: str = "*"
+    """ISO week field; `*/2` gives every second week."""
+
+    @model_validator(mode="after")
+    def _valid_cron(self) -> CronSchedule:
+        from apscheduler.triggers.cron import CronTrigger  # validation only
+
+        try:
+            CronTrigger(**self.model_dump(), timezone="UTC")
+        except ValueError as exc:
+            raise ValueError(f"bad cron field: {exc}") from None
+        return self
+
+    def describe(self) -> str:
+        """A short human text such as ``cron 0 6 * * *``."""
+        text = f"{self.minute} {self.hour} {self.day} {self.month} {self.day_of_week}"
+        return text + (f" week {self.week}" if self.week != "*" else "")
+
+
+class WorkflowConfig(_Model):
+    """One workflow: a natural-language task with the tools it may use."""
+
+    title: str
+    """Short human name shown in the console."""
+    enabled: bool = True
+    """Whether the scheduler runs it; a disabled workflow can still be run by hand."""
+    schedule: CronSchedule
+    """When the scheduler runs it (in `scheduler.timezone`)."""
+    model: str | None = None
+    """Claude model for this workflow; empty uses `model.default_model`."""
+    max_iterations: int = Field(8, ge=1, le=50)
+    """Most model round-trips in one run."""
+    tools: list[str]
+    """Names of the tools the model may call in this workflow."""
+    task: str
+    """The task given to the model; `{placeholders}` are filled from `thresholds`."""
+
+
+class Thresholds(_Model):
+    """Business rules the tools and guard rails enforce."""
+
+    past_due_flag_days: int = Field(7, ge=1)
+    """Days past due before monitoring flags a member."""
+    suspend_after_days: int = Field(14, ge=1)
+    """Days past due before door access may be suspended."""
+    suspend_min_amount: float = Field(50.0, ge=0)
+    """Smallest balance (USD) for which door access may be suspended."""
+    escalation_days: int = Field(60, ge=1)
+    """Days past due before an account may go to collections."""
+    escalation_min_amount: float = Field(100.0, ge=0)
+    """Smallest balance (USD) that may go to collections."""
+    final_notice_wait_days: int = Field(7, ge=0)
+    """Days a final notice must stand before escalation to collections."""
+    campaign_daily_limit: int = Field(500, ge=0)
+    """Most campaign messages sent in one day, across all runs."""
+    prospect_cooldown_days: int = Field(14, ge=0)
+    """Days after contacting a prospect before it may be contacted again."""
+    referral_window_days: int = Field(90, ge=1)
+    """Days after a referral in which a join earns the referrer a reward."""
+    referral_reward_amount: float = Field(25.0, ge=0)
+    """Reward credited to a referring member (USD)."""
+    invoice_review_days: int = Field(31, ge=1)
+    """How far back the monthly invoice review looks."""
+    invoice_large_amount: float = Field(500.0, ge=0)
+    """Invoices above this amount (USD) are reviewed."""
+    invoice_overdue_days: int = Field(30, ge=1)
+    """Open invoices older than this are reviewed."""
+
+
+class SafetyConfig(_Model):
+    """What the console may do on its own."""
+
+    dry_run: bool = False
+    """Acting tools only report what they would do."""
+    policy: dict[Risk, Policy] = Field(default_factory=lambda: {"safe": "auto", "moderate": "auto", "high": "ask"})
+    """Per risk level: `auto` acts, `ask` needs a person, `deny` never acts."""
+    approval_timeout_seconds: float = Field(300.0, gt=0)
+    """How long an `ask` waits for a person before it is saved as pending."""
+    quiet_hours_start: int = Field(21, ge=0, le=23)
+    """Hour (local) from which no messages are sent."""
+    quiet_hours_end: int = Field(8, ge=0, le=23)
+    """Hour (local) at which sending may start again."""
+    bulk_threshold: int = Field(10, ge=1)
+    """A send to at least this many people is a bulk act (risk `high`)."""
+
+    @field_validator("policy")
+    @classmethod
+    def _complete_policy(cls, value: dict[str, str]) -> dict[str, str]:
+        return {"safe": "auto", "moderate": "auto", "high": "ask"} | value
+
+
+class ModelPrice(_Model):
+    """USD per million tokens."""
+
+    input: float = Field(ge=0)
+    """Uncached input tokens."""
+    output: float = Field(ge=0)
+    """Output tokens."""
+    cache_write: float = Field(ge=0)
+    """Tokens written to the prompt cache."""
+    cache_read: float = Field(ge=0)
+    """Tokens read from the prompt cache."""
+
+
+class ModelAccess(_Model):
+    """How the console talks to Claude."""
+
+    default_model: str = "claude-sonnet-4-5"
+    """Model used when a workflow names none."""
+    max_output_tokens: int = Field(2048, ge=64)
+    """`max_tokens` of each request."""
+    input_tokens_per_minute: int = Field(20_000, ge=1000)
+    """Client-side cap on input tokens sent per minute (the API tier's limit)."""
+    max_retries: int = Field(4, ge=0, le=20)
+    """Retries of one request after 429/529/5xx or a dropped connection."""
+    retry_base_seconds: float = Field(1.0, gt=0)
+    """First backoff wait; doubles on each retry, with jitter."""
+    retry_max_seconds: float = Field(60.0, gt=0)
+    """Longest single wait, whatever `retry-after` says."""
+    request_timeout_seconds: float = Field(120.0, gt=0)
+    """Timeout of one request."""
+    max_tokens_per_run: int = Field(60_000, ge=1000)
+    """Budget: input+output tokens of one run."""
+    max_cost_per_run: float = Field(0.50, gt=0)
+    """Budget: USD one run may spend."""
+    prices: dict[str, ModelPrice] = Field(default_factory=dict)
+    """Per-model prices for cost accounting."""
+
+    def price_for(self, model: str) -> ModelPrice:
+        """The price of `model`, or of the longest configured prefix of it."""
+        for name in sorted(self.prices, key=len, reverse=True):
+            if model.startswith(name):
+                return self.prices[name]
+        return ModelPrice(input=3.0, output=15.0, cache_write=3.75, cache_read=0.30)
+
+
+class SchedulerConfig(_Model):
+    """The background scheduler."""
+
+    timezone: str = "America/New_York"
+    """IANA timezone of every schedule."""
+    misfire_grace_seconds: int = Field(300, ge=1)
+    """How late a run may still start; later ones are recorded as missed."""
+    start_paused: bool = False
+    """Start with every workflow paused."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r}") from None
+        return value
+
+
+class HistoryConfig(_Model):
+    """The run history."""
+
+    retention_days: int = Field(90, ge=1)
+    """Events of runs older than this are pruned; the run rows stay."""
+
+
+class DatabaseConfig(_Model):
+    """Where the gym's data lives."""
+
+    path: str = "gym.db"
+    """SQLite file, relative to the config file's folder."""
+
+
+class Config(_Model):
+    """The whole configuration."""
+
+    database: DatabaseConfig = DatabaseConfig()
+    """Where the gym's data lives."""
+    model: ModelAccess = ModelAccess()
+    """How the console talks to Claude."""
+    thresholds: Thresholds = Thresholds()
+    """Business rules."""
+    safety: SafetyConfig = SafetyConfig()
+    """What the console may do on its own."""
+    scheduler: SchedulerConfig = SchedulerConfig()
+    """The background scheduler."""
+    history: HistoryConfig = HistoryConfig()
+    """The run history."""
+    workflows: dict[str, WorkflowConfig] = Field(default_factory=dict)
+    """The workflows, by name."""
+
+    # Not part of the file: where it was loaded from and which keys it set.
+    source_path: Path | None = Field(None, exclude=True)
+    """The file this configuration came from."""
+    file_keys: frozenset[str] = Field(frozenset(), exclude=True)
+    """Dotted keys that the file set (the rest are defaults)."""
+
+    @model_validator(mode="after")
+    def _known_tools(self) -> Config:
+        from gymconsole.tools.registry import TOOL_NAMES
+
+        for name, workflow in self.workflows.items():
+            for tool in workflow.tools:
+                if tool not in TOOL_NAMES:
+                    raise ValueError(f"workflows.{name}.tools: unknown tool {tool!r}")
+            try:
+                workflow.task.format(**self.thresholds.model_dump())
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ValueError(f"workflows.{name}.task: unknown placeholder {exc}") from None
+        return self
+
+    def database_path(self) -> Path:
+        """The database path, resolved against the config file's folder."""
+        path = Path(self.database.path).expanduser()
+        if not path.is_absolute() and self.source_path is not None:
+            path = self.source_path.parent / path
+        return path
+
+    def model_for(self, workflow: str) -> str:
+        """The model a workflow runs on."""
+        return self.workflows[workflow].model or self.model.default_model
+
+    def task_for(self, workflow: str) -> str:
+        """The workflow's task text with thresholds filled in."""
+        return self.workflows[workflow].task.format(**self.thresholds.model_dump())
+
+    def source_of(self, dotted_key: str) -> str:
+        """Where a value came from: the file, or the built-in default."""
+        if any(k == dotted_key or k.startswith(dotted_key + ".") for k in self.file_keys):
+            return self.source_path.name if self.source_path else "file"
+        return "default"
+
+
+def _dotted_keys(data: dict[str, Any], prefix: str = "") -> set[str]:
+    keys: set[str] = set()
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        keys.add(dotted)
+        if isinstance(value, dict):
+            keys |= _dotted_keys(value, dotted + ".")
+    return keys
+
+
+def _one_line(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    return f"{where}: {message}" if where else message
+
+
+def parse_config(data: dict[str, Any], source_path: Path | None = None) -> Config:
+    """Validate already-parsed TOML data."""
+    label = str(source_path) if source_path else "config"
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{label}: {_one_line(exc)}") from None
+    return config.model_copy(update={"source_path": source_path, "file_keys": frozenset(_dotted_keys(data))})
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read and validate a config file; every problem is a one-line ConfigError."""
+    source = Path(path)
+    try:
+        data = tomllib.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{source}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    return parse_config(data, source.resolve())
+
+
+def find_api_key(env: dict[str, str] | None = None) -> str | None:
+    """The Claude API key from the environment (after `.env` was loaded), or None."""
+    env = os.environ if env is None else env
+    for name in API_KEY_VARIABLES:
+        value = env.get(name, "").strip()
+        if value:
+            return value
+    return None

@@ -1,0 +1,273 @@
+"""The database schema as an ordered list of migrations.
+
+``PRAGMA user_version`` holds how many have been applied; opening a database
+applies the rest.  Money is stored as integer cents; timestamps as ISO-8601
+text in UTC (``YYYY-MM-DDTHH:MM:SS``), dates as ``YYYY-MM-DD``.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: the gym
+    """
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+
+    CREATE TABLE members (
+        id              INTEGER PRIMARY KEY,
+        first_name      TEXT NOT NULL,
+        last_name       TEXT NOT NULL,
+        email           TEXT,
+        phone           TEXT,
+        membership_type TEXT NOT NULL CHECK (membership_type IN ('monthly', 'annual', 'pay_per_visit', 'family')),
+        standing        TEXT NOT NULL CHECK (standing IN ('green', 'yellow', 'red')),
+        status          TEXT NOT NULL CHECK (status IN ('active', 'frozen', 'cancelled')),
+        join_date       TEXT NOT NULL,
+        last_visit      TEXT,
+        balance_cents   INTEGER NOT NULL DEFAULT 0,
+        past_due_since  TEXT,
+        opted_out       INTEGER NOT NULL DEFAULT 0,
+        notes           TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX members_standing ON members (status, standing, membership_type, last_visit);
+    CREATE INDEX members_type ON members (membership_type, status, last_visit);
+    CREATE INDEX members_past_due ON members (past_due_since, status, balance_cents) WHERE past_due_since IS NOT NULL;
+
+    CREATE TABLE prospects (
+        id             INTEGER PRIMARY KEY,
+        first_name     TEXT NOT NULL,
+        last_name      TEXT NOT NULL,
+        email          TEXT,
+        phone          TEXT,
+        source         TEXT NOT NULL,
+        stage          TEXT NOT NULL CHECK (stage IN ('new', 'contacted', 'toured', 'trial', 'lost', 'joined')),
+        created_at     TEXT NOT NULL,
+        last_contacted TEXT,
+        opted_out      INTEGER NOT NULL DEFAULT 0,
+        notes          TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX prospects_breakdown ON prospects (stage, source, opted_out, last_contacted);
+    CREATE INDEX prospects_contactable ON prospects (stage, last_contacted, id) WHERE opted_out = 0;
+
+    CREATE TABLE training_clients (
+        id                    INTEGER PRIMARY KEY,
+        member_id             INTEGER NOT NULL REFERENCES members (id),
+        trainer               TEXT NOT NULL,
+        package               TEXT NOT NULL,
+        sessions_remaining    INTEGER NOT NULL DEFAULT 0,
+        amount_past_due_cents INTEGER NOT NULL DEFAULT 0,
+        past_due_since        TEXT,
+        status                TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'paused', 'ended'))
+    );
+    CREATE INDEX training_past_due ON training_clients (past_due_since, amount_past_due_cents) WHERE amount_past_due_cents > 0;
+    CREATE INDEX training_member ON training_clients (member_id);
+
+    CREATE TABLE invoices (
+        id           INTEGER PRIMARY KEY,
+        member_id    INTEGER NOT NULL REFERENCES members (id),
+        issued_on    TEXT NOT NULL,
+        due_on       TEXT NOT NULL,
+        amount_cents INTEGER NOT NULL,
+        status       TEXT NOT NULL CHECK (status IN ('open', 'paid', 'void')),
+        description  TEXT NOT NULL DEFAULT '',
+        paid_on      TEXT
+    );
+    CREATE INDEX invoices_review ON invoices (issued_on, status, amount_cents);
+    CREATE INDEX invoices_open ON invoices (status, due_on) WHERE status = 'open';
+    CREATE INDEX invoices_member ON invoices (member_id, issued_on);
+
+    CREATE TABLE payments (
+        id           INTEGER PRIMARY KEY,
+        member_id    INTEGER NOT NULL REFERENCES members (id),
+        invoice_id   INTEGER REFERENCES invoices (id),
+        amount_cents INTEGER NOT NULL,
+        paid_on      TEXT NOT NULL,
+        method       TEXT NOT NULL
+    );
+    CREATE INDEX payments_member ON payments (member_id, paid_on);
+
+    CREATE TABLE referrals (
+        id                 INTEGER PRIMARY KEY,
+        referrer_id        INTEGER NOT NULL REFERENCES members (id),
+        referred_name      TEXT NOT NULL,
+        referred_member_id INTEGER REFERENCES members (id),
+        referred_on        TEXT NOT NULL,
+        joined_on          TEXT,
+        status             TEXT NOT NULL CHECK (status IN ('pending', 'joined', 'rewarded', 'expired')),
+        reward_cents       INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX referrals_status ON referrals (status, referred_on);
+
+    CREATE TABLE door_credentials (
+        id           INTEGER PRIMARY KEY,
+        member_id    INTEGER NOT NULL UNIQUE REFERENCES members (id),
+        badge_code   TEXT NOT NULL UNIQUE,
+        access_state TEXT NOT NULL CHECK (access_state IN ('active', 'suspended')),
+        changed_at   TEXT NOT NULL,
+        reason       TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX door_state ON door_credentials (access_state, member_id);
+
+    -- What the workflows produce.
+    CREATE TABLE effects (
+        key        TEXT PRIMARY KEY,
+        workflow   TEXT NOT NULL,
+        action     TEXT NOT NULL,
+        target     TEXT NOT NULL,
+        period     TEXT NOT NULL,
+        status     TEXT NOT NULL CHECK (status IN ('pending', 'done')),
+        run_id     INTEGER,
+        created_at TEXT NOT NULL,
+        done_at    TEXT,
+        result     TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX effects_status ON effects (status, created_at);
+
+    CREATE TABLE outbox (
+        id           INTEGER PRIMARY KEY,
+        effect_key   TEXT NOT NULL UNIQUE,
+        kind         TEXT NOT NULL,
+        channel      TEXT NOT NULL CHECK (channel IN ('email', 'sms')),
+        person_kind  TEXT NOT NULL CHECK (person_kind IN ('member', 'prospect')),
+        person_id    INTEGER NOT NULL,
+        to_address   TEXT NOT NULL,
+        subject      TEXT NOT NULL DEFAULT '',
+        body         TEXT NOT NULL,
+        status       TEXT NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'sending', 'sent', 'failed')),
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        last_error   TEXT,
+        created_at   TEXT NOT NULL,
+        sent_at      TEXT,
+        run_id       INTEGER
+    );
+    CREATE INDEX outbox_status ON outbox (status, created_at);
+    CREATE INDEX outbox_person ON outbox (person_kind, person_id, kind, created_at);
+    CREATE INDEX outbox_day ON outbox (kind, created_at);
+
+    CREATE TABLE collections (
+        id            INTEGER PRIMARY KEY,
+        effect_key    TEXT NOT NULL UNIQUE,
+        member_id     INTEGER NOT NULL REFERENCES members (id),
+        amount_cents  INTEGER NOT NULL,
+        days_past_due INTEGER NOT NULL,
+        escalated_at  TEXT NOT NULL,
+        run_id        INTEGER
+    );
+    CREATE INDEX collections_member ON collections (member_id);
+
+    CREATE TABLE door_changes (
+        id         INTEGER PRIMARY KEY,
+        effect_key TEXT NOT NULL UNIQUE,
+        member_id  INTEGER NOT NULL REFERENCES members (id),
+        action     TEXT NOT NULL CHECK (action IN ('suspend', 'restore')),
+        reason     TEXT NOT NULL,
+        changed_at TEXT NOT NULL,
+        run_id     INTEGER
+    );
+    CREATE INDEX door_changes_member ON door_changes (member_id, changed_at);
+
+    CREATE TABLE flags (
+        id           INTEGER PRIMARY KEY,
+        effect_key   TEXT NOT NULL UNIQUE,
+        kind         TEXT NOT NULL,
+        subject_kind TEXT NOT NULL,
+        subject_id   INTEGER NOT NULL,
+        reason       TEXT NOT NULL,
+        created_at   TEXT NOT NULL,
+        run_id       INTEGER
+    );
+    CREATE INDEX flags_subject ON flags (subject_kind, subject_id);
+
+    CREATE TABLE rewards (
+        id           INTEGER PRIMARY KEY,
+        effect_key   TEXT NOT NULL UNIQUE,
+        referral_id  INTEGER NOT NULL REFERENCES referrals (id),
+        member_id    INTEGER NOT NULL REFERENCES members (id),
+        amount_cents INTEGER NOT NULL,
+        created_at   TEXT NOT NULL,
+        run_id       INTEGER
+    );
+    """,
+    # 2: the engine's history, approvals and scheduler state
+    """
+    CREATE TABLE runs (
+        id                 INTEGER PRIMARY KEY,
+        workflow           TEXT NOT NULL,
+        trigger            TEXT NOT NULL CHECK (trigger IN ('schedule', 'manual', 'approval')),
+        mode               TEXT NOT NULL CHECK (mode IN ('claude', 'offline')),
+        dry_run            INTEGER NOT NULL DEFAULT 0,
+        status             TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'cancelled',
+                                 'awaiting_approval', 'budget_exhausted', 'interrupted', 'missed', 'skipped')),
+        started_at         TEXT NOT NULL,
+        ended_at           TEXT,
+        iterations         INTEGER NOT NULL DEFAULT 0,
+        input_tokens       INTEGER NOT NULL DEFAULT 0,
+        output_tokens      INTEGER NOT NULL DEFAULT 0,
+        cache_read_tokens  INTEGER NOT NULL DEFAULT 0,
+        cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd           REAL NOT NULL DEFAULT 0,
+        summary            TEXT NOT NULL DEFAULT '',
+        error              TEXT,
+        pid                INTEGER
+    );
+    CREATE INDEX runs_started ON runs (started_at DESC);
+    CREATE INDEX runs_workflow ON runs (workflow, started_at DESC);
+    CREATE INDEX runs_status ON runs (status, started_at DESC);
+
+    CREATE TABLE run_events (
+        id      INTEGER PRIMARY KEY,
+        run_id  INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        seq     INTEGER NOT NULL,
+        at      TEXT NOT NULL,
+        kind    TEXT NOT NULL,
+        data    TEXT NOT NULL,
+        UNIQUE (run_id, seq)
+    );
+
+    CREATE TABLE run_subjects (
+        run_id       INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        subject_kind TEXT NOT NULL,
+        subject_id   INTEGER NOT NULL,
+        PRIMARY KEY (subject_kind, subject_id, run_id)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE approvals (
+        id           INTEGER PRIMARY KEY,
+        run_id       INTEGER REFERENCES runs (id),
+        workflow     TEXT NOT NULL,
+        tool         TEXT NOT NULL,
+        risk         TEXT NOT NULL,
+        title        TEXT NOT NULL,
+        plan         TEXT NOT NULL,
+        status       TEXT NOT NULL CHECK (status IN ('waiting', 'pending', 'approved', 'denied', 'executed')),
+        requested_at TEXT NOT NULL,
+        decided_at   TEXT,
+        decided_by   TEXT,
+        decided_via  TEXT,
+        reason       TEXT
+    );
+    CREATE INDEX approvals_status ON approvals (status, requested_at);
+
+    CREATE TABLE audit_log (
+        id          INTEGER PRIMARY KEY,
+        at          TEXT NOT NULL,
+        approval_id INTEGER REFERENCES approvals (id),
+        run_id      INTEGER,
+        tool        TEXT NOT NULL,
+        decision    TEXT NOT NULL,
+        actor       TEXT NOT NULL,
+        via         TEXT NOT NULL CHECK (via IN ('tui', 'cli', 'policy', 'timeout', 'flag')),
+        detail      TEXT NOT NULL DEFAULT ''
+    );
+
+    CREATE TABLE scheduler_state (
+        workflow   TEXT PRIMARY KEY,
+        paused     INTEGER NOT NULL DEFAULT 0,
+        updated_at TEXT NOT NULL
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,1 @@
+"""The engine: agent runs, approval gate, history, scheduler. Never imports Textual."""

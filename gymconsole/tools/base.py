@@ -1,0 +1,222 @@
+"""What a tool is: a name, a description for the model, an input model, a risk level.
+
+Each tool's arguments are a pydantic model: the JSON schema sent to the model
+and the validation of what the model sends back come from that one class.
+Read tools have a ``handler``; acting tools have a ``plan`` (what would happen,
+resolved from the database, guard rails applied) and an ``execute`` (do the
+planned items through the effects ledger, re-checking each against current data).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gymconsole.clock import Clock, iso
+from gymconsole.config import Config, Risk
+from gymconsole.db import Database
+
+MAX_RESULT_BYTES = 4096
+SAMPLE_SIZE = 5
+
+
+class ToolArgs(BaseModel):
+    """Base of every tool's arguments: unknown arguments are refused, not crashed on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReadArgs(ToolArgs):
+    """Arguments every read tool takes."""
+
+    limit: int = Field(SAMPLE_SIZE, ge=1, le=20, description="How many sample rows to include (1-20).")
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """What a tool may use: the database, the rules, the clock and who is asking."""
+
+    db: Database
+    config: Config
+    clock: Clock
+    workflow: str = "manual"
+    run_id: int | None = None
+    dry_run: bool = False
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def now_iso(self) -> str:
+        return iso(self.clock.now())
+
+    def local_now(self) -> datetime:
+        return self.clock.now().astimezone(ZoneInfo(self.config.scheduler.timezone))
+
+    def today(self) -> str:
+        """The gym's local date, the period of daily acts."""
+        return self.local_now().date().isoformat()
+
+    def days_ago(self, days: int) -> str:
+        """The local date ``days`` before today, as stored dates compare."""
+        return (self.local_now().date() - timedelta(days=days)).isoformat()
+
+    def days_ago_iso(self, days: int) -> str:
+        return iso(self.clock.now() - timedelta(days=days))
+
+
+@dataclass
+class PlanItem:
+    """One act on one target, as it will happen."""
+
+    target_id: int
+    label: str
+    key: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.target_id, "name": self.label, "key": self.key, **self.detail}
+
+
+@dataclass
+class ActionPlan:
+    """Exactly what an acting tool call would do, resolved from the database."""
+
+    tool: str
+    action: str
+    risk: Risk
+    items: list[PlanItem]
+    skipped: list[dict[str, Any]]
+    args: dict[str, Any]
+    message: dict[str, str] | None = None
+
+    @property
+    def title(self) -> str:
+        return f"{self.action}: {len(self.items)} " + ("target" if len(self.items) == 1 else "targets")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tool": self.tool,
+            "action": self.action,
+            "risk": self.risk,
+            "items": [item.as_dict() for item in self.items],
+            "skipped": self.skipped,
+            "args": self.args,
+            "message": self.message,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ActionPlan:
+        items = [
+            PlanItem(
+                target_id=item["id"],
+                label=item["name"],
+                key=item["key"],
+                detail={k: v for k, v in item.items() if k not in {"id", "name", "key"}},
+            )
+            for item in data["items"]
+        ]
+        return cls(data["tool"], data["action"], data["risk"], items, data["skipped"], data["args"], data.get("message"))
+
+
+ReadHandler = Callable[[ToolContext, Any], Awaitable[dict[str, Any]]]
+PlanHandler = Callable[[ToolContext, Any], Awaitable[ActionPlan]]
+ExecuteHandler = Callable[[ToolContext, ActionPlan], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A tool the model may call."""
+
+    name: str
+    description: str
+    args_model: type[ToolArgs]
+    risk: Risk
+    kind: Literal["read", "act"]
+    handler: ReadHandler | None = None
+    plan: PlanHandler | None = None
+    execute: ExecuteHandler | None = None
+
+    def input_schema(self) -> dict[str, Any]:
+        """The JSON schema the model sees, generated from the argument model."""
+        return _inline_refs(self.args_model.model_json_schema())
+
+    def definition(self) -> dict[str, Any]:
+        """The tool definition as the Messages API takes it."""
+        return {"name": self.name, "description": self.description, "input_schema": self.input_schema()}
+
+
+def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """Resolve ``$ref``s and drop titles: smaller, plainer schemas for the model."""
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            options = node.get("anyOf")
+            if options and len(options) == 2 and {"type": "null"} in options and node.get("default", 0) is None:
+                # Optional[X] with default None: the model just omits it.
+                real = next(option for option in options if option != {"type": "null"})
+                rest = {k: v for k, v in node.items() if k not in ("anyOf", "default")}
+                return resolve({**real, **rest})
+            return {key: resolve(value) for key, value in node.items() if key != "title"}
+        if isinstance(node, list):
+            return [resolve(value) for value in node]
+        return node
+
+    return resolve(schema)
+
+
+def dollars(cents: int | None) -> float:
+    return round((cents or 0) / 100, 2)
+
+
+def compact_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def bound_result(result: dict[str, Any], limit: int = MAX_RESULT_BYTES) -> dict[str, Any]:
+    """Keep a tool result under ``limit`` bytes of JSON, whatever a tool returned.
+
+    Long strings are cut first, then list samples are shortened; the result
+    says it was truncated so the model knows to narrow its question.
+    """
+    if len(compact_json(result).encode()) <= limit:
+        return result
+    trimmed = _cut_strings(result, 160)
+    while len(compact_json(trimmed).encode()) > limit - 40:
+        longest = _longest_list(trimmed)
+        if longest is None or not longest:
+            trimmed = {"error": "result too large", "keys": sorted(result)[:20]}
+            break
+        longest.pop()
+    trimmed["truncated"] = True
+    return trimmed
+
+
+def _cut_strings(node: Any, size: int) -> Any:
+    if isinstance(node, str):
+        return node if len(node) <= size else node[: size - 1] + "…"
+    if isinstance(node, dict):
+        return {key: _cut_strings(value, size) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_cut_strings(value, size) for value in node]
+    return node
+
+
+def _longest_list(node: Any) -> list[Any] | None:
+    best: list[Any] | None = None
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        children = current.values() if isinstance(current, dict) else current if isinstance(current, list) else []
+        if isinstance(current, list) and (best is None or len(current) > len(best)):
+            best = current
+        stack.extend(child for child in children if isinstance(child, dict | list))
+    return best

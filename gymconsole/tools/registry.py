@@ -1,0 +1,159 @@
+"""All tools by name, and the one function that runs a tool call safely.
+
+:func:`call_tool` is where every call passes: unknown tools, bad arguments and
+handler failures become error results (never exceptions), acting tools go
+through the approval hook, and every result is held under 4 KB.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from gymconsole.tools.act import ACT_TOOLS
+from gymconsole.tools.base import ActionPlan, Tool, ToolContext, bound_result
+from gymconsole.tools.read import READ_TOOLS
+
+log = logging.getLogger(__name__)
+
+REGISTRY: dict[str, Tool] = {tool.name: tool for tool in [*READ_TOOLS, *ACT_TOOLS]}
+TOOL_NAMES: frozenset[str] = frozenset(REGISTRY)
+
+DecisionStatus = Literal["approved", "partial", "denied", "timed_out", "dry_run"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the approval gate decided about one action plan."""
+
+    status: DecisionStatus
+    via: str
+    actor: str
+    reason: str = ""
+    approved_keys: frozenset[str] | None = None
+    approval_id: int | None = None
+
+    @property
+    def acts(self) -> bool:
+        return self.status in ("approved", "partial")
+
+
+Approver = Callable[[ToolContext, ActionPlan], Awaitable[Decision]]
+
+
+@dataclass
+class ToolOutcome:
+    """The result of one tool call as the model and the history see it."""
+
+    name: str
+    result: dict[str, Any]
+    is_error: bool
+    risk: str
+    duration_ms: float
+    decision: Decision | None = None
+    plan: ActionPlan | None = None
+    subjects: list[tuple[str, int]] = field(default_factory=list)
+
+    def content(self) -> str:
+        return json.dumps(self.result, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def definitions(names: Iterable[str]) -> list[dict[str, Any]]:
+    """Tool definitions for the Messages API, in a stable order."""
+    return [REGISTRY[name].definition() for name in sorted(names)]
+
+
+def _validation_message(error: ValidationError) -> str:
+    parts = []
+    for problem in error.errors()[:5]:
+        where = ".".join(str(p) for p in problem["loc"]) or "input"
+        if problem["type"] == "extra_forbidden":
+            parts.append(f"{where}: unknown argument (not in the schema)")
+        elif problem["type"] == "missing":
+            parts.append(f"{where}: required argument missing")
+        else:
+            parts.append(f"{where}: {problem['msg']}")
+    return "invalid arguments: " + "; ".join(parts)
+
+
+async def call_tool(ctx: ToolContext, name: str, raw_input: Any, allowed: Iterable[str] | None,
+                    approve: Approver) -> ToolOutcome:
+    """Run one tool call; never raises for anything the model sent."""
+    started = time.perf_counter()
+
+    def outcome(result: dict[str, Any], is_error: bool, risk: str = "safe", **extra: Any) -> ToolOutcome:
+        return ToolOutcome(name, bound_result(result), is_error, risk, (time.perf_counter() - started) * 1000, **extra)
+
+    tool = REGISTRY.get(name)
+    allowed_names = set(allowed) if allowed is not None else TOOL_NAMES
+    if tool is None or name not in allowed_names:
+        return outcome({"error": f"unknown tool {name!r}; available: {', '.join(sorted(allowed_names))}"}, True)
+    if not isinstance(raw_input, dict):
+        return outcome({"error": "tool input must be a JSON object"}, True, tool.risk)
+    try:
+        args = tool.args_model.model_validate(raw_input)
+    except ValidationError as exc:
+        return outcome({"error": _validation_message(exc)}, True, tool.risk)
+    try:
+        if tool.kind == "read":
+            assert tool.handler is not None
+            result = await tool.handler(ctx, args)
+            return outcome(result, "error" in result, tool.risk, subjects=_subjects(name, result))
+        assert tool.plan is not None and tool.execute is not None
+        plan = await tool.plan(ctx, args)
+        subjects = _plan_subjects(plan)
+        if not plan.items:
+            return outcome({"done_count": 0, "nothing_to_do": True, "skipped": plan.skipped[:10],
+                            "skipped_count": len(plan.skipped)}, False, plan.risk, plan=plan, subjects=subjects)
+        decision = await approve(ctx, plan)
+        if not decision.acts:
+            result = {"not_done": decision.status, "reason": decision.reason or decision.status,
+                      "would_have_affected": len(plan.items)}
+            if decision.status == "dry_run":
+                result = await tool.execute(ctx, plan)
+            elif decision.status == "timed_out":
+                result["pending_approval_id"] = decision.approval_id
+                result["note"] = "saved for a person to decide later; do not retry"
+            return outcome(result, False, plan.risk, decision=decision, plan=plan, subjects=subjects)
+        chosen = plan
+        if decision.approved_keys is not None:
+            chosen = ActionPlan(plan.tool, plan.action, plan.risk,
+                                [i for i in plan.items if i.key in decision.approved_keys],
+                                plan.skipped + [{"id": i.target_id, "name": i.label, "reason": "not approved"}
+                                                for i in plan.items if i.key not in decision.approved_keys],
+                                plan.args, plan.message)
+        result = await tool.execute(ctx, chosen)
+        return outcome(result, False, plan.risk, decision=decision, plan=chosen, subjects=subjects)
+    except Exception as exc:  # a handler bug must reach the model as an error result, not end the run
+        log.exception("tool %s failed", name)
+        return outcome({"error": f"tool failed: {type(exc).__name__}: {exc}"}, True, tool.risk)
+
+
+async def execute_plan(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]:
+    """Carry out a stored, approved plan (pending approvals decided later)."""
+    tool = REGISTRY[plan.tool]
+    assert tool.execute is not None
+    return bound_result(await tool.execute(ctx, plan))
+
+
+def _plan_subjects(plan: ActionPlan) -> list[tuple[str, int]]:
+    kind = {"issue_referral_reward": "referral", "flag_invoice": "invoice"}.get(plan.tool, "member")
+    subjects = []
+    for item in plan.items:
+        person_kind = item.detail.get("person_kind", kind)
+        subjects.append((person_kind, item.target_id))
+        if "member_id" in item.detail:
+            subjects.append(("member", item.detail["member_id"]))
+    return subjects
+
+
+def _subjects(name: str, result: dict[str, Any]) -> list[tuple[str, int]]:
+    if name == "get_member" and "member" in result:
+        return [("member", result["member"]["id"])]
+    return []
