@@ -213,6 +213,120 @@ class DatabaseConfig(_Model):
     """SQLite file, relative to the config file's folder."""
 
 
+class SmtpConfig(_Model):
+    """The mail server that sends email (used when `delivery.email = "smtp"` and for email alerts)."""
+
+    host: str = ""
+    """SMTP server host name; empty means no mail server is configured."""
+    port: int = Field(587, ge=1, le=65535)
+    """SMTP port: 587 for STARTTLS, 465 for implicit TLS, 25 for a local relay."""
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    """`starttls` (upgrade after connecting), `tls` (implicit TLS) or `none` (a relay on this machine only)."""
+    from_address: str = ""
+    """Sender address of every email, e.g. `front-desk@yourgym.com` (also the Message-ID domain)."""
+    from_name: str = "Front desk"
+    """Sender display name."""
+    user_env: str = "GYMCONSOLE_SMTP_USER"
+    """Environment (or `.env`) variable holding the SMTP user name; unset means no login."""
+    password_env: str = "GYMCONSOLE_SMTP_PASSWORD"
+    """Environment (or `.env`) variable holding the SMTP password."""
+    ca_file: str = ""
+    """Extra CA certificate (PEM) to trust for this server, e.g. a self-signed relay; relative to the config file."""
+    timeout_seconds: float = Field(30.0, gt=0)
+    """Timeout of one SMTP conversation step."""
+
+
+class SmsGatewayConfig(_Model):
+    """An HTTP SMS gateway taking one JSON POST per message."""
+
+    url: str = ""
+    """The gateway's JSON endpoint (https://...); empty means no gateway is configured."""
+    token_env: str = "GYMCONSOLE_SMS_TOKEN"
+    """Environment (or `.env`) variable holding the gateway's bearer token."""
+    from_number: str = ""
+    """Sender number or ID passed to the gateway as `from` (empty: the gateway's default)."""
+    timeout_seconds: float = Field(15.0, gt=0)
+    """Timeout of one gateway request."""
+
+
+class ChannelPacing(_Model):
+    """How fast one channel may send."""
+
+    per_hour: int = Field(ge=1)
+    """Most messages sent in any 60 minutes (the drip rate)."""
+    per_day: int = Field(ge=1)
+    """Most messages sent in one local day (the daily cap)."""
+
+
+class DeliveryConfig(_Model):
+    """How queued messages leave the outbox."""
+
+    email: Literal["outbox", "smtp"] = "outbox"
+    """`outbox`: emails stay in the outbox table, nothing is sent; `smtp`: sent through `delivery.smtp`."""
+    sms: Literal["outbox", "gateway"] = "outbox"
+    """`outbox`: texts stay in the outbox table; `gateway`: sent through `delivery.sms_gateway`."""
+    email_pacing: ChannelPacing = ChannelPacing(per_hour=200, per_day=1000)
+    """Drip rate and daily cap of email."""
+    sms_pacing: ChannelPacing = ChannelPacing(per_hour=60, per_day=300)
+    """Drip rate and daily cap of SMS."""
+    max_attempts: int = Field(5, ge=1, le=50)
+    """Attempts per message before it is marked failed."""
+    retry_base_seconds: float = Field(60.0, gt=0)
+    """Wait before the first retry; doubles after each failed attempt."""
+    retry_max_seconds: float = Field(3600.0, gt=0)
+    """Longest wait between two attempts."""
+    stale_claim_seconds: float = Field(900.0, gt=0)
+    """A message left `sending` this long by a process that cannot be checked is sent again."""
+    smtp: SmtpConfig = SmtpConfig()
+    """The mail server."""
+    sms_gateway: SmsGatewayConfig = SmsGatewayConfig()
+    """The SMS gateway."""
+
+    @model_validator(mode="after")
+    def _channels_configured(self) -> DeliveryConfig:
+        if self.email == "smtp" and not (self.smtp.host and self.smtp.from_address):
+            raise ValueError('email = "smtp" needs delivery.smtp.host and delivery.smtp.from_address')
+        if self.sms == "gateway" and not self.sms_gateway.url:
+            raise ValueError('sms = "gateway" needs delivery.sms_gateway.url')
+        if self.sms_gateway.url and not self.sms_gateway.url.startswith(("https://", "http://")):
+            raise ValueError("sms_gateway.url must start with https:// or http://")
+        return self
+
+
+class DoorControllerConfig(_Model):
+    """Where door access state lives."""
+
+    kind: Literal["database", "http"] = "database"
+    """`database`: the gym's access system reads `door_credentials`; `http`: a controller's REST API confirms each change."""
+    base_url: str = ""
+    """The controller's REST API root (https://...), for `kind = "http"`."""
+    token_env: str = "GYMCONSOLE_DOOR_TOKEN"
+    """Environment (or `.env`) variable holding the controller's bearer token."""
+    timeout_seconds: float = Field(10.0, gt=0)
+    """Timeout of one controller request (a door change waits for it)."""
+
+    @model_validator(mode="after")
+    def _url_given(self) -> DoorControllerConfig:
+        if self.kind == "http" and not self.base_url.startswith(("https://", "http://")):
+            raise ValueError('kind = "http" needs base_url starting with https:// or http://')
+        return self
+
+
+class AlertsConfig(_Model):
+    """Notes to the manager when something needs attention."""
+
+    on_failure: bool = True
+    """Alert when a run ends `failed` or `budget_exhausted`."""
+    approval_wait_minutes: float = Field(60.0, ge=0)
+    """Alert when an approval has waited this long (0: never)."""
+    slack_webhook_env: str = "GYMCONSOLE_SLACK_WEBHOOK"
+    """Environment (or `.env`) variable holding a Slack-compatible incoming webhook URL; unset means no webhook."""
+    email_to: list[str] = Field(default_factory=list)
+    """Addresses alerted by email through `delivery.smtp` (empty: no email alerts)."""
+    timeout_seconds: float = Field(10.0, gt=0)
+    """Timeout of one alert request."""
+
+
 class Config(_Model):
     """The whole configuration."""
 
@@ -228,6 +342,12 @@ class Config(_Model):
     """The background scheduler."""
     history: HistoryConfig = HistoryConfig()
     """The run history."""
+    delivery: DeliveryConfig = DeliveryConfig()
+    """How queued messages leave the outbox (default: they stay in it)."""
+    door_controller: DoorControllerConfig = DoorControllerConfig()
+    """Where door access state lives (default: the database)."""
+    alerts: AlertsConfig = AlertsConfig()
+    """Alerts to the manager on failed runs and long-waiting approvals."""
     workflows: dict[str, WorkflowConfig] = Field(default_factory=dict)
     """The workflows, by name."""
 
@@ -249,6 +369,12 @@ class Config(_Model):
                 workflow.task.format(**self.thresholds.model_dump())
             except (KeyError, IndexError, ValueError) as exc:
                 raise ValueError(f"workflows.{name}.task: unknown placeholder {exc}") from None
+        return self
+
+    @model_validator(mode="after")
+    def _alerts_have_a_mail_server(self) -> Config:
+        if self.alerts.email_to and not (self.delivery.smtp.host and self.delivery.smtp.from_address):
+            raise ValueError("alerts.email_to needs delivery.smtp.host and delivery.smtp.from_address")
         return self
 
     def database_path(self) -> Path:
