@@ -233,34 +233,53 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (subject_kind, subject_id, run_id)
     ) WITHOUT ROWID;
 
+    -- One row per act that needed a person (policy `ask`).  status: waiting (a person is being asked now, by
+    -- process `pid`), pending (nobody answered in time: decide later with `gymconsole approvals`), approved /
+    -- partial / denied (answered while the run waited, and the run carried it out), executing -> executed (decided
+    -- later and carried out from the stored plan, and a row left `executing` was interrupted and may be resumed).
     CREATE TABLE approvals (
-        id           INTEGER PRIMARY KEY,
-        run_id       INTEGER REFERENCES runs (id),
-        workflow     TEXT NOT NULL,
-        tool         TEXT NOT NULL,
-        risk         TEXT NOT NULL,
-        title        TEXT NOT NULL,
-        plan         TEXT NOT NULL,
-        status       TEXT NOT NULL CHECK (status IN ('waiting', 'pending', 'approved', 'denied', 'executed')),
-        requested_at TEXT NOT NULL,
-        decided_at   TEXT,
-        decided_by   TEXT,
-        decided_via  TEXT,
-        reason       TEXT
+        id            INTEGER PRIMARY KEY,
+        run_id        INTEGER REFERENCES runs (id),
+        workflow      TEXT NOT NULL,
+        tool          TEXT NOT NULL,
+        risk          TEXT NOT NULL,
+        title         TEXT NOT NULL,
+        plan          TEXT NOT NULL,
+        item_count    INTEGER NOT NULL DEFAULT 0,
+        status        TEXT NOT NULL CHECK (status IN ('waiting', 'pending', 'approved', 'partial', 'denied',
+                                                      'executing', 'executed')),
+        requested_at  TEXT NOT NULL,
+        pid           INTEGER,
+        decided_at    TEXT,
+        decided_by    TEXT,
+        decided_via   TEXT,
+        reason        TEXT,
+        approved_keys TEXT,
+        executed_at   TEXT,
+        result        TEXT
     );
     CREATE INDEX approvals_status ON approvals (status, requested_at);
+    CREATE INDEX approvals_run ON approvals (run_id);
 
+    -- Every decision about an act, whoever or whatever made it: a person (tui, cli, the --approve flag), the
+    -- policy (auto, deny, dry run) or the timeout, and what a later approval carried out (decision `executed`).
     CREATE TABLE audit_log (
         id          INTEGER PRIMARY KEY,
         at          TEXT NOT NULL,
         approval_id INTEGER REFERENCES approvals (id),
         run_id      INTEGER,
+        workflow    TEXT NOT NULL DEFAULT '',
         tool        TEXT NOT NULL,
-        decision    TEXT NOT NULL,
+        risk        TEXT NOT NULL DEFAULT '',
+        decision    TEXT NOT NULL CHECK (decision IN ('approved', 'partial', 'denied', 'timed_out', 'dry_run',
+                                                      'executed')),
         actor       TEXT NOT NULL,
         via         TEXT NOT NULL CHECK (via IN ('tui', 'cli', 'policy', 'timeout', 'flag')),
+        item_count  INTEGER NOT NULL DEFAULT 0,
         detail      TEXT NOT NULL DEFAULT ''
     );
+    CREATE INDEX audit_at ON audit_log (at);
+    CREATE INDEX audit_approval ON audit_log (approval_id);
 
     CREATE TABLE scheduler_state (
         workflow   TEXT PRIMARY KEY,

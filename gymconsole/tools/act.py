@@ -1,128 +1,89 @@
 """Acting tools: each plans from current data, then executes through the effects ledger.
 
-Every act has an idempotency key ``workflow:action:target:period``.  Execution
-claims the key (``INSERT ... ON CONFLICT DO NOTHING``) inside the same
-``BEGIN IMMEDIATE`` transaction that makes the change and marks it done, so an
-act is recorded exactly once however often it is asked for, retried or
+Every act has an idempotency key ``workflow:action:target:period`` and runs
+through :func:`gymconsole.tools.ledger.run_items`: re-check the guard rails,
+claim the key, act and mark it done in one ``BEGIN IMMEDIATE`` transaction,
+so an act happens exactly once however often it is asked for, retried or
 re-run after a crash.
+
+A plan is what a person approves, so it carries everything that will happen:
+the targets by name and ID, amounts, doors and, for messages, each text as it
+will be sent.  Execution sends exactly the planned text; when current data
+would change it (a balance moved since the plan), that item is skipped with
+the reason instead of doing something nobody saw.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
 from gymconsole.db import Transaction
 from gymconsole.tools import guards
-from gymconsole.tools.base import SAMPLE_SIZE, ActionPlan, PlanItem, Tool, ToolArgs, ToolContext, dollars
+from gymconsole.tools.base import ActionPlan, PlanItem, Tool, ToolArgs, ToolContext, dollars
+from gymconsole.tools.ledger import effect_key, run_items
 
 TEMPLATE_FIELDS = ("first_name", "last_name", "amount_due", "gym_name")
 GYM_NAME = "the gym"
-
-
-class _Safe(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
+_PLACEHOLDER = re.compile(r"\{(" + "|".join(TEMPLATE_FIELDS) + r")\}")
 
 
 def render(template: str, person: dict[str, Any]) -> str:
-    """Fill a message template; unknown placeholders stay as written, never raise."""
-    values = _Safe(
-        first_name=str(person.get("first_name", "")),
-        last_name=str(person.get("last_name", "")),
-        amount_due=f"${dollars(person.get('balance_cents')):.2f}",
-        gym_name=GYM_NAME,
-    )
-    return template.format_map(values)
+    """Fill ``{first_name}``-style placeholders; anything else (other braces, format specs) stays as written.
 
-
-def effect_key(ctx: ToolContext, action: str, target: str, period: str) -> str:
-    return f"{ctx.workflow}:{action}:{target}:{period}"
-
-
-async def claim(ctx: ToolContext, tx: Transaction, item: PlanItem, action: str) -> bool:
-    """Claim an idempotency key; False when the act was already done."""
-    workflow, _, target, period = _split_key(item.key)
-    inserted = await tx.insert(
-        "INSERT INTO effects (key, workflow, action, target, period, status, run_id, created_at) "
-        "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (key) DO NOTHING",
-        [item.key, workflow, action, target, period, ctx.run_id, ctx.now_iso()],
-    )
-    return inserted is not None
-
-
-async def mark_done(ctx: ToolContext, tx: Transaction, item: PlanItem, result: dict[str, Any]) -> None:
-    await tx.execute(
-        "UPDATE effects SET status = 'done', done_at = ?, result = ? WHERE key = ?",
-        [ctx.now_iso(), json.dumps(result), item.key],
-    )
-
-
-def _split_key(key: str) -> tuple[str, str, str, str]:
-    workflow, action, rest = key.split(":", 2)
-    target, _, period = rest.rpartition(":")
-    return workflow, action, target, period
-
-
-Check = Callable[[Transaction, PlanItem], Awaitable[str | None]]
-Act = Callable[[Transaction, PlanItem], Awaitable[dict[str, Any]]]
-
-
-async def run_items(ctx: ToolContext, plan: ActionPlan, check: Check, act: Act) -> dict[str, Any]:
-    """Execute planned items one transaction each: re-check, claim, act, mark done."""
-    done: list[dict[str, Any]] = []
-    already: list[int] = []
-    skipped = list(plan.skipped)
-    if ctx.dry_run:
-        return {"dry_run": True, "would_do": [i.as_dict() for i in plan.items[:SAMPLE_SIZE]],
-                "would_do_count": len(plan.items), "skipped": skipped[:SAMPLE_SIZE], "skipped_count": len(skipped),
-                "changed": "nothing (dry run)"}
-    for item in plan.items:
-        async with ctx.db.write() as tx:
-            reason = await check(tx, item)
-            if reason is not None:
-                skipped.append({"id": item.target_id, "name": item.label, "reason": reason})
-                continue
-            if not await claim(ctx, tx, item, plan.tool):
-                already.append(item.target_id)
-                continue
-            outcome = await act(tx, item)
-            await mark_done(ctx, tx, item, outcome)
-            done.append({"id": item.target_id, "name": item.label, **outcome})
-    return {
-        "done_count": len(done),
-        "done": done[:SAMPLE_SIZE],
-        "already_done_count": len(already),
-        "skipped_count": len(skipped),
-        "skipped": skipped[:SAMPLE_SIZE],
+    Plain substitution, not ``str.format``: a template from the model can
+    neither raise nor expand (``{first_name:>999999999}`` stays literal).
+    """
+    values = {
+        "first_name": str(person.get("first_name", "")),
+        "last_name": str(person.get("last_name", "")),
+        "amount_due": f"${dollars(person.get('balance_cents')):.2f}",
+        "gym_name": GYM_NAME,
     }
+    return _PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
 
 
-def _plan(ctx: ToolContext, tool: str, action: str, risk: str, args: ToolArgs, items: list[PlanItem],
-          skipped: list[dict[str, Any]], message: dict[str, str] | None = None) -> ActionPlan:
-    if tool in ("send_campaign", "notify_past_due_member"):
-        risk = "high" if len(items) >= ctx.config.safety.bulk_threshold else risk
+def _plan(tool: str, action: str, risk: str, args: ToolArgs, items: list[PlanItem],
+          skipped: list[dict[str, Any]], message: dict[str, Any] | None = None) -> ActionPlan:
     return ActionPlan(tool, action, risk, items, skipped, args.model_dump(mode="json"), message)  # type: ignore[arg-type]
+
+
+async def _message_risk(ctx: ToolContext, items: list[PlanItem], kinds: tuple[str, ...]) -> str:
+    """Messages are moderate, bulk sends high: this call's recipients plus what this run already sent."""
+    total = len(items) + await guards.messages_this_run(ctx, ctx.db, kinds)
+    return "high" if items and total >= ctx.config.safety.bulk_threshold else "moderate"
+
+
+def _message(channel: str, subject: str, template: str, items: list[PlanItem]) -> dict[str, Any]:
+    sample = items[0].detail["text"] if items else ""
+    return {"channel": channel, "subject": subject, "template": template, "count": len(items), "sample": sample}
 
 
 def _ids(values: list[int]) -> list[int]:
     return list(dict.fromkeys(values))
 
 
+def _label(person: dict[str, Any] | None, fallback: str) -> str:
+    return f"{person['first_name']} {person['last_name']}" if person else fallback
+
+
 class MemberIdsArgs(ToolArgs):
     member_ids: list[int] = Field(min_length=1, max_length=200, description="IDs of the members.")
 
 
-async def _plan_members(ctx: ToolContext, args: MemberIdsArgs, action: str, check: Callable[[dict[str, Any] | None],
-                        str | None], period_of: Callable[[dict[str, Any]], str],
+MemberCheck = Callable[[dict[str, Any] | None], str | None]
+
+
+async def _plan_members(ctx: ToolContext, args: MemberIdsArgs, action: str, check: MemberCheck,
+                        period_of: Callable[[dict[str, Any]], str],
                         detail: Callable[[dict[str, Any]], dict[str, Any]]) -> tuple[list[PlanItem], list[dict[str, Any]]]:
     items, skipped = [], []
     for member_id in _ids(args.member_ids):
         member = await guards.load_member(ctx.db, member_id)
-        label = f"{member['first_name']} {member['last_name']}" if member else f"#{member_id}"
+        label = _label(member, f"#{member_id}")
         if reason := check(member):
             skipped.append({"id": member_id, "name": label, "reason": reason})
             continue
@@ -139,12 +100,21 @@ class DoorArgs(MemberIdsArgs):
     reason: str = Field("past due", max_length=200, description="Why, for the door log.")
 
 
-def _door_detail(ctx: ToolContext, member: dict[str, Any]) -> dict[str, Any]:
-    return {"balance": dollars(member["balance_cents"]), "door": "main entrance",
-            "days_past_due": guards.days_between(member["past_due_since"], ctx.today())}
+class RestoreArgs(MemberIdsArgs):
+    reason: str = Field("paid in full", max_length=200, description="Why, for the door log.")
+
+
+DOORS = "all entrances"
+
+
+def _door_detail(ctx: ToolContext, member: dict[str, Any], new_state: str) -> dict[str, Any]:
+    return {"balance": dollars(member["balance_cents"]),
+            "days_past_due": guards.days_between(member["past_due_since"], ctx.today()) if member["balance_cents"] > 0 else 0,
+            "doors": DOORS, "badge": member["badge_code"], "door_now": member["access_state"], "door_after": new_state}
 
 
 async def _door_act(ctx: ToolContext, tx: Transaction, item: PlanItem, action: str, state: str, reason: str) -> dict[str, Any]:
+    """The one place a door credential changes (a door-controller hook belongs here)."""
     await tx.execute("UPDATE door_credentials SET access_state = ?, changed_at = ?, reason = ? WHERE member_id = ?",
                      [state, ctx.now_iso(), reason, item.target_id])
     await tx.insert("INSERT INTO door_changes (effect_key, member_id, action, reason, changed_at, run_id) "
@@ -154,8 +124,8 @@ async def _door_act(ctx: ToolContext, tx: Transaction, item: PlanItem, action: s
 
 async def plan_suspend(ctx: ToolContext, args: DoorArgs) -> ActionPlan:
     items, skipped = await _plan_members(ctx, args, "suspend_door_access", lambda m: guards.check_suspend(ctx, m),
-                                         lambda m: m["past_due_since"], lambda m: _door_detail(ctx, m))
-    return _plan(ctx, "suspend_door_access", "Suspend door access", "high", args, items, skipped)
+                                         lambda m: m["past_due_since"], lambda m: _door_detail(ctx, m, "suspended"))
+    return _plan("suspend_door_access", "Suspend door access", "high", args, items, skipped)
 
 
 async def execute_suspend(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]:
@@ -166,17 +136,17 @@ async def execute_suspend(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]:
     return await run_items(ctx, plan, check, lambda tx, item: _door_act(ctx, tx, item, "suspend", "suspended", reason))
 
 
-async def plan_restore(ctx: ToolContext, args: DoorArgs) -> ActionPlan:
+async def plan_restore(ctx: ToolContext, args: RestoreArgs) -> ActionPlan:
     items, skipped = await _plan_members(ctx, args, "restore_door_access", guards.check_restore,
-                                         lambda m: m["door_changed_at"] or "", lambda m: _door_detail(ctx, m))
-    return _plan(ctx, "restore_door_access", "Restore door access", "high", args, items, skipped)
+                                         lambda m: m["door_changed_at"] or "", lambda m: _door_detail(ctx, m, "active"))
+    return _plan("restore_door_access", "Restore door access", "high", args, items, skipped)
 
 
 async def execute_restore(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]:
     async def check(tx: Transaction, item: PlanItem) -> str | None:
         return guards.check_restore(await guards.load_member(tx, item.target_id))
 
-    reason = plan.args.get("reason") or "paid"
+    reason = plan.args.get("reason") or "paid in full"
     return await run_items(ctx, plan, check, lambda tx, item: _door_act(ctx, tx, item, "restore", "active", reason))
 
 
@@ -187,19 +157,27 @@ async def plan_escalate(ctx: ToolContext, args: MemberIdsArgs) -> ActionPlan:
     items, skipped = [], []
     for member_id in _ids(args.member_ids):
         member = await guards.load_member(ctx.db, member_id)
-        label = f"{member['first_name']} {member['last_name']}" if member else f"#{member_id}"
+        label = _label(member, f"#{member_id}")
         if reason := await guards.check_escalate(ctx, ctx.db, member):
             skipped.append({"id": member_id, "name": label, "reason": reason})
             continue
         assert member is not None
         key = effect_key(ctx, "escalate_to_collections", f"member-{member_id}", member["past_due_since"])
-        items.append(PlanItem(member_id, label, key, _door_detail(ctx, member)))
-    return _plan(ctx, "escalate_to_collections", "Hand over to collections", "high", args, items, skipped)
+        notice = await guards.final_notice_date(ctx.db, member)
+        items.append(PlanItem(member_id, label, key, {
+            "amount": dollars(member["balance_cents"]), "past_due_since": member["past_due_since"],
+            "days_past_due": guards.days_between(member["past_due_since"], ctx.today()),
+            "final_notice_sent": notice}))
+    return _plan("escalate_to_collections", "Hand over to collections", "high", args, items, skipped)
 
 
 async def execute_escalate(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]:
     async def check(tx: Transaction, item: PlanItem) -> str | None:
-        return await guards.check_escalate(ctx, tx, await guards.load_member(tx, item.target_id))
+        member = await guards.load_member(tx, item.target_id)
+        if reason := await guards.check_escalate(ctx, tx, member):
+            return reason
+        assert member is not None
+        return _changed("balance", item.detail["amount"], dollars(member["balance_cents"]))
 
     async def act(tx: Transaction, item: PlanItem) -> dict[str, Any]:
         member = await guards.load_member(tx, item.target_id)
@@ -211,6 +189,13 @@ async def execute_escalate(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]
         return {"amount": dollars(member["balance_cents"]), "days_past_due": days}
 
     return await run_items(ctx, plan, check, act)
+
+
+def _changed(what: str, planned: Any, now: Any) -> str | None:
+    """A planned value no longer holds: the item is skipped rather than done differently than approved."""
+    if planned == now:
+        return None
+    return f"{what} changed since it was planned ({planned} -> {now}); plan it again"
 
 
 # --- messages ----------------------------------------------------------------
@@ -228,20 +213,21 @@ class CampaignArgs(ToolArgs):
 
 async def plan_campaign(ctx: ToolContext, args: CampaignArgs) -> ActionPlan:
     t = ctx.config.thresholds
+    action = f"Send {args.channel} campaign to {args.audience.replace('_', ' ')}"
     skipped: list[dict[str, Any]] = []
     if guards.in_quiet_hours(ctx):
-        skipped.append({"reason": f"quiet hours ({ctx.config.safety.quiet_hours_start}:00-"
-                                  f"{ctx.config.safety.quiet_hours_end}:00): nothing is sent now"})
-        return _plan(ctx, "send_campaign", "Send campaign", "moderate", args, [], skipped)
+        skipped.append({"reason": guards.quiet_hours_reason(ctx)})
+        return _plan("send_campaign", action, "moderate", args, [], skipped)
     remaining = max(0, t.campaign_daily_limit - await guards.campaign_sends_today(ctx, ctx.db))
     wanted = min(args.max_recipients, remaining)
     if wanted < args.max_recipients:
-        skipped.append({"reason": f"daily limit of {t.campaign_daily_limit} sends: {remaining} left today"})
+        skipped.append({"reason": f"daily limit of {t.campaign_daily_limit} campaign sends: {remaining} left today"})
     address = "email" if args.channel == "email" else "phone"
+    cooldown = ctx.days_ago_iso(t.prospect_cooldown_days)
     if args.audience == "prospects":
-        where, params = ["stage IN ('new','contacted','toured','trial')", "opted_out = 0",
-                         "(last_contacted IS NULL OR last_contacted < ?)", f"{address} IS NOT NULL"], \
-            [ctx.days_ago_iso(t.prospect_cooldown_days)]
+        where = ["stage IN ('new','contacted','toured','trial')", "opted_out = 0",
+                 "(last_contacted IS NULL OR last_contacted < ?)", f"{address} IS NOT NULL"]
+        params: list[Any] = [cooldown]
         if args.stage:
             where.append("stage = ?")
             params.append(args.stage)
@@ -255,18 +241,17 @@ async def plan_campaign(ctx: ToolContext, args: CampaignArgs) -> ActionPlan:
             f"SELECT m.id, m.first_name, m.last_name, m.{address} AS address FROM members m WHERE m.status = 'active' "
             f"AND m.opted_out = 0 AND {extra} AND m.{address} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM outbox o "
             "WHERE o.person_kind = 'member' AND o.person_id = m.id AND o.kind = 'campaign' AND o.created_at >= ?) "
-            "ORDER BY m.id LIMIT ?", [ctx.days_ago_iso(t.prospect_cooldown_days), wanted])
+            "ORDER BY m.id LIMIT ?", [cooldown, wanted])
         kind = "member"
     items = [
         PlanItem(row["id"], f"{row['first_name']} {row['last_name']}",
                  effect_key(ctx, "send_campaign", f"{kind}-{row['id']}", ctx.today()),
-                 {"person_kind": kind, "to": row["address"], "channel": args.channel})
+                 {"person_kind": kind, "to": row["address"], "channel": args.channel, "text": render(args.template, row)})
         for row in rows
     ]
-    sample_text = render(args.template, rows[0]) if rows else render(args.template, {"first_name": "Alex"})
-    message = {"channel": args.channel, "subject": args.subject, "template": args.template, "sample": sample_text}
-    return _plan(ctx, "send_campaign", f"Send {args.channel} campaign to {args.audience.replace('_', ' ')}",
-                 "moderate", args, items, skipped, message)
+    risk = await _message_risk(ctx, items, ("campaign",))
+    return _plan("send_campaign", action, risk, args, items, skipped,
+                 _message(args.channel, args.subject, args.template, items))
 
 
 async def _person(tx: Transaction, kind: str, person_id: int) -> dict[str, Any] | None:
@@ -276,22 +261,23 @@ async def _person(tx: Transaction, kind: str, person_id: int) -> dict[str, Any] 
 
 async def execute_campaign(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]:
     limit = ctx.config.thresholds.campaign_daily_limit
+    template = plan.args["template"]
 
     async def check(tx: Transaction, item: PlanItem) -> str | None:
         if guards.in_quiet_hours(ctx):
-            return "quiet hours"
+            return guards.quiet_hours_reason(ctx)
         if await guards.campaign_sends_today(ctx, tx) >= limit:
-            return f"daily limit of {limit} reached"
+            return f"daily limit of {limit} campaign sends reached"
         person = await _person(tx, item.detail["person_kind"], item.target_id)
         if item.detail["person_kind"] == "prospect":
-            return await guards.check_prospect(ctx, tx, person)
-        return guards.check_marketing_member(ctx, person)
+            reason = await guards.check_prospect(ctx, tx, person)
+        else:
+            reason = await guards.check_marketing_member(ctx, tx, person)
+        return reason or _changed("text", item.detail["text"], render(template, person or {}))
 
     async def act(tx: Transaction, item: PlanItem) -> dict[str, Any]:
-        person = await _person(tx, item.detail["person_kind"], item.target_id)
-        assert person is not None
         await _queue_message(ctx, tx, item, "campaign", item.detail["person_kind"], plan.args["channel"],
-                             item.detail["to"], plan.args.get("subject", ""), render(plan.args["template"], person))
+                             item.detail["to"], plan.args.get("subject", ""), item.detail["text"])
         if item.detail["person_kind"] == "prospect":
             await tx.execute("UPDATE prospects SET last_contacted = ?, stage = CASE WHEN stage = 'new' THEN "
                              "'contacted' ELSE stage END WHERE id = ?", [ctx.now_iso(), item.target_id])
@@ -314,6 +300,7 @@ NOTICE_TEMPLATES = {
     "final_notice": "Hi {first_name}, this is a final notice: {amount_due} is past due on your account at {gym_name}. "
                     "Without payment, door access will be paused and the account may go to collections.",
 }
+NOTICE_SUBJECT = "Your account is past due"
 
 
 class NotifyArgs(MemberIdsArgs):
@@ -322,15 +309,17 @@ class NotifyArgs(MemberIdsArgs):
 
 
 async def plan_notify(ctx: ToolContext, args: NotifyArgs) -> ActionPlan:
+    label = "final notice" if args.kind == "final_notice" else "past-due reminder"
     if guards.in_quiet_hours(ctx):
-        return _plan(ctx, "notify_past_due_member", "Send past-due notice", "moderate", args, [],
-                     [{"reason": "quiet hours: nothing is sent now"}])
+        return _plan("notify_past_due_member", f"Send {label}", "moderate", args, [],
+                     [{"reason": guards.quiet_hours_reason(ctx)}])
     address = "email" if args.channel == "email" else "phone"
 
     def check(member: dict[str, Any] | None) -> str | None:
-        if member is not None and not member[address]:
-            return f"no {address} on file"
-        return guards.check_notify(ctx, member, args.kind)
+        if reason := guards.check_notify(ctx, member, args.kind):
+            return reason
+        assert member is not None
+        return None if member[address] else f"no {address} on file"
 
     def period(member: dict[str, Any]) -> str:
         if args.kind == "final_notice":
@@ -339,15 +328,14 @@ async def plan_notify(ctx: ToolContext, args: NotifyArgs) -> ActionPlan:
         return f"{year}-W{week:02d}"
 
     def detail(member: dict[str, Any]) -> dict[str, Any]:
-        return {"balance": dollars(member["balance_cents"]), "to": member[address],
-                "days_past_due": guards.days_between(member["past_due_since"], ctx.today())}
+        return {"balance": dollars(member["balance_cents"]), "to": member[address], "channel": args.channel,
+                "days_past_due": guards.days_between(member["past_due_since"], ctx.today()),
+                "text": render(NOTICE_TEMPLATES[args.kind], member)}
 
     items, skipped = await _plan_members(ctx, args, f"notify_{args.kind}", check, period, detail)
-    first = await guards.load_member(ctx.db, items[0].target_id) if items else {"first_name": "Alex", "balance_cents": 0}
-    message = {"channel": args.channel, "subject": "Your account is past due", "template": NOTICE_TEMPLATES[args.kind],
-               "sample": render(NOTICE_TEMPLATES[args.kind], first or {})}
-    label = "final notice" if args.kind == "final_notice" else "past-due reminder"
-    return _plan(ctx, "notify_past_due_member", f"Send {label}", "moderate", args, items, skipped, message)
+    risk = await _message_risk(ctx, items, tuple(NOTICE_TEMPLATES))
+    return _plan("notify_past_due_member", f"Send {label}", risk, args, items, skipped,
+                 _message(args.channel, NOTICE_SUBJECT, NOTICE_TEMPLATES[args.kind], items))
 
 
 async def execute_notify(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]:
@@ -355,14 +343,15 @@ async def execute_notify(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]:
 
     async def check(tx: Transaction, item: PlanItem) -> str | None:
         if guards.in_quiet_hours(ctx):
-            return "quiet hours"
-        return guards.check_notify(ctx, await guards.load_member(tx, item.target_id), kind)
+            return guards.quiet_hours_reason(ctx)
+        member = await guards.load_member(tx, item.target_id)
+        if reason := guards.check_notify(ctx, member, kind):
+            return reason
+        return _changed("text", item.detail["text"], render(NOTICE_TEMPLATES[kind], member or {}))
 
     async def act(tx: Transaction, item: PlanItem) -> dict[str, Any]:
-        member = await guards.load_member(tx, item.target_id)
-        assert member is not None
         await _queue_message(ctx, tx, item, kind, "member", plan.args["channel"], item.detail["to"],
-                             plan.message["subject"] if plan.message else "", render(NOTICE_TEMPLATES[kind], member))
+                             plan.message["subject"] if plan.message else NOTICE_SUBJECT, item.detail["text"])
         return {"queued": kind}
 
     return await run_items(ctx, plan, check, act)
@@ -404,7 +393,7 @@ async def plan_reward(ctx: ToolContext, args: RewardArgs) -> ActionPlan:
         assert row is not None
         items.append(PlanItem(referral_id, label, effect_key(ctx, "issue_referral_reward", f"referral-{referral_id}", "once"),
                               {"member_id": row["referrer_id"], "amount": amount, "referred": row["referred_name"]}))
-    return _plan(ctx, "issue_referral_reward", f"Credit ${amount:.2f} referral reward", "moderate", args, items, skipped)
+    return _plan("issue_referral_reward", f"Credit ${amount:.2f} referral reward", "moderate", args, items, skipped)
 
 
 async def execute_reward(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]:
@@ -441,12 +430,12 @@ async def plan_flag(ctx: ToolContext, args: FlagArgs) -> ActionPlan:
         "SELECT i.id, i.amount_cents, i.status, m.first_name, m.last_name FROM invoices i "
         "JOIN members m ON m.id = i.member_id WHERE i.id = ?", [args.invoice_id])
     if row is None:
-        return _plan(ctx, "flag_invoice", "Flag invoice", "moderate", args, [],
+        return _plan("flag_invoice", "Flag invoice", "moderate", args, [],
                      [{"id": args.invoice_id, "reason": "no such invoice"}])
     item = PlanItem(args.invoice_id, f"invoice #{args.invoice_id} ({row['first_name']} {row['last_name']})",
                     effect_key(ctx, "flag_invoice", f"invoice-{args.invoice_id}", args.reason),
                     {"amount": dollars(row["amount_cents"]), "status": row["status"], "reason": args.reason})
-    return _plan(ctx, "flag_invoice", "Flag invoice for review", "moderate", args, [item], [])
+    return _plan("flag_invoice", "Flag invoice for review", "moderate", args, [item], [])
 
 
 async def execute_flag(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]:
@@ -482,5 +471,5 @@ ACT_TOOLS: list[Tool] = [
          "thresholds are accepted; a person must approve.", DoorArgs, "high", "act",
          plan=plan_suspend, execute=execute_suspend),
     Tool("restore_door_access", "Restore door access of suspended members who have paid in full; a person must "
-         "approve.", DoorArgs, "high", "act", plan=plan_restore, execute=execute_restore),
+         "approve.", RestoreArgs, "high", "act", plan=plan_restore, execute=execute_restore),
 ]

@@ -1,0 +1,105 @@
+"""The effects ledger: every act happens exactly once.
+
+An act's idempotency key is ``workflow:action:target:period`` (the period is
+what makes a repeat legitimate: a new past-due episode, a new day, a new
+week).  :func:`run_items` executes a plan one item per ``BEGIN IMMEDIATE``
+transaction: re-check the guard rails against current data, claim the key
+(``INSERT ... ON CONFLICT DO NOTHING``), make the change, mark the key done,
+commit.  A process killed mid-item leaves nothing (the transaction rolls
+back) and the next run does the item; a process killed after the commit left
+the key claimed, so the next run reports it as already done.  Re-running a
+workflow, retrying after an API fault or approving the same plan twice never
+acts twice.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from gymconsole.db import Transaction
+from gymconsole.tools.base import SAMPLE_SIZE, ActionPlan, PlanItem, ToolContext
+
+
+def effect_key(ctx: ToolContext, action: str, target: str, period: str) -> str:
+    return f"{ctx.workflow}:{action}:{target}:{period}"
+
+
+async def claim(ctx: ToolContext, tx: Transaction, item: PlanItem, action: str) -> bool:
+    """Claim an idempotency key; False when the act was already done."""
+    workflow, _, target, period = _split_key(item.key)
+    inserted = await tx.insert(
+        "INSERT INTO effects (key, workflow, action, target, period, status, run_id, created_at) "
+        "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (key) DO NOTHING",
+        [item.key, workflow, action, target, period, ctx.run_id, ctx.now_iso()],
+    )
+    return inserted is not None
+
+
+async def mark_done(ctx: ToolContext, tx: Transaction, item: PlanItem, result: dict[str, Any]) -> None:
+    await tx.execute(
+        "UPDATE effects SET status = 'done', done_at = ?, result = ? WHERE key = ?",
+        [ctx.now_iso(), json.dumps(result), item.key],
+    )
+
+
+def _split_key(key: str) -> tuple[str, str, str, str]:
+    """The parts of a key; the period may itself hold colons (a timestamp), the others never do."""
+    workflow, action, target, period = key.split(":", 3)
+    return workflow, action, target, period
+
+
+Check = Callable[[Transaction, PlanItem], Awaitable[str | None]]
+Act = Callable[[Transaction, PlanItem], Awaitable[dict[str, Any]]]
+
+
+def _skip(item: PlanItem, reason: str) -> dict[str, Any]:
+    return {"id": item.target_id, "name": item.label, "reason": reason}
+
+
+def _reasons(skipped: list[dict[str, Any]]) -> dict[str, int]:
+    """How many were skipped for each reason; reasons differing only in numbers ('12 days', '13 days') count
+    together under the folded text, a reason seen once keeps its numbers."""
+    groups: dict[str, list[str]] = {}
+    for entry in skipped:
+        reason = entry.get("reason", "")
+        groups.setdefault(re.sub(r"\$?\d[\d.,]*", "N", reason), []).append(reason)
+    counted = Counter({(texts[0] if len(set(texts)) == 1 else folded): len(texts) for folded, texts in groups.items()})
+    return dict(counted.most_common(8))
+
+
+async def run_items(ctx: ToolContext, plan: ActionPlan, check: Check, act: Act) -> dict[str, Any]:
+    """Execute planned items one transaction each: re-check, claim, act, mark done.
+
+    In a dry run nothing is written: the result says what would be done.
+    """
+    done: list[dict[str, Any]] = []
+    already: list[int] = []
+    skipped = list(plan.skipped)
+    if ctx.dry_run:
+        return {"dry_run": True, "changed": "nothing (dry run)", "would_do_count": len(plan.items),
+                "would_do": [item.as_dict() for item in plan.items[:SAMPLE_SIZE]],
+                "skipped_count": len(skipped), "skipped": skipped[:SAMPLE_SIZE], "skipped_by_reason": _reasons(skipped)}
+    for item in plan.items:
+        async with ctx.db.write() as tx:
+            reason = await check(tx, item)
+            if reason is not None:
+                skipped.append(_skip(item, reason))
+                continue
+            if not await claim(ctx, tx, item, plan.tool):
+                already.append(item.target_id)
+                continue
+            outcome = await act(tx, item)
+            await mark_done(ctx, tx, item, outcome)
+            done.append({"id": item.target_id, "name": item.label, **outcome})
+    result: dict[str, Any] = {"done_count": len(done), "done": done[:SAMPLE_SIZE], "already_done_count": len(already),
+                              "skipped_count": len(skipped), "skipped": skipped[:SAMPLE_SIZE]}
+    if skipped:
+        result["skipped_by_reason"] = _reasons(skipped)
+    if already:
+        result["already_done_ids"] = already[:SAMPLE_SIZE]
+        result["note"] = "already done earlier (each act happens once)"
+    return result
