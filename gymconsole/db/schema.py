@@ -210,11 +210,14 @@ MIGRATIONS: list[str] = [
         cost_usd           REAL NOT NULL DEFAULT 0,
         summary            TEXT NOT NULL DEFAULT '',
         error              TEXT,
-        pid                INTEGER
+        pid                INTEGER,
+        pruned_at          TEXT
     );
-    CREATE INDEX runs_started ON runs (started_at DESC);
-    CREATE INDEX runs_workflow ON runs (workflow, started_at DESC);
-    CREATE INDEX runs_status ON runs (status, started_at DESC);
+    -- History pages are newest-first by id (keyset pagination): each filter's index ends in id.
+    CREATE INDEX runs_started ON runs (started_at);
+    CREATE INDEX runs_workflow ON runs (workflow, id);
+    CREATE INDEX runs_status ON runs (status, id);
+    CREATE INDEX runs_unpruned ON runs (started_at) WHERE pruned_at IS NULL;
 
     CREATE TABLE run_events (
         id      INTEGER PRIMARY KEY,

@@ -1,0 +1,239 @@
+"""``gymconsole history``: past runs, filtered and paged; ``history show RUN`` prints one run's whole trace.
+
+Exit codes: 0 shown; 1 no run with that id (``show``); 2 bad usage (an
+unparsable ``--since``, an unknown ``--status``, a missing database).
+Everything from the database is printed as plain text (never Rich markup).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from gymconsole.cli import common
+from gymconsole.clock import SystemClock
+from gymconsole.config import Config
+from gymconsole.db import open_database
+from gymconsole.engine.events import (
+    ApprovalDecided,
+    ApprovalRequested,
+    Event,
+    IterationStarted,
+    Notice,
+    RateLimitWait,
+    RunFinished,
+    RunStarted,
+    TextDelta,
+    ToolCallFinished,
+    ToolCallStarted,
+    UsageUpdated,
+)
+from gymconsole.engine.history import STATUSES, HistoryStore
+
+STATUS_STYLES = {"succeeded": "green", "failed": "red", "cancelled": "yellow", "awaiting_approval": "magenta",
+                 "budget_exhausted": "red", "interrupted": "red", "missed": "yellow", "skipped": "dim",
+                 "running": "cyan"}
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("history", help="past runs (newest first); `history show RUN` for one run",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    common.add_common(parser)
+    parser.add_argument("--workflow", help="only this workflow")
+    parser.add_argument("--status", help=f"only this status ({', '.join(STATUSES)})")
+    parser.add_argument("--since", help="only runs started since: YYYY-MM-DD (local), an ISO time, or 3d / 12h")
+    parser.add_argument("--search", help="text in the run's summary or error")
+    parser.add_argument("--member", type=int, metavar="ID", help="only runs that touched this member")
+    parser.add_argument("--limit", type=int, default=50, help="how many runs (default 50)")
+    parser.add_argument("--before", type=int, metavar="RUN_ID", help="the page of runs older than this one")
+    parser.add_argument("--json", action="store_true", help="print a JSON list")
+    parser.set_defaults(handler=list_handler)
+    commands = parser.add_subparsers(dest="history_command", metavar="show")
+    show = commands.add_parser("show", help="one run's whole trace, in order")
+    common.add_common(show)
+    show.add_argument("run_id", type=int, metavar="RUN_ID")
+    show.add_argument("--json", action="store_true", help="print the run and its events as JSON")
+    show.set_defaults(handler=show_handler)
+
+
+def parse_since(text: str, zone: ZoneInfo, now: datetime) -> datetime:
+    """``YYYY-MM-DD`` (local midnight), an ISO date-time (local unless it has an offset), or ``3d``/``12h``/``30m``."""
+    value = text.strip()
+    relative = re.fullmatch(r"(\d+)\s*([dhm])", value)
+    if relative:
+        amount, unit = int(relative.group(1)), relative.group(2)
+        return now - timedelta(**{{"d": "days", "h": "hours", "m": "minutes"}[unit]: amount})
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            return datetime.combine(datetime.strptime(value, "%Y-%m-%d").date(), time(0), tzinfo=zone)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise common.UsageError(f"--since: cannot read {text!r} (use YYYY-MM-DD, an ISO time, or 3d / 12h)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
+def list_handler(args: argparse.Namespace) -> int:
+    config = common.config_from(args)
+    zone = ZoneInfo(config.scheduler.timezone)
+    clock = SystemClock()
+    if args.status and args.status not in STATUSES:
+        raise common.UsageError(f"--status: unknown status {args.status!r} (one of {', '.join(STATUSES)})")
+    if args.limit < 1:
+        raise common.UsageError("--limit: must be at least 1")
+    since = parse_since(args.since, zone, clock.now()) if args.since else None
+
+    async def fetch() -> list[dict[str, Any]]:
+        async with open_database(config.database_path()) as db:
+            store = HistoryStore(db, clock)
+            await store.mark_interrupted()
+            return await store.list_runs(
+                workflow=args.workflow, status=args.status, since=since, search=args.search,
+                subject=("member", args.member) if args.member is not None else None,
+                limit=args.limit, before_id=args.before)
+
+    runs = common.run_async(fetch())
+    if args.json:
+        common.print_json(runs)
+        return 0
+    Console(highlight=False).print(runs_table(runs, config))
+    if len(runs) == args.limit:
+        print(f"(more: --before {runs[-1]['id']})")
+    return 0
+
+
+def local(value: str | None, zone: ZoneInfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored UTC timestamp in the gym's local time."""
+    if not value:
+        return ""
+    return datetime.fromisoformat(value).replace(tzinfo=UTC).astimezone(zone).strftime(fmt)
+
+
+def run_duration(run: dict[str, Any]) -> str:
+    if not run.get("ended_at"):
+        return ""
+    seconds = (datetime.fromisoformat(run["ended_at"]) - datetime.fromisoformat(run["started_at"])).total_seconds()
+    return f"{seconds:.0f}s" if seconds < 120 else f"{seconds / 60:.1f}m"
+
+
+def runs_table(runs: list[dict[str, Any]], config: Config) -> Table:
+    zone = ZoneInfo(config.scheduler.timezone)
+    table = Table(title=Text(f"Runs ({config.scheduler.timezone})"), expand=False)
+    for column in ("#", "workflow", "trigger", "mode", "status", "started", "took", "tokens", "cost", "summary"):
+        table.add_column(column, justify="right" if column in ("#", "tokens", "cost", "took") else "left",
+                         overflow="ellipsis", no_wrap=column != "summary", max_width=60 if column == "summary" else None)
+    for run in runs:
+        mode = run["mode"] + (" dry" if run["dry_run"] else "")
+        text = run["error"] or run["summary"] or ""
+        table.add_row(
+            Text(str(run["id"])), Text(run["workflow"]), Text(run["trigger"]), Text(mode),
+            Text(run["status"], style=STATUS_STYLES.get(run["status"], "")), Text(local(run["started_at"], zone)),
+            Text(run_duration(run)), Text(f"{run['input_tokens'] + run['output_tokens']:,}"),
+            Text(f"${run['cost_usd']:.4f}"), Text(" ".join(text.split())[:200]))
+    if not runs:
+        table.caption = "no runs match"
+    return table
+
+
+def show_handler(args: argparse.Namespace) -> int:
+    config = common.config_from(args)
+    clock = SystemClock()
+
+    async def fetch() -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        async with open_database(config.database_path()) as db:
+            store = HistoryStore(db, clock)
+            await store.mark_interrupted()
+            run = await store.get_run(args.run_id)
+            return run, (await store.event_records(args.run_id) if run else [])
+
+    run, records = common.run_async(fetch())
+    if run is None:
+        return common.fail(f"no run #{args.run_id}", 1)
+    if args.json:
+        common.print_json({"run": run, "events": [{"seq": r["seq"], "at": r["at"], **r["event"].to_dict()}
+                                                  for r in records]})
+        return 0
+    console = Console(highlight=False)
+    for line in trace_lines(run, records, ZoneInfo(config.scheduler.timezone)):
+        console.print(line)
+    return 0
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str, separators=(", ", ": "))
+
+
+def trace_lines(run: dict[str, Any], records: list[dict[str, Any]], zone: ZoneInfo) -> list[Text]:
+    """The run's header and every event in order, as plain Text lines (data is never markup)."""
+    head = Text(f"Run #{run['id']} {run['workflow']}", style="bold")
+    head.append(f"  {run['status']}", style=STATUS_STYLES.get(run["status"], ""))
+    lines = [head, Text(
+        f"{run['trigger']}, {run['mode']}{', dry run' if run['dry_run'] else ''}; started "
+        f"{local(run['started_at'], zone, '%Y-%m-%d %H:%M:%S %Z')}"
+        + (f", ended {local(run['ended_at'], zone, '%H:%M:%S')}" if run["ended_at"] else "")
+        + f"; {run['iterations']} iteration(s); tokens in {run['input_tokens']:,} out {run['output_tokens']:,}"
+        f" cache read {run['cache_read_tokens']:,} write {run['cache_write_tokens']:,}; ${run['cost_usd']:.4f}",
+        style="dim")]
+    if run.get("subjects"):
+        lines.append(Text("touched: " + ", ".join(f"{k} {i}" for k, i in run["subjects"][:50]), style="dim"))
+    if run.get("pruned_at") and not records:
+        lines.append(Text(f"(events pruned {local(run['pruned_at'], zone)} under the retention setting)"))
+    for record in records:
+        stamp = Text(local(record["at"], zone, "%H:%M:%S") + "  ", style="dim")
+        for body in describe(record["event"]):
+            lines.append(stamp + body)
+            stamp = Text(" " * 10)
+    return lines
+
+
+def describe(event: Event) -> list[Text]:
+    """One event as one or more lines."""
+    if isinstance(event, RunStarted):
+        extra = f", model {event.model}" if event.model else ""
+        return [Text(f"started ({event.trigger}, {event.mode}{', dry run' if event.dry_run else ''}{extra})",
+                     style="bold")]
+    if isinstance(event, IterationStarted):
+        return [Text(f"-- iteration {event.iteration}", style="dim")]
+    if isinstance(event, TextDelta):
+        return [Text(line) for line in (event.text.strip("\n").splitlines() or [""])]
+    if isinstance(event, ToolCallStarted):
+        return [Text(f"-> {event.name} ({event.risk}) {_json(event.input)}", style="cyan")]
+    if isinstance(event, ToolCallFinished):
+        line = Text(f"<- {event.name}: {event.summary} ({event.duration_ms:.0f} ms, {event.risk}",
+                    style="red" if event.is_error else "green")
+        line.append((f", decision {event.decision}" if event.decision else "") + ")"
+                    + (" ERROR" if event.is_error else ""))
+        return [line, Text("   result " + _json(event.result), style="dim")]
+    if isinstance(event, ApprovalRequested):
+        return [Text(f"?  approval #{event.approval_id} asked: {event.title} ({event.tool}, {event.risk}, "
+                     f"waits {event.timeout_seconds:.0f} s)", style="magenta"),
+                Text("   plan " + _json(event.plan), style="dim")]
+    if isinstance(event, ApprovalDecided):
+        who = f" by {event.actor}" if event.actor else ""
+        why = f": {event.reason}" if event.reason else ""
+        return [Text(f"!  approval #{event.approval_id} {event.status}{who} via {event.via}, "
+                     f"{event.approved_count} approved{why}", style="magenta")]
+    if isinstance(event, UsageUpdated):
+        return [Text(f"usage: in {event.input_tokens:,} out {event.output_tokens:,} cache read "
+                     f"{event.cache_read_tokens:,} write {event.cache_write_tokens:,}, ${event.cost_usd:.4f}",
+                     style="dim")]
+    if isinstance(event, RateLimitWait):
+        return [Text(f"waited {event.seconds:.1f} s: {event.reason}", style="yellow")]
+    if isinstance(event, Notice):
+        return [Text(f"{event.level}: {event.message}", style="yellow" if event.level != "info" else "")]
+    if isinstance(event, RunFinished):
+        text = Text(f"finished: {event.status}", style=STATUS_STYLES.get(event.status, "bold"))
+        out = [text]
+        if event.summary:
+            out.append(Text(event.summary))
+        if event.error:
+            out.append(Text(f"error: {event.error}", style="red"))
+        return out
+    return [Text(_json(event.to_dict()))]

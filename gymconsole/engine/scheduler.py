@@ -1,0 +1,344 @@
+"""The background scheduler: each enabled workflow on its cron schedule, on the running event loop.
+
+APScheduler 3.x (``AsyncIOScheduler``) does the timing; everything it would
+keep only in memory is ours:
+
+* paused flags live in ``scheduler_state`` (one row per workflow plus ``*`` for
+  "everything"), are restored at start and survive a restart.  The master
+  switch and the per-workflow flags are independent: a workflow runs when
+  neither is set;
+* a run that could not start in time (``EVENT_JOB_MISSED``: the computer slept,
+  the loop was blocked past ``misfire_grace_seconds``) or that found its
+  previous run still going (``EVENT_JOB_MAX_INSTANCES``, or a manual run in
+  progress) is recorded in the history as ``missed`` / ``skipped`` with the
+  reason, not just logged;
+* runs are our own tracked tasks (APScheduler's ``shutdown`` would cancel them
+  whatever ``wait=`` says): :meth:`shutdown` pauses the timing, lets runs in
+  progress finish within a grace period, cancels the rest (the runner records
+  them ``cancelled``) and only then shuts APScheduler down;
+* next run times are computed from the trigger and the injected clock, so they
+  are known before start, while paused and in tests with a fake clock.
+
+On the autumn DST day a wall-clock time such as 01:30 happens twice; a
+schedule that does not fire every hour runs at the first one only
+(:class:`WallClockCronTrigger`).  A spring time that does not exist (02:30)
+runs an hour later, at 03:30.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent, JobSubmissionEvent
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from gymconsole.clock import Clock, iso
+from gymconsole.config import Config, WorkflowConfig
+from gymconsole.db import Database
+from gymconsole.engine.history import HistoryStore, RunRecorder
+
+log = logging.getLogger(__name__)
+
+ALL = "*"
+"""The ``scheduler_state`` row of the master switch."""
+DEFAULT_SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+class Runner(Protocol):
+    """What the scheduler needs of the WorkflowRunner."""
+
+    offline: bool
+    dry_run: bool
+
+    async def run(self, workflow: str, *, trigger: str = "manual", dry_run: bool | None = None) -> Any: ...
+
+    def running(self) -> dict[str, int]: ...
+
+
+class WallClockCronTrigger(CronTrigger):
+    """A cron trigger that fires once per wall-clock time.
+
+    At the end of daylight saving time the hour 01:00-02:00 happens twice;
+    APScheduler fires a daily 01:30 job in both.  Unless the schedule fires
+    every hour (where both hours are real, different hours), the repeated
+    time (``fold=1``) is skipped.
+    """
+
+    def __init__(self, *, skip_repeated: bool, **fields: Any) -> None:
+        super().__init__(**fields)
+        self.skip_repeated = skip_repeated
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
+        fire = super().get_next_fire_time(previous_fire_time, now)
+        while self.skip_repeated and fire is not None and _repeated_wall_time(fire):
+            fire = super().get_next_fire_time(None, fire + timedelta(microseconds=1))
+        return fire
+
+
+def _repeated_wall_time(moment: datetime) -> bool:
+    return moment.fold == 1 and moment.replace(fold=0).utcoffset() != moment.utcoffset()
+
+
+def trigger_for(workflow: WorkflowConfig, timezone: str) -> WallClockCronTrigger:
+    """The trigger of a workflow's configured schedule."""
+    fields = workflow.schedule.model_dump()
+    return WallClockCronTrigger(skip_repeated=fields["hour"] != "*", timezone=ZoneInfo(timezone), **fields)
+
+
+class WorkflowScheduler:
+    """Runs the workflows on their schedules and keeps their paused flags."""
+
+    def __init__(self, *, config: Config, db: Database, clock: Clock, runner: Runner | None,
+                 history: HistoryStore, shutdown_grace_seconds: float = DEFAULT_SHUTDOWN_GRACE_SECONDS) -> None:
+        self.config = config
+        self.db = db
+        self.clock = clock
+        self.runner = runner
+        self.history = history
+        self.shutdown_grace_seconds = shutdown_grace_seconds
+        self.timezone = ZoneInfo(config.scheduler.timezone)
+        self.paused_all = config.scheduler.start_paused
+        self._paused: set[str] = set()
+        self._loaded = False
+        self._triggers = {name: trigger_for(wf, config.scheduler.timezone) for name, wf in config.workflows.items()}
+        self._aps: AsyncIOScheduler | None = None
+        self._stopping = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._bookkeeping: set[asyncio.Task[Any]] = set()
+        self._recorder = RunRecorder(db, clock)
+
+    # --- state -----------------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """Whether the timing is started (paused or not)."""
+        return self._aps is not None and self._aps.running and not self._stopping
+
+    async def load(self) -> None:
+        """Read the persisted paused flags (done by :meth:`start`; call it to show them without starting)."""
+        rows = await self.db.fetch_all("SELECT workflow, paused FROM scheduler_state")
+        flags = {row["workflow"]: bool(row["paused"]) for row in rows}
+        self.paused_all = flags.get(ALL, False) or self.config.scheduler.start_paused
+        self._paused = {name for name, paused in flags.items() if paused and name in self.config.workflows}
+        self._loaded = True
+
+    def is_paused(self, workflow: str) -> bool:
+        """Whether the workflow's schedule is held (by its own flag or the master switch)."""
+        return self.paused_all or workflow in self._paused
+
+    def is_paused_itself(self, workflow: str) -> bool:
+        """Whether the workflow's own flag is set (the master switch aside)."""
+        return workflow in self._paused
+
+    async def pause(self, workflow: str | None = None) -> None:
+        """Hold one workflow's schedule, or (None) every schedule; persisted."""
+        await self._set_paused(workflow, True)
+
+    async def resume(self, workflow: str | None = None) -> None:
+        """Release one workflow's flag, or (None) the master switch; persisted.
+
+        A resumed schedule runs next at its next fire time from now: no catch-up of the held period.
+        """
+        await self._set_paused(workflow, False)
+
+    async def _set_paused(self, workflow: str | None, paused: bool) -> None:
+        if workflow is not None:
+            self._check(workflow)
+        if not self._loaded:
+            await self.load()
+        key = ALL if workflow is None else workflow
+        async with self.db.write() as tx:
+            await tx.execute(
+                "INSERT INTO scheduler_state (workflow, paused, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (workflow) DO UPDATE SET paused = excluded.paused, updated_at = excluded.updated_at",
+                (key, int(paused), iso(self.clock.now())))
+        if workflow is None:
+            self.paused_all = paused
+        elif paused:
+            self._paused.add(workflow)
+        else:
+            self._paused.discard(workflow)
+        for name in ([workflow] if workflow else list(self.config.workflows)):
+            self._apply(name)
+        log.info("scheduler: %s %s", "paused" if paused else "resumed", workflow or "all workflows")
+
+    def _check(self, workflow: str) -> None:
+        if workflow not in self.config.workflows:
+            raise ValueError(f"unknown workflow {workflow!r}")
+
+    # --- times -----------------------------------------------------------------------------------------
+
+    def next_run_time(self, workflow: str) -> datetime | None:
+        """When the schedule fires next from now (in the scheduler's timezone), paused or not.
+
+        None for a disabled workflow.  While paused this is when it would run if resumed now.
+        """
+        self._check(workflow)
+        if not self.config.workflows[workflow].enabled:
+            return None
+        fire = self._triggers[workflow].get_next_fire_time(None, self.clock.now().astimezone(self.timezone))
+        return None if fire is None else fire.astimezone(self.timezone)
+
+    def jobs(self) -> list[dict[str, Any]]:
+        """Every configured workflow with its schedule, next run and flags (for the console and the CLI)."""
+        running = self.runner.running() if self.runner is not None else {}
+        return [{
+            "name": name,
+            "title": wf.title,
+            "schedule": f"{wf.schedule.describe()} ({self.config.scheduler.timezone})",
+            "cron": wf.schedule.describe(),
+            "timezone": self.config.scheduler.timezone,
+            "enabled": wf.enabled,
+            "next_run": self.next_run_time(name),
+            "paused": self.is_paused(name),
+            "paused_itself": self.is_paused_itself(name),
+            "running_run_id": running.get(name),
+        } for name, wf in self.config.workflows.items()]
+
+    # --- running ---------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the timing on the running loop (restoring paused flags); enabled workflows get jobs."""
+        if self.running:
+            return
+        await self.load()
+        self._stopping = False
+        grace = self.config.scheduler.misfire_grace_seconds
+        aps = AsyncIOScheduler(timezone=self.timezone, job_defaults={
+            "max_instances": 1, "coalesce": True, "misfire_grace_time": grace})
+        aps.add_listener(self._on_aps_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+        aps.start()
+        self._aps = aps
+        for name, wf in self.config.workflows.items():
+            if not wf.enabled:
+                continue
+            extra: dict[str, Any] = {"next_run_time": None} if self.is_paused(name) else {}
+            aps.add_job(self._fire, trigger=self._triggers[name], args=[name], id=name, name=name,
+                        replace_existing=True, **extra)
+        log.info("scheduler started (%s)", "paused" if self.paused_all else "running")
+
+    def _apply(self, workflow: str) -> None:
+        """Bring the APScheduler job in line with the flags (when started)."""
+        if self._aps is None or not self.running:
+            return
+        job = self._aps.get_job(workflow)
+        if job is None:
+            return
+        if self.is_paused(workflow) and job.next_run_time is not None:
+            self._aps.pause_job(workflow)
+        elif not self.is_paused(workflow) and job.next_run_time is None:
+            self._aps.resume_job(workflow)
+
+    def run_now(self, workflow: str) -> asyncio.Task[Any]:
+        """Start a manual run as a tracked task (the caller may await it for the result)."""
+        self._check(workflow)
+        if self.runner is None:
+            raise RuntimeError("this scheduler has no runner")
+        return self._track(self.runner.run(workflow, trigger="manual"), f"manual run of {workflow}")
+
+    def _track(self, coro: Coroutine[Any, Any, Any], what: str) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro, name=what)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s failed", task.get_name(), exc_info=task.exception())
+
+    async def _fire(self, workflow: str) -> None:
+        """The APScheduler job: one scheduled run; never lets an exception escape."""
+        assert self.runner is not None
+        current = self.runner.running().get(workflow)
+        if current is not None:
+            await self._record_skip(workflow, "skipped",
+                                    f"scheduled run skipped: run #{current} of {workflow} was still in progress")
+            return
+        task = self._track(self._scheduled_run(workflow), f"scheduled run of {workflow}")
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise  # the run task itself is shielded; shutdown finishes or cancels it
+        except Exception:
+            pass  # logged by _finished, recorded by the runner
+
+    async def _scheduled_run(self, workflow: str) -> Any:
+        assert self.runner is not None
+        try:
+            return await self.runner.run(workflow, trigger="schedule")
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("scheduled run of %s failed", workflow)
+            return None
+
+    def _on_aps_event(self, event: JobExecutionEvent | JobSubmissionEvent) -> None:
+        """APScheduler listener (called synchronously): record missed and skipped runs."""
+        workflow = event.job_id
+        if workflow not in self.config.workflows:
+            return
+        if event.code == EVENT_JOB_MISSED:
+            when = self._local(event.scheduled_run_time)
+            reason = (f"scheduled run at {when} missed: it could not start within the "
+                      f"{self.config.scheduler.misfire_grace_seconds} s misfire grace time "
+                      "(the computer was asleep or the console busy)")
+            status = "missed"
+        else:
+            times = getattr(event, "scheduled_run_times", None) or []
+            when = self._local(times[-1]) if times else "?"
+            current = self.runner.running().get(workflow) if self.runner is not None else None
+            still = f"run #{current}" if current is not None else "the previous run"
+            reason = f"scheduled run at {when} skipped: {still} of {workflow} was still in progress"
+            status = "skipped"
+        log.warning("%s: %s", workflow, reason)
+        task = asyncio.get_running_loop().create_task(self._record_skip(workflow, status, reason))
+        self._bookkeeping.add(task)
+        task.add_done_callback(self._bookkeeping.discard)
+
+    async def _record_skip(self, workflow: str, status: str, reason: str) -> None:
+        mode = "offline" if self.runner is None or self.runner.offline else "claude"
+        dry_run = bool(self.runner.dry_run) if self.runner is not None else False
+        try:
+            await self._recorder.record_skipped(workflow, "schedule", status, reason, mode=mode, dry_run=dry_run)
+        except Exception:
+            log.exception("recording the %s run of %s failed", status, workflow)
+
+    def _local(self, moment: datetime) -> str:
+        return moment.astimezone(self.timezone).strftime("%Y-%m-%d %H:%M %Z")
+
+    async def shutdown(self, grace_seconds: float | None = None) -> None:
+        """Stop: hold the timing, let runs finish within the grace period, cancel the rest, stop APScheduler.
+
+        Safe to call when never started, and twice.  No tracked run is left ``running``.
+        """
+        self._stopping = True
+        if self._aps is not None and self._aps.running:
+            self._aps.pause()
+        grace = self.shutdown_grace_seconds if grace_seconds is None else grace_seconds
+        pending = {task for task in self._tasks if not task.done()}
+        if pending:
+            log.info("scheduler: waiting up to %.0f s for %d run(s) to finish", grace, len(pending))
+            _, pending = await asyncio.wait(pending, timeout=grace)
+        for task in pending:
+            log.warning("scheduler: cancelling %s", task.get_name())
+            task.cancel()
+        if pending:
+            _, stuck = await asyncio.wait(pending, timeout=max(grace, 5.0))
+            for task in stuck:
+                log.error("scheduler: %s did not stop after being cancelled", task.get_name())
+        if self._bookkeeping:
+            await asyncio.gather(*list(self._bookkeeping), return_exceptions=True)
+        if self._aps is not None and self._aps.running:
+            await asyncio.sleep(0)  # let job coroutines see their finished runs
+            self._aps.shutdown(wait=False)
+            await asyncio.sleep(0)  # AsyncIOScheduler.shutdown is scheduled with call_soon
+            await asyncio.sleep(0)
+        self._aps = None
