@@ -114,7 +114,10 @@ def _door_detail(ctx: ToolContext, member: dict[str, Any], new_state: str) -> di
 
 
 async def _door_act(ctx: ToolContext, tx: Transaction, item: PlanItem, action: str, state: str, reason: str) -> dict[str, Any]:
-    """The one place a door credential changes (a door-controller hook belongs here)."""
+    """The one place a door credential changes; a configured door controller must confirm first."""
+    from gymconsole.delivery.door import confirm_door_change  # a no-op unless door_controller.kind = "http"
+
+    await confirm_door_change(ctx.config, tx, item.target_id, state, reason, item.key)
     await tx.execute("UPDATE door_credentials SET access_state = ?, changed_at = ?, reason = ? WHERE member_id = ?",
                      [state, ctx.now_iso(), reason, item.target_id])
     await tx.insert("INSERT INTO door_changes (effect_key, member_id, action, reason, changed_at, run_id) "
