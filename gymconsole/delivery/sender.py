@@ -1,0 +1,159 @@
+"""Draining the outbox: claim, send, record, one message at a time, paced and retried.
+
+Only channels switched on in ``[delivery]`` are drained; messages of a channel
+left in ``outbox`` mode stay ``queued`` for the gym's own systems.  A failed
+attempt goes back to the queue with an exponential backoff on the injected
+clock until ``max_attempts``; a refusal the peer calls permanent (SMTP 5xx,
+HTTP 4xx) fails at once.  See :mod:`gymconsole.delivery.outbox` for the claim
+protocol and what happens after a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from gymconsole.clock import Clock
+from gymconsole.config import Config
+from gymconsole.db import Database
+from gymconsole.delivery import outbox
+from gymconsole.delivery.email import Email, SmtpSender
+from gymconsole.delivery.pacing import Pacer
+from gymconsole.delivery.sms import SmsGatewaySender, Text, idempotency_key
+from gymconsole.delivery.transport import DeliveryError
+
+log = logging.getLogger(__name__)
+
+Deliver = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@dataclass
+class DrainReport:
+    """What one drain did."""
+
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    opted_out: int = 0
+    reconciled: int = 0
+    waiting: dict[str, str] = field(default_factory=dict)
+    """Channel -> why it stopped with messages still queued (pacing, quiet hours, retries due later)."""
+    next_due: datetime | None = None
+    """When a queued message of a drained channel may next be sent (None: nothing left to wait for)."""
+    errors: list[str] = field(default_factory=list)
+
+    def _due(self, moment: datetime | None) -> None:
+        if moment is not None and (self.next_due is None or moment < self.next_due):
+            self.next_due = moment
+
+    def add(self, other: DrainReport) -> None:
+        self.sent += other.sent
+        self.retrying += other.retrying
+        self.failed += other.failed
+        self.opted_out += other.opted_out
+        self.reconciled += other.reconciled
+        self.waiting = dict(other.waiting)
+        self.next_due = other.next_due
+        self.errors = (self.errors + other.errors)[-10:]
+
+    def line(self) -> str:
+        text = (f"sent {self.sent}, retrying {self.retrying}, failed {self.failed}, opted out {self.opted_out}"
+                + (f", resumed {self.reconciled} interrupted" if self.reconciled else ""))
+        if self.waiting:
+            text += "; waiting: " + "; ".join(self.waiting.values())
+        return text
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sent": self.sent, "retrying": self.retrying, "failed": self.failed, "opted_out": self.opted_out,
+                "reconciled": self.reconciled, "waiting": self.waiting,
+                "next_due": self.next_due.isoformat() if self.next_due else None, "errors": self.errors}
+
+
+class OutboxSender:
+    """Sends queued messages through the configured channels."""
+
+    def __init__(self, db: Database, config: Config, clock: Clock, *, email: Deliver | None = None,
+                 sms: Deliver | None = None) -> None:
+        self.db = db
+        self.config = config
+        self.clock = clock
+        self.pacer = Pacer(db, config, clock)
+        self._smtp = SmtpSender.from_config(config)
+        self._sms = SmsGatewaySender(config.delivery.sms_gateway)
+        self.channels: dict[str, Deliver] = {}
+        if config.delivery.email == "smtp" or email is not None:
+            self.channels["email"] = email or self._send_email
+        if config.delivery.sms == "gateway" or sms is not None:
+            self.channels["sms"] = sms or self._send_sms
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.channels)
+
+    async def _send_email(self, row: dict[str, Any]) -> None:
+        await self._smtp.send(Email(row["to_address"], row["subject"], row["body"],
+                                    self._smtp.message_id_for(row["effect_key"]), self.clock.now()))
+
+    async def _send_sms(self, row: dict[str, Any]) -> None:
+        await self._sms.send(Text(row["to_address"], row["body"], idempotency_key(row["effect_key"]),
+                                  f"outbox-{row['id']}"))
+
+    async def drain_once(self, stop: Callable[[], bool] | None = None) -> DrainReport:
+        """Send every message that may go now; returns what happened and when more may go."""
+        report = DrainReport(reconciled=await outbox.reconcile_stale(self.db, self.clock, self.config))
+        owner = outbox.owner_id()
+        for channel, deliver in self.channels.items():
+            while not (stop and stop()):
+                allowance = await self.pacer.allowance(channel)
+                if not allowance.ok:
+                    if await outbox.queued_count(self.db, channel):
+                        report.waiting[channel] = allowance.reason
+                        report._due(allowance.wait_until)
+                    break
+                row, opted_out = await outbox.claim_next(self.db, self.clock, channel, owner)
+                report.opted_out += opted_out
+                if row is None:
+                    retry_at = await outbox.next_retry_at(self.db, channel, self.clock.now())
+                    if retry_at:
+                        report.waiting[channel] = f"{channel}: retries due from {retry_at} UTC"
+                        report._due(datetime.fromisoformat(retry_at).replace(tzinfo=UTC))
+                    break
+                await self._attempt(row, deliver, report)
+        return report
+
+    async def _attempt(self, row: dict[str, Any], deliver: Deliver, report: DrainReport) -> None:
+        try:
+            await deliver(row)
+        except DeliveryError as exc:
+            reason, retryable = exc.reason, exc.retryable
+        except Exception as exc:  # an adapter bug: keep the message, record why, go on with the others
+            log.exception("sending outbox message %s failed unexpectedly", row["id"])
+            reason, retryable = f"unexpected error: {type(exc).__name__}", True
+        else:
+            await outbox.mark_sent(self.db, self.clock, row)
+            report.sent += 1
+            log.info("outbox message %s sent (%s)", row["id"], row["channel"])
+            return
+        status = await outbox.mark_failed_attempt(self.db, self.clock, self.config, row, reason, retryable)
+        log.warning("outbox message %s attempt %s failed: %s", row["id"], row["attempts"], reason)
+        report.errors.append(f"#{row['id']}: {reason}")
+        if status == "failed":
+            report.failed += 1
+        else:
+            report.retrying += 1
+
+    async def drain(self, *, until_idle: bool = False, stop: Callable[[], bool] | None = None,
+                    on_wait: Callable[[DrainReport], None] | None = None) -> DrainReport:
+        """Drain once, or with ``until_idle`` keep going (sleeping on the clock) until nothing is left to wait for."""
+        total = DrainReport()
+        while True:
+            report = await self.drain_once(stop)
+            total.add(report)
+            if not until_idle or report.next_due is None or (stop and stop()):
+                return total
+            if on_wait is not None:
+                on_wait(report)
+            await self.clock.sleep(max(0.0, (report.next_due - self.clock.now()).total_seconds()))
