@@ -35,6 +35,7 @@ from gymconsole.clock import Clock, iso
 from gymconsole.config import Config
 from gymconsole.db import Database, Transaction
 from gymconsole.engine.events import ApprovalDecided, ApprovalRequested, EventBus
+from gymconsole.engine.history import pid_alive
 from gymconsole.tools.base import ActionPlan, ToolContext
 from gymconsole.tools.registry import Decision, execute_plan
 
@@ -159,21 +160,6 @@ def _detail(plan: ActionPlan, reason: str = "") -> str:
     more = f" and {len(plan.items) - 5} more" if len(plan.items) > 5 else ""
     text = f"{plan.title}: {names}{more}"
     return f"{text} | {reason}" if reason else text
-
-
-def _process_alive(pid: int | None) -> bool:
-    """Whether the process that is asking still exists (POSIX; elsewhere assume it does)."""
-    if pid is None:
-        return False
-    if pid == os.getpid() or os.name != "posix":
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class ApprovalGate:
@@ -320,7 +306,7 @@ class ApprovalGate:
         """Requests whose asking process is gone (killed, crashed) become pending: nobody answered them."""
         rows = await self.db.fetch_all("SELECT id, pid, run_id, workflow, plan FROM approvals WHERE status = 'waiting'")
         for row in rows:
-            if row["id"] in self._asking or (row["pid"] != os.getpid() and _process_alive(row["pid"])):
+            if row["id"] in self._asking or (row["pid"] != os.getpid() and row["pid"] and pid_alive(row["pid"])):
                 continue
             async with self.db.write() as tx:
                 if not await tx.execute("UPDATE approvals SET status = 'pending' WHERE id = ? AND status = 'waiting'",
@@ -407,6 +393,20 @@ class ApprovalGate:
         if not approve:
             return {"approval_id": approval_id, "status": "denied", "reason": decision.reason}
         return await self._carry_out(row, part, decision)
+
+    async def keys_for(self, approval_id: int, target_ids: Iterable[int]) -> list[str]:
+        """The plan keys of these targets (the IDs a listing shows), for a partial approval."""
+        raw = await self.db.fetch_value("SELECT plan FROM approvals WHERE id = ?", [approval_id])
+        if raw is None:
+            raise ApprovalError(f"no approval request #{approval_id}", usage=True)
+        by_id = {item["id"]: item["key"] for item in json.loads(raw)["items"]}
+        wanted = list(target_ids)
+        unknown = [str(i) for i in wanted if i not in by_id]
+        if unknown:
+            raise ApprovalError(f"approval #{approval_id} does not include {', '.join(unknown)} "
+                                f"(its targets: {', '.join(str(i) for i in list(by_id)[:20])}{' ...' if len(by_id) > 20 else ''})",
+                                usage=True)
+        return [by_id[i] for i in wanted]
 
     @staticmethod
     def _chosen(plan: ActionPlan, approval_id: int, keys: Iterable[str] | None) -> list[str] | None:
