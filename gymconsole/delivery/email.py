@@ -130,6 +130,10 @@ class SmtpSender:
             raise _coded("answered", exc.smtp_code, exc.smtp_error, password) from None
         except (TimeoutError, socket.timeout):
             raise DeliveryError(f"{PEER} did not answer within {s.timeout_seconds:g} s", retryable=True) from None
+        except smtplib.SMTPServerDisconnected as exc:
+            if "timed out" in str(exc):  # smtplib wraps a read timeout this way
+                raise DeliveryError(f"{PEER} did not answer within {s.timeout_seconds:g} s", retryable=True) from None
+            raise DeliveryError(f"{PEER} closed the connection", retryable=True) from None
         except ssl.SSLError as exc:
             raise DeliveryError(scrub(f"TLS with {PEER} failed: {exc.reason or exc}", password),
                                 retryable=True) from None
@@ -141,9 +145,14 @@ class SmtpSender:
             raise _coded("refused the recipient", code, text, password)
 
 
+SETUP_CODES = frozenset({530, 534, 535, 538})
+"""5xx answers about the connection (TLS or login required), not the message: retried, the setup can be fixed."""
+
+
 def _coded(what: str, code: int, text: bytes | str, password: str | None) -> DeliveryError:
     detail = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
-    return DeliveryError(scrub(f"{PEER} {what}: {code} {detail}", password), retryable=not 500 <= code < 600)
+    retryable = not 500 <= code < 600 or code in SETUP_CODES
+    return DeliveryError(scrub(f"{PEER} {what}: {code} {detail}", password), retryable=retryable)
 
 
 def _close(client: smtplib.SMTP) -> None:
