@@ -137,6 +137,7 @@ class Answer:
     status: int = 200
     body: Any = field(default_factory=lambda: {"ok": True})
     delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -173,7 +174,7 @@ class JsonServer:
                 raw = self.rfile.read(length) if length else b""
                 request = Request(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
                                   json.loads(raw) if raw else None)
-                status, body, delay = server.answer(request)
+                status, body, delay, headers = server.answer(request)
                 if delay:
                     time.sleep(delay)
                 data = json.dumps(body).encode()
@@ -181,6 +182,8 @@ class JsonServer:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
+                    for name, value in headers.items():
+                        self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):
@@ -190,7 +193,8 @@ class JsonServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                                        daemon=True)
 
     @property
     def url(self) -> str:
@@ -201,7 +205,7 @@ class JsonServer:
             self._script.extend(answers)
         return self
 
-    def answer(self, request: Request) -> tuple[int, Any, float]:
+    def answer(self, request: Request) -> tuple[int, Any, float, dict[str, str]]:
         with self._lock:
             self.requests.append(request)
             answer = self._script.pop(0) if self._script else self.default
@@ -211,7 +215,7 @@ class JsonServer:
                     self.delivered.append(request)
                 if key:
                     self._seen.add(key)
-        return answer.status, answer.body, answer.delay
+        return answer.status, answer.body, answer.delay, answer.headers
 
     def start(self) -> JsonServer:
         self._thread.start()
@@ -229,18 +233,18 @@ class DoorControllerServer(JsonServer):
         super().__init__()
         self.states: dict[str, str] = dict(states or {})
 
-    def answer(self, request: Request) -> tuple[int, Any, float]:
+    def answer(self, request: Request) -> tuple[int, Any, float, dict[str, str]]:
         with self._lock:
             self.requests.append(request)
             if self._script:
                 answer = self._script.pop(0)
-                return answer.status, answer.body, answer.delay
+                return answer.status, answer.body, answer.delay, answer.headers
             if request.method == "GET" and request.path.rstrip("/").endswith("/credentials"):
-                return 200, {"credentials": [{"badge": b, "state": s} for b, s in self.states.items()]}, 0.0
+                return 200, {"credentials": [{"badge": b, "state": s} for b, s in self.states.items()]}, 0.0, {}
             if request.method == "PUT" and "/credentials/" in request.path:
                 from urllib.parse import unquote
 
                 badge = unquote(request.path.rsplit("/", 1)[1])
                 self.states[badge] = request.json["state"]
-                return 200, {"badge": badge, "state": request.json["state"]}, 0.0
-            return 404, {"error": "not found"}, 0.0
+                return 200, {"badge": badge, "state": request.json["state"]}, 0.0, {}
+            return 404, {"error": "not found"}, 0.0, {}
