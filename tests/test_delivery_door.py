@@ -1,0 +1,139 @@
+"""Door controllers: the real door tools against a controller on 127.0.0.1, and the drift check."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from helpers_delivery import with_door
+from servers import Answer, DoorControllerServer, closed_port
+
+from gymconsole.delivery.door import check_door_drift
+from gymconsole.tools import guards
+from gymconsole.tools.base import ToolContext
+from gymconsole.tools.registry import Decision, call_tool
+
+TOKEN = "door-token-91ab"
+
+
+async def _approve(ctx: ToolContext, plan: object) -> Decision:
+    return Decision("approved", "cli", "test")
+
+
+@pytest.fixture
+def controller() -> Iterator[DoorControllerServer]:
+    server = DoorControllerServer().start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+async def _suspendable(ctx: ToolContext, count: int = 1) -> list[int]:
+    rows = await ctx.db.fetch_all("SELECT id FROM members WHERE past_due_since IS NOT NULL ORDER BY id")
+    found = [r["id"] for r in rows if guards.check_suspend(ctx, await guards.load_member(ctx.db, r["id"])) is None]
+    assert len(found) >= count, "the demo gym has members due for suspension"
+    return found[:count]
+
+
+async def _door(db, member_id: int) -> dict:  # type: ignore[no-untyped-def]
+    return await db.fetch_one("SELECT badge_code, access_state FROM door_credentials WHERE member_id = ?", [member_id])
+
+
+async def test_suspend_changes_the_stored_state_only_after_the_controller_confirms(demo_db, config, clock, controller,
+                                                                                    monkeypatch) -> None:
+    monkeypatch.setenv("GYMCONSOLE_DOOR_TOKEN", TOKEN)
+    ctx = ToolContext(demo_db, with_door(config, kind="http", base_url=controller.url + "/api/"), clock, "door_access", 7)
+    [member_id] = await _suspendable(ctx)
+    badge = (await _door(demo_db, member_id))["badge_code"]
+    outcome = await call_tool(ctx, "suspend_door_access", {"member_ids": [member_id]}, None, _approve)
+    assert not outcome.is_error and outcome.result["done_count"] == 1
+    [put] = controller.requests
+    assert (put.method, put.path) == ("PUT", f"/api/credentials/{badge}")
+    assert put.json == {"state": "suspended", "member_id": member_id, "reason": "past due"}
+    assert put.headers["authorization"] == f"Bearer {TOKEN}" and put.headers["idempotency-key"].startswith("gymconsole-")
+    assert (await _door(demo_db, member_id))["access_state"] == "suspended"
+    assert controller.states == {badge: "suspended"}
+
+
+@pytest.mark.parametrize(("answer", "reason"), [
+    (Answer(500, {"error": "relay board offline"}), 'the door controller answered HTTP 500: {"error": "relay board offline"}'),
+    (Answer(200, {"ok": True}), "the door controller answered without confirming 'suspended' (it said None)"),
+    (Answer(200, {"state": "active"}, delay=1.0), "the door controller did not answer within 0.2 s"),
+])
+async def test_a_controller_that_does_not_confirm_fails_the_act_and_leaves_the_key_open(
+        demo_db, config, clock, controller, answer, reason) -> None:
+    ctx = ToolContext(demo_db, with_door(config, kind="http", base_url=controller.url, timeout_seconds=0.2), clock,
+                      "door_access", 7)
+    [member_id] = await _suspendable(ctx)
+    controller.script(answer)
+    outcome = await call_tool(ctx, "suspend_door_access", {"member_ids": [member_id]}, None, _approve)
+    assert outcome.is_error
+    message = outcome.result["error"]
+    assert f"door change for member #{member_id} not made" in message
+    assert reason in message or (answer.delay and "cannot reach the door controller: timed out" in message)
+    assert (await _door(demo_db, member_id))["access_state"] == "active"
+    assert await demo_db.fetch_value("SELECT COUNT(*) FROM effects WHERE target = ? AND action = 'suspend_door_access'",
+                                     [f"member-{member_id}"]) == 0
+    assert await demo_db.fetch_value("SELECT COUNT(*) FROM door_changes WHERE member_id = ?", [member_id]) == 0
+    # the controller is back: the same act now goes through, once
+    again = await call_tool(ctx, "suspend_door_access", {"member_ids": [member_id]}, None, _approve)
+    assert not again.is_error and again.result["done_count"] == 1
+    assert (await _door(demo_db, member_id))["access_state"] == "suspended"
+
+
+async def test_an_unreachable_controller_fails_the_act(demo_db, config, clock) -> None:
+    ctx = ToolContext(demo_db, with_door(config, kind="http", base_url=f"http://127.0.0.1:{closed_port()}"), clock,
+                      "door_access", 7)
+    [member_id] = await _suspendable(ctx)
+    outcome = await call_tool(ctx, "suspend_door_access", {"member_ids": [member_id]}, None, _approve)
+    assert outcome.is_error and "cannot reach the door controller: connection refused" in outcome.result["error"]
+    assert (await _door(demo_db, member_id))["access_state"] == "active"
+
+
+async def test_restore_goes_through_the_controller_too(demo_db, config, clock, controller) -> None:
+    ctx = ToolContext(demo_db, with_door(config, kind="http", base_url=controller.url), clock, "door_access", 7)
+    [member_id] = await _suspendable(ctx)
+    await call_tool(ctx, "suspend_door_access", {"member_ids": [member_id]}, None, _approve)
+    async with demo_db.write() as tx:  # the member pays in full
+        await tx.execute("UPDATE members SET balance_cents = 0, past_due_since = NULL, standing = 'green' "
+                         "WHERE id = ?", [member_id])
+    outcome = await call_tool(ctx, "restore_door_access", {"member_ids": [member_id]}, None, _approve)
+    assert not outcome.is_error and outcome.result["done_count"] == 1, outcome.result
+    assert [r.json["state"] for r in controller.requests] == ["suspended", "active"]
+    assert (await _door(demo_db, member_id))["access_state"] == "active"
+
+
+async def test_without_a_controller_the_database_is_the_door_system(demo_db, config, clock) -> None:
+    ctx = ToolContext(demo_db, config, clock, "door_access", 7)
+    [member_id] = await _suspendable(ctx)
+    outcome = await call_tool(ctx, "suspend_door_access", {"member_ids": [member_id]}, None, _approve)
+    assert not outcome.is_error and (await _door(demo_db, member_id))["access_state"] == "suspended"
+    assert (await check_door_drift(demo_db, config)).clean
+
+
+async def test_drift_is_reported_and_nothing_is_changed(demo_db, config, controller) -> None:
+    rows = await demo_db.fetch_all("SELECT badge_code, access_state FROM door_credentials ORDER BY member_id")
+    controller.states = {r["badge_code"]: r["access_state"] for r in rows}
+    controller.states[rows[0]["badge_code"]] = "suspended" if rows[0]["access_state"] == "active" else "active"
+    del controller.states[rows[1]["badge_code"]]
+    controller.states["ZZ-UNKNOWN"] = "active"
+    before = await demo_db.fetch_all("SELECT * FROM door_credentials ORDER BY id")
+    report = await check_door_drift(demo_db, with_door(config, kind="http", base_url=controller.url))
+    assert report.checked == len(rows) and not report.clean
+    assert [(d["badge"], d["database"], d["controller"]) for d in report.differences] == [
+        (rows[0]["badge_code"], rows[0]["access_state"], controller.states[rows[0]["badge_code"]]),
+        (rows[1]["badge_code"], rows[1]["access_state"], "missing"),
+        ("ZZ-UNKNOWN", "missing", "active")]
+    assert report.line().startswith(f"door drift: 3 of {len(rows)} credentials differ: ")
+    assert await demo_db.fetch_all("SELECT * FROM door_credentials ORDER BY id") == before
+    assert all(r.method == "GET" for r in controller.requests)
+    notice = report.notice(run_id=9, workflow="door_access")
+    assert (notice.level, notice.message, notice.run_id) == ("warning", report.line(), 9)
+
+
+async def test_a_drift_check_against_a_broken_controller_reports_the_error(demo_db, config, controller) -> None:
+    controller.script(Answer(503, {"error": "maintenance"}))
+    report = await check_door_drift(demo_db, with_door(config, kind="http", base_url=controller.url))
+    assert not report.clean and report.differences == []
+    assert report.line() == 'door drift check failed: the door controller answered HTTP 503: {"error": "maintenance"}'
