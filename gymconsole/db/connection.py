@@ -116,7 +116,7 @@ class Database(Transaction):
     async def write(self) -> AsyncIterator[Transaction]:
         """One write transaction: serialised, immediate, committed or rolled back whole."""
         async with self._write_lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
+            await self._begin()
             try:
                 yield Transaction(self._conn)
             except BaseException:
@@ -124,6 +124,23 @@ class Database(Transaction):
                 raise
             else:
                 await self._conn.execute("COMMIT")
+
+    async def _begin(self) -> None:
+        """BEGIN IMMEDIATE that a cancelled writer cannot leave open: the statement runs on aiosqlite's thread
+        whatever happens to the awaiting task, so on cancellation wait for it and roll it back."""
+        begin = asyncio.ensure_future(self._conn.execute("BEGIN IMMEDIATE"))
+        try:
+            await asyncio.shield(begin)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._undo(begin))
+            raise
+
+    async def _undo(self, begin: asyncio.Future[Any]) -> None:
+        try:
+            await begin
+        except sqlite3.Error:
+            return  # the BEGIN itself failed: there is no transaction to roll back
+        await self._conn.execute("ROLLBACK")
 
     async def meta(self, key: str) -> str | None:
         return await self.fetch_value("SELECT value FROM meta WHERE key = ?", (key,))
