@@ -1,0 +1,394 @@
+"""The console app: wiring, app-wide state and the actions every screen shares.
+
+The app paints the dashboard first, then opens the engine's services (the
+database, gate, runner, scheduler) in a worker and starts the scheduler on
+its own event loop.  Engine events reach it through one
+:class:`~gymconsole.tui.bridge.EventBridge`; the app folds them into a
+:class:`~gymconsole.tui.trace.RunTrace` per run and tells screens through
+two signals (``run_signal`` with a run id, ``state_signal`` with a
+:class:`~gymconsole.tui.state.ConsoleState`).  Screens only draw and ask
+the app to act.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+from textual import on
+from textual.app import App
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.signal import Signal
+from textual.worker import Worker, WorkerState
+
+from gymconsole.clock import Clock, SystemClock
+from gymconsole.config import Config, find_api_key
+from gymconsole.engine.events import ApprovalDecided, Notice, RunFinished, RunStarted
+from gymconsole.tui.asker import ApprovalsChanged, ModalAsker
+from gymconsole.tui.bridge import EngineEvent, EventBridge, TextChunk
+from gymconsole.tui.commands import ConsoleCommands
+from gymconsole.tui.format import one_line
+from gymconsole.tui.screens.approval import ApprovalModal
+from gymconsole.tui.screens.dashboard import DashboardScreen
+from gymconsole.tui.state import ConsoleState, load_state
+from gymconsole.tui.trace import RunTrace
+
+log = logging.getLogger(__name__)
+
+KEEP_FINISHED = 20
+"""Finished runs of this session kept for the live view."""
+STATE_REFRESH_SECONDS = 30.0
+FINISHED_SEVERITY = {"succeeded": "information", "failed": "error", "interrupted": "error"}
+
+
+class ServicesReady(Message):
+    """The engine is open and the scheduler started."""
+
+
+class StateLoaded(Message):
+    def __init__(self, state: ConsoleState) -> None:
+        super().__init__()
+        self.state = state
+
+
+class GymConsoleApp(App[int]):
+    """gymconsole's full-screen console."""
+
+    CSS_PATH = "console.tcss"
+    TITLE = "gymconsole"
+    COMMANDS = App.COMMANDS | {ConsoleCommands}
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", show=False, priority=True)]
+
+    def __init__(self, config: Config, *, db_path: Path | None = None, clock: Clock | None = None,
+                 api_key: str | None = None, base_url: str | None = None, offline: bool = False,
+                 dry_run: bool | None = None, actor: str | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.db_path = Path(db_path) if db_path is not None else config.database_path()
+        self.clock: Clock = clock or SystemClock()
+        self._api_key = api_key
+        self._base_url = base_url
+        self._offline = offline or not api_key
+        self._dry_run = config.safety.dry_run if dry_run is None else dry_run
+        self.services: Any = None
+        """The engine's :class:`~gymconsole.engine.services.Services` once open (None before)."""
+        self.state: ConsoleState | None = None
+        self.demo = False
+        self.startup_error: str | None = None
+        self.traces: dict[int, RunTrace] = {}
+        self.run_signal: Signal[int] = Signal(self, "run")
+        self.state_signal: Signal[ConsoleState] = Signal(self, "state")
+        self.asker = ModalAsker(self, self.clock, actor=actor)
+        self.bridge = EventBridge(self)
+        self._stack = AsyncExitStack()
+        self._ready_callbacks: list[Callable[[], object]] = []
+        self._quit_armed = False
+        self.ready = asyncio.Event()
+
+    # --- facts the screens show ---------------------------------------------------
+
+    @property
+    def api_key_present(self) -> bool:
+        return bool(self._api_key)
+
+    @property
+    def offline_mode(self) -> bool:
+        return bool(self.services.runner.offline) if self.services else self._offline
+
+    @property
+    def dry_run_mode(self) -> bool:
+        return bool(self.services.runner.dry_run) if self.services else self._dry_run
+
+    def say(self, message: str, *, severity: str = "information", timeout: float | None = None) -> None:
+        """A notification whose text is never parsed as markup (it may quote members or the model)."""
+        self.notify(message, severity=severity, timeout=timeout, markup=False)  # type: ignore[arg-type]
+
+    # --- start and stop ---------------------------------------------------------------
+
+    def get_default_screen(self) -> Screen[Any]:
+        return DashboardScreen()
+
+    def on_mount(self) -> None:
+        self.sub_title = "offline" if self._offline else "claude"
+        self.call_after_refresh(self._start)
+
+    def _start(self) -> None:
+        self.run_worker(self._open(), name="start the engine", group="startup", exit_on_error=False)
+
+    async def _open(self) -> None:
+        from gymconsole.db import DatabaseError
+        from gymconsole.engine.services import open_services
+
+        try:
+            services = await self._stack.enter_async_context(open_services(
+                self.config, db_path=self.db_path, clock=self.clock, asker=self.asker, api_key=self._api_key or "",
+                base_url=self._base_url, offline=self._offline, dry_run=self._dry_run))
+        except DatabaseError as exc:
+            self.startup_error = str(exc)
+            self.say(f"Cannot open the database: {exc}", severity="error", timeout=30)
+            return
+        self.services = services
+        self.bridge.attach(services.bus)
+        self.demo = (await services.db.meta("demo")) == "1"
+        await services.scheduler.start()
+        self.post_message(ServicesReady())
+
+    @on(ServicesReady)
+    def _services_ready(self) -> None:
+        self.ready.set()
+        callbacks, self._ready_callbacks = self._ready_callbacks, []
+        for callback in callbacks:
+            callback()
+        self.request_state()
+        self.set_interval(STATE_REFRESH_SECONDS, self.request_state)
+
+    def when_ready(self, callback: Callable[[], object]) -> None:
+        """Call back once the engine is open (at once if it already is)."""
+        if self.ready.is_set():
+            callback()
+        else:
+            self._ready_callbacks.append(callback)
+
+    async def on_unmount(self) -> None:
+        """Cancel runs still going (their end is recorded), stop the scheduler, close the database."""
+        self.bridge.detach()
+        services = self.services
+        if services is not None:
+            for workflow in list(services.runner.running()):
+                services.runner.cancel(workflow)
+            for _ in range(200):  # at most ~2 s for cancelled runs to record their end
+                if not services.runner.running():
+                    break
+                await asyncio.sleep(0.01)
+        await self._stack.aclose()
+
+    async def action_quit(self) -> None:
+        running = self.services.runner.running() if self.services else {}
+        if running and not self._quit_armed:
+            self._quit_armed = True
+            self.set_timer(5.0, self._disarm_quit)
+            self.say(f"{len(running)} run(s) in progress: press q again within 5 s to cancel them and quit.",
+                     severity="warning")
+            return
+        self.exit(0)
+
+    def _disarm_quit(self) -> None:
+        self._quit_armed = False
+
+    # --- engine events -------------------------------------------------------------------
+
+    def _trace(self, run_id: int, workflow: str) -> RunTrace:
+        trace = self.traces.get(run_id)
+        if trace is None:
+            spec = self.config.workflows.get(workflow)
+            trace = RunTrace(run_id, workflow, title=spec.title if spec else workflow,
+                             max_iterations=spec.max_iterations if spec else 0)
+            self.traces[run_id] = trace
+        return trace
+
+    @on(TextChunk)
+    def _text(self, message: TextChunk) -> None:
+        self._trace(message.run_id, message.workflow).add_text(message.text)
+        self.run_signal.publish(message.run_id)
+
+    @on(EngineEvent)
+    def _engine_event(self, message: EngineEvent) -> None:
+        event = message.event
+        trace = self._trace(event.run_id, event.workflow)
+        trace.apply(event)
+        self.run_signal.publish(event.run_id)
+        if isinstance(event, RunStarted):
+            self._run_started(trace)
+        elif isinstance(event, RunFinished):
+            self._run_finished(trace)
+        elif isinstance(event, ApprovalDecided):
+            self.request_state()
+        elif isinstance(event, Notice) and event.level == "error":
+            self.say(f"{trace.title}: {one_line(event.message, 200)}", severity="error")
+
+    def _run_started(self, trace: RunTrace) -> None:
+        from gymconsole.tui.screens.live import LiveScreen
+
+        self.request_state()
+        if isinstance(self.screen, DashboardScreen):
+            self.push_screen(LiveScreen(trace.run_id))
+        elif not isinstance(self.screen, LiveScreen):
+            self.say(f"{trace.title} started (run #{trace.run_id}): press l to watch it.")
+
+    def _run_finished(self, trace: RunTrace) -> None:
+        self.request_state()
+        detail = one_line(trace.error or trace.summary, 160)
+        self.say(f"{trace.title} #{trace.run_id} {trace.status.replace('_', ' ')}" + (f": {detail}" if detail else ""),
+                 severity=FINISHED_SEVERITY.get(trace.status, "warning"))
+        finished = [run_id for run_id, t in self.traces.items() if t.finished]
+        for run_id in finished[:-KEEP_FINISHED]:
+            del self.traces[run_id]
+
+    @on(ApprovalsChanged)
+    def _approvals_changed(self) -> None:
+        self.request_state()
+
+    # --- state -------------------------------------------------------------------------
+
+    def request_state(self) -> None:
+        """Reload the dashboard's snapshot (a newer request replaces one in flight)."""
+        services = self.services
+        if services is None:
+            return
+
+        async def load() -> None:
+            self.post_message(StateLoaded(await load_state(services, demo=self.demo, asking=self.asker.waiting)))
+
+        self.run_worker(load(), name="refresh the dashboard", group="state", exclusive=True, exit_on_error=False)
+
+    @on(StateLoaded)
+    def _state_loaded(self, message: StateLoaded) -> None:
+        self.state = message.state
+        self.state_signal.publish(message.state)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place a failed worker is reported: a notification, never a crashed screen."""
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            log.error("worker %s failed", event.worker.name, exc_info=error)
+            self.say(f"{event.worker.name or 'task'} failed: {type(error).__name__}: {error}", severity="error",
+                     timeout=12)
+
+    # --- actions -------------------------------------------------------------------------
+
+    def _engine(self) -> Any:
+        if self.services is None:
+            self.say(self.startup_error or "Still starting: try again in a moment.", severity="warning")
+        return self.services
+
+    def action_run_workflow(self, name: str) -> None:
+        services = self._engine()
+        if services is None:
+            return
+        running = services.runner.running()
+        if name in running:
+            self.say(f"{name} is already running (run #{running[name]}).")
+            self.action_open_live(running[name])
+            return
+        scheduler = services.scheduler
+
+        async def run() -> None:
+            await scheduler.run_now(name)
+
+        self.run_worker(run(), name=f"run {name}", group=f"run-{name}", exit_on_error=False)
+
+    def action_cancel_workflow(self, name: str) -> None:
+        services = self._engine()
+        if services is not None and services.runner.cancel(name):
+            self.say(f"Cancelling {name}…", severity="warning")
+
+    def action_toggle_pause(self, name: str) -> None:
+        services = self._engine()
+        if services is None:
+            return
+        scheduler = services.scheduler
+        title = self.config.workflows[name].title if name in self.config.workflows else name
+
+        async def toggle() -> None:
+            if scheduler.is_paused(name):
+                await scheduler.resume(name)
+                self.say(f"{title} resumed.")
+            else:
+                await scheduler.pause(name)
+                self.say(f"{title} paused: it will not run on its schedule.", severity="warning")
+            self.request_state()
+
+        self.run_worker(toggle(), name=f"pause {name}", group="pause", exit_on_error=False)
+
+    def action_pause_all(self) -> None:
+        services = self._engine()
+        if services is None:
+            return
+        scheduler = services.scheduler
+
+        async def toggle() -> None:
+            if scheduler.paused_all:
+                await scheduler.resume(None)
+                self.say("Scheduler resumed.")
+            else:
+                await scheduler.pause(None)
+                self.say("Every workflow paused.", severity="warning")
+            self.request_state()
+
+        self.run_worker(toggle(), name="pause all", group="pause", exit_on_error=False)
+
+    def action_toggle_dry_run(self) -> None:
+        if self.services is not None:
+            self.services.runner.dry_run = not self.services.runner.dry_run
+        else:
+            self._dry_run = not self._dry_run
+        on_now = self.dry_run_mode
+        self.say("Dry run ON: acting tools only report what they would do." if on_now else "Dry run OFF: acts are real.",
+                 severity="warning" if not on_now else "information")
+        self.request_state()
+
+    # --- navigation --------------------------------------------------------------------
+
+    def _to_dashboard(self) -> bool:
+        """Close every screen above the dashboard; False while an approval is on screen."""
+        if any(isinstance(screen, ApprovalModal) for screen in self.screen_stack):
+            self.say("Decide the approval first (y approve, n deny).", severity="warning")
+            return False
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, DashboardScreen):
+            self.pop_screen()
+        return True
+
+    def action_open_dashboard(self) -> None:
+        self._to_dashboard()
+
+    def action_open_live(self, run_id: int | None = None) -> None:
+        from gymconsole.tui.screens.live import LiveScreen
+
+        if isinstance(self.screen, LiveScreen):
+            if run_id is not None:
+                self.screen.show_run(run_id)
+            return
+        if self._to_dashboard():
+            self.push_screen(LiveScreen(run_id))
+
+    def action_open_history(self, member: int | None = None) -> None:
+        from gymconsole.tui.screens.history import HistoryScreen
+
+        if self._to_dashboard():
+            self.push_screen(HistoryScreen(member=member))
+
+    def action_open_approvals(self) -> None:
+        from gymconsole.tui.screens.pending import PendingScreen
+
+        if self._to_dashboard():
+            self.push_screen(PendingScreen())
+
+    def action_open_config(self) -> None:
+        from gymconsole.tui.screens.config_view import ConfigScreen
+
+        if self._to_dashboard():
+            self.push_screen(ConfigScreen())
+
+    def action_open_run(self, run_id: int) -> None:
+        from gymconsole.tui.screens.replay import ReplayScreen
+
+        self.push_screen(ReplayScreen(run_id))
+
+
+def make_app(config: Config, *, db_path: Path | None = None, clock: Clock | None = None, api_key: str | None = None,
+             base_url: str | None = None, offline: bool = False, dry_run: bool | None = None,
+             actor: str | None = None, use_env_key: bool = True) -> GymConsoleApp:
+    """The console for a configuration; the CLI, the tests and the screenshots all build it here.
+
+    ``api_key`` None means "from the environment" (unless ``use_env_key`` is False); the key is
+    only handed to the engine, never shown.
+    """
+    key = api_key if api_key is not None else (find_api_key() if use_env_key else None)
+    return GymConsoleApp(config, db_path=db_path, clock=clock, api_key=key, base_url=base_url, offline=offline,
+                         dry_run=dry_run, actor=actor)

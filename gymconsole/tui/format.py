@@ -1,0 +1,168 @@
+"""Small formatting helpers shared by the screens.
+
+Everything that comes from the database or the model is untrusted: it is
+wrapped in :class:`rich.text.Text` (never parsed as markup) before it reaches
+a widget.  Colours come from the running theme, never from hex literals.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from rich.style import Style
+from rich.text import Text
+from textual.app import App
+
+if TYPE_CHECKING:
+    from gymconsole.config import CronSchedule
+
+STATUS_STYLE = {
+    "running": "accent",
+    "succeeded": "success",
+    "failed": "error",
+    "cancelled": "warning",
+    "awaiting_approval": "warning",
+    "budget_exhausted": "warning",
+    "interrupted": "error",
+    "missed": "warning",
+    "skipped": "foreground-muted",
+}
+RISK_STYLE = {"safe": "success", "moderate": "warning", "high": "error"}
+DECISION_STYLE = {
+    "approved": "success",
+    "auto": "success",
+    "partial": "warning",
+    "dry_run": "accent",
+    "denied": "error",
+    "timed_out": "warning",
+}
+
+
+def theme_style(app: App[Any] | None, variable: str, *, bold: bool = False) -> Style:
+    """A Rich style coloured by a variable of the running theme (``error``, ``success``...)."""
+    colour = None
+    if app is not None:
+        colour = app.theme_variables.get(variable)
+    try:
+        return Style(color=colour, bold=bold)
+    except Exception:  # a theme value Rich cannot parse: plain text is better than a crash
+        return Style(bold=bold)
+
+
+def cell(value: Any, style: Style | str = "") -> Text:
+    """A table cell that is never parsed as markup."""
+    return Text("" if value is None else str(value), style=style, no_wrap=True, end="")
+
+
+def styled(app: App[Any] | None, value: Any, table: dict[str, str], key: str | None = None) -> Text:
+    """A cell coloured by a lookup table (status, risk, decision)."""
+    name = str(value if key is None else key)
+    variable = table.get(name)
+    return cell(value, theme_style(app, variable, bold=name in ("failed", "high", "denied")) if variable else "")
+
+
+def one_line(text: str | None, width: int = 80) -> str:
+    """The first line of a text, shortened to ``width`` characters."""
+    if not text:
+        return ""
+    line = " ".join(str(text).split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def compact(value: Any, width: int = 60) -> str:
+    """A JSON value on one short line."""
+    try:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        text = str(value)
+    return one_line(text, width)
+
+
+def money(value: float | None) -> str:
+    return f"${(value or 0):,.4f}" if value and value < 1 else f"${(value or 0):,.2f}"
+
+
+def tokens(value: int | None) -> str:
+    return f"{value or 0:,}"
+
+
+def duration(seconds: float | None) -> str:
+    """``850 ms``, ``4.2 s``, ``3m 05s``, ``2h 10m``, ``3d 4h``."""
+    if seconds is None:
+        return ""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    whole = int(seconds)
+    if whole < 3600:
+        return f"{whole // 60}m {whole % 60:02d}s"
+    if whole < 86400:
+        return f"{whole // 3600}h {whole % 3600 // 60:02d}m"
+    return f"{whole // 86400}d {whole % 86400 // 3600}h"
+
+
+def countdown(target: datetime | None, now: datetime) -> str:
+    """``in 4m 05s`` (or ``due`` once the moment has passed)."""
+    if target is None:
+        return "—"
+    seconds = (target - now).total_seconds()
+    return "due" if seconds <= 0 else "in " + duration(seconds)
+
+
+def parse_time(value: str | datetime | None) -> datetime | None:
+    """A stored timestamp (ISO text in UTC, see :func:`gymconsole.clock.iso`) as an aware datetime."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def local_time(value: str | datetime | None, zone: str, *, with_date: bool = True) -> str:
+    """A timestamp in the gym's timezone: ``Mon 11-02 10:15`` (or ``10:15``)."""
+    moment = parse_time(value)
+    if moment is None:
+        return ""
+    local = moment.astimezone(ZoneInfo(zone))
+    return local.strftime("%a %m-%d %H:%M" if with_date else "%H:%M:%S")
+
+
+def badge(app: App[Any] | None, label: str, variable: str) -> Text:
+    """A short label on a coloured background (``DEMO``, ``OFFLINE``, ``DRY RUN``)."""
+    background = app.theme_variables.get(variable) if app is not None else None
+    foreground = app.theme_variables.get("background") if app is not None else None
+    try:
+        style = Style(color=foreground, bgcolor=background, bold=True)
+    except Exception:  # a theme value Rich cannot parse
+        style = Style(reverse=True, bold=True)
+    return Text(f" {label} ", style=style)
+
+
+def describe_schedule(schedule: CronSchedule) -> str:
+    """A cron schedule in words when it is a common shape (``daily 06:00``), else its cron text."""
+    minute, hour, day, month, weekday, week = (schedule.minute, schedule.hour, schedule.day, schedule.month,
+                                               schedule.day_of_week, schedule.week)
+    if not minute.isdigit() or month != "*":
+        return schedule.describe()
+    if hour == "*" and day == weekday == week == "*":
+        return f"hourly at :{int(minute):02d}"
+    if not hour.isdigit():
+        return schedule.describe()
+    at = f"{int(hour):02d}:{int(minute):02d}"
+    if day == weekday == week == "*":
+        return f"daily {at}"
+    if day.isdigit() and weekday == week == "*":
+        return f"monthly, day {day}, {at}"
+    if day == "*" and weekday.isalpha():
+        every = {"*": "every", "*/2": "every other"}.get(week)
+        if every:
+            return f"{every} {weekday.capitalize()} {at}"
+    return schedule.describe()

@@ -1,0 +1,200 @@
+"""The dashboard: the six workflows, their schedules and last runs, and the console's state."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from gymconsole.tui.format import (
+    STATUS_STYLE,
+    cell,
+    countdown,
+    describe_schedule,
+    local_time,
+    one_line,
+    parse_time,
+    styled,
+    theme_style,
+)
+from gymconsole.tui.state import ConsoleState
+from gymconsole.tui.widgets.console_bar import ConsoleBar
+
+if TYPE_CHECKING:
+    from gymconsole.tui.app import GymConsoleApp
+
+COLUMNS = ("workflow", "schedule", "next run", "in", "last run", "last status", "state")
+RECENT_COLUMNS = ("run", "started", "workflow", "status", "summary")
+
+NAV_BINDINGS = [
+    Binding("h", "app.open_history", "History"),
+    Binding("a", "app.open_approvals", "Approvals"),
+    Binding("c", "app.open_config", "Config"),
+    Binding("l", "app.open_live", "Live runs"),
+    Binding("d", "app.toggle_dry_run", "Dry run"),
+]
+"""Keys every full screen shares (the command palette reaches the same actions)."""
+
+
+class DashboardScreen(Screen[None]):
+    """The console's home."""
+
+    BINDINGS = [
+        Binding("r", "run_selected", "Run now"),
+        Binding("p", "pause_selected", "Pause/resume"),
+        Binding("P", "app.pause_all", "Pause all"),
+        *NAV_BINDINGS,
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    app: GymConsoleApp
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        yield ConsoleBar(id="console-bar")
+        table: DataTable[Text] = DataTable(id="workflows", cursor_type="row", zebra_stripes=True)
+        table.border_title = f"workflows (times in {self.app.config.scheduler.timezone})"
+        yield table
+        with Horizontal(id="dash-lower"):
+            detail = Static(id="workflow-detail")
+            detail.border_title = "selected workflow"
+            yield detail
+            recent: DataTable[Text] = DataTable(id="recent-runs", cursor_type="row", zebra_stripes=True)
+            recent.border_title = "recent runs (enter opens)"
+            yield recent
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#workflows", DataTable)
+        for name in COLUMNS:
+            table.add_column(name, key=name)
+        for name, workflow in self.app.config.workflows.items():
+            table.add_row(cell(workflow.title, "bold"), cell(describe_schedule(workflow.schedule)), cell("…"),
+                          cell(""), cell(""), cell(""), cell("starting…"), key=name)
+        recent = self.query_one("#recent-runs", DataTable)
+        for name in RECENT_COLUMNS:
+            recent.add_column(name, key=name)
+        table.focus()
+        self.app.state_signal.subscribe(self, self.show_state)
+        self.show_state(self.app.state)
+        self.set_interval(1.0, self._tick)
+
+    @property
+    def selected(self) -> str | None:
+        table = self.query_one("#workflows", DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return str(key) if key is not None else None
+
+    def show_state(self, state: ConsoleState | None) -> None:
+        """Redraw from a new snapshot."""
+        self.query_one(ConsoleBar).show(state)
+        if state is None:
+            self._show_detail()
+            return
+        table = self.query_one("#workflows", DataTable)
+        zone = self.app.config.scheduler.timezone
+        app = self.app
+        for job in state.jobs:
+            name = job["name"]
+            if name not in table.rows:
+                continue
+            last = state.last_runs.get(name) or {}
+            if name in state.running:
+                status_cell = styled(app, f"running #{state.running[name]}", STATUS_STYLE, "running")
+            elif not job.get("enabled", True):
+                status_cell = cell("disabled (manual only)", theme_style(app, "foreground-muted"))
+            elif job.get("paused"):
+                status_cell = cell("paused" + (" (all)" if state.paused_all else ""),
+                                   theme_style(app, "warning", bold=True))
+            else:
+                status_cell = cell("scheduled", theme_style(app, "success"))
+            next_run = job.get("next_run")
+            updates: dict[str, Any] = {
+                "next run": cell(local_time(next_run, zone) if next_run else "—"),
+                "last run": cell(local_time(last.get("started_at"), zone) if last else "never"),
+                "last status": styled(app, last.get("status", ""), STATUS_STYLE) if last else cell(""),
+                "state": status_cell,
+            }
+            for column, value in updates.items():
+                table.update_cell(name, column, value, update_width=True)
+        self._show_recent(state)
+        self._tick()
+        self._show_detail()
+
+    def _show_recent(self, state: ConsoleState) -> None:
+        recent = self.query_one("#recent-runs", DataTable)
+        zone = self.app.config.scheduler.timezone
+        row_key = recent.coordinate_to_cell_key(recent.cursor_coordinate).row_key if recent.row_count else None
+        recent.clear()
+        for run in state.recent:
+            recent.add_row(cell(f"#{run['id']}"), cell(local_time(run.get("started_at"), zone)),
+                           cell(run.get("workflow")), styled(self.app, run.get("status", ""), STATUS_STYLE),
+                           cell(one_line(run.get("error") or run.get("summary"), 60)), key=str(run["id"]))
+        if row_key is not None and row_key in recent.rows:
+            recent.move_cursor(row=recent.get_row_index(row_key))
+
+    def _tick(self) -> None:
+        """Move the countdowns on."""
+        state = self.app.state
+        if state is None:
+            return
+        table = self.query_one("#workflows", DataTable)
+        now = self.app.clock.now()
+        for job in state.jobs:
+            if job["name"] in table.rows:
+                held = job.get("paused") or not job.get("enabled", True)
+                value = "—" if held else countdown(parse_time(job.get("next_run")), now)
+                table.update_cell(job["name"], "in", cell(value), update_width=True)
+
+    @on(DataTable.RowHighlighted, "#workflows")
+    def _highlighted(self) -> None:
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        name = self.selected
+        config = self.app.config
+        if name is None or name not in config.workflows:
+            return
+        workflow = config.workflows[name]
+        muted = theme_style(self.app, "foreground-muted")
+        text = Text(no_wrap=False)
+        text.append(workflow.title, "bold")
+        text.append(f"  ({name})\n", muted)
+        mode = "offline playbook" if self.app.offline_mode else f"model {config.model_for(name)}"
+        text.append(f"{mode} · up to {workflow.max_iterations} iterations · {workflow.schedule.describe()}\n", muted)
+        text.append("tools: " + ", ".join(workflow.tools) + "\n", muted)
+        text.append(one_line(config.task_for(name), 600))
+        state = self.app.state
+        last = state.last_runs.get(name) if state else None
+        if last and (last.get("summary") or last.get("error")):
+            text.append(f"\n\nlast run #{last.get('id', '?')}: ", "bold")
+            text.append(one_line(last.get("error") or last.get("summary"), 400),
+                        theme_style(self.app, "error") if last.get("error") else "")
+        self.query_one("#workflow-detail", Static).update(text)
+
+    @on(DataTable.RowSelected, "#workflows")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_run_selected()
+
+    @on(DataTable.RowSelected, "#recent-runs")
+    def _recent_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.row_key.value is not None:
+            self.app.action_open_run(int(event.row_key.value))
+
+    def action_run_selected(self) -> None:
+        if self.selected:
+            self.app.action_run_workflow(self.selected)
+
+    def action_pause_selected(self) -> None:
+        if self.selected:
+            self.app.action_toggle_pause(self.selected)

@@ -1,0 +1,120 @@
+"""Live runs: one tab per run of this session, streaming as the engine works.
+
+The app keeps a :class:`~gymconsole.tui.trace.RunTrace` per run and publishes
+a run id on ``app.run_signal`` whenever one changes; this screen only draws.
+Closing the screen never stops a run (runs belong to the engine, not to the
+screen); reopening it draws each run again from its trace.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+
+from gymconsole.tui.screens.dashboard import NAV_BINDINGS
+from gymconsole.tui.trace import RunTrace
+from gymconsole.tui.widgets.run_view import RunView
+
+if TYPE_CHECKING:
+    from gymconsole.tui.app import GymConsoleApp
+
+STATUS_MARK = {"running": "●", "succeeded": "✓", "failed": "✗", "cancelled": "■", "awaiting_approval": "⏳",
+               "budget_exhausted": "$", "interrupted": "✗"}
+
+
+def pane_id(run_id: int) -> str:
+    return f"run-{run_id}"
+
+
+def tab_label(trace: RunTrace) -> Content:
+    return Content(f"{STATUS_MARK.get(trace.status, '·')} {trace.workflow} #{trace.run_id}")
+
+
+class LiveScreen(Screen[None]):
+    """Every run of this session, the newest first selected."""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("left_square_bracket", "previous_run", "Prev run"),
+        Binding("right_square_bracket", "next_run", "Next run"),
+        Binding("x", "cancel_run", "Cancel run"),
+        *NAV_BINDINGS,
+    ]
+
+    app: GymConsoleApp
+
+    def __init__(self, run_id: int | None = None) -> None:
+        super().__init__()
+        self.initial = run_id
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        traces = list(self.app.traces.values())
+        yield Static("No runs in this session yet: press r on the dashboard to run a workflow.", id="no-runs",
+                     markup=False)
+        initial = self.initial if self.initial in self.app.traces else (traces[-1].run_id if traces else None)
+        with TabbedContent(id="runs", initial=pane_id(initial) if initial is not None else ""):
+            for trace in traces:
+                with TabPane(tab_label(trace), id=pane_id(trace.run_id)):
+                    yield RunView(trace)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#no-runs").display = not self.app.traces
+        self.app.run_signal.subscribe(self, self.run_changed)
+
+    @property
+    def tabs(self) -> TabbedContent:
+        return self.query_one("#runs", TabbedContent)
+
+    def current_run(self) -> int | None:
+        active = self.tabs.active
+        return int(active.removeprefix("run-")) if active.startswith("run-") else None
+
+    async def run_changed(self, run_id: int) -> None:
+        """Draw what a run gained; a run new to this screen gets a tab (and is shown if asked)."""
+        trace = self.app.traces.get(run_id)
+        if trace is None:
+            return
+        tabs = self.tabs
+        panes = tabs.query(f"#{pane_id(run_id)}")
+        if not panes:
+            self.query_one("#no-runs").display = False
+            await tabs.add_pane(TabPane(tab_label(trace), RunView(trace), id=pane_id(run_id)))
+            if trace.status == "running":
+                tabs.active = pane_id(run_id)
+            return
+        tabs.get_tab(pane_id(run_id)).label = tab_label(trace)
+        for view in panes.first().query(RunView):
+            if view.is_mounted:
+                view.sync()
+
+    def show_run(self, run_id: int) -> None:
+        if self.tabs.query(f"#{pane_id(run_id)}"):
+            self.tabs.active = pane_id(run_id)
+
+    def _step(self, delta: int) -> None:
+        ids = [pane.id for pane in self.tabs.query(TabPane) if pane.id]
+        if not ids:
+            return
+        index = ids.index(self.tabs.active) if self.tabs.active in ids else 0
+        self.tabs.active = ids[(index + delta) % len(ids)]
+
+    def action_previous_run(self) -> None:
+        self._step(-1)
+
+    def action_next_run(self) -> None:
+        self._step(1)
+
+    def action_cancel_run(self) -> None:
+        run_id = self.current_run()
+        trace = self.app.traces.get(run_id) if run_id is not None else None
+        if trace is None or trace.finished:
+            self.notify("This run is not running.", severity="warning")
+            return
+        self.app.action_cancel_workflow(trace.workflow)

@@ -1,0 +1,209 @@
+"""Pending approvals: requests that timed out waiting for a person, decided later.
+
+Approving one carries out its stored plan (through ``gate.decide_pending``,
+which re-checks every target against today's data); untick targets with space
+to approve only some.  Denying asks for a reason.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from gymconsole.engine.gate import ApprovalError
+from gymconsole.tools.base import ActionPlan
+from gymconsole.tui.format import RISK_STYLE, cell, compact, local_time, one_line, styled
+from gymconsole.tui.screens.dashboard import NAV_BINDINGS
+from gymconsole.tui.widgets.plan_view import PlanItems, PlanView, as_plan
+
+if TYPE_CHECKING:
+    from gymconsole.tui.app import GymConsoleApp
+
+COLUMNS = ("id", "requested", "workflow", "risk", "status", "what")
+STATUS_NOTE = {
+    "waiting": "A person is being asked about this one right now (in the modal or another console).",
+    "executing": "Approved, but carrying it out was interrupted: approve again to finish (done acts are not repeated).",
+}
+
+
+class PendingScreen(Screen[None]):
+    """Decide the requests nobody answered in time."""
+
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("y", "approve", "Approve ticked"),
+        Binding("n", "deny", "Deny…"),
+        Binding("f5", "reload", "Reload"),
+        *NAV_BINDINGS,
+    ]
+
+    app: GymConsoleApp
+
+    class Loaded(Message):
+        def __init__(self, rows: list[dict[str, Any]]) -> None:
+            super().__init__()
+            self.rows = rows
+
+    class Decided(Message):
+        def __init__(self, approval_id: int, approved: bool, outcome: dict[str, Any]) -> None:
+            super().__init__()
+            self.approval_id, self.approved, self.outcome = approval_id, approved, outcome
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[int, dict[str, Any]] = {}
+        self.plans: dict[int, ActionPlan] = {}
+        self.busy = False
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        with Horizontal(id="pending-body"):
+            table: DataTable[Text] = DataTable(id="pending-table", cursor_type="row", zebra_stripes=True)
+            table.border_title = "pending approvals"
+            yield table
+            with Vertical(id="pending-detail") as detail:
+                detail.border_title = "what it will do"
+                yield Static(Text("Nothing selected."), id="pending-plan")
+        yield Input(placeholder="Why deny? (enter to deny, escape to go back)", id="pending-reason")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#pending-table", DataTable)
+        for name in COLUMNS:
+            table.add_column(name, key=name)
+        self.query_one("#pending-reason").display = False
+        table.focus()
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        services = self.app.services
+        if services is None:
+            self.app.when_ready(self.action_reload)
+            return
+        gate = services.gate
+
+        async def fetch() -> None:
+            self.post_message(self.Loaded(list(await gate.pending())))
+
+        self.app.run_worker(fetch(), group="pending", exclusive=True, exit_on_error=False, name="pending approvals")
+
+    @on(Loaded)
+    async def _loaded(self, message: Loaded) -> None:
+        table = self.query_one("#pending-table", DataTable)
+        table.clear()
+        self.rows = {int(row["id"]): row for row in message.rows}
+        self.plans = {}
+        zone = self.app.config.scheduler.timezone
+        for approval_id, row in self.rows.items():
+            try:
+                self.plans[approval_id] = as_plan(row["plan"])
+            except (KeyError, TypeError, ValueError) as exc:
+                self.notify(f"Approval #{approval_id}: unreadable plan ({exc})", severity="error", markup=False)
+            table.add_row(cell(approval_id), cell(local_time(row.get("requested_at"), zone)), cell(row.get("workflow")),
+                          styled(self.app, row.get("risk", ""), RISK_STYLE), cell(row.get("status", "")),
+                          cell(one_line(row.get("title") or compact(row.get("plan")), 70)), key=str(approval_id))
+        await self._show(self.selected)
+
+    @property
+    def selected(self) -> int | None:
+        table = self.query_one("#pending-table", DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return int(key) if key is not None else None
+
+    @on(DataTable.RowHighlighted, "#pending-table")
+    async def _highlighted(self) -> None:
+        await self._show(self.selected)
+
+    async def _show(self, approval_id: int | None) -> None:
+        detail = self.query_one("#pending-detail")
+        await detail.query(PlanView).remove()
+        placeholder = self.query_one("#pending-plan", Static)
+        if approval_id is None or approval_id not in self.plans:
+            placeholder.update(Text("No approvals are pending." if not self.rows else "Nothing selected."))
+            placeholder.display = True
+            return
+        placeholder.display = False
+        row = self.rows[approval_id]
+        status = row.get("status", "pending")
+        if status != "pending":
+            placeholder.update(Text(STATUS_NOTE.get(status, status)))
+            placeholder.display = True
+        await detail.mount(PlanView(self.plans[approval_id], workflow=row.get("workflow", ""), run_id=row.get("run_id")))
+
+    def _chosen(self, approval_id: int) -> frozenset[str] | None:
+        lists = self.query(PlanItems)
+        if not lists:
+            return None
+        chosen = lists.first().chosen_keys()
+        return None if len(chosen) == len(self.plans[approval_id].items) else chosen
+
+    def action_approve(self) -> None:
+        approval_id = self.selected
+        if approval_id is None or self.busy:
+            return
+        keys = self._chosen(approval_id)
+        if keys is not None and not keys:
+            self.notify("Nothing is ticked: tick at least one target, or deny with n.", severity="warning")
+            return
+        self._decide(approval_id, True, keys=keys)
+
+    def action_deny(self) -> None:
+        if self.selected is None:
+            return
+        reason = self.query_one("#pending-reason", Input)
+        reason.display = True
+        reason.focus()
+
+    @on(Input.Submitted, "#pending-reason")
+    def _denied(self, event: Input.Submitted) -> None:
+        event.input.display = False
+        event.input.value = ""
+        self.query_one("#pending-table").focus()
+        if self.selected is not None:
+            self._decide(self.selected, False, reason=event.value.strip() or "denied by the manager")
+
+    def _decide(self, approval_id: int, approve: bool, *, reason: str = "", keys: frozenset[str] | None = None) -> None:
+        services = self.app.services
+        if services is None:
+            return
+        gate, actor = services.gate, self.app.asker.actor
+        self.busy = True
+
+        async def decide() -> None:
+            try:
+                outcome = await gate.decide_pending(approval_id, approve, actor=actor, via="tui", reason=reason,
+                                                   keys=sorted(keys) if keys is not None else None)
+            except ApprovalError as exc:
+                self.app.say(str(exc), severity="error")
+                return
+            finally:
+                self.busy = False
+            self.post_message(self.Decided(approval_id, approve, dict(outcome or {})))
+
+        self.app.run_worker(decide(), group="decide", exit_on_error=False, name=f"decide approval #{approval_id}")
+
+    @on(Decided)
+    def _decided(self, message: Decided) -> None:
+        verb = "approved" if message.approved else "denied"
+        detail = message.outcome.get("summary") or message.outcome.get("reason") or ""
+        self.app.say(f"Approval #{message.approval_id} {verb}" + (f": {one_line(detail, 160)}" if detail else "."))
+        self.app.request_state()
+        self.action_reload()
+
+    def action_back(self) -> None:
+        reason = self.query_one("#pending-reason", Input)
+        if reason.display:
+            reason.display = False
+            self.query_one("#pending-table").focus()
+        else:
+            self.app.pop_screen()

@@ -1,0 +1,142 @@
+"""What the console knows about one run, built from its events.
+
+A live run and a replayed one are the same thing here: a :class:`RunTrace`
+folds engine events (from the bus, or from ``history.events(run_id)``) into
+plain state that :class:`~gymconsole.tui.widgets.run_view.RunView` renders.
+Views never keep their own copy: they remember how much of the trace they
+have drawn and draw the rest (``text`` offsets, call versions).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gymconsole.engine.events import (
+    ApprovalDecided,
+    ApprovalRequested,
+    Event,
+    IterationStarted,
+    Notice,
+    RateLimitWait,
+    RunFinished,
+    RunStarted,
+    TextDelta,
+    ToolCallFinished,
+    ToolCallStarted,
+    UsageUpdated,
+)
+
+
+@dataclass
+class ToolCall:
+    """One tool call as the tool pane shows it."""
+
+    call_id: str
+    name: str
+    input: Any = None
+    risk: str = "safe"
+    summary: str = ""
+    result: dict[str, Any] = field(default_factory=dict)
+    duration_ms: float | None = None
+    is_error: bool = False
+    decision: str | None = None
+    finished: bool = False
+    version: int = 0
+
+
+@dataclass
+class RunTrace:
+    """The state of one run, folded from its events."""
+
+    run_id: int
+    workflow: str
+    title: str = ""
+    mode: str = ""
+    trigger: str = ""
+    dry_run: bool = False
+    model: str = ""
+    status: str = "running"
+    iteration: int = 0
+    max_iterations: int = 0
+    text: list[str] = field(default_factory=list)
+    """The narration in order, with notices and approvals as their own lines."""
+    calls: dict[str, ToolCall] = field(default_factory=dict)
+    usage: dict[str, int] = field(default_factory=lambda: {"input": 0, "output": 0, "cache_read": 0, "cache_write": 0})
+    cost_usd: float = 0.0
+    rate_limit_waits: int = 0
+    rate_limit_seconds: float = 0.0
+    waiting_approval: str = ""
+    summary: str = ""
+    error: str | None = None
+    version: int = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.status != "running"
+
+    def add_text(self, text: str) -> None:
+        if text:
+            self.text.append(text)
+            self.version += 1
+
+    def _line(self, text: str) -> None:
+        """A line of its own in the narration (after whatever text came before)."""
+        prefix = "" if not self.text or self.text[-1].endswith("\n") else "\n"
+        self.add_text(f"{prefix}{text}\n")
+
+    def apply(self, event: Event) -> None:
+        """Fold one event into the trace."""
+        self.version += 1
+        match event:
+            case TextDelta():
+                self.add_text(event.text)
+            case RunStarted():
+                self.mode, self.trigger, self.dry_run, self.model = event.mode, event.trigger, event.dry_run, event.model
+                self.status = "running"
+            case IterationStarted():
+                self.iteration = event.iteration
+            case ToolCallStarted():
+                call = self.calls.setdefault(event.call_id, ToolCall(event.call_id, event.name))
+                call.input, call.risk = event.input, event.risk
+                call.version += 1
+            case ToolCallFinished():
+                call = self.calls.setdefault(event.call_id, ToolCall(event.call_id, event.name))
+                call.summary, call.result, call.duration_ms = event.summary, event.result, event.duration_ms
+                call.is_error, call.risk, call.decision, call.finished = event.is_error, event.risk, event.decision, True
+                call.version += 1
+            case ApprovalRequested():
+                self.waiting_approval = event.title
+                self._line(f"⏳ approval requested: {event.title}")
+            case ApprovalDecided():
+                self.waiting_approval = ""
+                who = f" by {event.actor}" if event.actor else ""
+                why = f" ({event.reason})" if event.reason else ""
+                self._line(f"⚖ {event.tool}: {event.status} via {event.via}{who}{why}")
+            case UsageUpdated():
+                self.usage = {"input": event.input_tokens, "output": event.output_tokens,
+                              "cache_read": event.cache_read_tokens, "cache_write": event.cache_write_tokens}
+                self.cost_usd = event.cost_usd
+            case RateLimitWait():
+                self.rate_limit_waits += 1
+                self.rate_limit_seconds += event.seconds
+                self._line(f"⏸ waiting {event.seconds:.1f} s: {event.reason}")
+            case Notice():
+                self._line(f"{'⚠' if event.level in ('warning', 'error') else 'ℹ'} {event.message}")
+            case RunFinished():
+                self.status, self.summary, self.error = event.status, event.summary, event.error
+                self.iteration = max(self.iteration, event.iterations)
+                self.waiting_approval = ""
+                if event.error:
+                    self._line(f"✗ {event.error}")
+
+    @classmethod
+    def from_events(cls, run_id: int, workflow: str, events: list[Event], **fields: Any) -> RunTrace:
+        trace = cls(run_id, workflow, **fields)
+        for event in events:
+            trace.apply(event)
+        return trace
+
+    @property
+    def total_tokens(self) -> int:
+        return self.usage.get("input", 0) + self.usage.get("output", 0)

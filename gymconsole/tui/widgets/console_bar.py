@@ -1,0 +1,44 @@
+"""The strip under the header: badges, scheduler state, approvals, today's totals."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from gymconsole.tui.format import badge, money, theme_style, tokens
+from gymconsole.tui.state import ConsoleState
+
+
+class ConsoleBar(Static):
+    """``DEMO OFFLINE DRY RUN · scheduler running · 2 approvals pending · today 5 runs ...``."""
+
+    def show(self, state: ConsoleState | None) -> None:
+        app = self.app
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if state is None:
+            text.append(" starting… ", theme_style(app, "foreground-muted"))
+            self.update(text)
+            return
+        for label, variable, on in (("DEMO", "secondary", state.demo), ("OFFLINE", "warning", state.offline),
+                                    ("DRY RUN", "accent", state.dry_run)):
+            if on:
+                text.append_text(badge(app, label, variable))
+                text.append(" ")
+        if not state.scheduler_running:
+            text.append(" scheduler stopped", theme_style(app, "error", bold=True))
+        elif state.paused_all:
+            text.append(" scheduler PAUSED", theme_style(app, "warning", bold=True))
+        else:
+            text.append(" scheduler running", theme_style(app, "success"))
+        waiting = state.pending + state.asking
+        text.append("  ·  ")
+        text.append(f"{state.pending} pending approval{'s' if state.pending != 1 else ''}",
+                    theme_style(app, "warning", bold=True) if waiting else theme_style(app, "foreground-muted"))
+        if state.asking:
+            text.append(f" ({state.asking} asking now)", theme_style(app, "warning"))
+        totals = state.totals
+        text.append(f"  ·  today {totals.get('runs', 0)} runs · {tokens(totals.get('tokens'))} tokens · "
+                    f"{money(totals.get('cost_usd'))}")
+        if state.running:
+            text.append(f"  ·  {len(state.running)} running", theme_style(app, "accent", bold=True))
+        self.update(text)

@@ -1,0 +1,129 @@
+"""How an action plan reads on screen: exactly who, how much, which door, what text.
+
+Shared by the approval modal and the pending-approvals screen.  The words
+come from the gate (:func:`gymconsole.engine.gate.item_line`), so the console
+and the CLI describe a target the same way.  Every value in a plan comes from
+the database (names, notes, message text), so it is rendered as plain
+:class:`~rich.text.Text`, never as markup.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import App, ComposeResult
+from textual.containers import Vertical
+from textual.widgets import SelectionList, Static
+from textual.widgets.selection_list import Selection
+
+from gymconsole.engine.gate import item_line
+from gymconsole.tools.base import ActionPlan, PlanItem
+from gymconsole.tui.format import RISK_STYLE, theme_style
+
+SHOWN_SKIP_REASONS = 6
+
+
+def as_plan(value: ActionPlan | dict[str, Any] | str) -> ActionPlan:
+    """An ActionPlan from the object, its dict, or its JSON text."""
+    if isinstance(value, ActionPlan):
+        return value
+    if isinstance(value, str):
+        value = json.loads(value)
+    return ActionPlan.from_dict(value)
+
+
+def item_label(item: PlanItem) -> Text:
+    """``Jane Doe (member #42): balance $120.00, 21 days past due, door active -> suspended``."""
+    return Text(item_line(item.as_dict()), no_wrap=True, overflow="ellipsis")
+
+
+def plan_summary(app: App[Any] | None, plan: ActionPlan, *, workflow: str = "", run_id: int | None = None) -> Text:
+    """The heading of a plan: what, how many, the risk, the message, what is left out and why."""
+    text = Text(no_wrap=False)
+    text.append(plan.action, theme_style(app, "foreground", bold=True))
+    text.append(f"  ·  {len(plan.items)} {'target' if len(plan.items) == 1 else 'targets'}")
+    text.append("  ·  risk ")
+    text.append(plan.risk.upper(), theme_style(app, RISK_STYLE.get(plan.risk, "foreground"), bold=True))
+    text.append(f"\ntool {plan.tool}")
+    if workflow:
+        text.append(f"  ·  workflow {workflow}")
+    if run_id is not None:
+        text.append(f"  ·  run #{run_id}")
+    shown_args = {k: v for k, v in plan.args.items() if k not in ("member_ids", "template", "subject") and v}
+    if shown_args:
+        text.append("  ·  " + ", ".join(f"{k}={v}" for k, v in shown_args.items()))
+    if plan.message:
+        text.append(f"\nmessage by {plan.message.get('channel', '?')}")
+        if plan.message.get("subject"):
+            text.append(f", subject {plan.message['subject']!r}")
+        text.append(f": {len(plan.items)} personalised {'copy' if len(plan.items) == 1 else 'copies'}"
+                    " (the highlighted person's text is shown below)")
+    if plan.skipped:
+        reasons = Counter(str(entry.get("reason", "")) for entry in plan.skipped)
+        shown = "; ".join(f"{count} {reason}" for reason, count in reasons.most_common(SHOWN_SKIP_REASONS))
+        text.append(f"\nnot included: {len(plan.skipped)} ({shown})", theme_style(app, "foreground-muted"))
+    return text
+
+
+def message_preview(app: App[Any] | None, plan: ActionPlan, item: PlanItem | None) -> Text:
+    """The exact message one target would get."""
+    text = Text(no_wrap=False)
+    if item is None or not plan.message:
+        return text
+    body = item.detail.get("text") or plan.message.get("sample") or ""
+    text.append(f"as sent to {item.label} ({item.detail.get('to', '?')}):\n", "bold")
+    text.append(str(body), theme_style(app, "accent"))
+    return text
+
+
+class PlanItems(SelectionList[str]):
+    """The plan's targets, each ticked; untick one (space) to leave it out."""
+
+    def __init__(self, plan: ActionPlan, *, id: str | None = None) -> None:
+        super().__init__(*(Selection(item_label(item), item.key, True) for item in plan.items), id=id,
+                         classes="plan-items")
+        self.plan = plan
+
+    def chosen_keys(self) -> frozenset[str]:
+        return frozenset(self.selected)
+
+    def highlighted_item(self) -> PlanItem | None:
+        if self.highlighted is None or not self.plan.items:
+            return None
+        return self.plan.items[self.highlighted]
+
+
+class PlanView(Vertical):
+    """Summary, tickable targets and (for messages) the highlighted target's text."""
+
+    def __init__(self, plan: ActionPlan, *, workflow: str = "", run_id: int | None = None,
+                 id: str | None = None) -> None:
+        super().__init__(id=id, classes="plan-view")
+        self.plan, self.workflow, self.run_id = plan, workflow, run_id
+
+    def compose(self) -> ComposeResult:
+        yield Static(plan_summary(self.app, self.plan, workflow=self.workflow, run_id=self.run_id),
+                     classes="plan-summary")
+        yield PlanItems(self.plan)
+        preview = Static(classes="plan-message")
+        preview.display = bool(self.plan.message)
+        yield preview
+
+    def on_mount(self) -> None:
+        self._preview(self.plan.items[0] if self.plan.items else None)
+
+    @property
+    def items(self) -> PlanItems:
+        return self.query_one(PlanItems)
+
+    @on(SelectionList.SelectionHighlighted)
+    def _highlighted(self) -> None:
+        self._preview(self.items.highlighted_item())
+
+    def _preview(self, item: PlanItem | None) -> None:
+        if self.plan.message:
+            self.query_one(".plan-message", Static).update(message_preview(self.app, self.plan, item))
