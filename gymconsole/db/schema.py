@@ -31,9 +31,17 @@ MIGRATIONS: list[str] = [
         opted_out       INTEGER NOT NULL DEFAULT 0,
         notes           TEXT NOT NULL DEFAULT ''
     );
-    CREATE INDEX members_standing ON members (status, standing, membership_type, last_visit);
-    CREATE INDEX members_type ON members (membership_type, status, last_visit);
+    -- Each index serves named queries in tools/read.py (EXPLAIN QUERY PLAN is checked in tests/test_tools.py).
+    -- get_green_members counts (covering, grouped in index order) and its least-recent-visit sample:
+    CREATE INDEX members_green ON members (status, standing, membership_type, last_visit, opted_out);
+    CREATE INDEX members_recency ON members (status, standing, last_visit);
+    -- get_ppv_members counts and sample:
+    CREATE INDEX members_type ON members (membership_type, status, last_visit, opted_out);
+    -- past due, active or not (exclusion counts, guard rails):
     CREATE INDEX members_past_due ON members (past_due_since, status, balance_cents) WHERE past_due_since IS NOT NULL;
+    -- active members who owe, largest first (get_past_due_members, get_door_access_status):
+    CREATE INDEX members_owing ON members (balance_cents, past_due_since, status)
+        WHERE status = 'active' AND past_due_since IS NOT NULL AND balance_cents > 0;
 
     CREATE TABLE prospects (
         id             INTEGER PRIMARY KEY,
@@ -48,8 +56,12 @@ MIGRATIONS: list[str] = [
         opted_out      INTEGER NOT NULL DEFAULT 0,
         notes          TEXT NOT NULL DEFAULT ''
     );
+    -- get_campaign_prospects: per (stage, source) range counts, contacted-recently counts, a per-stage queue,
+    -- the queue of all active stages, oldest contact first (the terms must match the query's text).
     CREATE INDEX prospects_breakdown ON prospects (stage, source, opted_out, last_contacted);
-    CREATE INDEX prospects_contactable ON prospects (stage, last_contacted, id) WHERE opted_out = 0;
+    CREATE INDEX prospects_contactable ON prospects (stage, last_contacted) WHERE opted_out = 0;
+    CREATE INDEX prospects_queue ON prospects (last_contacted)
+        WHERE opted_out = 0 AND stage IN ('new', 'contacted', 'toured', 'trial');
 
     CREATE TABLE training_clients (
         id                    INTEGER PRIMARY KEY,
@@ -74,7 +86,8 @@ MIGRATIONS: list[str] = [
         description  TEXT NOT NULL DEFAULT '',
         paid_on      TEXT
     );
-    CREATE INDEX invoices_review ON invoices (issued_on, status, amount_cents);
+    -- get_invoices_for_review: period totals and duplicates (grouped in index order), all covered.
+    CREATE INDEX invoices_review ON invoices (issued_on, member_id, amount_cents, status);
     CREATE INDEX invoices_open ON invoices (status, due_on) WHERE status = 'open';
     CREATE INDEX invoices_member ON invoices (member_id, issued_on);
 
