@@ -16,6 +16,7 @@ paced by the shared input-token limiter and wait on the injected clock.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import logging
 import random
@@ -114,9 +115,9 @@ class ClaudeAgent:
         """Whatever happens, the key never reaches an event, a log or the database."""
         return text.replace(self._api_key, "[redacted]") if self._api_key else text
 
-    def _client(self, timeout: float) -> Any:
-        import anthropic
-
+    async def _client(self, timeout: float) -> Any:
+        # Importing the SDK takes about a second: do it off the event loop so a live screen keeps painting.
+        anthropic = await asyncio.to_thread(importlib.import_module, "anthropic")
         # The SDK turns its loggers to DEBUG at import when ANTHROPIC_LOG=debug: request bodies hold member data.
         for name in ("anthropic", "httpx2", "httpcore2"):
             logger = logging.getLogger(name)
@@ -124,7 +125,7 @@ class ClaudeAgent:
         return anthropic.AsyncAnthropic(api_key=self._api_key, base_url=self._base_url, max_retries=0, timeout=timeout)
 
     async def run(self, session: RunSession) -> RunOutcome:
-        client = self._client(session.config.model.request_timeout_seconds)
+        client = await self._client(session.config.model.request_timeout_seconds)
         try:
             return await self._loop(client, session)
         except RunFailure as exc:
