@@ -12,7 +12,7 @@ outbox in the background; failed runs and long-waiting approvals become
 alerts.  Nothing here sleeps on the clock: retries and paced messages go out
 at the next drain (the next run, or ``gymconsole outbox send``), so a fake
 clock in tests never jumps by itself.  Work runs in tasks the service tracks;
-``aclose`` lets the message being sent finish, then stops.
+``aclose`` lets work in flight finish (bounded), never cutting a message off mid-send.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ class DeliveryService:
         self._drain: asyncio.Task[DrainReport] | None = None
         self._again = False
         self._closing = False
+        self._stop_drain = False
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def __call__(self, event: Any) -> None:
@@ -81,10 +82,10 @@ class DeliveryService:
     async def _drain_loop(self) -> DrainReport:
         while True:
             self._again = False
-            self.last_drain = await self.sender.drain_once(stop=lambda: self._closing)
+            self.last_drain = await self.sender.drain_once(stop=lambda: self._stop_drain)
             if self.last_drain.sent or self.last_drain.failed or self.last_drain.retrying:
                 log.info("outbox drain: %s", self.last_drain.line())
-            if not self._again or self._closing:
+            if not self._again or self._stop_drain:
                 return self.last_drain
 
     async def idle(self) -> None:
@@ -93,13 +94,23 @@ class DeliveryService:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def aclose(self, timeout: float = CLOSE_TIMEOUT_SECONDS) -> None:
-        """Stop: no new work; the message being sent and alerts in flight finish (bounded), the rest is cancelled."""
+        """Stop taking new work; let drains and alerts in flight finish.
+
+        After ``timeout`` the drain is asked to stop after the message it is
+        sending (so no message is cut off mid-send), and after another
+        ``timeout`` whatever is left is cancelled (a message then left
+        ``sending`` is resent by the next process with the same Message-ID).
+        """
         self._closing = True
-        pending = list(self._tasks)
-        if not pending:
-            return
-        done, still = await asyncio.wait(pending, timeout=timeout)
-        for task in still:
-            task.cancel()
-        if still:
-            await asyncio.gather(*still, return_exceptions=True)
+        pending: set[asyncio.Task[Any]] = set(self._tasks)
+        for phase in range(3):
+            if not pending:
+                return
+            if phase == 1:
+                self._stop_drain = True
+            if phase == 2:
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+                return
+            _, pending = await asyncio.wait(pending, timeout=timeout)
