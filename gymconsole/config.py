@@ -367,7 +367,7 @@ class Config(_Model):
                     raise ValueError(f"workflows.{name}.tools: unknown tool {tool!r}")
             try:
                 workflow.task.format(**self.thresholds.model_dump())
-            except (KeyError, IndexError, ValueError) as exc:
+            except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
                 raise ValueError(f"workflows.{name}.task: unknown placeholder {exc}") from None
         return self
 
