@@ -182,3 +182,32 @@ async def test_no_password_in_clear_text_to_a_remote_server(demo_db, config, clo
     row = (await statuses(demo_db, ids))[ids[0]]
     assert report.failed == 1 and row["status"] == "failed"
     assert "refusing to send the SMTP password without TLS" in row["last_error"]
+
+
+async def test_what_an_acting_tool_queued_is_sent_as_rendered(demo_db, config, clock, recorder) -> None:
+    from gymconsole.tools import guards
+    from gymconsole.tools.base import ToolContext
+    from gymconsole.tools.registry import Decision, call_tool
+
+    async def approve(ctx: ToolContext, plan: object) -> Decision:
+        return Decision("approved", "cli", "test")
+
+    controller = _start(recorder)
+    try:
+        cfg = with_delivery(config, email="smtp", smtp=smtp_settings(controller.port))
+        ctx = ToolContext(demo_db, cfg, clock, "past_due_monitoring", None)
+        candidates = await demo_db.fetch_all("SELECT id FROM members WHERE past_due_since IS NOT NULL "
+                                             "AND email IS NOT NULL ORDER BY id")
+        due = [r["id"] for r in candidates
+               if guards.check_notify(ctx, await guards.load_member(demo_db, r["id"]), "reminder") is None][:2]
+        assert due, "the demo gym has members due for a reminder"
+        outcome = await call_tool(ctx, "notify_past_due_member", {"member_ids": due}, None, approve)
+        assert not outcome.is_error and outcome.result["done_count"] == len(due)
+        queued = await demo_db.fetch_all("SELECT * FROM outbox WHERE status = 'queued' ORDER BY id")
+        report = await OutboxSender(demo_db, cfg, clock).drain_once()
+    finally:
+        controller.stop()
+    assert report.sent == len(due) == len(queued)
+    assert [m.body.rstrip("\r\n") for m in recorder.messages] == [row["body"] for row in queued]
+    assert [m.subject for m in recorder.messages] == [row["subject"] for row in queued]
+    assert "{first_name}" not in recorder.messages[0].body
