@@ -120,3 +120,13 @@ async def test_messages_of_a_channel_left_in_outbox_mode_stay_queued(demo_db, co
     assert report.sent == 1 and report.next_due is None
     assert rows[emails[0]]["status"] == "queued" and rows[texts[0]]["status"] == "sent"
     assert not OutboxSender(demo_db, config, clock).enabled
+
+
+async def test_a_gateway_that_is_down_is_not_hammered(demo_db, config, clock) -> None:
+    cfg = with_delivery(config, sms="gateway", sms_gateway={"url": f"http://127.0.0.1:{closed_port()}/send"})
+    ids = await queue_messages(demo_db, clock, await contactable_members(demo_db, 10, column="phone"), channel="sms")
+    report = await OutboxSender(demo_db, cfg, clock).drain_once()
+    rows = await statuses(demo_db, ids)
+    assert report.retrying == 3 and [rows[i]["attempts"] for i in ids] == [1, 1, 1] + [0] * 7
+    assert report.waiting == {"sms": "sms: 3 failures in a row, paused until a retry"}
+    assert report.next_due is not None and (report.next_due - clock.now()).total_seconds() == 60

@@ -28,6 +28,8 @@ from gymconsole.delivery.transport import DeliveryError
 log = logging.getLogger(__name__)
 
 Deliver = Callable[[dict[str, Any]], Awaitable[None]]
+FAILURES_BEFORE_PAUSE = 3
+"""Failed attempts in a row after which a drain stops trying a channel until the next retry is due."""
 
 
 @dataclass
@@ -106,7 +108,14 @@ class OutboxSender:
         report = DrainReport(reconciled=await outbox.reconcile_stale(self.db, self.clock, self.config))
         owner = outbox.owner_id()
         for channel, deliver in self.channels.items():
+            failures_in_a_row = 0
             while not (stop and stop()):
+                if failures_in_a_row >= FAILURES_BEFORE_PAUSE:
+                    # the peer looks down: don't spend an attempt (and a timeout) on every queued message
+                    report.waiting[channel] = f"{channel}: {failures_in_a_row} failures in a row, paused until a retry"
+                    retry_at = await outbox.next_retry_at(self.db, channel, self.clock.now())
+                    report._due(datetime.fromisoformat(retry_at).replace(tzinfo=UTC) if retry_at else None)
+                    break
                 allowance = await self.pacer.allowance(channel)
                 if not allowance.ok:
                     if await outbox.queued_count(self.db, channel):
@@ -121,10 +130,11 @@ class OutboxSender:
                         report.waiting[channel] = f"{channel}: retries due from {retry_at} UTC"
                         report._due(datetime.fromisoformat(retry_at).replace(tzinfo=UTC))
                     break
-                await self._attempt(row, deliver, report)
+                failures_in_a_row = 0 if await self._attempt(row, deliver, report) else failures_in_a_row + 1
         return report
 
-    async def _attempt(self, row: dict[str, Any], deliver: Deliver, report: DrainReport) -> None:
+    async def _attempt(self, row: dict[str, Any], deliver: Deliver, report: DrainReport) -> bool:
+        """Send one claimed message and record the outcome; True when the peer took it."""
         try:
             await deliver(row)
         except DeliveryError as exc:
@@ -136,7 +146,7 @@ class OutboxSender:
             await outbox.mark_sent(self.db, self.clock, row)
             report.sent += 1
             log.info("outbox message %s sent (%s)", row["id"], row["channel"])
-            return
+            return True
         status = await outbox.mark_failed_attempt(self.db, self.clock, self.config, row, reason, retryable)
         log.warning("outbox message %s attempt %s failed: %s", row["id"], row["attempts"], reason)
         report.errors.append(f"#{row['id']}: {reason}")
@@ -144,6 +154,7 @@ class OutboxSender:
             report.failed += 1
         else:
             report.retrying += 1
+        return False
 
     async def drain(self, *, until_idle: bool = False, stop: Callable[[], bool] | None = None,
                     on_wait: Callable[[DrainReport], None] | None = None) -> DrainReport:
