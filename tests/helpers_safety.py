@@ -119,6 +119,37 @@ async def add_final_notice(db: Any, member_id: int, created_at: str, status: str
 Asker = Callable[[Any], Awaitable[Any]]
 
 
+def build_world(folder: Path, **thresholds: int) -> tuple[Path, Path]:
+    """For subprocesses on the real clock: a demo database dated today (in the gym's timezone) and a copy of
+    the shipped config without quiet hours (and with these ``[thresholds]`` lines changed)."""
+    import asyncio
+    import re
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from gymconsole.config import load_config
+    from gymconsole.db.demo import create_demo
+
+    zone = load_config(ROOT / "config.toml").scheduler.timezone
+    template = folder / "template.db"
+    asyncio.run(create_demo(template, scale=1, today=datetime.now(ZoneInfo(zone)).date()))
+    text = (ROOT / "config.toml").read_text(encoding="utf-8")
+    changes = {"quiet_hours_start": 0, "quiet_hours_end": 0, **thresholds}
+    for key, value in changes.items():
+        text, found = re.subn(rf"(?m)^{key} = [\d.]+", f"{key} = {value}", text)
+        assert found == 1, key
+    config = folder / "config.toml"
+    config.write_text(text, encoding="utf-8")
+    return template, config
+
+
+def gymconsole_env() -> dict[str, str]:
+    """The environment of a child gymconsole: no API key, so nothing can reach Claude."""
+    import os
+
+    return {**os.environ, "ANTHROPIC_API_KEY": "", "CLAUDE_API_KEY": ""}
+
+
 # --- the child process of the SIGKILL tests -------------------------------------------------------
 
 

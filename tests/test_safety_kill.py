@@ -8,20 +8,14 @@ product knows about the test.  Each run is compared with an uninterrupted run on
 
 from __future__ import annotations
 
-import asyncio
-import os
-import re
 import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
-from helpers_safety import ROOT, count, rows
+from helpers_safety import ROOT, build_world, count, gymconsole_env, rows
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="SIGKILL is POSIX only")]
@@ -43,30 +37,16 @@ every due act to fit in one run (the rerun after a crash must not reach members 
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A demo database dated today (the child runs on the real clock) and a config without quiet hours whose
     suspension threshold (40 days) leaves fewer than CAP members to suspend."""
-    from gymconsole.config import load_config
-    from gymconsole.db.demo import create_demo
-
-    folder = tmp_path_factory.mktemp("kill")
-    zone = load_config(ROOT / "config.toml").scheduler.timezone
-    today = datetime.now(ZoneInfo(zone)).date()
-    template = folder / "template.db"
-    asyncio.run(create_demo(template, scale=1, today=today))
-    text = (ROOT / "config.toml").read_text(encoding="utf-8")
-    text = re.sub(r"(?m)^quiet_hours_start = \d+", "quiet_hours_start = 0", text)
-    text = re.sub(r"(?m)^quiet_hours_end = \d+", "quiet_hours_end = 0", text)
-    text = re.sub(r"(?m)^suspend_after_days = \d+", "suspend_after_days = 40", text)
-    config = folder / "config.toml"
-    config.write_text(text, encoding="utf-8")
-    yield template, config
+    return build_world(tmp_path_factory.mktemp("kill"), suspend_after_days=40)
 
 
 def gymconsole(args: list[str], *, hook: str | None = None) -> subprocess.Popen[str]:
     command = [sys.executable, str(HELPER), hook, *args] if hook else [sys.executable, "-m", "gymconsole", *args]
-    env = {**os.environ, "ANTHROPIC_API_KEY": "", "CLAUDE_API_KEY": ""}
-    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=gymconsole_env())
 
 
 def run_args(workflow: str, db: Path, config: Path) -> list[str]:
