@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gymconsole.clock import Clock, iso
 from gymconsole.config import Config, Risk
@@ -26,10 +26,28 @@ MAX_RESULT_BYTES = 4096
 SAMPLE_SIZE = 5
 
 
+SQLITE_INT_MAX = 2**63 - 1
+
+
 class ToolArgs(BaseModel):
     """Base of every tool's arguments: unknown arguments are refused, not crashed on."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _integers_fit_sqlite(cls, data: Any) -> Any:
+        """An ID like 2**70 would make SQLite raise OverflowError deep in a query: refuse it as bad input."""
+        stack = [data]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, dict):
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
+            elif isinstance(node, int) and not -SQLITE_INT_MAX - 1 <= node <= SQLITE_INT_MAX:
+                raise ValueError("numbers must fit in 64 bits")
+        return data
 
 
 class ReadArgs(ToolArgs):
@@ -181,30 +199,49 @@ def compact_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+def _size(value: Any) -> int:
+    return len(compact_json(value).encode())
+
+
 def bound_result(result: dict[str, Any], limit: int = MAX_RESULT_BYTES) -> dict[str, Any]:
     """Keep a tool result under ``limit`` bytes of JSON, whatever a tool returned.
 
-    Long strings are cut first, then list samples are shortened; the result
-    says it was truncated so the model knows to narrow its question.
+    Long strings (and keys) are cut first, then list samples are shortened
+    from the end, the longest list first, several items at a time (so a huge
+    result costs a few serialisations, not one per item); the result says it
+    was truncated so the model knows to narrow its question.
     """
-    if len(compact_json(result).encode()) <= limit:
+    if _size(result) <= limit:
         return result
+    budget = limit - len(',"truncated":true')
     trimmed = _cut_strings(result, 160)
-    while len(compact_json(trimmed).encode()) > limit - 40:
+    size = _size(trimmed)
+    while size > budget:
         longest = _longest_list(trimmed)
-        if longest is None or not longest:
-            trimmed = {"error": "result too large", "keys": sorted(result)[:20]}
-            break
-        longest.pop()
+        if not longest:
+            return _too_large(result, limit)
+        excess = size - budget
+        while longest and excess > 0:
+            excess -= _size(longest.pop()) + 1
+        size = _size(trimmed)
     trimmed["truncated"] = True
     return trimmed
+
+
+def _too_large(result: dict[str, Any], limit: int) -> dict[str, Any]:
+    """The last resort: say so, with as many of the result's (cut) keys as fit."""
+    out: dict[str, Any] = {"error": "result too large", "keys": [str(key)[:40] for key in list(result)[:20]],
+                           "truncated": True}
+    while out["keys"] and _size(out) > limit:
+        out["keys"].pop()
+    return out
 
 
 def _cut_strings(node: Any, size: int) -> Any:
     if isinstance(node, str):
         return node if len(node) <= size else node[: size - 1] + "…"
     if isinstance(node, dict):
-        return {key: _cut_strings(value, size) for key, value in node.items()}
+        return {_cut_strings(key, size): _cut_strings(value, size) for key, value in node.items()}
     if isinstance(node, list):
         return [_cut_strings(value, size) for value in node]
     return node
