@@ -83,6 +83,9 @@ class Database(Transaction):
         if str(path) != ":memory:" and not db_path.exists() and not create:
             raise DatabaseError(f"{db_path}: no database here (create one with `gymconsole init --demo`)")
         try:
+            # Probe first: a failed aiosqlite.connect leaves its worker thread finishing after the loop may be
+            # gone, which printed a thread traceback under the one-line error.
+            await asyncio.to_thread(lambda: sqlite3.connect(db_path).close())
             conn = await aiosqlite.connect(db_path, isolation_level=None)
         except sqlite3.Error as exc:
             raise DatabaseError(f"{db_path}: cannot open: {exc}") from None
