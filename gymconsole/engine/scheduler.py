@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -77,7 +77,8 @@ class WallClockCronTrigger(CronTrigger):
     def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
         fire = super().get_next_fire_time(previous_fire_time, now)
         while self.skip_repeated and fire is not None and _repeated_wall_time(fire):
-            fire = super().get_next_fire_time(None, fire + timedelta(microseconds=1))
+            # Step in UTC: local arithmetic would drop fold=1 and land on the first 01:30 again.
+            fire = super().get_next_fire_time(None, fire.astimezone(UTC) + timedelta(microseconds=1))
         return fire
 
 
