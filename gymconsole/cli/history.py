@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gymconsole.cli import common
+from gymconsole.cli.printer import STATUS_STYLE
 from gymconsole.clock import SystemClock
 from gymconsole.config import Config
 from gymconsole.db import open_database
@@ -38,9 +39,7 @@ from gymconsole.engine.events import (
 )
 from gymconsole.engine.history import STATUSES, HistoryStore
 
-STATUS_STYLES = {"succeeded": "green", "failed": "red", "cancelled": "yellow", "awaiting_approval": "magenta",
-                 "budget_exhausted": "red", "interrupted": "red", "missed": "yellow", "skipped": "dim",
-                 "running": "cyan"}
+STATUS_STYLES = STATUS_STYLE | {"missed": "yellow", "skipped": "dim", "running": "cyan"}
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -103,7 +102,8 @@ def list_handler(args: argparse.Namespace) -> int:
     if args.json:
         common.print_json(runs)
         return 0
-    Console(highlight=False).print(runs_table(runs, config))
+    console = Console(highlight=False)
+    console.print(runs_table(runs, config, console.width))
     if len(runs) == args.limit:
         print(f"(more: --before {runs[-1]['id']})")
     return 0
@@ -123,20 +123,33 @@ def run_duration(run: dict[str, Any]) -> str:
     return f"{seconds:.0f}s" if seconds < 120 else f"{seconds / 60:.1f}m"
 
 
-def runs_table(runs: list[dict[str, Any]], config: Config) -> Table:
+def runs_table(runs: list[dict[str, Any]], config: Config, width: int = 120) -> Table:
+    """Fixed columns keep their full width; the summary takes what is left (and is cut with an ellipsis)."""
     zone = ZoneInfo(config.scheduler.timezone)
-    table = Table(title=Text(f"Runs ({config.scheduler.timezone})"), expand=False)
-    for column in ("#", "workflow", "trigger", "mode", "status", "started", "took", "tokens", "cost", "summary"):
-        table.add_column(column, justify="right" if column in ("#", "tokens", "cost", "took") else "left",
-                         overflow="ellipsis", no_wrap=column != "summary", max_width=60 if column == "summary" else None)
+    rows = []
     for run in runs:
-        mode = run["mode"] + (" dry" if run["dry_run"] else "")
+        how = f"{run['trigger']}/{'AI' if run['mode'] == 'claude' else 'offline'}" + (" dry" if run["dry_run"] else "")
         text = run["error"] or run["summary"] or ""
-        table.add_row(
-            Text(str(run["id"])), Text(run["workflow"]), Text(run["trigger"]), Text(mode),
-            Text(run["status"], style=STATUS_STYLES.get(run["status"], "")), Text(local(run["started_at"], zone)),
-            Text(run_duration(run)), Text(f"{run['input_tokens'] + run['output_tokens']:,}"),
-            Text(f"${run['cost_usd']:.4f}"), Text(" ".join(text.split())[:200]))
+        rows.append([
+            Text(str(run["id"])), Text(run["workflow"]), Text(how),
+            Text(run["status"], style=STATUS_STYLES.get(run["status"], "")),
+            Text(local(run["started_at"], zone, "%m-%d %H:%M")), Text(run_duration(run)),
+            Text(f"{run['input_tokens'] + run['output_tokens']:,}"), Text(f"${run['cost_usd']:.2f}"),
+            Text(" ".join(text.split())[:300])])
+    table = Table(title=Text(f"Runs (times in {config.scheduler.timezone})"), expand=True)
+    headers = ["#", "workflow", "how", "status", "started", "took", "tokens", "cost"]
+    widths = {h: max([len(h)] + [len(row[i].plain) for row in rows]) for i, h in enumerate(headers)}
+    shown = list(headers)
+    for optional in ("took", "how", "tokens", "cost"):  # narrow terminal: drop these first
+        if sum(widths[h] + 3 for h in shown) + 24 <= width:
+            break
+        shown.remove(optional)
+    for header in shown:
+        table.add_column(header, justify="right" if header in ("#", "took", "tokens", "cost") else "left",
+                         no_wrap=True, min_width=widths[header])
+    table.add_column("summary", no_wrap=True, overflow="ellipsis", ratio=1)
+    for row in rows:
+        table.add_row(*(row[headers.index(h)] for h in shown), row[-1])
     if not runs:
         table.caption = "no runs match"
     return table

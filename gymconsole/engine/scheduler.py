@@ -42,6 +42,7 @@ from gymconsole.clock import Clock, iso
 from gymconsole.config import Config, WorkflowConfig
 from gymconsole.db import Database
 from gymconsole.engine.history import HistoryStore, RunRecorder
+from gymconsole.engine.runner import AlreadyRunning
 
 log = logging.getLogger(__name__)
 
@@ -251,8 +252,13 @@ class WorkflowScheduler:
 
     def _finished(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("%s failed", task.get_name(), exc_info=task.exception())
+        if task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()
+        if isinstance(exc, AlreadyRunning):
+            log.warning("%s not started: %s", task.get_name(), exc)
+        else:
+            log.error("%s failed", task.get_name(), exc_info=exc)
 
     async def _fire(self, workflow: str) -> None:
         """The APScheduler job: one scheduled run; never lets an exception escape."""
@@ -277,6 +283,9 @@ class WorkflowScheduler:
             return await self.runner.run(workflow, trigger="schedule")
         except asyncio.CancelledError:
             raise
+        except AlreadyRunning as exc:  # a manual run was just starting (no run id yet when _fire looked)
+            await self._record_skip(workflow, "skipped", f"scheduled run skipped: {exc}")
+            return None
         except Exception:
             log.exception("scheduled run of %s failed", workflow)
             return None

@@ -1,0 +1,88 @@
+"""``gymconsole workflows``: each workflow's schedule, next run, paused flag and last run.
+
+Reads only (no Claude, no runner): the next run is computed from the cron
+schedule in ``scheduler.timezone``; a paused workflow shows when it would
+run if resumed.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from gymconsole.cli import common
+from gymconsole.cli.history import STATUS_STYLES, local
+from gymconsole.clock import SystemClock
+from gymconsole.db import open_database
+from gymconsole.engine.history import HistoryStore
+from gymconsole.engine.scheduler import WorkflowScheduler
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("workflows", help="the workflows: schedule, next run, paused, last run",
+                                   description=__doc__)
+    common.add_common(parser)
+    parser.add_argument("--json", action="store_true", help="print a JSON list")
+    parser.set_defaults(handler=handle)
+
+
+async def collect(config: Any) -> list[dict[str, Any]]:
+    """One dict per configured workflow, in config order."""
+    clock = SystemClock()
+    async with open_database(config.database_path()) as db:
+        history = HistoryStore(db, clock)
+        scheduler = WorkflowScheduler(config=config, db=db, clock=clock, runner=None, history=history)
+        await scheduler.load()
+        last = await history.last_runs()
+        out = []
+        for job in scheduler.jobs():
+            run = last.get(job["name"])
+            out.append({
+                "name": job["name"], "title": job["title"], "schedule": job["cron"], "timezone": job["timezone"],
+                "enabled": job["enabled"], "paused": job["paused"], "paused_all": scheduler.paused_all,
+                "next_run": job["next_run"],
+                "last_run_id": run["id"] if run else None, "last_status": run["status"] if run else None,
+                "last_started_at": run["started_at"] if run else None,
+                "last_ended_at": run["ended_at"] if run else None,
+            })
+        return out
+
+
+def handle(args: argparse.Namespace) -> int:
+    config = common.config_from(args)
+    rows = common.run_async(collect(config))
+    if args.json:
+        common.print_json([row | {"next_run": row["next_run"].isoformat() if row["next_run"] else None}
+                           for row in rows])
+        return 0
+    zone = ZoneInfo(config.scheduler.timezone)
+    table = Table(title=Text(f"Workflows (times in {config.scheduler.timezone})"))
+    table.add_column("workflow", no_wrap=True)
+    table.add_column("title")
+    table.add_column("schedule")
+    table.add_column("next run", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("last run")
+    for row in rows:
+        next_run = row["next_run"].strftime("%a %m-%d %H:%M") if row["next_run"] else "-"
+        if not row["enabled"]:
+            state = Text("disabled", style="dim")
+        elif row["paused"]:
+            state = Text("PAUSED", style="bold yellow")
+        else:
+            state = Text("on", style="green")
+        last = Text("never", style="dim")
+        if row["last_run_id"]:
+            last = Text(f"#{row['last_run_id']} {local(row['last_started_at'], zone, '%m-%d %H:%M')} ")
+            last.append(row["last_status"], style=STATUS_STYLES.get(row["last_status"], ""))
+        table.add_row(Text(row["name"]), Text(row["title"]), Text(row["schedule"]), Text(next_run), state, last)
+    console = Console(highlight=False)
+    console.print(table)
+    if rows and rows[0]["paused_all"]:
+        console.print(Text("All schedules are paused (the console's master switch).", style="yellow"))
+    return 0
