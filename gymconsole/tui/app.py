@@ -25,6 +25,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 from textual.signal import Signal
+from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from gymconsole.clock import Clock, SystemClock
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 KEEP_FINISHED = 20
 """Finished runs of this session kept for the live view."""
 STATE_REFRESH_SECONDS = 30.0
+STATE_COALESCE_SECONDS = 0.25
 FINISHED_SEVERITY = {"succeeded": "information", "failed": "error", "interrupted": "error"}
 
 
@@ -89,6 +91,7 @@ class GymConsoleApp(App[int]):
         self._stack = AsyncExitStack()
         self._ready_callbacks: list[Callable[[], object]] = []
         self._quit_armed = False
+        self._state_timer: Timer | None = None
         self.ready = asyncio.Event()
 
     # --- facts the screens show ---------------------------------------------------
@@ -180,6 +183,7 @@ class GymConsoleApp(App[int]):
 
     def _disarm_quit(self) -> None:
         self._quit_armed = False
+        self._state_timer: Timer | None = None
 
     # --- engine events -------------------------------------------------------------------
 
@@ -237,10 +241,13 @@ class GymConsoleApp(App[int]):
     # --- state -------------------------------------------------------------------------
 
     def request_state(self) -> None:
-        """Reload the dashboard's snapshot (a newer request replaces one in flight)."""
+        """Reload the dashboard's snapshot soon (requests in a burst are served by one load)."""
+        if self.services is not None and self._state_timer is None:
+            self._state_timer = self.set_timer(STATE_COALESCE_SECONDS, self._load_state)
+
+    def _load_state(self) -> None:
+        self._state_timer = None
         services = self.services
-        if services is None:
-            return
 
         async def load() -> None:
             self.post_message(StateLoaded(await load_state(services, demo=self.demo, asking=self.asker.waiting)))

@@ -89,10 +89,13 @@ class LiveScreen(Screen[None]):
             if trace.status == "running":
                 tabs.active = pane_id(run_id)
             return
-        tabs.get_tab(pane_id(run_id)).label = tab_label(trace)
+        tab = tabs.get_tab(pane_id(run_id))
+        label = tab_label(trace)
+        if tab.label.plain != label.plain:  # a new label means a new layout: only when the status changes
+            tab.label = label
         for view in panes.first().query(RunView):
             if view.is_mounted:
-                view.sync()
+                view.request_sync()
 
     def show_run(self, run_id: int) -> None:
         if self.tabs.query(f"#{pane_id(run_id)}"):

@@ -16,6 +16,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import DataTable, Log, Static
 
 from gymconsole.tui.format import (
@@ -34,6 +35,7 @@ from gymconsole.tui.format import (
 from gymconsole.tui.trace import RunTrace, ToolCall
 
 MAX_LOG_LINES = 20_000
+REDRAW_HZ = 10
 _TOKENS = re.compile(r"\n|[^\S\n]+|\S+")
 
 CALL_COLUMNS = ("#", "tool", "risk", "decision", "time", "result", "arguments")
@@ -41,6 +43,8 @@ CALL_COLUMNS = ("#", "tool", "risk", "decision", "time", "result", "arguments")
 
 class RunStatus(Static):
     """The strip above a run: status, iteration, tokens, cost, rate-limit waits."""
+
+    _shown = ""
 
     def show(self, trace: RunTrace) -> None:
         app = self.app
@@ -60,7 +64,9 @@ class RunStatus(Static):
                         theme_style(app, "warning"))
         if trace.waiting_approval:
             text.append("  ⏳ waiting for approval", theme_style(app, "warning", bold=True))
-        self.update(text)
+        if text.plain != self._shown:  # an update costs a layout; most events leave the strip as it was
+            self._shown = text.plain
+            self.update(text)
 
 
 class NarrationLog(Log):
@@ -143,6 +149,7 @@ class RunView(Vertical):
         self._text_drawn = 0
         self._call_versions: dict[str, int] = {}
         self._drawn_version = -1
+        self._sync_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield RunStatus(classes="run-status")
@@ -165,8 +172,22 @@ class RunView(Vertical):
             table.add_column(name, key=name)
         self.sync()
 
+    def request_sync(self) -> None:
+        """Draw soon: bursts of events are drawn together, at most :data:`REDRAW_HZ` times a second."""
+        if self.trace.finished:
+            self.sync()  # the end of a run is shown at once
+        elif self._sync_timer is None:
+            self._sync_timer = self.set_timer(1 / REDRAW_HZ, self._timed_sync)
+
+    def _timed_sync(self) -> None:
+        self._sync_timer = None
+        self.sync()
+
     def sync(self) -> None:
         """Draw whatever the trace gained since the last sync."""
+        if self._sync_timer is not None:
+            self._sync_timer.stop()
+            self._sync_timer = None
         trace = self.trace
         if trace.version == self._drawn_version and self._text_drawn == len(trace.text):
             return

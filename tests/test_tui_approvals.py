@@ -1,0 +1,169 @@
+"""The approval modal and the pending-approvals screen, against the real gate and the demo database."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from helpers_tui import finished, no_cursor_blink, open_console, select_workflow, tui_config, wait_until
+from textual.widgets import DataTable, Input
+
+from gymconsole.db import open_database
+from gymconsole.tui.screens.approval import ApprovalModal
+from gymconsole.tui.screens.pending import PendingScreen
+from gymconsole.tui.widgets.plan_view import PlanItems
+
+__all__ = ["no_cursor_blink"]
+
+
+async def _door_changes(path: Any, run_id: int) -> dict[int, str]:
+    async with open_database(path) as db:
+        rows = await db.fetch_all("SELECT member_id, action FROM door_changes WHERE run_id = ?", [run_id])
+    return {row["member_id"]: row["action"] for row in rows}
+
+
+async def _audit(path: Any) -> list[dict[str, Any]]:
+    async with open_database(path) as db:
+        return await db.fetch_all("SELECT decision, actor, via, detail FROM audit_log ORDER BY id")
+
+
+async def _ask_door_access(pilot: Any) -> ApprovalModal:
+    app = pilot.app
+    select_workflow(app, "door_access")
+    await pilot.press("r")
+    await wait_until(pilot, lambda: isinstance(app.screen, ApprovalModal), what="the approval modal")
+    return app.screen
+
+
+async def _deny_the_rest(pilot: Any, first: ApprovalModal, workflow: str) -> int:
+    """Answer any later request of the run (door access also asks to restore) with a denial; the run id."""
+    app = pilot.app
+
+    def settled() -> bool:
+        return any(t.workflow == workflow and t.finished for t in app.traces.values()) or (
+            isinstance(app.screen, ApprovalModal) and app.screen is not first)
+
+    while True:
+        await wait_until(pilot, settled, what=f"{workflow} to finish or ask again")
+        if not isinstance(app.screen, ApprovalModal):
+            return await finished(pilot, workflow)
+        first = app.screen
+        await pilot.press("n", "enter")
+
+
+async def test_approve_in_the_modal_suspends_exactly_the_planned_members(config, demo_path, clock) -> None:
+    async with open_console(tui_config(config), demo_path, clock) as pilot:
+        modal = await _ask_door_access(pilot)
+        planned = {item.target_id for item in modal.plan.items}
+        assert modal.plan.tool == "suspend_door_access" and planned
+        labels = [str(option.prompt) for option in modal.query_one(PlanItems).options]
+        # Hostile names from the demo data are shown as written, never run as markup.
+        assert any("[@click=app.quit]" in label for label in labels)
+        assert any("O'Brien [/vip]" in label for label in labels)
+        await pilot.press("y")
+        run_id = await _deny_the_rest(pilot, modal, "door_access")
+        assert pilot.app.traces[run_id].status == "succeeded"
+    changes = await _door_changes(demo_path, run_id)
+    assert set(changes) == planned and set(changes.values()) == {"suspend"}
+    decisions = [row for row in await _audit(demo_path) if row["via"] == "tui"]
+    assert {"decision": "approved", "actor": "tester", "via": "tui"}.items() <= decisions[0].items()
+
+
+async def test_deny_with_a_reason_changes_nothing(config, demo_path, clock) -> None:
+    async with open_console(tui_config(config), demo_path, clock) as pilot:
+        modal = await _ask_door_access(pilot)
+        await pilot.press("n")
+        assert modal.query_one("#deny-reason", Input).has_focus
+        await pilot.press(*"call them first", "enter")
+        run_id = await _deny_the_rest(pilot, modal, "door_access")
+    assert await _door_changes(demo_path, run_id) == {}
+    first = [row for row in await _audit(demo_path) if row["via"] == "tui"][0]
+    assert first["decision"] == "denied" and "call them first" in first["detail"]
+
+
+async def test_untick_a_row_then_approve_the_rest(config, demo_path, clock) -> None:
+    async with open_console(tui_config(config), demo_path, clock) as pilot:
+        modal = await _ask_door_access(pilot)
+        items = modal.plan.items
+        assert len(items) > 1
+        await pilot.press("space")  # the first row is highlighted: untick it
+        await pilot.press("y")
+        run_id = await _deny_the_rest(pilot, modal, "door_access")
+    changes = await _door_changes(demo_path, run_id)
+    assert items[0].target_id not in changes
+    assert set(changes) == {item.target_id for item in items[1:]}
+    assert [row for row in await _audit(demo_path) if row["via"] == "tui"][0]["decision"] == "partial"
+
+
+async def test_a_request_from_a_scheduled_run_rings_and_queues(config, demo_path, clock, monkeypatch) -> None:
+    async with open_console(tui_config(config), demo_path, clock) as pilot:
+        app = pilot.app
+        rings: list[int] = []
+        monkeypatch.setattr(app, "bell", lambda: rings.append(1))
+        runner = app.services.runner
+        # Two runs started by the scheduler's path (not by the console): both ask.
+        door = asyncio.ensure_future(runner.run("door_access", trigger="schedule"))
+        escalation = asyncio.ensure_future(runner.run("daily_escalation", trigger="schedule"))
+        await wait_until(pilot, lambda: isinstance(app.screen, ApprovalModal) and app.asker.waiting == 2,
+                         what="one modal and one request queued")
+        first = app.screen
+        assert rings == [1]
+        await pilot.press("n", *"not today", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ApprovalModal) and app.screen is not first,
+                         what="the second request")
+        assert rings == [1, 1]
+        assert {first.request.workflow, app.screen.request.workflow} == {"door_access", "daily_escalation"}
+        while not (door.done() and escalation.done()):  # deny whatever else they ask (door access: restores)
+            await wait_until(pilot, lambda: (door.done() and escalation.done()) or isinstance(app.screen, ApprovalModal),
+                             what="the runs to end")
+            answered = app.screen
+            if isinstance(answered, ApprovalModal):
+                await pilot.press("n", "enter")
+                await wait_until(pilot, lambda: app.screen is not answered, what="the modal to close")
+    assert [door.result().status, escalation.result().status] == ["succeeded", "succeeded"]
+    decisions = [row for row in await _audit(demo_path) if row["via"] == "tui"]
+    assert len(decisions) >= 2 and {row["decision"] for row in decisions} == {"denied"}
+    assert "not today" in decisions[0]["detail"]
+
+
+async def test_a_timed_out_request_waits_in_pending_and_is_approved_there(config, demo_path, clock) -> None:
+    async with open_console(tui_config(config, approval_timeout_seconds=0.5), demo_path, clock) as pilot:
+        app = pilot.app
+        await _ask_door_access(pilot)
+        run_id = await finished(pilot, "door_access")  # nobody answers: each request times out
+        assert app.traces[run_id].status == "awaiting_approval"
+        await wait_until(pilot, lambda: not isinstance(app.screen, ApprovalModal), what="the modal to close")
+        assert await _door_changes(demo_path, run_id) == {}
+        await pilot.press("escape")  # back from the live view
+        await pilot.press("a")
+        screen = app.screen
+        assert isinstance(screen, PendingScreen)
+        table = screen.query_one("#pending-table", DataTable)
+        # Both requests of the run wait: the suspensions and the restores.
+        await wait_until(pilot, lambda: table.row_count == 2 and bool(screen.query(PlanItems)), what="the pending rows")
+        suspend = next(row for row in screen.rows.values() if row["tool"] == "suspend_door_access")
+        planned = {item["id"] for item in suspend["plan"]["items"]}
+        table.move_cursor(row=table.get_row_index(str(suspend["id"])))
+        await wait_until(pilot, lambda: screen.query_one(PlanItems).plan.tool == "suspend_door_access",
+                         what="its plan on screen")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: table.row_count == 1, what="the request to be decided")
+    assert set(await _door_changes(demo_path, run_id)) == planned
+    async with open_database(demo_path) as db:
+        row = await db.fetch_one("SELECT status, decided_via, decided_by FROM approvals WHERE id = ?", [suspend["id"]])
+    assert row == {"status": "executed", "decided_via": "tui", "decided_by": "tester"}
+
+
+async def test_quitting_while_a_run_waits_cancels_it_and_keeps_the_request(config, demo_path, clock) -> None:
+    async with open_console(tui_config(config), demo_path, clock) as pilot:
+        app = pilot.app
+        await _ask_door_access(pilot)
+        await pilot.press("ctrl+q")
+        assert app.is_running  # the first press only warns: a run is in progress
+        await pilot.press("ctrl+q")
+        await wait_until(pilot, lambda: not app.is_running, what="the app to exit")
+    async with open_database(demo_path) as db:
+        assert await db.fetch_value("SELECT status FROM runs WHERE workflow = 'door_access'") == "cancelled"
+        assert await db.fetch_value("SELECT status FROM approvals") == "pending"
+        assert await db.fetch_value("SELECT COUNT(*) FROM door_changes WHERE run_id IS NOT NULL AND "
+                                    "run_id = (SELECT MAX(id) FROM runs)") == 0
