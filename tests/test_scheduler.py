@@ -294,3 +294,20 @@ async def test_shutdown_cancels_runs_past_the_grace_period(base: Config, clock: 
     assert manual.cancelled()
     assert sorted(await rig.statuses()) == [("alpha", "manual", "cancelled"), ("beta", "schedule", "cancelled")]
     assert await hdb.fetch_value("SELECT COUNT(*) FROM runs WHERE status = 'running'") == 0
+
+
+async def test_start_prunes_old_events(base: Config, clock: FakeClock, hdb: Database) -> None:
+    rig = Rig(hdb, base, clock)
+    clock.advance(-(base.history.retention_days + 1) * 86400)
+    old = await rig.runner.run("alpha")
+    clock.advance((base.history.retention_days + 1) * 86400)
+    new = await rig.runner.run("alpha")
+    await rig.scheduler.start()
+    try:
+        assert rig.scheduler._aps is not None and rig.scheduler._aps.get_job("history-retention") is not None
+        pruning = rig.scheduler._pruning
+        await wait_for(lambda: pruning is not None and pruning.done())
+    finally:
+        await rig.scheduler.shutdown()
+    assert await rig.history.events(old.run_id) == [] and await rig.history.events(new.run_id)
+    assert (await rig.history.get_run(old.run_id))["status"] == "succeeded"  # type: ignore[index]

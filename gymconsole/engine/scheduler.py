@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 
 ALL = "*"
 """The ``scheduler_state`` row of the master switch."""
+PRUNE_JOB = "history-retention"
+"""The daily job that prunes old runs' events (``history.retention_days``); also run at start."""
 DEFAULT_SHUTDOWN_GRACE_SECONDS = 10.0
 
 
@@ -114,6 +116,7 @@ class WorkflowScheduler:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._bookkeeping: set[asyncio.Task[Any]] = set()
         self._recorder = RunRecorder(db, clock)
+        self._pruning: asyncio.Task[None] | None = None
 
     # --- state -----------------------------------------------------------------------------------------
 
@@ -223,6 +226,9 @@ class WorkflowScheduler:
             extra: dict[str, Any] = {"next_run_time": None} if self.is_paused(name) else {}
             aps.add_job(self._fire, trigger=self._triggers[name], args=[name], id=name, name=name,
                         replace_existing=True, **extra)
+        aps.add_job(self._prune, trigger=CronTrigger(hour=3, minute=45, timezone=self.timezone), id=PRUNE_JOB,
+                    name=PRUNE_JOB, replace_existing=True)
+        self._pruning = asyncio.get_running_loop().create_task(self._prune())
         log.info("scheduler started (%s)", "paused" if self.paused_all else "running")
 
     def _apply(self, workflow: str) -> None:
@@ -321,6 +327,19 @@ class WorkflowScheduler:
         except Exception:
             log.exception("recording the %s run of %s failed", status, workflow)
 
+    async def _prune(self) -> None:
+        """Delete the events of runs older than the retention period (their rows stay)."""
+        try:
+            deleted = await self.history.prune(self.config.history.retention_days)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("pruning the run history failed")
+            return
+        if deleted:
+            log.info("history: pruned %d events of runs older than %d days", deleted,
+                     self.config.history.retention_days)
+
     def _local(self, moment: datetime) -> str:
         return moment.astimezone(self.timezone).strftime("%Y-%m-%d %H:%M %Z")
 
@@ -332,6 +351,9 @@ class WorkflowScheduler:
         self._stopping = True
         if self._aps is not None and self._aps.running:
             self._aps.pause()
+        if self._pruning is not None and not self._pruning.done():
+            self._pruning.cancel()  # between two small transactions: the rest is pruned next time
+            await asyncio.gather(self._pruning, return_exceptions=True)
         grace = self.shutdown_grace_seconds if grace_seconds is None else grace_seconds
         pending = {task for task in self._tasks if not task.done()}
         if pending:
