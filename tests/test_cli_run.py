@@ -23,7 +23,7 @@ JSON_KEYS = {"run_id", "workflow", "status", "mode", "dry_run", "iterations", "t
              "summary", "error"}
 
 
-def _env(api=None) -> dict[str, str]:
+def _env(api=None, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("ANTHROPIC_") and k not in ("CLAUDE_API_KEY",)}
     env["PYTHONPATH"] = str(ROOT)
@@ -31,12 +31,13 @@ def _env(api=None) -> dict[str, str]:
     if api is not None:
         env["ANTHROPIC_API_KEY"] = KEY
         env["ANTHROPIC_BASE_URL"] = api.base_url
-    return env
+    return env | extra
 
 
-def _gymconsole(*args: str, db: Path, api=None, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def _gymconsole(*args: str, db: Path, api=None, cwd: Path, timeout: float = 60,
+                **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "gymconsole", *args, "--config", CONFIG, "--db", str(db)],
-                          capture_output=True, text=True, env=_env(api), cwd=cwd, timeout=timeout,
+                          capture_output=True, text=True, env=_env(api, **env), cwd=cwd, timeout=timeout,
                           stdin=subprocess.DEVNULL)
 
 
@@ -105,7 +106,10 @@ def test_claude_run_against_the_fake_api(demo_path, tmp_path, fake_api):
 
 def test_claude_json_and_failure_exit_1(demo_path, tmp_path, fake_api):
     fake_api.script([Reply([Text("Done.")]), Status(401)])
-    ok = _gymconsole("run", "invoice_review", "--json", db=demo_path, api=fake_api, cwd=tmp_path)
+    # ANTHROPIC_LOG=debug would make the SDK log whole requests (member data) and headers: it must not
+    ok = _gymconsole("run", "invoice_review", "--json", db=demo_path, api=fake_api, cwd=tmp_path, ANTHROPIC_LOG="debug")
+    assert "Request options" not in ok.stderr and "Task:" not in ok.stderr and KEY not in ok.stderr, ok.stderr
+    assert "deprecated" not in ok.stderr
     result = json.loads(ok.stdout)
     assert ok.returncode == 0 and result["mode"] == "claude" and result["summary"] == "Done."
     assert result["usage"] == {"input": 10, "output": 5, "cache_read": 0, "cache_write": 0} and result["cost_usd"] > 0

@@ -166,3 +166,14 @@ async def test_no_real_waiting(config, demo_path, clock, fake_api):
     assert time.perf_counter() - started < 5
     assert clock.sleeps == []
     assert fake_api.requests[0].headers["authorization"] == f"Bearer {KEY}"
+
+
+async def test_a_retiring_model_is_announced_as_a_notice(config, demo_path, clock, fake_api):
+    config = with_model(config, default_model="claude-sonnet-4-5")
+    fake_api.script([Reply([Text("Done.")]), Reply([Text("Done.")])])
+    async with engine(config, demo_path, clock, api=fake_api) as (services, events):
+        await services.runner.run("invoice_review")
+        services.runner.config = with_model(config, default_model="claude-test-current")
+        await services.runner.run("invoice_review")
+    notices = [e for e in events.of("notice") if "end of life" in e.message]
+    assert len(notices) == 1 and "claude-sonnet-4-5" in notices[0].message

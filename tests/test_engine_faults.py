@@ -62,10 +62,9 @@ async def test_mid_stream_faults_are_retried(config, demo_path, clock, fake_api,
     result, events, _ = await _run(config, demo_path, clock, fake_api, [fault, DONE])
     assert result.status == "succeeded" and result.summary == "All done."
     assert len(fake_api.requests) == 2 and len(clock.sleeps) == 1
-    notices = events.of("notice")
-    assert notices and "partial text above is discarded" in notices[0].message
-    kinds = events.kinds()
-    assert kinds.index("notice") < kinds.index("rate_limit_wait")
+    notices = [e for e in events.all if e.kind == "notice" and "partial text above is discarded" in e.message]
+    assert len(notices) == 1
+    assert events.all.index(notices[0]) < events.kinds().index("rate_limit_wait")
 
 
 async def test_truncated_tool_call_is_never_run(config, demo_path, clock, fake_api):

@@ -20,6 +20,7 @@ import importlib
 import json
 import logging
 import random
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,7 +123,21 @@ class ClaudeAgent:
         for name in ("anthropic", "httpx2", "httpcore2"):
             logger = logging.getLogger(name)
             logger.setLevel(max(logger.level, logging.WARNING))
+        # The SDK warns on stderr about retired models; the run says it as a Notice instead (see _model_notice).
+        warnings.filterwarnings("ignore", message=r"The model '.*' is deprecated", category=DeprecationWarning)
         return anthropic.AsyncAnthropic(api_key=self._api_key, base_url=self._base_url, max_retries=0, timeout=timeout)
+
+    @staticmethod
+    def _model_notice(model: str) -> str | None:
+        """The SDK's own list of retiring models (a private module: best effort)."""
+        try:
+            from anthropic._data import DEPRECATED_MODELS
+        except ImportError:
+            return None
+        if model not in DEPRECATED_MODELS:
+            return None
+        return (f"model {model} is deprecated and reaches end of life on {DEPRECATED_MODELS[model]}: "
+                "choose a newer one in config.toml (model.default_model or the workflow's model)")
 
     async def run(self, session: RunSession) -> RunOutcome:
         client = await self._client(session.config.model.request_timeout_seconds)
@@ -159,6 +174,8 @@ class ClaudeAgent:
         workflow = cfg.workflows[name]
         model = cfg.model_for(name)
         session.price = cfg.model.price_for(model)
+        if notice := self._model_notice(model):
+            await session.emit(Notice, level="warning", message=notice)
         tools = definitions(session.tools)
         if tools:
             tools[-1]["cache_control"] = CACHE
