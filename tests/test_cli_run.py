@@ -155,3 +155,45 @@ def test_parse_answer():
     assert some.status == "partial" and some.approved_keys == frozenset({"k15"})
     assert parse_answer("12, 99", plan, "me") == "not in this plan: 99"
     assert isinstance(parse_answer("maybe", plan, "me"), str)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="pseudo-terminals are POSIX")
+def test_ask_prompts_on_a_terminal(demo_path, tmp_path):
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "gymconsole", "run", "door_access", "--offline", "--config", CONFIG,
+                             "--db", str(demo_path)], stdin=slave, stdout=slave, stderr=slave, env=_env(),
+                            cwd=tmp_path, close_fds=True)
+    os.close(slave)
+    answers = [b"maybe\n", b"n not today\n"]  # a bad answer is asked again; then no, with a reason
+    seen, answered = b"", 0
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            if seen.count(b"Approve?") > answered:
+                os.write(master, answers[answered] if answered < len(answers) else b"n\n")
+                answered += 1
+            if proc.poll() is not None and not ready:
+                break
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    text = seen.decode(errors="replace")
+    assert answered >= 2, text
+    assert "Suspend door access" in text and "days past due" in text  # the plan: people, amounts
+    assert "answer y, n" in text and "denied by" in text and "not today" in text
+    assert proc.returncode == 0, text
