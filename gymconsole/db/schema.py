@@ -248,6 +248,7 @@ MIGRATIONS: list[str] = [
         subject_id   INTEGER NOT NULL,
         PRIMARY KEY (subject_kind, subject_id, run_id)
     ) WITHOUT ROWID;
+    CREATE INDEX run_subjects_run ON run_subjects (run_id);
 
     -- One row per act that needed a person (policy `ask`).  status: waiting (a person is being asked now, by
     -- process `pid`), pending (nobody answered in time: decide later with `gymconsole approvals`), approved /
