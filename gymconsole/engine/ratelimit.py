@@ -18,6 +18,7 @@ import random
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -146,8 +147,6 @@ def retry_after_seconds(headers: Any) -> float | None:
                 moment = parsedate_to_datetime(value)
             except (TypeError, ValueError):
                 return None
-            from datetime import UTC, datetime
-
             return max(0.0, (moment - datetime.now(UTC)).total_seconds())
     return None
 
