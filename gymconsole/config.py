@@ -150,7 +150,7 @@ class ModelPrice(_Model):
 class ModelAccess(_Model):
     """How the console talks to Claude."""
 
-    default_model: str = "claude-sonnet-4-5"
+    default_model: str = "claude-sonnet-4-6"
     """Model used when a workflow names none."""
     max_output_tokens: int = Field(2048, ge=64)
     """`max_tokens` of each request."""

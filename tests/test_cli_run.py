@@ -97,7 +97,7 @@ def test_claude_run_against_the_fake_api(demo_path, tmp_path, fake_api):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Checking [/vip] referrals [bold red]now[/bold red] [@click=app.quit]x[/]." in done.stdout
     assert "summary: No [/vip] rewards were due." in done.stdout
-    assert "Claude claude-sonnet-4-5" in done.stdout and "tokens in 20" in done.stdout
+    assert "Claude claude-sonnet-4-6" in done.stdout and "tokens in 20" in done.stdout
     assert KEY not in done.stdout + done.stderr
     assert all(r.headers["authorization"] == f"Bearer {KEY}" for r in fake_api.requests)
     assert KEY not in fake_api.text_of_all_requests()

@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import sys
+from logging.handlers import RotatingFileHandler
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -39,6 +40,47 @@ def quiet_sdk_logs() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+class _OneLine(logging.Formatter):
+    """Warnings on the terminal as one line each; the traceback goes to the log file only."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = f"gymconsole: {record.levelname.lower()}: {record.getMessage()}"
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f" ({type(record.exc_info[1]).__name__}: {record.exc_info[1]}; details in the log file)"
+        return " ".join(text.split())
+
+
+def setup_logging(config: Config, *, terminal: bool) -> None:
+    """Full records to ``gymconsole.log`` beside the database; one-line warnings on stderr.
+
+    The full-screen console passes ``terminal=False``: writing to the terminal
+    under Textual would garble the screen.
+    """
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_gymconsole", False):
+            root.removeHandler(handler)
+            handler.close()
+    root.setLevel(logging.INFO)
+    handlers: list[logging.Handler] = []
+    try:
+        log_path = config.database_path().parent / "gymconsole.log"
+        file_handler = RotatingFileHandler(log_path, maxBytes=1_000_000, backupCount=3, encoding="utf-8", delay=True)
+        file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handlers.append(file_handler)
+    except OSError:
+        pass  # a read-only folder: the terminal handler below still reports problems
+    if terminal:
+        stream = logging.StreamHandler(sys.stderr)
+        stream.setLevel(logging.WARNING)
+        stream.setFormatter(_OneLine())
+        handlers.append(stream)
+    for handler in handlers:
+        handler._gymconsole = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    quiet_sdk_logs()
+
+
 def load_env() -> None:
     """Read `.env` from the working folder (never overriding the real environment)."""
     from dotenv import load_dotenv
@@ -59,6 +101,7 @@ def config_from(args: argparse.Namespace) -> Config:
     if db:
         config = config.model_copy(update={"database": config.database.model_copy(update={"path": str(Path(db).resolve())}),
                                            "file_keys": config.file_keys | {"database.path"}})
+    setup_logging(config, terminal=getattr(args, "command", None) is not None)
     return config
 
 
