@@ -45,6 +45,8 @@ VIAS = ("tui", "cli", "policy", "timeout", "flag")
 SAMPLE_LINES = 10
 EVENT_SAMPLE = 20
 """Plan items carried in an ApprovalRequested event (the approvals row keeps them all)."""
+_ASKING: set[tuple[str, int]] = set()
+"""(database, approval id) of the requests being asked in this process, whichever gate asks them."""
 
 
 class ApprovalError(Exception):
@@ -172,7 +174,6 @@ class ApprovalGate:
         self.bus = bus
         self.asker = asker
         """How a person is asked; None means nobody is watching (requests are saved as pending)."""
-        self._asking: set[int] = set()
 
     # --- the registry's Approver ---------------------------------------------
 
@@ -204,7 +205,8 @@ class ApprovalGate:
         assert approval_id is not None
         request = ApprovalRequest(approval_id, ctx.run_id, ctx.workflow, plan.tool, plan.risk, plan.title, plan,
                                   timeout, requested_at)
-        self._asking.add(approval_id)
+        asking = (str(self.db.path), approval_id)
+        _ASKING.add(asking)
         try:
             await self.bus.emit(ApprovalRequested(ctx.run_id or 0, ctx.workflow, approval_id=approval_id,
                                                   tool=plan.tool, risk=plan.risk, title=plan.title,
@@ -220,7 +222,7 @@ class ApprovalGate:
             answer = Decision("timed_out", "timeout", current_user(), "the question was withdrawn; saved for a "
                               "person to decide later")  # the asker gave up on its own: not the run's end
         finally:
-            self._asking.discard(approval_id)
+            _ASKING.discard(asking)
         decision = self._normalise(plan, answer, approval_id)
         return await self._settle(ctx, plan, decision)
 
@@ -273,11 +275,11 @@ class ApprovalGate:
                  decision.reason, _keys_json(decision.approved_keys), decision.approval_id])
             if not changed:
                 row = await tx.fetch_one("SELECT status FROM approvals WHERE id = ?", [decision.approval_id])
-                decision = Decision("denied", "timeout", decision.actor, f"approval #{decision.approval_id} was "
-                                    f"decided elsewhere meanwhile (now {row['status'] if row else 'gone'}); not done "
-                                    "here", approval_id=decision.approval_id)
-                return decision
-        await self._record(ctx.run_id, ctx.workflow, plan, decision)
+                return Decision("denied", "timeout", decision.actor, f"approval #{decision.approval_id} was decided "
+                                f"elsewhere meanwhile (now {row['status'] if row else 'gone'}); not done here",
+                                approval_id=decision.approval_id)
+            await self._audit(tx, ctx.run_id, ctx.workflow, plan, decision)
+        await self._emit(ctx.run_id, ctx.workflow, plan, decision)
         return decision
 
     async def _record(self, run_id: int | None, workflow: str, plan: ActionPlan, decision: Decision) -> None:
@@ -306,7 +308,8 @@ class ApprovalGate:
         """Requests whose asking process is gone (killed, crashed) become pending: nobody answered them."""
         rows = await self.db.fetch_all("SELECT id, pid, run_id, workflow, plan FROM approvals WHERE status = 'waiting'")
         for row in rows:
-            if row["id"] in self._asking or (row["pid"] != os.getpid() and row["pid"] and pid_alive(row["pid"])):
+            if (str(self.db.path), row["id"]) in _ASKING or (row["pid"] != os.getpid() and row["pid"]
+                                                              and pid_alive(row["pid"])):
                 continue
             async with self.db.write() as tx:
                 if not await tx.execute("UPDATE approvals SET status = 'pending' WHERE id = ? AND status = 'waiting'",
