@@ -91,3 +91,47 @@ def select_workflow(app: GymConsoleApp, name: str) -> None:
 async def until_done(task: asyncio.Task[Any], pilot: Pilot[Any], timeout: float = 15.0) -> Any:
     await wait_until(pilot, task.done, timeout=timeout, what="task")
     return task.result()
+
+
+async def seed_history(db_path: Path, clock: Any, runs: list[dict[str, Any]]) -> list[int]:
+    """Record finished runs through the real recorder (fixed durations: screens stay the same).
+
+    Each spec: workflow, status, summary, member (a subject id), minutes (clock step before it).
+    """
+    from gymconsole.db import open_database
+    from gymconsole.engine.events import (
+        EventBus,
+        IterationStarted,
+        RunFinished,
+        RunStarted,
+        TextDelta,
+        ToolCallFinished,
+        ToolCallStarted,
+        UsageUpdated,
+    )
+    from gymconsole.engine.history import RunRecorder
+
+    ids = []
+    async with open_database(db_path) as db:
+        recorder = RunRecorder(db, clock)
+        bus = EventBus([recorder])
+        for spec in runs:
+            clock.advance(60 * spec.get("minutes", 7))
+            workflow = spec["workflow"]
+            run_id = await recorder.start_run(workflow, spec.get("trigger", "schedule"), "offline", False)
+            member = spec.get("member", 7)
+            for event in (
+                RunStarted(run_id, workflow, mode="offline", trigger=spec.get("trigger", "schedule")),
+                IterationStarted(run_id, workflow, iteration=1),
+                TextDelta(run_id, workflow, text=f"Looking at member #{member} for {workflow}.\n"),
+                ToolCallStarted(run_id, workflow, call_id="c1", name="get_member", input={"member_id": member}),
+                ToolCallFinished(run_id, workflow, call_id="c1", name="get_member", summary=f"member #{member}",
+                                 result={"member": {"id": member}}, duration_ms=12.0, subjects=[["member", member]]),
+                UsageUpdated(run_id, workflow, input_tokens=1200, output_tokens=300, cost_usd=0.0081),
+                RunFinished(run_id, workflow, status=spec.get("status", "succeeded"), summary=spec.get("summary", ""),
+                            error=spec.get("error"), iterations=1),
+            ):
+                await bus.emit(event)
+            ids.append(run_id)
+        await recorder.flush()
+    return ids

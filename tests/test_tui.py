@@ -28,7 +28,7 @@ async def test_dashboard_lists_the_workflows_with_badges(config, demo_path, cloc
         assert "DEMO" in bar and "OFFLINE" in bar and "PAUSED" in bar
         door = table.get_row("door_access")
         # 10:00 in New York on the demo day; door access runs at :30, and everything is paused.
-        assert str(door[2]) == "Mon 11-02 10:30"
+        assert str(door[2]) == "10:30"
         assert str(door[6]).startswith("paused")
 
 

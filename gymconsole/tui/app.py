@@ -62,7 +62,7 @@ class StateLoaded(Message):
 class GymConsoleApp(App[int]):
     """gymconsole's full-screen console."""
 
-    CSS_PATH = "console.tcss"
+    CSS_PATH = Path(__file__).with_name("console.tcss")
     TITLE = "gymconsole"
     COMMANDS = App.COMMANDS | {ConsoleCommands}
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", show=False, priority=True)]
@@ -364,11 +364,13 @@ class GymConsoleApp(App[int]):
         if self._to_dashboard():
             self.push_screen(LiveScreen(run_id))
 
-    def action_open_history(self, member: int | None = None) -> None:
+    def action_open_history(self) -> None:
         from gymconsole.tui.screens.history import HistoryScreen
 
         if self._to_dashboard():
-            self.push_screen(HistoryScreen(member=member))
+            if not self.is_screen_installed("history"):  # built once: it keeps its filters and opens at once
+                self.install_screen(HistoryScreen(), "history")
+            self.push_screen("history")
 
     def action_open_approvals(self) -> None:
         from gymconsole.tui.screens.pending import PendingScreen

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -58,10 +59,11 @@ def cell(value: Any, style: Style | str = "") -> Text:
 
 
 def styled(app: App[Any] | None, value: Any, table: dict[str, str], key: str | None = None) -> Text:
-    """A cell coloured by a lookup table (status, risk, decision)."""
+    """A cell coloured by a lookup table (status, risk, decision); underscores read as spaces."""
     name = str(value if key is None else key)
     variable = table.get(name)
-    return cell(value, theme_style(app, variable, bold=name in ("failed", "high", "denied")) if variable else "")
+    shown = str(value).replace("_", " ") if value is not None else ""
+    return cell(shown, theme_style(app, variable, bold=name in ("failed", "high", "denied")) if variable else "")
 
 
 def one_line(text: str | None, width: int = 80) -> str:
@@ -166,3 +168,33 @@ def describe_schedule(schedule: CronSchedule) -> str:
         if every:
             return f"{every} {weekday.capitalize()} {at}"
     return schedule.describe()
+
+
+def shown_path(path: Path | str | None) -> str:
+    """A path as the manager typed it: relative to the working folder when inside it."""
+    if path is None:
+        return ""
+    candidate = Path(path)
+    try:
+        return str(candidate.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(candidate)
+
+
+def when(value: str | datetime | None, zone: str, now: datetime) -> str:
+    """A moment near ``now`` in few characters: ``10:15`` today, ``Tue 06:00`` this week, ``12-01 09:00``."""
+    moment = parse_time(value)
+    if moment is None:
+        return ""
+    tz = ZoneInfo(zone)
+    local, today = moment.astimezone(tz), now.astimezone(tz).date()
+    if local.date() == today:
+        return local.strftime("%H:%M")
+    if abs((local.date() - today).days) < 7:
+        return local.strftime("%a %H:%M")
+    return local.strftime("%m-%d %H:%M") if local.year == today.year else local.strftime("%Y-%m-%d")
+
+
+def status_text(status: str | None) -> str:
+    """``awaiting_approval`` as ``awaiting approval``."""
+    return (status or "").replace("_", " ")

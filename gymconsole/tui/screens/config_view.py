@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from gymconsole.config import Config, ConfigError, load_config
-from gymconsole.tui.format import cell, one_line, theme_style
+from gymconsole.tui.format import cell, one_line, shown_path, theme_style
 from gymconsole.tui.screens.dashboard import NAV_BINDINGS
 
 if TYPE_CHECKING:
@@ -45,8 +45,9 @@ def walk_config(model: BaseModel, prefix: str = "") -> Iterator[tuple[str, Any, 
 
 
 def show_value(value: Any) -> str:
+    """A config value on one line (long texts such as tasks are cut; the detail pane shows them whole)."""
     if isinstance(value, str):
-        return one_line(value, 70) if "\n" not in value.strip() else one_line(value, 70)
+        return one_line(value, 70)
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     if isinstance(value, dict):
@@ -97,9 +98,9 @@ class ConfigScreen(Screen[None]):
         app, config = self.app, self.app.config
         text = Text(no_wrap=False)
         text.append("config file ", "bold")
-        text.append(str(config.source_path) if config.source_path else "(built-in defaults)")
+        text.append(shown_path(config.source_path) if config.source_path else "(built-in defaults)")
         text.append("\ndatabase    ", "bold")
-        text.append(str(app.db_path))
+        text.append(shown_path(app.db_path))
         text.append("\nAPI key     ", "bold")
         present = app.api_key_present
         text.append("present" if present else "absent (offline playbooks)",

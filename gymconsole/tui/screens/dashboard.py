@@ -17,11 +17,11 @@ from gymconsole.tui.format import (
     cell,
     countdown,
     describe_schedule,
-    local_time,
     one_line,
     parse_time,
     styled,
     theme_style,
+    when,
 )
 from gymconsole.tui.state import ConsoleState
 from gymconsole.tui.widgets.console_bar import ConsoleBar
@@ -102,6 +102,7 @@ class DashboardScreen(Screen[None]):
         table = self.query_one("#workflows", DataTable)
         zone = self.app.config.scheduler.timezone
         app = self.app
+        now = app.clock.now()
         for job in state.jobs:
             name = job["name"]
             if name not in table.rows:
@@ -112,14 +113,13 @@ class DashboardScreen(Screen[None]):
             elif not job.get("enabled", True):
                 status_cell = cell("disabled (manual only)", theme_style(app, "foreground-muted"))
             elif job.get("paused"):
-                status_cell = cell("paused" + (" (all)" if state.paused_all else ""),
-                                   theme_style(app, "warning", bold=True))
+                status_cell = cell("paused", theme_style(app, "warning", bold=True))
             else:
                 status_cell = cell("scheduled", theme_style(app, "success"))
             next_run = job.get("next_run")
             updates: dict[str, Any] = {
-                "next run": cell(local_time(next_run, zone) if next_run else "—"),
-                "last run": cell(local_time(last.get("started_at"), zone) if last else "never"),
+                "next run": cell(when(next_run, zone, now) if next_run else "—"),
+                "last run": cell(when(last.get("started_at"), zone, now) if last else "never"),
                 "last status": styled(app, last.get("status", ""), STATUS_STYLE) if last else cell(""),
                 "state": status_cell,
             }
@@ -132,10 +132,11 @@ class DashboardScreen(Screen[None]):
     def _show_recent(self, state: ConsoleState) -> None:
         recent = self.query_one("#recent-runs", DataTable)
         zone = self.app.config.scheduler.timezone
+        now = self.app.clock.now()
         row_key = recent.coordinate_to_cell_key(recent.cursor_coordinate).row_key if recent.row_count else None
         recent.clear()
         for run in state.recent:
-            recent.add_row(cell(f"#{run['id']}"), cell(local_time(run.get("started_at"), zone)),
+            recent.add_row(cell(f"#{run['id']}"), cell(when(run.get("started_at"), zone, now)),
                            cell(run.get("workflow")), styled(self.app, run.get("status", ""), STATUS_STYLE),
                            cell(one_line(run.get("error") or run.get("summary"), 60)), key=str(run["id"]))
         if row_key is not None and row_key in recent.rows:

@@ -27,7 +27,7 @@ from gymconsole.tui.screens.dashboard import NAV_BINDINGS
 if TYPE_CHECKING:
     from gymconsole.tui.app import GymConsoleApp
 
-PAGE_SIZE = 200
+PAGE_SIZE = 100
 STATUSES = ("running", "succeeded", "failed", "cancelled", "awaiting_approval", "budget_exhausted", "interrupted",
             "missed", "skipped")
 COLUMNS = ("id", "started", "workflow", "trigger", "mode", "status", "iter", "tokens", "cost", "summary")
@@ -68,22 +68,21 @@ class HistoryScreen(Screen[None]):
             super().__init__()
             self.rows, self.page, self.filter = rows, page, filter
 
-    def __init__(self, *, member: int | None = None, workflow: str | None = None) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.filter = RunFilter(workflow=workflow, member=member)
+        self.filter = RunFilter()
         self._page_starts: list[int | None] = [None]
-        self._rows: list[dict[str, Any]] = []
+        self._page = 0
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
         workflows = [(workflow.title, name) for name, workflow in self.app.config.workflows.items()]
         with Horizontal(id="history-filters"):
-            yield Select(workflows, prompt="any workflow", id="filter-workflow", value=self.filter.workflow or Select.NULL)
+            yield Select(workflows, prompt="any workflow", id="filter-workflow")
             yield Select([(status, status) for status in STATUSES], prompt="any status", id="filter-status")
             yield Input(placeholder="since YYYY-MM-DD", id="filter-since", max_length=10)
             yield Input(placeholder="search summaries", id="filter-search")
-            yield Input(placeholder="member id", id="filter-member", type="integer",
-                        value=str(self.filter.member) if self.filter.member is not None else "")
+            yield Input(placeholder="member id", id="filter-member", type="integer")
         table: DataTable[Text] = DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
         table.border_title = "runs"
         yield table
@@ -95,7 +94,10 @@ class HistoryScreen(Screen[None]):
         for name in COLUMNS:
             table.add_column(name, key=name)
         table.focus()
-        self.load(0)
+
+    def on_screen_resume(self) -> None:
+        """Shown (again): the current page, fresh from the database (filters are kept between visits)."""
+        self.load(self._page)
 
     # --- loading ---------------------------------------------------------------
 
@@ -122,7 +124,6 @@ class HistoryScreen(Screen[None]):
         del self._page_starts[message.page + 1:]
         if len(message.rows) == PAGE_SIZE:
             self._page_starts.append(message.rows[-1]["id"])
-        self._rows = message.rows
         table = self.query_one("#history-table", DataTable)
         table.clear()
         zone = self.app.config.scheduler.timezone
@@ -196,16 +197,14 @@ class HistoryScreen(Screen[None]):
             self.app.action_open_run(int(event.row_key.value))
 
     def action_next_page(self) -> None:
-        page = getattr(self, "_page", 0)
-        if len(self._page_starts) > page + 1:
-            self.load(page + 1)
+        if len(self._page_starts) > self._page + 1:
+            self.load(self._page + 1)
         else:
             self.notify("This is the last page.")
 
     def action_previous_page(self) -> None:
-        page = getattr(self, "_page", 0)
-        if page:
-            self.load(page - 1)
+        if self._page:
+            self.load(self._page - 1)
 
     def action_focus_search(self) -> None:
         self.query_one("#filter-search").focus()

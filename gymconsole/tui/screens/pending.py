@@ -13,14 +13,14 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from gymconsole.engine.gate import ApprovalError
 from gymconsole.tools.base import ActionPlan
-from gymconsole.tui.format import RISK_STYLE, cell, compact, local_time, one_line, styled
+from gymconsole.tui.format import RISK_STYLE, cell, compact, one_line, styled, when
 from gymconsole.tui.screens.dashboard import NAV_BINDINGS
 from gymconsole.tui.widgets.plan_view import PlanItems, PlanView, as_plan
 
@@ -65,7 +65,7 @@ class PendingScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
-        with Horizontal(id="pending-body"):
+        with Vertical(id="pending-body"):
             table: DataTable[Text] = DataTable(id="pending-table", cursor_type="row", zebra_stripes=True)
             table.border_title = "pending approvals"
             yield table
@@ -107,7 +107,7 @@ class PendingScreen(Screen[None]):
                 self.plans[approval_id] = as_plan(row["plan"])
             except (KeyError, TypeError, ValueError) as exc:
                 self.notify(f"Approval #{approval_id}: unreadable plan ({exc})", severity="error", markup=False)
-            table.add_row(cell(approval_id), cell(local_time(row.get("requested_at"), zone)), cell(row.get("workflow")),
+            table.add_row(cell(approval_id), cell(when(row.get("requested_at"), zone, self.app.clock.now())), cell(row.get("workflow")),
                           styled(self.app, row.get("risk", ""), RISK_STYLE), cell(row.get("status", "")),
                           cell(one_line(row.get("title") or compact(row.get("plan")), 70)), key=str(approval_id))
         await self._show(self.selected)

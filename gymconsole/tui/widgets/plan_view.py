@@ -60,8 +60,7 @@ def plan_summary(app: App[Any] | None, plan: ActionPlan, *, workflow: str = "", 
         text.append(f"\nmessage by {plan.message.get('channel', '?')}")
         if plan.message.get("subject"):
             text.append(f", subject {plan.message['subject']!r}")
-        text.append(f": {len(plan.items)} personalised {'copy' if len(plan.items) == 1 else 'copies'}"
-                    " (the highlighted person's text is shown below)")
+        text.append(f": {len(plan.items)} personalised {'copy' if len(plan.items) == 1 else 'copies'}")
     if plan.skipped:
         reasons = Counter(str(entry.get("reason", "")) for entry in plan.skipped)
         shown = "; ".join(f"{count} {reason}" for reason, count in reasons.most_common(SHOWN_SKIP_REASONS))
@@ -69,14 +68,16 @@ def plan_summary(app: App[Any] | None, plan: ActionPlan, *, workflow: str = "", 
     return text
 
 
-def message_preview(app: App[Any] | None, plan: ActionPlan, item: PlanItem | None) -> Text:
-    """The exact message one target would get."""
+def target_detail(app: App[Any] | None, plan: ActionPlan, item: PlanItem | None) -> Text:
+    """Everything about the highlighted target, wrapped; for a message, the exact text it would get."""
     text = Text(no_wrap=False)
-    if item is None or not plan.message:
+    if item is None:
         return text
-    body = item.detail.get("text") or plan.message.get("sample") or ""
-    text.append(f"as sent to {item.label} ({item.detail.get('to', '?')}):\n", "bold")
-    text.append(str(body), theme_style(app, "accent"))
+    text.append(item_line(item.as_dict()))
+    if plan.message:
+        body = item.detail.get("text") or plan.message.get("sample") or ""
+        text.append("\nmessage as sent:\n", "bold")
+        text.append(str(body), theme_style(app, "accent"))
     return text
 
 
@@ -98,7 +99,7 @@ class PlanItems(SelectionList[str]):
 
 
 class PlanView(Vertical):
-    """Summary, tickable targets and (for messages) the highlighted target's text."""
+    """Summary, tickable targets, and the highlighted target in full (with its message text)."""
 
     def __init__(self, plan: ActionPlan, *, workflow: str = "", run_id: int | None = None,
                  id: str | None = None) -> None:
@@ -109,9 +110,9 @@ class PlanView(Vertical):
         yield Static(plan_summary(self.app, self.plan, workflow=self.workflow, run_id=self.run_id),
                      classes="plan-summary")
         yield PlanItems(self.plan)
-        preview = Static(classes="plan-message")
-        preview.display = bool(self.plan.message)
-        yield preview
+        detail = Static(classes="plan-target")
+        detail.border_title = "highlighted target"
+        yield detail
 
     def on_mount(self) -> None:
         self._preview(self.plan.items[0] if self.plan.items else None)
@@ -125,5 +126,4 @@ class PlanView(Vertical):
         self._preview(self.items.highlighted_item())
 
     def _preview(self, item: PlanItem | None) -> None:
-        if self.plan.message:
-            self.query_one(".plan-message", Static).update(message_preview(self.app, self.plan, item))
+        self.query_one(".plan-target", Static).update(target_detail(self.app, self.plan, item))

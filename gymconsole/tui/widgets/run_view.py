@@ -203,7 +203,7 @@ class RunView(Vertical):
             cells = self._cells(number, call)
             if call.call_id in self._call_versions:
                 for column, value in zip(CALL_COLUMNS, cells):
-                    table.update_cell(call.call_id, column, value)
+                    table.update_cell(call.call_id, column, value, update_width=True)
             else:
                 table.add_row(*cells, key=call.call_id)
             self._call_versions[call.call_id] = call.version

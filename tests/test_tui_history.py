@@ -1,0 +1,103 @@
+"""The history browser: pages, filters, search, runs that touched a member, and replay."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from helpers_tui import no_cursor_blink, open_console, seed_history, tui_config, wait_until
+from textual.widgets import DataTable, Input, Select
+
+from gymconsole.tui.screens import history as history_screen
+from gymconsole.tui.screens.history import HistoryScreen
+from gymconsole.tui.screens.replay import ReplayScreen
+from gymconsole.tui.widgets.run_view import NarrationLog, RunView
+
+__all__ = ["no_cursor_blink"]
+
+RUNS = [
+    {"workflow": "door_access", "summary": "suspended 3", "member": 11},
+    {"workflow": "invoice_review", "summary": "flagged 2 invoices", "member": 12},
+    {"workflow": "door_access", "status": "failed", "summary": "", "error": "database is locked", "member": 11},
+    {"workflow": "referral_check", "summary": "rewarded O'Brien [/vip]", "member": 13, "minutes": 60 * 24},
+    {"workflow": "door_access", "summary": "restored 1", "member": 14},
+]
+
+
+def shown_ids(screen: HistoryScreen) -> list[int]:
+    table = screen.query_one("#history-table", DataTable)
+    return [int(str(key.value)) for key in table.rows]
+
+
+async def open_history(pilot: Any) -> HistoryScreen:
+    await pilot.press("h")
+    screen = pilot.app.screen
+    assert isinstance(screen, HistoryScreen)
+    await wait_until(pilot, lambda: "page 1" in str(screen.query_one("#history-status").render()), what="a page")
+    return screen
+
+
+async def refiltered(pilot: Any, screen: HistoryScreen, expected: list[int]) -> None:
+    await wait_until(pilot, lambda: shown_ids(screen) == expected, what=f"runs {expected}")
+
+
+async def test_filters_search_and_member(config, demo_path, clock) -> None:
+    ids = await seed_history(demo_path, clock, RUNS)
+    async with open_console(tui_config(config), demo_path, clock) as pilot:
+        screen = await open_history(pilot)
+        assert shown_ids(screen) == ids[::-1]
+        screen.query_one("#filter-workflow", Select).value = "door_access"
+        await refiltered(pilot, screen, [ids[4], ids[2], ids[0]])
+        screen.query_one("#filter-status", Select).value = "failed"
+        await refiltered(pilot, screen, [ids[2]])
+        await pilot.press("x")  # clear every filter
+        await refiltered(pilot, screen, ids[::-1])
+        await pilot.press("slash", *"[/vip]", "enter")  # markup-like text is searched as text
+        await refiltered(pilot, screen, [ids[3]])
+        assert "O'Brien [/vip]" in str(screen.query_one("#history-table", DataTable).get_row(str(ids[3]))[-1])
+        await pilot.press("x", "m", *"11", "enter")  # every run that touched member 11
+        await refiltered(pilot, screen, [ids[2], ids[0]])
+        await pilot.press("x")
+        since = screen.query_one("#filter-since", Input)
+        since.focus()
+        await pilot.press(*"2026-11-03", "enter")  # the fourth run is a day later
+        await refiltered(pilot, screen, [ids[4], ids[3]])
+        since.value = "2026-13-45"
+        since.focus()
+        await pilot.press("enter")
+        assert any("Not a date" in n.message for n in pilot.app._notifications)
+
+
+async def test_pages_with_keyset_pagination(config, demo_path, clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(history_screen, "PAGE_SIZE", 2)
+    ids = await seed_history(demo_path, clock, RUNS)
+    async with open_console(tui_config(config), demo_path, clock) as pilot:
+        screen = await open_history(pilot)
+        assert shown_ids(screen) == [ids[4], ids[3]]
+        await pilot.press("right_square_bracket")
+        await refiltered(pilot, screen, [ids[2], ids[1]])
+        await pilot.press("right_square_bracket")
+        await refiltered(pilot, screen, [ids[0]])
+        await pilot.press("left_square_bracket")
+        await refiltered(pilot, screen, [ids[2], ids[1]])
+
+
+async def test_open_a_run_and_replay_its_trace(config, demo_path, clock) -> None:
+    ids = await seed_history(demo_path, clock, RUNS)
+    async with open_console(tui_config(config), demo_path, clock) as pilot:
+        app = pilot.app
+        screen = await open_history(pilot)
+        table = screen.query_one("#history-table", DataTable)
+        table.move_cursor(row=table.get_row_index(str(ids[2])))
+        await pilot.press("enter")
+        replay = app.screen
+        assert isinstance(replay, ReplayScreen)
+        await wait_until(pilot, lambda: bool(replay.query(RunView)), what="the replayed run")
+        view = replay.query_one(RunView)
+        await wait_until(pilot, lambda: view.query_one(DataTable).row_count == 1, what="its tool call")
+        assert str(view.query_one(DataTable).get_row("c1")[1]) == "get_member"
+        assert view.trace.status == "failed" and view.trace.usage["input"] == 1200
+        assert any("member #11" in line for line in view.query_one(NarrationLog).lines)
+        assert "database is locked" in str(replay.query_one("#replay-record").render())
+        await pilot.press("escape")
+        assert app.screen is screen
