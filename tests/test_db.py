@@ -196,3 +196,15 @@ def test_init_and_tool_through_the_cli_build_the_same_demo(tmp_path: Path, capsy
     for table in tables:
         query = f"SELECT * FROM {table} ORDER BY 1"  # noqa: S608 (our own table names)
         assert _sqlite(path, query) == _sqlite(demo_template, query), table
+
+
+def test_demo_data_is_a_stable_contract() -> None:
+    """Other tests and the TUI snapshots name demo rows (member 350 is Nora Evans): changing the generator's
+    random sequence renames everyone.  If this fails on purpose, update those tests and snapshots too."""
+    import hashlib
+    import json
+
+    rows = build_rows(1, TODAY).rows
+    assert rows["members"][349][:3] == (350, "Nora", "Evans")
+    digest = hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
+    assert digest == "c49c04006ca9913467d37694b67de929e1c445d83f993f22da2a57c29b9bcd90"
