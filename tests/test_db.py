@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sqlite3
 from datetime import date, timedelta
 from pathlib import Path
@@ -201,9 +203,6 @@ def test_init_and_tool_through_the_cli_build_the_same_demo(tmp_path: Path, capsy
 def test_demo_data_is_a_stable_contract() -> None:
     """Other tests and the TUI snapshots name demo rows (member 350 is Nora Evans): changing the generator's
     random sequence renames everyone.  If this fails on purpose, update those tests and snapshots too."""
-    import hashlib
-    import json
-
     rows = build_rows(1, TODAY).rows
     assert rows["members"][349][:3] == (350, "Nora", "Evans")
     digest = hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
