@@ -453,3 +453,18 @@ def test_describe_plan_of_a_stored_dict_matches_the_object(demo_path: Any) -> No
     assert lines == describe_plan(json.loads(json.dumps(plan.as_dict())))
     assert lines[1] == "  - Ann Lee (#7): balance $120.00, 21 days past due, doors all entrances, door active -> suspended"
     assert lines[2] == "  not included: 1 (1 not past due)"
+
+
+def test_an_event_plan_describes_the_whole_count() -> None:
+    from gymconsole.engine.gate import event_plan
+    from gymconsole.tools.base import ActionPlan, PlanItem
+
+    items = [PlanItem(i, f"P{i}", f"k{i}", {"to": f"p{i}@example.com", "text": f"Hi P{i}"}) for i in range(1, 31)]
+    plan = ActionPlan("send_campaign", "Send email campaign to prospects", "high", items, [], {},
+                      {"channel": "email", "subject": "", "template": "Hi", "count": 30, "sample": "Hi P1"})
+    data = event_plan(plan)
+    assert len(data["items"]) == 20 and data["item_count"] == 30
+    lines = describe_plan(data, sample=5)
+    assert lines[0] == "Send email campaign to prospects · risk high · 30 targets (30 messages)"
+    assert "  ... and 25 more" in lines and "    Hi P1" in lines
+    assert describe_plan(plan, sample=5) == lines

@@ -117,11 +117,12 @@ def describe_plan(plan: ActionPlan | dict[str, Any], sample: int = SAMPLE_LINES)
     """A plan as text: the action, each target (a sample for bulk acts), the message as sent, what is skipped."""
     data = plan.as_dict() if isinstance(plan, ActionPlan) else plan
     items = data["items"]
-    lines = [f"{data['action']} · risk {data['risk']} · {len(items)} {'target' if len(items) == 1 else 'targets'}"
-             + (f" ({len(items)} messages)" if data.get("message") else "")]
+    total = data.get("item_count", len(items))  # an event's plan carries a sample of the items and the count
+    lines = [f"{data['action']} · risk {data['risk']} · {total} {'target' if total == 1 else 'targets'}"
+             + (f" ({total} messages)" if data.get("message") else "")]
     lines += [f"  - {item_line(item)}" for item in items[:sample]]
-    if len(items) > sample:
-        lines.append(f"  ... and {len(items) - sample} more")
+    if total > min(sample, len(items)):
+        lines.append(f"  ... and {total - min(sample, len(items))} more")
     message = data.get("message")
     if message and items:
         subject = f", subject {message['subject']!r}" if message.get("subject") else ""
