@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -74,14 +75,19 @@ def test_killed_mid_run_then_rerun_acts_exactly_once(world: tuple[Path, Path], t
     reference = gymconsole(run_args(workflow, control, config))  # the uninterrupted run, meanwhile
 
     child = gymconsole(run_args(workflow, crashed, config), hook=hook)
-    assert child.stdout is not None
-    for line in child.stdout:  # the live view, then ACTED from the hook
-        if line.strip() == "ACTED":
-            break
-    else:
-        pytest.fail(f"the child never acted: {child.communicate(timeout=10)[1][-2000:]}")
-    child.send_signal(signal.SIGKILL)
-    child.wait(timeout=10)
+    watchdog = threading.Timer(60, child.kill)  # whatever goes wrong, the test cannot hang on the child
+    watchdog.start()
+    try:
+        assert child.stdout is not None
+        for line in child.stdout:  # the live view, then ACTED from the hook
+            if line.strip() == "ACTED":
+                break
+        else:
+            pytest.fail(f"the child never acted: {child.communicate(timeout=10)[1][-2000:]}")
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+    finally:
+        watchdog.cancel()
     assert child.returncode == -signal.SIGKILL
     finish(reference)
 
