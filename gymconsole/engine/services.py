@@ -17,6 +17,7 @@ from pathlib import Path
 from gymconsole.clock import Clock, SystemClock
 from gymconsole.config import Config, find_api_key
 from gymconsole.db import Database
+from gymconsole.delivery.service import DeliveryService
 from gymconsole.engine.events import EventBus
 from gymconsole.engine.gate import ApprovalGate, Asker
 from gymconsole.engine.history import HistoryStore, RunRecorder
@@ -37,6 +38,7 @@ class Services:
     gate: ApprovalGate
     runner: WorkflowRunner
     scheduler: WorkflowScheduler
+    delivery: DeliveryService
     api_key_present: bool
 
     @property
@@ -66,6 +68,8 @@ async def open_services(
         await history.mark_interrupted()
         recorder = RunRecorder(db, clock)
         bus.subscribe(recorder)
+        delivery = DeliveryService(db=db, config=config, clock=clock)  # after the recorder: alerts see the finished run
+        bus.subscribe(delivery)
         gate = ApprovalGate(db=db, config=config, clock=clock, bus=bus, asker=asker)
         runner = WorkflowRunner(
             db=db, config=config, clock=clock, bus=bus, gate=gate, recorder=recorder,
@@ -73,10 +77,11 @@ async def open_services(
             dry_run=config.safety.dry_run if dry_run is None else dry_run,
         )
         scheduler = WorkflowScheduler(config=config, db=db, clock=clock, runner=runner, history=history)
-        services = Services(config, db, clock, bus, history, recorder, gate, runner, scheduler, bool(key))
+        services = Services(config, db, clock, bus, history, recorder, gate, runner, scheduler, delivery, bool(key))
         try:
             yield services
         finally:
             await scheduler.shutdown()
+            await delivery.aclose()
     finally:
         await db.close()
