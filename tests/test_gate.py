@@ -363,7 +363,8 @@ async def test_approve_later_rechecks_current_data(env: Env) -> None:
                          "WHERE id = 350")
     outcome = await env.gate.decide_pending(approval_id, True, actor="dana", via="cli")
     assert outcome["result"]["done_count"] == 1
-    assert outcome["result"]["skipped"] == [{"id": 350, "name": "Nora Evans", "reason": "not past due"}]
+    name = await env.db.fetch_value("SELECT first_name || ' ' || last_name FROM members WHERE id = 350")
+    assert outcome["result"]["skipped"] == [{"id": 350, "name": name, "reason": "not past due"}]
     assert "skipped 1 (1 not past due)" in outcome["summary"]
     assert [await env.door(2), await env.door(350)] == ["suspended", "active"]
 

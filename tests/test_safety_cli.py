@@ -130,6 +130,9 @@ def test_approve_later_skips_who_paid_and_dry_run_decides_nothing(world: tuple[P
                          timeout=60, env=gymconsole_env())
     assert dry.returncode == 0, dry.stderr
     assert "dry run, nothing was done and it stays pending" in dry.stdout
+    assert "[@click=app.quit]click me[/] Markup (#2)" in dry.stdout
+    after = cli(db, config, "approvals", "approve", str(approval), "--dry-run", "--json")
+    assert after.returncode == 0 and json.loads(after.stdout)["result"]["would_do_count"] == 2
     assert door(db, 2) == "active" and count(db, "SELECT status FROM approvals") == "pending"
 
     import sqlite3
@@ -141,6 +144,7 @@ def test_approve_later_skips_who_paid_and_dry_run_decides_nothing(world: tuple[P
     done = cli(db, config, "approvals", "approve", str(approval))
     assert done.returncode == 0, done.stderr
     assert f"approval #{approval} approved: done 1, already done 0, skipped 1 (1 not past due)" in done.stdout
-    assert "skipped: Nora Evans (#350): not past due" in done.stdout
+    name = count(db, "SELECT first_name || ' ' || last_name FROM members WHERE id = 350")
+    assert f"skipped: {name} (#350): not past due" in done.stdout
     assert [door(db, 2), door(db, 350)] == ["suspended", "active"]
     assert count(db, "SELECT COUNT(*) FROM door_changes WHERE member_id = 2 AND run_id IS NOT NULL") == 1

@@ -48,6 +48,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     approve.add_argument("approval_id", type=int, metavar="ID")
     approve.add_argument("--only", metavar="ID,ID", help="approve only these targets (member/prospect/referral IDs)")
     approve.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
+    approve.add_argument("--dry-run", action="store_true", default=argparse.SUPPRESS,
+                         help="only show what it would do; decide nothing")
     common.add_common(approve)
     deny = commands.add_parser("deny", help="refuse a pending request, with a reason")
     deny.add_argument("approval_id", type=int, metavar="ID")
