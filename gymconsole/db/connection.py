@@ -55,13 +55,15 @@ class Transaction:
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         await self._conn.executemany(sql, rows)
 
+    # Reads run start to finish in one worker-thread call: a statement left open across an await would hold a
+    # read snapshot, and another coroutine's BEGIN IMMEDIATE on this shared connection would then fail at once
+    # with "database is locked" (SQLITE_BUSY_SNAPSHOT) whenever another process had committed meanwhile.
     async def fetch_all(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
-        async with self._conn.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        return list(await self._conn.execute_fetchall(sql, params))
 
     async def fetch_one(self, sql: str, params: Params = ()) -> dict[str, Any] | None:
-        async with self._conn.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        rows = await self._conn.execute_fetchall(sql, params)
+        return next(iter(rows), None)
 
     async def fetch_value(self, sql: str, params: Params = ()) -> Any:
         row = await self.fetch_one(sql, params)
