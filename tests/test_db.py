@@ -13,7 +13,7 @@ import pytest
 
 from gymconsole.cli import main
 from gymconsole.db import Database, DatabaseError, open_database
-from gymconsole.db.demo import FIXED, INJECTION, build_rows, create_demo
+from gymconsole.db.demo import FIXED, INJECTION, build_rows, create_demo, schema_fingerprint
 from gymconsole.db.schema import MIGRATIONS, SCHEMA_VERSION
 
 TODAY = date(2026, 11, 2)
@@ -129,7 +129,7 @@ def test_database_errors_through_the_cli(tmp_path: Path, capsys: pytest.CaptureF
 async def test_demo_meta_and_refusal_to_overwrite(demo_template: Path, tmp_path: Path) -> None:
     async with open_database(demo_template) as db:
         assert {r["key"]: r["value"] for r in await db.fetch_all("SELECT key, value FROM meta")} == \
-            {"demo": "1", "demo_today": "2026-11-02", "scale": "1"}
+            {"demo": "1", "demo_today": "2026-11-02", "scale": "1", "schema": schema_fingerprint()}
         assert await db.fetch_value("PRAGMA journal_mode") == "wal"
         assert await db.fetch_value("PRAGMA user_version") == SCHEMA_VERSION
     with pytest.raises(DatabaseError):

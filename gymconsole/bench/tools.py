@@ -18,7 +18,7 @@ from typing import Any
 
 from gymconsole.config import Config
 from gymconsole.db import Database
-from gymconsole.db.demo import create_demo
+from gymconsole.db.demo import create_demo, schema_fingerprint
 from gymconsole.tools.base import ActionPlan, ToolContext
 from gymconsole.tools.read import READ_TOOLS
 from gymconsole.tools.registry import Decision, call_tool
@@ -50,11 +50,21 @@ async def _refuse(ctx: ToolContext, plan: ActionPlan) -> Decision:
 
 
 async def _build(path: Path, scale: int) -> str:
+    note = ""
     if path.exists():
-        return "cached"
+        db = await Database.open(path)
+        try:
+            current = await db.meta("schema") == schema_fingerprint()
+        finally:
+            await db.close()
+        if current:
+            return "cached"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        note = " (the schema changed since the cached copy)"
     started = time.perf_counter()
     counts = await create_demo(path, scale=scale)
-    return f"built in {time.perf_counter() - started:.1f} s ({sum(counts.values()):,} rows)"
+    return f"built in {time.perf_counter() - started:.1f} s ({sum(counts.values()):,} rows){note}"
 
 
 async def _time_tools(path: Path) -> dict[str, list[float]]:
