@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sqlite3
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -79,6 +80,15 @@ def parse_since(text: str, zone: ZoneInfo, now: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
+async def close_orphans(store: HistoryStore) -> None:
+    """Show runs of a crashed process as ``interrupted``, not ``running`` (skipped on a read-only file)."""
+    try:
+        await store.mark_interrupted()
+    except sqlite3.OperationalError as exc:
+        if "readonly" not in str(exc):
+            raise
+
+
 def list_handler(args: argparse.Namespace) -> int:
     config = common.config_from(args)
     zone = ZoneInfo(config.scheduler.timezone)
@@ -92,7 +102,7 @@ def list_handler(args: argparse.Namespace) -> int:
     async def fetch() -> list[dict[str, Any]]:
         async with open_database(config.database_path()) as db:
             store = HistoryStore(db, clock)
-            await store.mark_interrupted()
+            await close_orphans(store)
             return await store.list_runs(
                 workflow=args.workflow, status=args.status, since=since, search=args.search,
                 subject=("member", args.member) if args.member is not None else None,
@@ -162,7 +172,7 @@ def show_handler(args: argparse.Namespace) -> int:
     async def fetch() -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
         async with open_database(config.database_path()) as db:
             store = HistoryStore(db, clock)
-            await store.mark_interrupted()
+            await close_orphans(store)
             run = await store.get_run(args.run_id)
             return run, (await store.event_records(args.run_id) if run else [])
 
