@@ -86,8 +86,10 @@ MIGRATIONS: list[str] = [
         description  TEXT NOT NULL DEFAULT '',
         paid_on      TEXT
     );
-    -- get_invoices_for_review: period totals and duplicates (grouped in index order), all covered.
+    -- get_invoices_for_review: duplicates and unusual amounts of the period (grouped in index order, covered),
+    -- and the period's totals as one range per status.
     CREATE INDEX invoices_review ON invoices (issued_on, member_id, amount_cents, status);
+    CREATE INDEX invoices_status ON invoices (status, issued_on, amount_cents);
     CREATE INDEX invoices_open ON invoices (status, due_on) WHERE status = 'open';
     CREATE INDEX invoices_member ON invoices (member_id, issued_on);
 
@@ -310,6 +312,7 @@ MIGRATIONS: list[str] = [
     ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
     ALTER TABLE outbox ADD COLUMN next_attempt_at TEXT;
     CREATE INDEX outbox_sent ON outbox (channel, sent_at) WHERE sent_at IS NOT NULL;
+    CREATE INDEX outbox_run ON outbox (run_id, kind) WHERE run_id IS NOT NULL;
     """,
 ]
 
