@@ -110,6 +110,8 @@ class RunTrace:
                 self._line(f"⏳ approval requested: {event.title}")
             case ApprovalDecided():
                 self.waiting_approval = ""
+                if event.via == "policy" and event.status in ("approved", "dry_run"):
+                    return  # routine: the tool pane's decision column says it ("auto", "dry_run")
                 who = f" by {event.actor}" if event.actor else ""
                 why = f" ({event.reason})" if event.reason else ""
                 self._line(f"⚖ {event.tool}: {event.status} via {event.via}{who}{why}")
@@ -129,6 +131,8 @@ class RunTrace:
                 self.waiting_approval = ""
                 if event.error:
                     self._line(f"✗ {event.error}")
+                if event.summary:
+                    self._line(f"■ {event.summary}")
 
     @classmethod
     def from_events(cls, run_id: int, workflow: str, events: list[Event], **fields: Any) -> RunTrace:

@@ -38,7 +38,8 @@ MAX_LOG_LINES = 20_000
 REDRAW_HZ = 10
 _TOKENS = re.compile(r"\n|[^\S\n]+|\S+")
 
-CALL_COLUMNS = ("#", "tool", "risk", "decision", "time", "result", "arguments")
+CALL_COLUMNS = ("#", "tool", "risk", "decision", "result", "time", "arguments")
+COLUMN_WIDTHS = {"result": 30}
 
 
 class RunStatus(Static):
@@ -169,7 +170,7 @@ class RunView(Vertical):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         for name in CALL_COLUMNS:
-            table.add_column(name, key=name)
+            table.add_column(name, key=name, width=COLUMN_WIDTHS.get(name))
         self.sync()
 
     def request_sync(self) -> None:
@@ -222,7 +223,7 @@ class RunView(Vertical):
             result = cell(one_line(call.summary or compact(call.result), 44), error if call.is_error else "")
         spent = duration(call.duration_ms / 1000) if call.duration_ms is not None else ""
         decision = styled(app, call.decision or "", DECISION_STYLE)
-        return [cell(number), name, styled(app, call.risk, RISK_STYLE), decision, cell(spent), result,
+        return [cell(number), name, styled(app, call.risk, RISK_STYLE), decision, result, cell(spent),
                 cell(compact(call.input, 40))]
 
     @on(NarrationLog.Rewrap)
