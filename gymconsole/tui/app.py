@@ -150,6 +150,15 @@ class GymConsoleApp(App[int]):
             callback()
         self.request_state()
         self.set_interval(STATE_REFRESH_SECONDS, self.request_state)
+        self.call_after_refresh(self._prepare_history)
+
+    def _prepare_history(self) -> None:
+        """Build the history screen while the console is idle, so its first opening is quick."""
+        from gymconsole.tui.screens.history import HistoryScreen
+
+        if not self.is_screen_installed("history"):
+            self.install_screen(HistoryScreen(), "history")
+            self._get_screen("history")  # registers it: compose and mount now, not on the first press of h
 
     def when_ready(self, callback: Callable[[], object]) -> None:
         """Call back once the engine is open (at once if it already is)."""
@@ -368,7 +377,7 @@ class GymConsoleApp(App[int]):
         from gymconsole.tui.screens.history import HistoryScreen
 
         if self._to_dashboard():
-            if not self.is_screen_installed("history"):  # built once: it keeps its filters and opens at once
+            if not self.is_screen_installed("history"):  # built once: it keeps its filters between visits
                 self.install_screen(HistoryScreen(), "history")
             self.push_screen("history")
 
