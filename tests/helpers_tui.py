@@ -65,8 +65,9 @@ async def settle(pilot: Pilot[Any]) -> None:
 @asynccontextmanager
 async def open_console(config: Config, db_path: Path, clock: Any, *, size: tuple[int, int] = SIZE,
                        **options: Any) -> AsyncIterator[Pilot[GymConsoleApp]]:
-    """The console on ``db_path``, offline, its engine open and the dashboard loaded."""
-    app = make_app(config, db_path=db_path, clock=clock, offline=True, use_env_key=False, actor="tester", **options)
+    """The console on ``db_path`` (offline unless a key is given), its engine open and the dashboard loaded."""
+    options.setdefault("offline", "api_key" not in options)
+    app = make_app(config, db_path=db_path, clock=clock, use_env_key=False, actor="tester", **options)
     async with app.run_test(size=size) as pilot:
         await wait_until(pilot, lambda: app.state is not None or app.startup_error is not None, what="engine start")
         yield pilot

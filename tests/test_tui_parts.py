@@ -109,7 +109,8 @@ async def test_config_view_shows_sources_and_rechecks_the_file(tmp_path: Path, d
     path = tmp_path / "config.toml"
     shutil.copyfile(ROOT / "config.toml", path)
     config = load_config(path)
-    async with open_console(tui_config(config), demo_path, clock, api_key="sk-ant-test-SECRET-value") as pilot:
+    async with open_console(tui_config(config), demo_path, clock, api_key="sk-ant-test-SECRET-value",
+                            offline=True) as pilot:
         app = pilot.app
         await pilot.press("c")
         screen = app.screen
