@@ -207,3 +207,28 @@ def test_demo_data_is_a_stable_contract() -> None:
     assert rows["members"][349][:3] == (350, "Nora", "Evans")
     digest = hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
     assert digest == "c49c04006ca9913467d37694b67de929e1c445d83f993f22da2a57c29b9bcd90"
+
+
+async def test_a_database_with_the_old_read_indexes_gets_them_rebuilt(tmp_path: Path) -> None:
+    """Index definitions changed inside migration 1 reach databases made before through migration 4."""
+    path = tmp_path / "v3.db"
+    async with open_database(path, create=True):
+        pass
+    conn = sqlite3.connect(path)
+    try:
+        conn.executescript("""
+            DROP INDEX members_green;
+            CREATE INDEX members_standing ON members (status, standing, membership_type, last_visit);
+            DROP INDEX prospects_breakdown;
+            CREATE INDEX prospects_breakdown ON prospects (stage, source);
+            DROP INDEX invoices_status;
+            PRAGMA user_version = 3;
+        """)
+    finally:
+        conn.close()
+    async with open_database(path) as db:
+        assert await db.fetch_value("PRAGMA user_version") == SCHEMA_VERSION
+        indexes = {r["name"]: r["sql"] for r in await db.fetch_all(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
+    assert "members_standing" not in indexes and {"members_green", "invoices_status"} <= set(indexes)
+    assert "last_contacted" in indexes["prospects_breakdown"]

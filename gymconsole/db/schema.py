@@ -7,6 +7,38 @@ text in UTC (``YYYY-MM-DDTHH:MM:SS``), dates as ``YYYY-MM-DD``.
 
 from __future__ import annotations
 
+import re
+
+READ_INDEXES = """
+    -- The read tools' indexes: each serves named queries in tools/read.py, some by INDEXED BY (EXPLAIN QUERY
+    -- PLAN is checked in tests/test_tools.py).  Defined once here, created by migration 1 and (re)built by 4.
+    -- get_green_members counts (covering, grouped in index order) and its least-recent-visit sample:
+    CREATE INDEX members_green ON members (status, standing, membership_type, last_visit, opted_out);
+    CREATE INDEX members_recency ON members (status, standing, last_visit);
+    -- get_ppv_members counts and sample:
+    CREATE INDEX members_type ON members (membership_type, status, last_visit, opted_out);
+    -- active members who owe, largest first (get_past_due_members, get_door_access_status):
+    CREATE INDEX members_owing ON members (balance_cents, past_due_since, status)
+        WHERE status = 'active' AND past_due_since IS NOT NULL AND balance_cents > 0;
+    -- get_campaign_prospects: per (stage, source) range counts, contacted-recently counts, a per-stage queue,
+    -- the queue of all active stages, oldest contact first (the terms must match the query's text).
+    CREATE INDEX prospects_breakdown ON prospects (stage, source, opted_out, last_contacted);
+    CREATE INDEX prospects_contactable ON prospects (stage, last_contacted) WHERE opted_out = 0;
+    CREATE INDEX prospects_queue ON prospects (last_contacted)
+        WHERE opted_out = 0 AND stage IN ('new', 'contacted', 'toured', 'trial');
+    -- get_invoices_for_review: duplicates and unusual amounts of the period (grouped in index order, covered),
+    -- and the period's totals as one range per status.
+    CREATE INDEX invoices_review ON invoices (issued_on, member_id, amount_cents, status);
+    CREATE INDEX invoices_status ON invoices (status, issued_on, amount_cents);
+"""
+
+
+def _rebuild(indexes: str, obsolete: tuple[str, ...]) -> str:
+    """A migration that drops these indexes (and obsolete ones) wherever they exist, then creates them."""
+    names = re.findall(r"CREATE INDEX (\w+)", indexes)
+    return "".join(f"DROP INDEX IF EXISTS {name};\n" for name in (*obsolete, *names)) + indexes
+
+
 MIGRATIONS: list[str] = [
     # 1: the gym
     """
@@ -31,17 +63,7 @@ MIGRATIONS: list[str] = [
         opted_out       INTEGER NOT NULL DEFAULT 0,
         notes           TEXT NOT NULL DEFAULT ''
     );
-    -- Each index serves named queries in tools/read.py (EXPLAIN QUERY PLAN is checked in tests/test_tools.py).
-    -- get_green_members counts (covering, grouped in index order) and its least-recent-visit sample:
-    CREATE INDEX members_green ON members (status, standing, membership_type, last_visit, opted_out);
-    CREATE INDEX members_recency ON members (status, standing, last_visit);
-    -- get_ppv_members counts and sample:
-    CREATE INDEX members_type ON members (membership_type, status, last_visit, opted_out);
-    -- past due, active or not (exclusion counts, guard rails):
     CREATE INDEX members_past_due ON members (past_due_since, status, balance_cents) WHERE past_due_since IS NOT NULL;
-    -- active members who owe, largest first (get_past_due_members, get_door_access_status):
-    CREATE INDEX members_owing ON members (balance_cents, past_due_since, status)
-        WHERE status = 'active' AND past_due_since IS NOT NULL AND balance_cents > 0;
 
     CREATE TABLE prospects (
         id             INTEGER PRIMARY KEY,
@@ -56,12 +78,6 @@ MIGRATIONS: list[str] = [
         opted_out      INTEGER NOT NULL DEFAULT 0,
         notes          TEXT NOT NULL DEFAULT ''
     );
-    -- get_campaign_prospects: per (stage, source) range counts, contacted-recently counts, a per-stage queue,
-    -- the queue of all active stages, oldest contact first (the terms must match the query's text).
-    CREATE INDEX prospects_breakdown ON prospects (stage, source, opted_out, last_contacted);
-    CREATE INDEX prospects_contactable ON prospects (stage, last_contacted) WHERE opted_out = 0;
-    CREATE INDEX prospects_queue ON prospects (last_contacted)
-        WHERE opted_out = 0 AND stage IN ('new', 'contacted', 'toured', 'trial');
 
     CREATE TABLE training_clients (
         id                    INTEGER PRIMARY KEY,
@@ -86,10 +102,6 @@ MIGRATIONS: list[str] = [
         description  TEXT NOT NULL DEFAULT '',
         paid_on      TEXT
     );
-    -- get_invoices_for_review: duplicates and unusual amounts of the period (grouped in index order, covered),
-    -- and the period's totals as one range per status.
-    CREATE INDEX invoices_review ON invoices (issued_on, member_id, amount_cents, status);
-    CREATE INDEX invoices_status ON invoices (status, issued_on, amount_cents);
     CREATE INDEX invoices_open ON invoices (status, due_on) WHERE status = 'open';
     CREATE INDEX invoices_member ON invoices (member_id, issued_on);
 
@@ -204,7 +216,7 @@ MIGRATIONS: list[str] = [
         created_at   TEXT NOT NULL,
         run_id       INTEGER
     );
-    """,
+    """ + READ_INDEXES,
     # 2: the engine's history, approvals and scheduler state
     """
     CREATE TABLE runs (
@@ -314,6 +326,8 @@ MIGRATIONS: list[str] = [
     CREATE INDEX outbox_sent ON outbox (channel, sent_at) WHERE sent_at IS NOT NULL;
     CREATE INDEX outbox_run ON outbox (run_id, kind) WHERE run_id IS NOT NULL;
     """,
+    # 4: the read tools' indexes as tools/read.py now uses them (databases made before get them rebuilt)
+    _rebuild(READ_INDEXES, obsolete=("members_standing",)),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

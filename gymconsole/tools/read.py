@@ -281,7 +281,6 @@ async def get_past_due_training_clients(ctx: ToolContext, args: TrainingArgs) ->
         "past_due_training_clients": sum(row["n"] for row in rows),
         "total_past_due": dollars(sum(row["owed"] for row in rows)),
         "by_trainer": {row["trainer"]: {"count": row["n"], "owed": dollars(row["owed"])} for row in rows[:10]},
-        "frozen_or_cancelled_excluded": True,
         "sample_largest": _people(sample),
     }
 
@@ -348,8 +347,11 @@ async def get_invoices_for_review(ctx: ToolContext, args: InvoiceArgs) -> dict[s
         params.append(round(f.min_amount * 100))
     clause = " AND ".join(where)
     large = round(t.invoice_large_amount * 100)
-    totals = await ctx.db.fetch_all(
-        f"SELECT status, COUNT(*) AS n, SUM(amount_cents) AS amount FROM invoices WHERE {clause} GROUP BY status", params)
+    # One index range per status (no sort of the period's rows).
+    statuses = [f.status] if f.status else ["open", "paid", "void"]
+    totals = [row for row in await ctx.db.fetch_all(" UNION ALL ".join(
+        f"SELECT ? AS status, COUNT(*) AS n, SUM(amount_cents) AS amount FROM invoices INDEXED BY invoices_status "
+        f"WHERE status = ? AND {clause}" for _ in statuses), [v for s in statuses for v in (s, s, *params)]) if row["n"]]
     # Unusual amounts of the period, largest first, with how many there are in all (window sums run before LIMIT).
     unusual = await ctx.db.fetch_all(
         "SELECT id AS invoice_id, member_id, amount_cents, status, issued_on, due_on, "
@@ -379,10 +381,9 @@ async def get_invoices_for_review(ctx: ToolContext, args: InvoiceArgs) -> dict[s
         [*params, MAX_DUPLICATE_GROUPS],
     )
     duplicates = sorted(groups, key=lambda d: (-d["n"], d["issued_on"], d["member_id"]))[: args.limit]
-    half = max(1, args.limit // 2)
-    picked = unusual[: max(half, args.limit - len(overdue))]
+    picked = unusual[: max(max(1, args.limit // 2), args.limit - len(overdue))]
     findings = picked + overdue[: args.limit - len(picked)]
-    first = unusual[0] if unusual else {"large_n": 0, "low_n": 0}
+    first = unusual[0] if unusual else {"large_n": 0, "low_n": 0}  # the window sums ride on every row
     return {
         "period_days": t.invoice_review_days,
         "by_status": {row["status"]: {"count": row["n"], "amount": dollars(row["amount"])} for row in totals},
@@ -483,8 +484,8 @@ READ_TOOLS: list[Tool] = [
     Tool("get_past_due_members", "Active members past due beyond the flag threshold: count, total owed, split into "
          "flagged / suspension due / escalation due, and the largest balances with their door state.", PastDueArgs,
          "safe", "read", handler=get_past_due_members),
-    Tool("get_past_due_training_clients", "Personal-training clients with an amount past due: count, total, by "
-         "trainer, and the largest.", TrainingArgs, "safe", "read", handler=get_past_due_training_clients),
+    Tool("get_past_due_training_clients", "Personal-training clients (active members) with an amount past due: "
+         "count, total, by trainer, and the largest.", TrainingArgs, "safe", "read", handler=get_past_due_training_clients),
     Tool("get_referral_candidates", "Referrals within the reward window: how many joined and are due a reward, "
          "and a sample with referral IDs.", ReferralArgs, "safe", "read", handler=get_referral_candidates),
     Tool("get_invoices_for_review", "Invoices of the review period: totals by status, findings (large, zero or "
