@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Input
 from gymconsole.db import open_database
 from gymconsole.tui.screens.approval import ApprovalModal
 from gymconsole.tui.screens.pending import PendingScreen
+from gymconsole.tui.state import load_state
 from gymconsole.tui.widgets.plan_view import PlanItems
 
 __all__ = ["no_cursor_blink"]
@@ -167,3 +168,27 @@ async def test_quitting_while_a_run_waits_cancels_it_and_keeps_the_request(confi
         assert await db.fetch_value("SELECT status FROM approvals") == "pending"
         assert await db.fetch_value("SELECT COUNT(*) FROM door_changes WHERE run_id IS NOT NULL AND "
                                     "run_id = (SELECT MAX(id) FROM runs)") == 0
+
+
+async def test_refreshing_while_a_request_is_asked_never_takes_it_for_stale(config, demo_path, clock) -> None:
+    """The dashboard counts pending approvals on every refresh; that must not turn the one on screen stale."""
+    async with open_console(tui_config(config), demo_path, clock) as pilot:
+        app = pilot.app
+        stop = asyncio.Event()
+
+        async def refresh_constantly() -> int:
+            count = 0
+            while not stop.is_set():
+                await load_state(app.services, demo=True, asking=app.asker.waiting)
+                count += 1
+            return count
+
+        refresher = asyncio.ensure_future(refresh_constantly())
+        modal = await _ask_door_access(pilot)
+        stop.set()
+        assert await refresher > 0
+        await pilot.press("y")
+        run_id = await _deny_the_rest(pilot, modal, "door_access")
+    audit = await _audit(demo_path)
+    assert set(await _door_changes(demo_path, run_id)) == {item.target_id for item in modal.plan.items}
+    assert not [row for row in audit if "process that was asking ended" in row["detail"]]

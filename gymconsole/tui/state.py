@@ -40,6 +40,16 @@ class ConsoleState:
     loaded_at: datetime | None = None
 
 
+async def count_pending(services: Services) -> int:
+    """Requests waiting for a person to decide later (what ``gate.pending()`` lists, less those being asked).
+
+    A plain count, not ``gate.pending()``: that also turns requests it takes for stale into
+    pending, and run on every refresh it raced with requests being asked in this process.
+    """
+    return int(await services.db.fetch_value(
+        "SELECT COUNT(*) FROM approvals WHERE status IN ('pending', 'executing')") or 0)
+
+
 async def load_state(services: Services, *, demo: bool, asking: int) -> ConsoleState:
     """Read the scheduler, the history and the gate into one snapshot."""
     scheduler, history, runner = services.scheduler, services.history, services.runner
@@ -49,7 +59,7 @@ async def load_state(services: Services, *, demo: bool, asking: int) -> ConsoleS
         recent=list(await history.list_runs(limit=RECENT_RUNS)),
         running=dict(runner.running()),
         totals=dict(await history.today_totals(services.config.scheduler.timezone)),
-        pending=sum(1 for row in await services.gate.pending() if row.get("status") != "waiting"),
+        pending=await count_pending(services),
         asking=asking,
         paused_all=bool(scheduler.paused_all),
         scheduler_running=bool(scheduler.running),
