@@ -25,6 +25,7 @@ from gymconsole.db import Transaction
 from gymconsole.tools import guards
 from gymconsole.tools.base import ActionPlan, PlanItem, Tool, ToolArgs, ToolContext, dollars
 from gymconsole.tools.ledger import effect_key, run_items
+from gymconsole.tools.read import ACTIVE_CLAUSE
 
 TEMPLATE_FIELDS = ("first_name", "last_name", "amount_due", "gym_name")
 GYM_NAME = "the gym"
@@ -228,15 +229,16 @@ async def plan_campaign(ctx: ToolContext, args: CampaignArgs) -> ActionPlan:
     address = "email" if args.channel == "email" else "phone"
     cooldown = ctx.days_ago_iso(t.prospect_cooldown_days)
     if args.audience == "prospects":
-        where = ["stage IN ('new','contacted','toured','trial')", "opted_out = 0",
-                 "(last_contacted IS NULL OR last_contacted < ?)", f"{address} IS NOT NULL"]
+        # The contact queue in index order (the same shape as get_campaign_prospects' sample).
+        where = [ACTIVE_CLAUSE, "opted_out = 0", "IFNULL(last_contacted, '') < ?", f"{address} IS NOT NULL"]
         params: list[Any] = [cooldown]
         if args.stage:
             where.append("stage = ?")
             params.append(args.stage)
+        index = "prospects_contactable" if args.stage else "prospects_queue"
         rows = await ctx.db.fetch_all(
-            f"SELECT id, first_name, last_name, {address} AS address FROM prospects WHERE {' AND '.join(where)} "
-            "ORDER BY last_contacted IS NOT NULL, last_contacted, id LIMIT ?", [*params, wanted])
+            f"SELECT id, first_name, last_name, {address} AS address FROM prospects INDEXED BY {index} "
+            f"WHERE {' AND '.join(where)} ORDER BY last_contacted, id LIMIT ?", [*params, wanted])
         kind = "prospect"
     else:
         extra = "standing = 'green'" if args.audience == "green_members" else "membership_type = 'pay_per_visit'"
