@@ -137,3 +137,21 @@ async def test_a_drift_check_against_a_broken_controller_reports_the_error(demo_
     report = await check_door_drift(demo_db, with_door(config, kind="http", base_url=controller.url))
     assert not report.clean and report.differences == []
     assert report.line() == 'door drift check failed: the door controller answered HTTP 503: {"error": "maintenance"}'
+
+
+async def test_a_door_access_run_reports_drift_as_a_finding_and_changes_nothing(demo_path, config, clock,
+                                                                                 controller) -> None:
+    from gymconsole.engine.events import Notice
+    from gymconsole.engine.services import open_services
+
+    config = with_door(config, kind="http", base_url=controller.url)
+    async with open_services(config, db_path=demo_path, clock=clock, offline=True, dry_run=True) as services:
+        rows = await services.db.fetch_all("SELECT badge_code, access_state FROM door_credentials ORDER BY member_id")
+        controller.states = {r["badge_code"]: r["access_state"] for r in rows}
+        del controller.states[rows[0]["badge_code"]]
+        result = await services.runner.run("door_access")
+        events = await services.history.events(result.run_id)
+    findings = [e for e in events if isinstance(e, Notice) and e.message.startswith("door drift")]
+    assert len(findings) == 1 and findings[0].level == "warning"
+    assert rows[0]["badge_code"] in findings[0].message
+    assert all(r.method == "GET" for r in controller.requests)  # a dry run: the drift check only reads

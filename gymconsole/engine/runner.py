@@ -32,6 +32,8 @@ from gymconsole.tools.registry import Approver
 
 log = logging.getLogger(__name__)
 
+DOOR_TOOLS = frozenset({"suspend_door_access", "restore_door_access"})
+
 
 class Recorder(Protocol):
     async def start_run(self, workflow: str, trigger: str, mode: str, dry_run: bool) -> int: ...
@@ -172,6 +174,7 @@ class WorkflowRunner:
             await session.emit(RunStarted, mode=mode, trigger=trigger, dry_run=dry, model=model)
             if cancelled:
                 raise asyncio.CancelledError()
+            await self._check_door_drift(session)
             outcome = await self._drive(session, mode)
         except asyncio.CancelledError:
             outcome = RunOutcome("cancelled", session.last_text, "cancelled")
@@ -181,6 +184,15 @@ class WorkflowRunner:
             log.exception("run %s of %s failed", run_id, workflow)
             outcome = RunOutcome("failed", session.last_text, f"internal error: {type(exc).__name__}: {exc}")
         return await self._finish(session, mode, outcome)
+
+    async def _check_door_drift(self, session: RunSession) -> None:
+        """A workflow that changes doors first reports drift between the door controller and the database."""
+        if not DOOR_TOOLS & set(session.tools) or self.config.door_controller.kind != "http":
+            return
+        from gymconsole.delivery.door import check_door_drift
+
+        report = await check_door_drift(self.db, self.config)
+        await self.bus.emit(report.notice(session.run_id, session.workflow))
 
     async def _drive(self, session: RunSession, mode: str) -> RunOutcome:
         if mode == "offline":
