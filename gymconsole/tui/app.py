@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on
 from textual.app import App
@@ -39,6 +39,9 @@ from gymconsole.tui.screens.approval import ApprovalModal
 from gymconsole.tui.screens.dashboard import DashboardScreen
 from gymconsole.tui.state import ConsoleState, load_state
 from gymconsole.tui.trace import RunTrace
+
+if TYPE_CHECKING:
+    from gymconsole.engine.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +81,8 @@ class GymConsoleApp(App[int]):
         self._base_url = base_url
         self._offline = offline or not api_key
         self._dry_run = config.safety.dry_run if dry_run is None else dry_run
-        self.services: Any = None
-        """The engine's :class:`~gymconsole.engine.services.Services` once open (None before)."""
+        self.services: Services | None = None
+        """The engine once open (None before, or when it could not open)."""
         self.state: ConsoleState | None = None
         self.demo = False
         self.startup_error: str | None = None
@@ -278,7 +281,7 @@ class GymConsoleApp(App[int]):
 
     # --- actions -------------------------------------------------------------------------
 
-    def _engine(self) -> Any:
+    def _engine(self) -> Services | None:
         if self.services is None:
             self.say(self.startup_error or "Still starting: try again in a moment.", severity="warning")
         return self.services
