@@ -472,3 +472,36 @@ def test_an_event_plan_describes_the_whole_count() -> None:
     assert lines[0] == "Send email campaign to prospects · risk high · 30 targets (30 messages)"
     assert "  ... and 25 more" in lines and "    Hi P1" in lines
     assert describe_plan(plan, sample=5) == lines
+
+
+async def test_listing_pending_while_a_person_is_being_asked_never_drops_their_answer(env: Env) -> None:
+    """pending() in the same process (the console's Pending screen) must not take an on-screen request for stale."""
+    ctx = await env.start()
+    listed: list[list[dict[str, Any]]] = []
+
+    racing: list[asyncio.Task[Any]] = []
+
+    async def asker(request: ApprovalRequest) -> Decision:
+        listed.append(await env.gate.pending())  # while the modal is up
+        racing.append(asyncio.create_task(env.gate.pending()))  # and as the answer is being stored
+        return Decision("approved", "tui", "manager")
+
+    env.gate.asker = asker
+    lister_running = True
+
+    async def keep_listing() -> None:  # around the insert's COMMIT and the settle, too
+        while lister_running:
+            await env.gate.pending()
+            await asyncio.sleep(0)
+
+    lister = asyncio.create_task(keep_listing())
+    try:
+        outcome = await env.call(ctx, "suspend_door_access", {"member_ids": SUSPEND[:2]})
+    finally:
+        lister_running = False
+        await lister
+        await asyncio.gather(*racing)
+    assert outcome.decision is not None and outcome.decision.status == "approved", outcome.result
+    assert [row["status"] for row in listed[0]] == ["waiting"]
+    assert [row["status"] for row in await env.approvals()] == ["approved"]
+    assert [await env.door(m) for m in SUSPEND[:2]] == ["suspended", "suspended"]

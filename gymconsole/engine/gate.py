@@ -197,17 +197,28 @@ class ApprovalGate:
     async def _ask(self, ctx: ToolContext, plan: ActionPlan) -> Decision:
         timeout = self.config.safety.approval_timeout_seconds
         requested_at = iso(self.clock.now())
-        async with self.db.write() as tx:
-            approval_id = await tx.insert(
-                "INSERT INTO approvals (run_id, workflow, tool, risk, title, plan, item_count, status, requested_at, pid) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, 'waiting', ?, ?)",
-                [ctx.run_id, ctx.workflow, plan.tool, plan.risk, plan.title, json.dumps(plan.as_dict()),
-                 len(plan.items), requested_at, os.getpid()])
-        assert approval_id is not None
+        asking: tuple[str, int] | None = None
+        try:
+            async with self.db.write() as tx:
+                approval_id = await tx.insert(
+                    "INSERT INTO approvals (run_id, workflow, tool, risk, title, plan, item_count, status, "
+                    "requested_at, pid) VALUES (?, ?, ?, ?, ?, ?, ?, 'waiting', ?, ?)",
+                    [ctx.run_id, ctx.workflow, plan.tool, plan.risk, plan.title, json.dumps(plan.as_dict()),
+                     len(plan.items), requested_at, os.getpid()])
+                assert approval_id is not None
+                # Registered before COMMIT and kept until the outcome is stored: a pending() in this process
+                # must never take a request that is on screen (or being settled) for a stale one.
+                asking = (str(self.db.path), approval_id)
+                _ASKING.add(asking)
+            return await self._ask_person(ctx, plan, approval_id, requested_at, timeout)
+        finally:
+            if asking is not None:
+                _ASKING.discard(asking)
+
+    async def _ask_person(self, ctx: ToolContext, plan: ActionPlan, approval_id: int, requested_at: str,
+                          timeout: float) -> Decision:
         request = ApprovalRequest(approval_id, ctx.run_id, ctx.workflow, plan.tool, plan.risk, plan.title, plan,
                                   timeout, requested_at)
-        asking = (str(self.db.path), approval_id)
-        _ASKING.add(asking)
         try:
             await self.bus.emit(ApprovalRequested(ctx.run_id or 0, ctx.workflow, approval_id=approval_id,
                                                   tool=plan.tool, risk=plan.risk, title=plan.title,
@@ -222,8 +233,6 @@ class ApprovalGate:
                 raise
             answer = Decision("timed_out", "timeout", current_user(), "the question was withdrawn; saved for a "
                               "person to decide later")  # the asker gave up on its own: not the run's end
-        finally:
-            _ASKING.discard(asking)
         decision = self._normalise(plan, answer, approval_id)
         return await self._settle(ctx, plan, decision)
 
@@ -309,10 +318,11 @@ class ApprovalGate:
         """Requests whose asking process is gone (killed, crashed) become pending: nobody answered them."""
         rows = await self.db.fetch_all("SELECT id, pid, run_id, workflow, plan FROM approvals WHERE status = 'waiting'")
         for row in rows:
-            if (str(self.db.path), row["id"]) in _ASKING or (row["pid"] != os.getpid() and row["pid"]
-                                                              and pid_alive(row["pid"])):
+            if self._still_asked(row):
                 continue
             async with self.db.write() as tx:
+                if self._still_asked(row):  # re-checked under the write lock: an answer may be settling now
+                    continue
                 if not await tx.execute("UPDATE approvals SET status = 'pending' WHERE id = ? AND status = 'waiting'",
                                         [row["id"]]):
                     continue
@@ -322,6 +332,12 @@ class ApprovalGate:
                                     approval_id=row["id"])
                 await self._audit(tx, row["run_id"], row["workflow"], plan, decision)
             await self._emit(row["run_id"], row["workflow"], plan, decision)
+
+    def _still_asked(self, row: dict[str, Any]) -> bool:
+        """Is a person being asked this request, here or in another live process?"""
+        if (str(self.db.path), row["id"]) in _ASKING:
+            return True
+        return bool(row["pid"]) and row["pid"] != os.getpid() and pid_alive(row["pid"])
 
     async def pending(self) -> list[dict[str, Any]]:
         """Requests waiting for a person, oldest first, each with what it would do.
