@@ -155,6 +155,29 @@ async def test_a_timed_out_request_waits_in_pending_and_is_approved_there(config
     assert row == {"status": "executed", "decided_via": "tui", "decided_by": "tester"}
 
 
+async def test_approving_a_pending_request_in_dry_run_changes_nothing(config, demo_path, clock) -> None:
+    async with open_console(tui_config(config, approval_timeout_seconds=0.5), demo_path, clock) as pilot:
+        app = pilot.app
+        await _ask_door_access(pilot)
+        run_id = await finished(pilot, "door_access")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ApprovalModal), what="the modal to close")
+        await pilot.press("escape")
+        await pilot.press("d")  # the console's dry-run toggle
+        assert app.dry_run_mode
+        await pilot.press("a")
+        screen = app.screen
+        assert isinstance(screen, PendingScreen)
+        table = screen.query_one("#pending-table", DataTable)
+        await wait_until(pilot, lambda: table.row_count == 2 and bool(screen.query(PlanItems)), what="the pending rows")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: not screen.busy and any("dry run" in n.message for n in app._notifications),
+                         what="the dry-run notice")
+        assert table.row_count == 2
+    assert await _door_changes(demo_path, run_id) == {}
+    async with open_database(demo_path) as db:
+        assert {r["status"] for r in await db.fetch_all("SELECT status FROM approvals")} == {"pending"}
+
+
 async def test_quitting_while_a_run_waits_cancels_it_and_keeps_the_request(config, demo_path, clock) -> None:
     async with open_console(tui_config(config), demo_path, clock) as pilot:
         app = pilot.app

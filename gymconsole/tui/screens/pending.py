@@ -177,12 +177,13 @@ class PendingScreen(Screen[None]):
         if services is None:
             return
         gate, actor = services.gate, self.app.asker.actor
+        dry_run = bool(services.runner.dry_run)  # the console's dry-run toggle holds here too
         self.busy = True
 
         async def decide() -> None:
             try:
                 outcome = await gate.decide_pending(approval_id, approve, actor=actor, via="tui", reason=reason,
-                                                   keys=sorted(keys) if keys is not None else None)
+                                                   keys=sorted(keys) if keys is not None else None, dry_run=dry_run)
             except ApprovalError as exc:
                 self.app.say(str(exc), severity="error")
                 return
@@ -195,6 +196,8 @@ class PendingScreen(Screen[None]):
     @on(Decided)
     def _decided(self, message: Decided) -> None:
         verb = "approved" if message.approved else "denied"
+        if message.outcome.get("status") == "dry_run":
+            verb = "not decided (dry run: nothing changed); it would be approved"
         detail = message.outcome.get("summary") or message.outcome.get("reason") or ""
         self.app.say(f"Approval #{message.approval_id} {verb}" + (f": {one_line(detail, 160)}" if detail else "."))
         self.app.request_state()
