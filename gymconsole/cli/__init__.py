@@ -17,14 +17,38 @@ from gymconsole.cli.common import UsageError, add_common, fail
 SUBCOMMANDS = ["init", "tool", "run", "workflows", "history", "approvals", "scheduler", "outbox"]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_in(argv: list[str]) -> str | None:
+    """The subcommand named in ``argv`` (the first word that is not an option or an option's value)."""
+    takes_value = False
+    for token in argv:
+        if takes_value:
+            takes_value = False
+        elif token in ("--config", "--db"):
+            takes_value = True
+        elif not token.startswith("-"):
+            return token
+    return None
+
+
+def _needed(argv: list[str]) -> list[str]:
+    """Import only the subcommand in use: the console's first paint should not pay for the others."""
+    command = _command_in(argv)
+    if command in SUBCOMMANDS:
+        return [command]
+    if command is None and not {"-h", "--help"} & set(argv):
+        return []
+    return SUBCOMMANDS  # help, or an unknown word: argparse lists them all
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``argv`` only the subcommand it names is imported."""
     parser = argparse.ArgumentParser(prog="gymconsole", description="A gym's operations console.")
     parser.add_argument("--version", action="version", version=f"gymconsole {__version__}")
     add_common(parser)
     parser.add_argument("--offline", action="store_true", help="never call Claude; run the offline playbooks")
     parser.add_argument("--dry-run", action="store_true", help="acting tools only report what they would do")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMANDS:
+    for name in SUBCOMMANDS if argv is None else _needed(argv):
         try:
             module = importlib.import_module(f"gymconsole.cli.{name}")
         except ModuleNotFoundError as exc:
@@ -36,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is None:
