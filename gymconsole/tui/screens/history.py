@@ -27,7 +27,7 @@ from gymconsole.tui.screens.dashboard import NAV_BINDINGS
 if TYPE_CHECKING:
     from gymconsole.tui.app import GymConsoleApp
 
-PAGE_SIZE = 100
+PAGE_SIZE = 50
 STATUSES = ("running", "succeeded", "failed", "cancelled", "awaiting_approval", "budget_exhausted", "interrupted",
             "missed", "skipped")
 COLUMNS = ("id", "started", "workflow", "trigger", "mode", "status", "iter", "tokens", "cost", "summary")
