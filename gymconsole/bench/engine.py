@@ -13,7 +13,6 @@ playbook is timed.
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import sys
 import time
@@ -218,7 +217,7 @@ async def _run(workdir: Path) -> None:
         print(f"   {workflow:<21}{status:<19}{ms:>8.1f}")
     for suffix in ("", "-wal", "-shm"):
         Path(f"{scratch}{suffix}").unlink(missing_ok=True)
-    print(f"   offline runs approved by the bench (so acts happen); timings include every database write")
+    print("   offline runs approved by the bench (so acts happen); timings include every database write")
 
 
 def run(workdir: Path) -> None:

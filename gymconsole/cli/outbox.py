@@ -97,7 +97,6 @@ def _send(args: argparse.Namespace) -> int:
                   flush=True)
 
     async def main() -> DrainReport | None:
-        nonlocal stopping
         async with open_database(config.database_path()) as db:
             sender = OutboxSender(db, config, SystemClock())
             if not sender.enabled:

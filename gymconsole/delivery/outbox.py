@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import re
 import socket
-import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 from gymconsole.clock import Clock, iso
 from gymconsole.config import Config
 from gymconsole.db import Database, Transaction
+from gymconsole.process import pid_alive
 
 STATUSES = ("queued", "sending", "sent", "failed")
 OPTED_OUT = "opted out"
@@ -39,26 +39,11 @@ def owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _pid_alive(pid: int) -> bool | None:
-    """Whether a local process exists; None where that cannot be checked safely (Windows)."""
-    if sys.platform == "win32":
-        return None  # os.kill(pid, 0) would send CTRL_C_EVENT there
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return None
-    return True
-
-
 def _claimer_dead(claimed_by: str | None) -> bool:
     host, _, pid_text = (claimed_by or "").rpartition(":")
     if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
         return False
-    return _pid_alive(int(pid_text)) is False
+    return not pid_alive(int(pid_text))
 
 
 async def claim_next(db: Database, clock: Clock, channel: str, owner: str) -> tuple[dict[str, Any] | None, int]:

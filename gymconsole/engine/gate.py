@@ -35,7 +35,7 @@ from gymconsole.clock import Clock, iso
 from gymconsole.config import Config
 from gymconsole.db import Database, Transaction
 from gymconsole.engine.events import ApprovalDecided, ApprovalRequested, EventBus
-from gymconsole.engine.history import pid_alive
+from gymconsole.process import pid_alive
 from gymconsole.tools.base import ActionPlan, ToolContext
 from gymconsole.tools.registry import Decision, execute_plan
 

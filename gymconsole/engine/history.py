@@ -23,7 +23,6 @@ import asyncio
 import json
 import logging
 import os
-import sys
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -31,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from gymconsole.clock import Clock, iso
 from gymconsole.db import Database, Transaction
+from gymconsole.process import pid_alive
 from gymconsole.engine.events import (
     EVENT_TYPES,
     Event,
@@ -232,37 +232,6 @@ def _is_int(value: Any) -> bool:
     return not isinstance(value, bool)
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this id exists (portable; a permission error means it does)."""
-    if pid <= 0:
-        return False
-    if sys.platform == "win32":
-        return _windows_pid_alive(pid)
-    try:
-        os.kill(pid, 0)  # signal 0: existence check only (POSIX)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
-
-
-def _windows_pid_alive(pid: int) -> bool:
-    import ctypes  # Windows only: os.kill(pid, 0) would terminate the process there
-
-    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
-    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
-    if not handle:
-        return False
-    try:
-        code = ctypes.c_ulong()
-        if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
-            return False
-        return code.value == 259  # STILL_ACTIVE
-    finally:
-        kernel32.CloseHandle(handle)
 
 
 def _like(text: str) -> str:
