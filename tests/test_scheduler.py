@@ -311,3 +311,46 @@ async def test_start_prunes_old_events(base: Config, clock: FakeClock, hdb: Data
         await rig.scheduler.shutdown()
     assert await rig.history.events(old.run_id) == [] and await rig.history.events(new.run_id)
     assert (await rig.history.get_run(old.run_id))["status"] == "succeeded"  # type: ignore[index]
+
+
+async def test_schedules_that_fell_due_while_nothing_ran_are_recorded_as_missed(repo_config: Config, clock: FakeClock,
+                                                                                 hdb: Database) -> None:
+    """The office PC was off from 10:00 to 13:40: four hourly runs never happened, and the history says so."""
+    config = config_with(repo_config, {"hourly": workflow("Hourly", minute="15"), "yearly": workflow("Yearly", **QUIET),
+                                       "held": workflow("Held", minute="20")}, timezone="America/New_York")
+    first = Rig(hdb, config, clock)
+    await first.scheduler.start()  # the first start expects nothing before it
+    await first.scheduler.pause("held")
+    await first.scheduler.shutdown()
+    assert await first.statuses() == []
+    clock.advance(3 * 3600 + 40 * 60)  # 10:00 -> 13:40 New York
+    second = Rig(hdb, config, clock)
+    await second.scheduler.start()
+    await second.scheduler.shutdown()
+    runs = await second.history.list_runs()
+    assert [(r["workflow"], r["trigger"], r["status"]) for r in runs] == [("hourly", "schedule", "missed")]
+    assert runs[0]["summary"].startswith("4 scheduled runs at 2026-11-02 10:15 EST to 2026-11-02 13:15 EST missed: "
+                                         "gymconsole was not running")
+    assert second.runner.started == []  # too late to catch up (beyond the misfire grace): recorded, not run
+
+
+async def test_a_run_due_within_the_misfire_grace_is_caught_up_once(repo_config: Config, clock: FakeClock,
+                                                                    hdb: Database) -> None:
+    config = config_with(repo_config, {"hourly": workflow("Hourly", minute="15")}, timezone="America/New_York",
+                         misfire_grace_seconds=300)
+    first = Rig(hdb, config, clock)
+    await first.scheduler.start()
+    await first.scheduler.shutdown()
+    clock.advance(17 * 60)  # 10:00 -> 10:17: the 10:15 run fell due 2 minutes ago
+    second = Rig(hdb, config, clock)
+    await second.scheduler.start()
+    try:
+        await wait_for(lambda: second.runner.started == [("hourly", "schedule")])
+        await wait_for(lambda: not second.runner.running())
+    finally:
+        await second.scheduler.shutdown()
+    third = Rig(hdb, config, clock)  # a restart right after: that run is not caught up twice
+    await third.scheduler.start()
+    await third.scheduler.shutdown()
+    assert third.runner.started == []
+    assert await third.statuses() == [("hourly", "schedule", "succeeded")]

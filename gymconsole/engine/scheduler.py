@@ -17,7 +17,12 @@ keep only in memory is ours:
   progress finish within a grace period, cancels the rest (the runner records
   them ``cancelled``) and only then shuts APScheduler down;
 * next run times are computed from the trigger and the injected clock, so they
-  are known before start, while paused and in tests with a fake clock.
+  are known before start, while paused and in tests with a fake clock;
+* while started, the scheduler notes the time once a minute (``meta``
+  ``scheduler_seen_at``).  At the next start, a schedule that fell due while no
+  gymconsole was running is caught up once (coalesced) if the latest such time
+  is within the misfire grace, and otherwise recorded as ``missed`` with when
+  and why: the office PC being off at 06:00 is never silent.
 
 On the autumn DST day a wall-clock time such as 01:30 happens twice; a
 schedule that does not fire every hour runs at the first one only
@@ -48,6 +53,10 @@ log = logging.getLogger(__name__)
 
 ALL = "*"
 """The ``scheduler_state`` row of the master switch."""
+HEARTBEAT_JOB = "scheduler-heartbeat"
+SEEN_AT = "scheduler_seen_at"
+"""``meta`` key: the last moment a started scheduler was known to be running (UTC, storage format)."""
+HEARTBEAT_SECONDS = 60
 PRUNE_JOB = "history-retention"
 """The daily job that prunes old runs' events (``history.retention_days``); also run at start."""
 DEFAULT_SHUTDOWN_GRACE_SECONDS = 10.0
@@ -228,8 +237,60 @@ class WorkflowScheduler:
                         replace_existing=True, **extra)
         aps.add_job(self._prune, trigger=CronTrigger(hour=3, minute=45, timezone=self.timezone), id=PRUNE_JOB,
                     name=PRUNE_JOB, replace_existing=True)
+        aps.add_job(self._heartbeat, trigger="interval", seconds=HEARTBEAT_SECONDS, id=HEARTBEAT_JOB,
+                    name=HEARTBEAT_JOB, replace_existing=True)
         self._pruning = asyncio.get_running_loop().create_task(self._prune())
+        await self._catch_up()
         log.info("scheduler started (%s)", "paused" if self.paused_all else "running")
+
+    async def _heartbeat(self) -> None:
+        """Note that the scheduler is running (what the next start compares its schedules with)."""
+        try:
+            async with self.db.write() as tx:
+                await tx.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+                                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                                 (SEEN_AT, iso(self.clock.now())))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("noting the scheduler's heartbeat failed")
+
+    async def _catch_up(self) -> None:
+        """Schedules that fell due while no scheduler ran: run the latest once, or record it as missed."""
+        seen = await self.db.meta(SEEN_AT)
+        await self._heartbeat()
+        if seen is None:
+            return  # the first start: nothing was expected before it
+        since = datetime.fromisoformat(seen).replace(tzinfo=UTC)
+        now = self.clock.now()
+        grace = timedelta(seconds=self.config.scheduler.misfire_grace_seconds)
+        for name, wf in self.config.workflows.items():
+            if not wf.enabled or self.is_paused(name):
+                continue
+            due = self._fire_times(name, since, now)
+            last_scheduled = await self.db.fetch_value(
+                "SELECT MAX(started_at) FROM runs WHERE workflow = ? AND trigger = 'schedule'", (name,))
+            if last_scheduled:  # a run the heartbeat did not see yet (the process died within the minute)
+                due = [t for t in due if iso(t) > last_scheduled]
+            if not due:
+                continue
+            if now - due[-1] <= grace and self.runner is not None:
+                log.info("%s: catching up the run due at %s", name, self._local(due[-1]))
+                self._track(self._scheduled_run(name), f"catch-up run of {name}")
+                continue
+            count = f"{len(due)} scheduled runs" if len(due) > 1 else "the scheduled run"
+            span = self._local(due[0]) if len(due) == 1 else f"{self._local(due[0])} to {self._local(due[-1])}"
+            await self._record_skip(name, "missed", f"{count} at {span} missed: gymconsole was not running "
+                                    f"(it last ran at {self._local(since)})")
+
+    def _fire_times(self, workflow: str, after: datetime, until: datetime, most: int = 1000) -> list[datetime]:
+        """The schedule's fire times in (after, until], oldest first."""
+        trigger, times = self._triggers[workflow], []
+        fire = trigger.get_next_fire_time(None, (after + timedelta(microseconds=1)).astimezone(self.timezone))
+        while fire is not None and fire <= until and len(times) < most:
+            times.append(fire)
+            fire = trigger.get_next_fire_time(fire, (fire + timedelta(microseconds=1)).astimezone(self.timezone))
+        return times
 
     def _apply(self, workflow: str) -> None:
         """Bring the APScheduler job in line with the flags (when started)."""
@@ -351,6 +412,7 @@ class WorkflowScheduler:
         self._stopping = True
         if self._aps is not None and self._aps.running:
             self._aps.pause()
+            await self._heartbeat()
         if self._pruning is not None and not self._pruning.done():
             self._pruning.cancel()  # between two small transactions: the rest is pruned next time
             await asyncio.gather(self._pruning, return_exceptions=True)
