@@ -94,3 +94,24 @@ def test_cli_subprocess_has_no_traceback(tmp_path: Path, command: list[str]) -> 
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().count("\n") == 0 and "scheduler.timezone" in result.stderr, result.stderr
     assert not (tmp_path / "gym.db").exists()
+
+
+def test_the_api_key_is_read_from_a_dotenv_beside_the_config(tmp_path, monkeypatch) -> None:
+    import argparse
+    import shutil
+
+    from gymconsole.cli.common import config_from
+    from gymconsole.config import find_api_key
+
+    for name in ("ANTHROPIC_API_KEY", "CLAUDE_API_KEY"):
+        monkeypatch.setenv(name, "")  # restored (to absent) after the test, whatever .env sets
+        monkeypatch.delenv(name)
+    office = tmp_path / "office"
+    office.mkdir()
+    shutil.copyfile(ROOT / "config.toml", office / "config.toml")
+    (office / ".env").write_text("CLAUDE_API_KEY=sk-from-dotenv\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    config_from(argparse.Namespace(config=str(office / "config.toml"), command="workflows"))
+    assert find_api_key() == "sk-from-dotenv"

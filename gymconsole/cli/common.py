@@ -81,18 +81,19 @@ def setup_logging(config: Config, *, terminal: bool) -> None:
     quiet_sdk_logs()
 
 
-def load_env() -> None:
-    """Read `.env` from the working folder (never overriding the real environment)."""
+def load_env(config_path: str | Path) -> None:
+    """Read `.env` beside the config file, then from the working folder (never overriding the real environment)."""
     from dotenv import load_dotenv
 
-    load_dotenv(Path.cwd() / ".env", override=False)
+    for folder in dict.fromkeys([Path(config_path).resolve().parent, Path.cwd().resolve()]):
+        load_dotenv(folder / ".env", override=False)
 
 
 def config_from(args: argparse.Namespace) -> Config:
     """The configuration named by --config, with --db applied; ConfigError becomes UsageError."""
-    load_env()
-    quiet_sdk_logs()
     path = getattr(args, "config", None) or DEFAULT_CONFIG
+    load_env(path)
+    quiet_sdk_logs()
     try:
         config = load_config(path)
     except ConfigError as exc:
