@@ -232,3 +232,28 @@ async def test_a_database_with_the_old_read_indexes_gets_them_rebuilt(tmp_path: 
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
     assert "members_standing" not in indexes and {"members_green", "invoices_status"} <= set(indexes)
     assert "last_contacted" in indexes["prospects_breakdown"]
+
+
+async def test_a_writer_waits_out_another_process_holding_the_write_lock_past_the_busy_timeout(tmp_path, monkeypatch):
+    """A run's final status must not be lost to a slow writer elsewhere (a door controller call, a bulk load)."""
+    import sqlite3
+    import threading
+
+    from gymconsole.db import connection
+
+    monkeypatch.setattr(connection, "BUSY_TIMEOUT_MS", 100)
+    path = tmp_path / "busy.db"
+    db = await Database.open(path, create=True)
+    try:
+        other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")  # another process's long write
+        release = threading.Timer(0.25, lambda: (other.execute("COMMIT"), other.close()))  # > one busy timeout
+        release.start()
+        try:
+            async with db.write() as tx:
+                await tx.execute("INSERT INTO meta (key, value) VALUES ('k', 'v')")
+        finally:
+            release.join()
+        assert await db.fetch_value("SELECT value FROM meta WHERE key = 'k'") == "v"
+    finally:
+        await db.close()

@@ -22,6 +22,8 @@ from gymconsole.db.schema import MIGRATIONS, SCHEMA_VERSION
 
 Params = Sequence[Any] | dict[str, Any]
 BUSY_TIMEOUT_MS = 10_000
+BEGIN_ATTEMPTS = 4
+"""A writer waits up to BEGIN_ATTEMPTS x BUSY_TIMEOUT_MS for another process's write lock."""
 
 
 class DatabaseError(Exception):
@@ -121,7 +123,7 @@ class Database(Transaction):
     async def write(self) -> AsyncIterator[Transaction]:
         """One write transaction: serialised, immediate, committed or rolled back whole."""
         async with self._write_lock:
-            await self._begin()
+            await self._begin_patiently()
             try:
                 yield Transaction(self._conn)
             except BaseException:
@@ -129,6 +131,20 @@ class Database(Transaction):
                 raise
             else:
                 await self._conn.execute("COMMIT")
+
+    async def _begin_patiently(self) -> None:
+        """BEGIN IMMEDIATE, waiting out another process's long write (busy timeout, then a few more times).
+
+        Nothing has happened yet when BEGIN fails, so trying again is safe; giving up would lose a
+        run's final status or an approval to a slow writer elsewhere (a door controller call, a bulk load).
+        """
+        for attempt in range(BEGIN_ATTEMPTS):
+            try:
+                await self._begin()
+                return
+            except sqlite3.OperationalError as exc:
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or attempt == BEGIN_ATTEMPTS - 1:
+                    raise
 
     async def _begin(self) -> None:
         """BEGIN IMMEDIATE that a cancelled writer cannot leave open: the statement runs on aiosqlite's thread
