@@ -155,3 +155,19 @@ async def test_a_door_access_run_reports_drift_as_a_finding_and_changes_nothing(
     assert len(findings) == 1 and findings[0].level == "warning"
     assert rows[0]["badge_code"] in findings[0].message
     assert all(r.method == "GET" for r in controller.requests)  # a dry run: the drift check only reads
+
+
+async def test_one_refused_door_change_does_not_stop_the_others(demo_db, config, clock, controller) -> None:
+    ctx = ToolContext(demo_db, with_door(config, kind="http", base_url=controller.url), clock, "door_access", 7)
+    members = await _suspendable(ctx, 3)
+    controller.script(Answer(200, {"state": "suspended"}), Answer(500, {"error": "relay board offline"}))
+    outcome = await call_tool(ctx, "suspend_door_access", {"member_ids": members}, None, _approve)
+    assert not outcome.is_error, outcome.result
+    assert outcome.result["done_count"] == 2 and outcome.result["failed_count"] == 1
+    [failed] = outcome.result["failed"]
+    assert failed["id"] == members[1] and "HTTP 500" in failed["reason"]
+    states = [(await _door(demo_db, m))["access_state"] for m in members]
+    assert states == ["suspended", "active", "suspended"]
+    again = await call_tool(ctx, "suspend_door_access", {"member_ids": members}, None, _approve)  # back up: the rest
+    assert again.result["done_count"] == 1 and again.result["skipped_count"] == 2  # the others: already suspended
+    assert (await _door(demo_db, members[1]))["access_state"] == "suspended"

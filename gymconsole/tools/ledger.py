@@ -15,6 +15,7 @@ acts twice.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -22,6 +23,8 @@ from typing import Any
 
 from gymconsole.db import Transaction
 from gymconsole.tools.base import SAMPLE_SIZE, ActionPlan, PlanItem, ToolContext
+
+log = logging.getLogger(__name__)
 
 
 def effect_key(ctx: ToolContext, action: str, target: str, period: str) -> str:
@@ -83,20 +86,30 @@ async def run_items(ctx: ToolContext, plan: ActionPlan, check: Check, act: Act) 
         return {"dry_run": True, "changed": "nothing (dry run)", "would_do_count": len(plan.items),
                 "would_do": [item.as_dict() for item in plan.items[:SAMPLE_SIZE]],
                 "skipped_count": len(skipped), "skipped": skipped[:SAMPLE_SIZE], "skipped_by_reason": _reasons(skipped)}
+    failed: list[dict[str, Any]] = []
     for item in plan.items:
-        async with ctx.db.write() as tx:
-            reason = await check(tx, item)
-            if reason is not None:
-                skipped.append(_skip(item, reason))
-                continue
-            if not await claim(ctx, tx, item, plan.tool):
-                already.append(item.target_id)
-                continue
-            outcome = await act(tx, item)
-            await mark_done(ctx, tx, item, outcome)
-            done.append({"id": item.target_id, "name": item.label, **outcome})
+        try:
+            async with ctx.db.write() as tx:
+                reason = await check(tx, item)
+                if reason is not None:
+                    skipped.append(_skip(item, reason))
+                    continue
+                if not await claim(ctx, tx, item, plan.tool):
+                    already.append(item.target_id)
+                    continue
+                outcome = await act(tx, item)
+                await mark_done(ctx, tx, item, outcome)
+                done.append({"id": item.target_id, "name": item.label, **outcome})
+        except Exception as exc:  # this item's transaction (its claim too) rolled back: it can be tried again
+            log.warning("%s for %s failed: %s", plan.tool, item.label, exc, exc_info=True)
+            failed.append(_skip(item, f"failed: {exc}"))
     result: dict[str, Any] = {"done_count": len(done), "done": done[:SAMPLE_SIZE], "already_done_count": len(already),
                               "skipped_count": len(skipped), "skipped": skipped[:SAMPLE_SIZE]}
+    if failed:
+        result["failed_count"] = len(failed)
+        result["failed"] = failed[:SAMPLE_SIZE]
+        if not done:
+            result["error"] = f"{len(failed)} of {len(plan.items)} not done; {failed[0]['name']}: {failed[0]['reason']}"
     if skipped:
         result["skipped_by_reason"] = _reasons(skipped)
     if already:

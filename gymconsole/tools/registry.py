@@ -129,7 +129,7 @@ async def call_tool(ctx: ToolContext, name: str, raw_input: Any, allowed: Iterab
                                                 for i in plan.items if i.key not in decision.approved_keys],
                                 plan.args, plan.message)
         result = await tool.execute(ctx, chosen)
-        return outcome(result, False, plan.risk, decision=decision, plan=chosen, subjects=subjects)
+        return outcome(result, "error" in result, plan.risk, decision=decision, plan=chosen, subjects=subjects)
     except Exception as exc:  # a handler bug must reach the model as an error result, not end the run
         log.exception("tool %s failed", name)
         return outcome({"error": f"tool failed: {type(exc).__name__}: {exc}"}, True, tool.risk)
