@@ -35,11 +35,11 @@ def smtp_settings(port: int, **extra: Any) -> dict[str, Any]:
 async def contactable_members(db: Database, count: int, *, column: str = "email") -> list[dict[str, Any]]:
     """Active, not opted-out demo members with a ``column`` on file."""
     return await db.fetch_all(f"SELECT id, first_name, email, phone FROM members WHERE opted_out = 0 "
-                              f"AND {column} IS NOT NULL ORDER BY id LIMIT ?", [count])
+                              f"AND status = 'active' AND {column} IS NOT NULL ORDER BY id LIMIT ?", [count])
 
 
 async def queue_messages(db: Database, clock: Clock, people: list[dict[str, Any]], channel: str = "email",
-                         kind: str = "reminder", person_kind: str = "member") -> list[int]:
+                         kind: str = "campaign", person_kind: str = "member") -> list[int]:
     """Queue one message per person, as an acting tool does (status 'queued', a unique effect key)."""
     ids = []
     async with db.write() as tx:

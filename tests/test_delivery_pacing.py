@@ -84,6 +84,24 @@ async def test_an_opted_out_person_is_never_sent_to(demo_db, config, clock) -> N
     assert [i for i, _ in peer.sent] == [ids[0], ids[2]]
 
 
+async def test_a_queued_notice_that_no_longer_applies_is_not_sent(demo_db, config, clock) -> None:
+    """Notices can wait hours (quiet hours, pacing): one to a member who since cancelled or paid never goes out."""
+    peer = Peer(clock)
+    people = await demo_db.fetch_all(
+        "SELECT id, first_name, email, phone FROM members WHERE status = 'active' AND balance_cents > 0 "
+        "AND past_due_since IS NOT NULL AND opted_out = 0 AND phone IS NOT NULL ORDER BY id LIMIT 3")
+    ids = await queue_messages(demo_db, clock, people, channel="sms", kind="reminder")
+    async with demo_db.write() as tx:
+        await tx.execute("UPDATE members SET status = 'cancelled' WHERE id = ?", [people[0]["id"]])
+        await tx.execute("UPDATE members SET balance_cents = 0, past_due_since = NULL WHERE id = ?", [people[1]["id"]])
+    report = await _sender(demo_db, config, clock, peer).drain_once()
+    rows = await statuses(demo_db, ids)
+    assert (report.sent, report.withdrawn) == (1, 2)
+    assert rows[ids[0]]["last_error"] == "no longer applies: the member is cancelled"
+    assert rows[ids[1]]["last_error"] == "no longer applies: the member is no longer past due"
+    assert [i for i, _ in peer.sent] == [ids[2]]
+
+
 async def test_a_stop_reply_opts_the_number_out_and_fails_its_queue(demo_db, config, clock) -> None:
     person = (await contactable_members(demo_db, 1, column="phone"))[0]
     same_number = await demo_db.fetch_all("SELECT id FROM members WHERE phone = ? ORDER BY id", [person["phone"]])

@@ -27,6 +27,7 @@ from gymconsole.db import Database, Transaction
 from gymconsole.process import pid_alive
 
 STATUSES = ("queued", "sending", "sent", "failed")
+PAST_DUE_KINDS = ("reminder", "final_notice")
 OPTED_OUT = "opted out"
 INTERRUPTED = "interrupted while sending; sent again with the same Message-ID / Idempotency-Key"
 
@@ -46,13 +47,32 @@ def _claimer_dead(claimed_by: str | None) -> bool:
     return not pid_alive(int(pid_text))
 
 
-async def claim_next(db: Database, clock: Clock, channel: str, owner: str) -> tuple[dict[str, Any] | None, int]:
-    """Claim the oldest due queued message of ``channel``; also fails those of opted-out people on the way.
+async def no_longer_applies(tx: Transaction, row: dict[str, Any]) -> str | None:
+    """Why a queued message must not go out any more (it may have waited hours for quiet hours or pacing)."""
+    if row["person_kind"] == "member":
+        member = await tx.fetch_one("SELECT status, balance_cents, past_due_since FROM members WHERE id = ?",
+                                    [row["person_id"]])
+        if member is None:
+            return "no longer applies: the member is gone"
+        if member["status"] != "active":
+            return f"no longer applies: the member is {member['status']}"
+        if row["kind"] in PAST_DUE_KINDS and (member["balance_cents"] <= 0 or member["past_due_since"] is None):
+            return "no longer applies: the member is no longer past due"
+        return None
+    prospect = await tx.fetch_one("SELECT stage FROM prospects WHERE id = ?", [row["person_id"]])
+    if prospect is None or prospect["stage"] in ("lost", "joined"):
+        return f"no longer applies: the prospect is {prospect['stage'] if prospect else 'gone'}"
+    return None
 
-    Returns the claimed row (or None when nothing is due) and how many
-    messages were failed as opted out.
+
+async def claim_next(db: Database, clock: Clock, channel: str, owner: str) -> tuple[dict[str, Any] | None, int, int]:
+    """Claim the oldest due queued message of ``channel``; fails, on the way, those that must not go out.
+
+    Returns the claimed row (or None when nothing is due), how many messages
+    were failed as opted out and how many because they no longer apply (the
+    member was frozen, cancelled or paid up while the message waited).
     """
-    opted_out = 0
+    opted_out = withdrawn = 0
     now = iso(clock.now())
     while True:
         async with db.write() as tx:
@@ -61,15 +81,19 @@ async def claim_next(db: Database, clock: Clock, channel: str, owner: str) -> tu
                 "AND o.channel = ? AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?) ORDER BY o.id LIMIT 1",
                 [channel, now])
             if row is None:
-                return None, opted_out
+                return None, opted_out, withdrawn
             if row["person_opted_out"]:
                 await _fail(tx, row["id"], OPTED_OUT)
                 opted_out += 1
                 continue
+            if reason := await no_longer_applies(tx, row):
+                await _fail(tx, row["id"], reason)
+                withdrawn += 1
+                continue
             await tx.execute("UPDATE outbox SET status = 'sending', claimed_at = ?, claimed_by = ?, "
                              "attempts = attempts + 1 WHERE id = ? AND status = 'queued'", [now, owner, row["id"]])
             row.update(status="sending", claimed_at=now, claimed_by=owner, attempts=row["attempts"] + 1)
-            return row, opted_out
+            return row, opted_out, withdrawn
 
 
 async def _fail(tx: Transaction, outbox_id: int, reason: str) -> None:

@@ -40,6 +40,8 @@ class DrainReport:
     retrying: int = 0
     failed: int = 0
     opted_out: int = 0
+    withdrawn: int = 0
+    """Failed before sending because they no longer apply (member frozen, cancelled or paid up meanwhile)."""
     reconciled: int = 0
     waiting: dict[str, str] = field(default_factory=dict)
     """Channel -> why it stopped with messages still queued (pacing, quiet hours, retries due later)."""
@@ -56,6 +58,7 @@ class DrainReport:
         self.retrying += other.retrying
         self.failed += other.failed
         self.opted_out += other.opted_out
+        self.withdrawn += other.withdrawn
         self.reconciled += other.reconciled
         self.waiting = dict(other.waiting)
         self.next_due = other.next_due
@@ -63,6 +66,7 @@ class DrainReport:
 
     def line(self) -> str:
         text = (f"sent {self.sent}, retrying {self.retrying}, failed {self.failed}, opted out {self.opted_out}"
+                + (f", withdrawn {self.withdrawn} (no longer applies)" if self.withdrawn else "")
                 + (f", resumed {self.reconciled} interrupted" if self.reconciled else ""))
         if self.waiting:
             text += "; waiting: " + "; ".join(self.waiting.values())
@@ -70,7 +74,7 @@ class DrainReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {"sent": self.sent, "retrying": self.retrying, "failed": self.failed, "opted_out": self.opted_out,
-                "reconciled": self.reconciled, "waiting": self.waiting,
+                "withdrawn": self.withdrawn, "reconciled": self.reconciled, "waiting": self.waiting,
                 "next_due": self.next_due.isoformat() if self.next_due else None, "errors": self.errors}
 
 
@@ -122,8 +126,9 @@ class OutboxSender:
                         report.waiting[channel] = allowance.reason
                         report._due(allowance.wait_until)
                     break
-                row, opted_out = await outbox.claim_next(self.db, self.clock, channel, owner)
+                row, opted_out, withdrawn = await outbox.claim_next(self.db, self.clock, channel, owner)
                 report.opted_out += opted_out
+                report.withdrawn += withdrawn
                 if row is None:
                     retry_at = await outbox.next_retry_at(self.db, channel, self.clock.now())
                     if retry_at:
