@@ -167,3 +167,20 @@ def test_no_sdk_on_the_read_paths(history_db: dict[str, Any]) -> None:
     env["PYTHONPATH"] = str(ROOT)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["history", "show", "99999999999999999999"],
+    ["history", "--limit", "99999999999999999999"],
+    ["history", "--member", "-3"],
+    ["history", "--since", "999999999d"],
+    ["approvals", "approve", "99999999999999999999"],
+    ["approvals", "deny", "99999999999999999999", "--reason", "x"],
+    ["approvals", "approve", "1", "--only", "99999999999999999999"],
+    ["outbox", "--limit", "99999999999999999999"],
+])
+def test_out_of_range_numbers_are_one_line_exit_2(history_db: dict[str, Any], capsys: pytest.CaptureFixture[str],
+                                                  args: list[str]) -> None:
+    code, out, err = cli(capsys, *args, "--db", str(history_db["path"]))
+    assert code == 2 and out == ""
+    assert err.startswith("gymconsole: ") and len(err.strip().splitlines()) == 1, err

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
 from gymconsole import __version__
 from gymconsole.cli.common import UsageError, add_common, fail
@@ -40,9 +41,16 @@ def _needed(argv: list[str]) -> list[str]:
     return SUBCOMMANDS  # help, or an unknown word: argparse lists them all
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit 2) like every other error of the CLI."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser; with ``argv`` only the subcommand it names is imported."""
-    parser = argparse.ArgumentParser(prog="gymconsole", description="A gym's operations console.")
+    parser = OneLineParser(prog="gymconsole", description="A gym's operations console.")
     parser.add_argument("--version", action="version", version=f"gymconsole {__version__}")
     add_common(parser)
     parser.add_argument("--offline", action="store_true", help="never call Claude; run the offline playbooks")
@@ -62,13 +70,13 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(argv)
-    args = parser.parse_args(argv)
-    handler = getattr(args, "handler", None)
-    if handler is None:
-        from gymconsole.cli.console import run_console
-
-        handler = run_console
     try:
+        args = parser.parse_args(argv)
+        handler = getattr(args, "handler", None)
+        if handler is None:
+            from gymconsole.cli.console import run_console
+
+            handler = run_console
         return int(handler(args) or 0)
     except UsageError as exc:
         return fail(str(exc), 2)

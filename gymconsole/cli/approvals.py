@@ -45,14 +45,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.set_defaults(handler=handle, approvals_command=None)
     commands = parser.add_subparsers(dest="approvals_command", metavar="{approve,deny}")
     approve = commands.add_parser("approve", help="carry out a pending request (all of it, or --only some targets)")
-    approve.add_argument("approval_id", type=int, metavar="ID")
+    approve.add_argument("approval_id", type=common.record_id, metavar="ID")
     approve.add_argument("--only", metavar="ID,ID", help="approve only these targets (member/prospect/referral IDs)")
     approve.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
     approve.add_argument("--dry-run", action="store_true", default=argparse.SUPPRESS,
                          help="only show what it would do; decide nothing")
     common.add_common(approve)
     deny = commands.add_parser("deny", help="refuse a pending request, with a reason")
-    deny.add_argument("approval_id", type=int, metavar="ID")
+    deny.add_argument("approval_id", type=common.record_id, metavar="ID")
     deny.add_argument("--reason", required=True, help="why (recorded in the audit log)")
     deny.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
     common.add_common(deny)
@@ -66,7 +66,8 @@ def handle(args: argparse.Namespace) -> int:
 def parse_only(text: str) -> list[int]:
     """``12,15 17`` -> [12, 15, 17]; anything else is a usage error."""
     tokens = [token for token in re.split(r"[,\s]+", text.strip()) if token]
-    if not tokens or not all(token.lstrip("#").isdigit() for token in tokens):
+    if not tokens or not all(token.lstrip("#").isdigit() and 0 < int(token.lstrip("#")) <= common.SQLITE_MAX_INT
+                             for token in tokens):
         raise common.UsageError(f"--only: expected target IDs like 12,15, got {text!r}")
     return list(dict.fromkeys(int(token.lstrip("#")) for token in tokens))
 

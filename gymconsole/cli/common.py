@@ -29,6 +29,20 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", default=argparse.SUPPRESS, help="database file (default: from the config)")
 
 
+SQLITE_MAX_INT = 2**63 - 1
+
+
+def record_id(text: str) -> int:
+    """An argparse type for IDs and counts: a whole number SQLite can hold (1 .. 2**63-1)."""
+    try:
+        value = int(text.strip().lstrip("#"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 1 <= value <= SQLITE_MAX_INT:
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range (1 to {SQLITE_MAX_INT})")
+    return value
+
+
 def fail(message: str, code: int) -> int:
     print(f"gymconsole: {message}", file=sys.stderr)
     return code

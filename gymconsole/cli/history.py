@@ -51,15 +51,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--status", help=f"only this status ({', '.join(STATUSES)})")
     parser.add_argument("--since", help="only runs started since: YYYY-MM-DD (local), an ISO time, or 3d / 12h")
     parser.add_argument("--search", help="text in the run's summary or error")
-    parser.add_argument("--member", type=int, metavar="ID", help="only runs that touched this member")
-    parser.add_argument("--limit", type=int, default=50, help="how many runs (default 50)")
-    parser.add_argument("--before", type=int, metavar="RUN_ID", help="the page of runs older than this one")
+    parser.add_argument("--member", type=common.record_id, metavar="ID", help="only runs that touched this member")
+    parser.add_argument("--limit", type=common.record_id, default=50, help="how many runs (default 50)")
+    parser.add_argument("--before", type=common.record_id, metavar="RUN_ID", help="the page of runs older than this one")
     parser.add_argument("--json", action="store_true", help="print a JSON list")
     parser.set_defaults(handler=list_handler)
     commands = parser.add_subparsers(dest="history_command", metavar="show")
     show = commands.add_parser("show", help="one run's whole trace, in order")
     common.add_common(show)
-    show.add_argument("run_id", type=int, metavar="RUN_ID")
+    show.add_argument("run_id", type=common.record_id, metavar="RUN_ID")
     show.add_argument("--json", action="store_true", help="print the run and its events as JSON")
     show.set_defaults(handler=show_handler)
 
@@ -70,7 +70,10 @@ def parse_since(text: str, zone: ZoneInfo, now: datetime) -> datetime:
     relative = re.fullmatch(r"(\d+)\s*([dhm])", value)
     if relative:
         amount, unit = int(relative.group(1)), relative.group(2)
-        return now - timedelta(**{{"d": "days", "h": "hours", "m": "minutes"}[unit]: amount})
+        try:
+            return now - timedelta(**{{"d": "days", "h": "hours", "m": "minutes"}[unit]: amount})
+        except OverflowError:
+            raise common.UsageError(f"--since: {text!r} reaches too far back") from None
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
             return datetime.combine(datetime.strptime(value, "%Y-%m-%d").date(), time(0), tzinfo=zone)

@@ -29,7 +29,7 @@ def add_parser(subparsers: Any) -> None:
     common.add_common(parser)
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--status", choices=outbox.STATUSES, help="only messages with this status")
-    parser.add_argument("--limit", type=int, default=20, help="how many messages to list (default 20)")
+    parser.add_argument("--limit", type=common.record_id, default=20, help="how many messages to list (default 20)")
     parser.set_defaults(handler=_list)
     actions = parser.add_subparsers(dest="outbox_command", metavar="ACTION")
 
