@@ -37,6 +37,19 @@ class SystemClock:
         await asyncio.sleep(max(0.0, seconds))
 
 
+class FrozenClock(SystemClock):
+    """Wall time stands still at one moment (dates and countdowns stay put); monotonic time and waiting are real.
+
+    For screenshots and benchmarks, where the data must look the same on every run.
+    """
+
+    def __init__(self, moment: datetime) -> None:
+        self.moment = moment
+
+    def now(self) -> datetime:
+        return self.moment
+
+
 def iso(moment: datetime) -> str:
     """The storage form of a timestamp: UTC, seconds, no offset suffix."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")

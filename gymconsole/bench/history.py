@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from gymconsole.clock import iso
+from gymconsole.clock import FrozenClock, iso
 from gymconsole.db import Database
 from gymconsole.engine.history import HistoryStore
 
@@ -173,20 +173,6 @@ async def _build(path: Path) -> str:
             f"{path.stat().st_size / 2**20:.0f} MB")
 
 
-class _Clock:
-    def __init__(self, now: datetime) -> None:
-        self._now = now
-
-    def now(self) -> datetime:
-        return self._now
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-
 async def _time(call: Callable[[int], Awaitable[Any]]) -> tuple[float, float]:
     samples = []
     for attempt in range(SAMPLES + 2):
@@ -202,7 +188,7 @@ async def _measure(path: Path) -> list[tuple[str, float, float, str]]:
     db = await Database.open(path)
     try:
         end = START + timedelta(days=DAYS)
-        store = HistoryStore(db, _Clock(end))
+        store = HistoryStore(db, FrozenClock(end))
         rng = random.Random(7)
         top = await db.fetch_value("SELECT MAX(id) FROM runs")
         members = [r["subject_id"] for r in await db.fetch_all(
@@ -230,7 +216,7 @@ async def _measure(path: Path) -> list[tuple[str, float, float, str]]:
         if oldest is not None:
             first = datetime.fromisoformat(oldest).replace(tzinfo=UTC)
             retention = 90
-            pruner = HistoryStore(db, _Clock(first + timedelta(days=retention + 1)))
+            pruner = HistoryStore(db, FrozenClock(first + timedelta(days=retention + 1)))
             started = time.perf_counter()
             deleted = await pruner.prune(retention)
             elapsed = (time.perf_counter() - started) * 1000

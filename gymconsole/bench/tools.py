@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time as dtime
 from pathlib import Path
 from typing import Any
 
+from gymconsole.clock import FrozenClock
 from gymconsole.config import Config
 from gymconsole.db import Database
 from gymconsole.db.demo import create_demo, schema_fingerprint
@@ -27,22 +28,6 @@ CALLS = 20
 WARMUP = 2
 TARGETS_MS = {1: 5.0, 100: 50.0}
 ARGS: dict[str, dict[str, Any]] = {"get_member": {"member_id": 1}}
-
-
-class _FixedClock:
-    """The demo's 'today' at 15:00 UTC, standing still."""
-
-    def __init__(self, day: date) -> None:
-        self._now = datetime.combine(day, dtime(15, 0), tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self._now
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
 
 
 async def _refuse(ctx: ToolContext, plan: ActionPlan) -> Decision:
@@ -71,7 +56,7 @@ async def _time_tools(path: Path) -> dict[str, list[float]]:
     db = await Database.open(path)
     try:
         today = date.fromisoformat(await db.meta("demo_today") or date.today().isoformat())
-        ctx = ToolContext(db, Config(), _FixedClock(today), workflow="bench")
+        ctx = ToolContext(db, Config(), FrozenClock(datetime.combine(today, dtime(15, 0), tzinfo=UTC)), workflow="bench")
         timings: dict[str, list[float]] = {}
         for tool in READ_TOOLS:
             args = ARGS.get(tool.name, {})

@@ -19,6 +19,7 @@ from typing import Any
 
 from textual.pilot import Pilot
 
+from gymconsole.clock import FrozenClock
 from gymconsole.config import Config, load_config
 
 DEMO_DAY = date(2026, 11, 2)
@@ -26,22 +27,6 @@ MOMENT = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 SIZE = (120, 36)
 ROOT = Path(__file__).resolve().parents[2]
 MORNING = ["door_access", "invoice_review", "past_due_monitoring", "referral_check"]
-
-
-class FrozenClock:
-    """Wall time stands still at one moment (countdowns and dates stay put); waiting is real."""
-
-    def __init__(self, moment: datetime) -> None:
-        self.moment = moment
-
-    def now(self) -> datetime:
-        return self.moment
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds))
 
 
 async def record_morning(config: Config) -> None:
