@@ -505,3 +505,36 @@ async def test_listing_pending_while_a_person_is_being_asked_never_drops_their_a
     assert [row["status"] for row in listed[0]] == ["waiting"]
     assert [row["status"] for row in await env.approvals()] == ["approved"]
     assert [await env.door(m) for m in SUSPEND[:2]] == ["suspended", "suspended"]
+
+
+async def test_an_approval_given_during_a_run_is_noted_as_carried_out(env: Env) -> None:
+    ctx = await env.start()
+    env.gate.asker = answering("approved")
+    outcome = await call_tool(ctx, "suspend_door_access", {"member_ids": SUSPEND[:2]}, None, env.gate.approve,
+                              env.gate.mark_executed)
+    assert outcome.result["done_count"] == 2
+    [row] = await env.approvals()
+    assert row["status"] == "approved" and row["executed_at"] is not None
+    assert json.loads(row["result"])["done_count"] == 2
+    async with env.db.write() as tx:  # the run ends
+        await tx.execute("UPDATE runs SET status = 'succeeded' WHERE id = ?", [env.run_id])
+    assert await env.gate.pending() == []
+
+
+async def test_an_approval_whose_run_died_before_carrying_it_out_can_be_finished_later(env: Env) -> None:
+    ctx = await env.start()
+    env.gate.asker = answering("partial", keys_from=SUSPEND[:2])
+    plan = await REGISTRY["suspend_door_access"].plan(ctx, REGISTRY["suspend_door_access"].args_model.model_validate(
+        {"member_ids": SUSPEND[:3]}))
+    decision = await env.gate.approve(ctx, plan)  # approved by a person ... and then the process died
+    assert decision.status == "partial"
+    async with env.db.write() as tx:
+        await tx.execute("UPDATE runs SET status = 'interrupted' WHERE id = ?", [env.run_id])
+    [listed] = await env.gate.pending()
+    assert listed["id"] == decision.approval_id and listed["status"] == "executing"
+    outcome = await env.gate.decide_pending(decision.approval_id, True, actor="manager", via="cli")
+    assert outcome["result"]["done_count"] == 2  # exactly the two the person approved
+    assert [await env.door(m) for m in SUSPEND[:3]] == ["suspended", "suspended", "active"]
+    assert await env.gate.pending() == []
+    with pytest.raises(ApprovalError, match="already decided"):
+        await env.gate.decide_pending(decision.approval_id, True, actor="manager", via="cli")

@@ -87,7 +87,7 @@ async def _call(config: Config, name: str, raw: dict[str, Any], dry_run: bool) -
         policy = {risk: "deny" if rule == "deny" else "ask" for risk, rule in config.safety.policy.items()}
         gate_config = config.model_copy(update={"safety": config.safety.model_copy(update={"policy": policy})})
         gate = ApprovalGate(db=db, config=gate_config, clock=clock, bus=EventBus(), asker=approve_as_user)
-        return await call_tool(ctx, name, raw, None, gate.approve)
+        return await call_tool(ctx, name, raw, None, gate.approve, gate.mark_executed)
 
 
 async def _no_acts(ctx: ToolContext, plan: ActionPlan) -> Decision:

@@ -41,6 +41,9 @@ from gymconsole.tools.registry import Decision, execute_plan
 
 log = logging.getLogger(__name__)
 
+_UNFINISHED = "status IN ('approved', 'partial') AND executed_at IS NULL"
+"""Approved during a run and not (yet) noted as carried out."""
+
 VIAS = ("tui", "cli", "policy", "timeout", "flag")
 SAMPLE_LINES = 10
 EVENT_SAMPLE = 20
@@ -292,6 +295,14 @@ class ApprovalGate:
         await self._emit(ctx.run_id, ctx.workflow, plan, decision)
         return decision
 
+    async def mark_executed(self, decision: Decision, result: dict[str, Any]) -> None:
+        """An approval given during a run has been carried out: note it, so it is never offered to finish again."""
+        if decision.approval_id is None:
+            return
+        async with self.db.write() as tx:
+            await tx.execute("UPDATE approvals SET executed_at = ?, result = ? WHERE id = ? AND executed_at IS NULL",
+                             [iso(self.clock.now()), json.dumps(result, default=str), decision.approval_id])
+
     async def _record(self, run_id: int | None, workflow: str, plan: ActionPlan, decision: Decision) -> None:
         """One audit_log row, then one ApprovalDecided event, per decision."""
         async with self.db.write() as tx:
@@ -333,6 +344,15 @@ class ApprovalGate:
                 await self._audit(tx, row["run_id"], row["workflow"], plan, decision)
             await self._emit(row["run_id"], row["workflow"], plan, decision)
 
+    async def _interrupted(self, row: dict[str, Any]) -> bool:
+        """An approval given during a run whose carrying out never finished: its process or its run is over."""
+        if row["pid"] and row["pid"] != os.getpid() and pid_alive(row["pid"]):
+            return False  # still being carried out by another process
+        if row["run_id"] is None:
+            return row["pid"] != os.getpid()
+        run_status = await self.db.fetch_value("SELECT status FROM runs WHERE id = ?", [row["run_id"]])
+        return run_status != "running" or row["pid"] != os.getpid()
+
     def _still_asked(self, row: dict[str, Any]) -> bool:
         """Is a person being asked this request, here or in another live process?"""
         if (str(self.db.path), row["id"]) in _ASKING:
@@ -349,9 +369,14 @@ class ApprovalGate:
         await self._recover_stale()
         rows = await self.db.fetch_all(
             "SELECT id, run_id, workflow, tool, risk, title, plan, item_count, status, requested_at, pid, decided_by, "
-            "approved_keys FROM approvals WHERE status IN ('waiting', 'pending', 'executing') ORDER BY id")
+            "approved_keys FROM approvals WHERE status IN ('waiting', 'pending', 'executing') "
+            f"OR ({_UNFINISHED}) ORDER BY id")
         out = []
         for row in rows:
+            if row["status"] in ("approved", "partial"):
+                if not await self._interrupted(row):
+                    continue
+                row["status"] = "executing"  # approved during its run; carrying it out was cut short
             plan = json.loads(row.pop("plan"))
             keys = row.pop("approved_keys")
             row["plan"] = plan
@@ -375,6 +400,8 @@ class ApprovalGate:
             raise ApprovalError(f"no approval request #{approval_id}", usage=True)
         plan = ActionPlan.from_dict(json.loads(row["plan"]))
         status = row["status"]
+        if status in ("approved", "partial") and row["executed_at"] is None and await self._interrupted(row):
+            status = "executing"  # approved during its run, which ended before carrying it all out
         resuming = status == "executing" and approve
         if status == "waiting":
             raise ApprovalError(f"approval #{approval_id} is being asked right now (process {row['pid']}); "

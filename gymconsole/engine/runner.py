@@ -168,7 +168,8 @@ class WorkflowRunner:
             run_id, cancelled = await starting, True
         active.run_id = run_id
         ctx = ToolContext(self.db, self.config, self.clock, workflow, run_id, dry)
-        session = RunSession(ctx, self.bus, self.gate.approve, list(self.config.workflows[workflow].tools))
+        session = RunSession(ctx, self.bus, self.gate.approve, list(self.config.workflows[workflow].tools),
+                             executed=self.gate.mark_executed)
         model = self.config.model_for(workflow) if mode == "claude" else ""
         try:
             await session.emit(RunStarted, mode=mode, trigger=trigger, dry_run=dry, model=model)

@@ -16,7 +16,7 @@ from gymconsole.config import Config, ModelPrice
 from gymconsole.engine.events import Event, EventBus, IterationStarted, TextDelta, ToolCallFinished, ToolCallStarted
 from gymconsole.engine.usage import UsageTotals
 from gymconsole.tools.base import ToolContext
-from gymconsole.tools.registry import REGISTRY, Approver, ToolOutcome, call_tool
+from gymconsole.tools.registry import REGISTRY, Approver, Executed, ToolOutcome, call_tool
 
 
 @dataclass
@@ -44,6 +44,8 @@ class RunSession:
     """Approval IDs of requests that timed out and were saved as pending."""
     last_text: str = ""
     """The latest assistant (or playbook) text: the summary if the run is cut short."""
+    executed: Executed | None = None
+    """Told when an approved act was carried out (the gate marks the approval done)."""
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     @property
@@ -77,7 +79,7 @@ class RunSession:
         tool = REGISTRY.get(name)
         await self.emit(ToolCallStarted, call_id=call_id, name=name, input=raw_input,
                         risk=tool.risk if tool and name in self.tools else "safe")
-        outcome = await call_tool(self.ctx, name, raw_input, self.tools, self.approve)
+        outcome = await call_tool(self.ctx, name, raw_input, self.tools, self.approve, self.executed)
         return await self._finished(call_id, outcome)
 
     async def reject(self, call_id: str, name: str, raw_input: Any, error: str) -> ToolOutcome:

@@ -82,8 +82,12 @@ def _validation_message(error: ValidationError) -> str:
     return "invalid arguments: " + "; ".join(parts)
 
 
+Executed = Callable[[Decision, dict[str, Any]], Awaitable[None]]
+"""Told when an approved act has been carried out (the gate records it on the approval)."""
+
+
 async def call_tool(ctx: ToolContext, name: str, raw_input: Any, allowed: Iterable[str] | None,
-                    approve: Approver) -> ToolOutcome:
+                    approve: Approver, on_executed: Executed | None = None) -> ToolOutcome:
     """Run one tool call; never raises for anything the model sent."""
     started = time.perf_counter()
 
@@ -129,6 +133,8 @@ async def call_tool(ctx: ToolContext, name: str, raw_input: Any, allowed: Iterab
                                                 for i in plan.items if i.key not in decision.approved_keys],
                                 plan.args, plan.message)
         result = await tool.execute(ctx, chosen)
+        if on_executed is not None and decision.approval_id is not None:
+            await on_executed(decision, result)
         return outcome(result, "error" in result, plan.risk, decision=decision, plan=chosen, subjects=subjects)
     except Exception as exc:  # a handler bug must reach the model as an error result, not end the run
         log.exception("tool %s failed", name)
