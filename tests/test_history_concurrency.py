@@ -47,6 +47,9 @@ async def test_recording_while_reading_and_another_writer_commits(tmp_path: Path
         recorder, store = RunRecorder(db, clock), HistoryStore(db, clock)
         runs = [await recorder.start_run(name, "manual", "offline", False) for name in ("door_access", "referral_check")]
         thread.start()
+        while counter[0] < 3:  # the other writer is under way before recording starts
+            await asyncio.sleep(0.001)
+        before = counter[0]
         writing = True
 
         async def record(run_id: int, workflow: str) -> None:
@@ -58,7 +61,7 @@ async def test_recording_while_reading_and_another_writer_commits(tmp_path: Path
                 else:
                     await recorder(ToolCallFinished(run_id=run_id, workflow=workflow, name="get_member",
                                                     subjects=[["member", i]]))
-                await asyncio.sleep(0)
+                await asyncio.sleep(0.001 if i % 10 == 0 else 0)  # let the other writer commit in between
             await recorder(RunFinished(run_id=run_id, workflow=workflow, status="succeeded"))
 
         async def read() -> int:
@@ -84,7 +87,9 @@ async def test_recording_while_reading_and_another_writer_commits(tmp_path: Path
                 "".join(f"{i} " for i in range(0, EVENTS_PER_RUN, 3))
             run = await store.get_run(run_id)
             assert run is not None and run["status"] == "succeeded" and len(run["subjects"]) == EVENTS_PER_RUN // 3
-        assert reads > 10 and counter[0] > 10
+        # Readers kept reading, and the other writer committed while we recorded (SQLite's busy handler lets it
+        # in only now and then: how often depends on the machine's load, so any commit at all is the bar).
+        assert reads > 10 and counter[0] > before
     finally:
         stop.set()
         for task in readers:
