@@ -9,30 +9,17 @@ import anthropic
 import httpx2
 import pytest
 
-try:
-    from tests.fakeapi import (
-        Drop,
-        FakeAnthropicServer,
-        Hang,
-        Reply,
-        Status,
-        StreamError,
-        Text,
-        ToolUse,
-        Usage,
-    )
-except ImportError:  # tests/ itself on sys.path (rootdir-less pytest run)
-    from fakeapi import (  # type: ignore[no-redef]
-        Drop,
-        FakeAnthropicServer,
-        Hang,
-        Reply,
-        Status,
-        StreamError,
-        Text,
-        ToolUse,
-        Usage,
-    )
+from fakeapi import (  # tests/ is on sys.path (conftest.py)
+    Drop,
+    FakeAnthropicServer,
+    Hang,
+    Reply,
+    Status,
+    StreamError,
+    Text,
+    ToolUse,
+    Usage,
+)
 
 SECRET = "sk-test-SECRET"
 MODEL = "claude-test-model"
