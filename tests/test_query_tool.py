@@ -125,3 +125,10 @@ async def test_injection_through_data_stays_data(ctx: ToolContext, demo_db: Data
     assert error
     assert fingerprint(demo_path) == before
     assert await demo_db.fetch_value("SELECT COUNT(*) FROM members") > 1
+
+
+async def test_ctes_and_subqueries_over_the_views_work(ctx: ToolContext) -> None:
+    result, error = await query(ctx, "WITH RECURSIVE f(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM f WHERE n < 3) "
+                                     "SELECT COUNT(*), (SELECT COUNT(*) FROM (SELECT id FROM members)) FROM f")
+    assert not error, result
+    assert result["rows"][0][0] == 3
