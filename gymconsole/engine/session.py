@@ -109,7 +109,7 @@ def decision_label(outcome: ToolOutcome) -> str | None:
     if decision is None:
         return None
     if decision.status == "approved" and decision.via == "policy":
-        return "auto"
+        return decision.actor if decision.actor.startswith("rule #") else "auto"
     return decision.status
 
 
