@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 ASK = "ask"
 _HIDDEN_LINES = ("ℹ question", "■ ")
 """Trace lines the prompt does not repeat: the question (shown above) and the summary (the answer itself)."""
+_NOTE_LINES = ("⚖", "⚠", "⏸", "✗")
+"""Trace lines kept above a finished answer: decisions, warnings, waits, errors."""
 
 
 def table_renderable(block: TableBlock) -> Any:
@@ -52,7 +54,12 @@ def render_answer(trace: RunTrace) -> RenderableType:
         decision = f" [{call.decision}]" if call.decision else ""
         parts.append(Text.assemble((f"  {mark} ", style), (call.name, "cyan"), f": {call.summary or 'running'}",
                                    (decision, "bold")))
-    text = "".join(piece for piece in trace.text if not piece.lstrip("\n").startswith(_HIDDEN_LINES))
+    if trace.finished and trace.summary:  # the answer itself, without the narration of earlier steps
+        notes = [piece.strip("\n") for piece in trace.text if piece.lstrip("\n").startswith(_NOTE_LINES)]
+        parts += [Text(note, style="yellow") for note in notes]
+        text = trace.summary
+    else:
+        text = "".join(piece for piece in trace.text if not piece.lstrip("\n").startswith(_HIDDEN_LINES))
     for piece in split_answer(text.strip("\n")):
         parts.append(table_renderable(piece) if isinstance(piece, TableBlock) else Text(piece.strip("\n")))
     if trace.finished and trace.status != "succeeded":
@@ -235,7 +242,8 @@ class AskScreen(Screen[None]):
         self._answers[run_id].update(render_answer(trace))
         step = f"step {trace.iteration}" if trace.iteration else "starting"
         waiting = f" · waiting for your approval: {trace.waiting_approval}" if trace.waiting_approval else ""
-        self._status("" if trace.finished else f"run #{run_id} · {step} · ${trace.cost_usd:.4f}{waiting}")
+        if not trace.finished:  # the end is told by AskDone, which may come first
+            self._status(f"run #{run_id} · {step} · ${trace.cost_usd:.4f}{waiting}")
         self.log_view.scroll_end(animate=False)
 
     @on(AskDone)
