@@ -70,3 +70,30 @@ async def test_without_a_key_it_says_so_and_offers_saved_questions(config, demo_
         app.action_saved_question("top-debts")
         await wait_until(pilot, lambda: len(screen.query(".ask-answer")) == 2, what="the saved question's table")
         assert "┃id" in drawn(screen.query(".ask-answer").last())
+
+
+async def test_rules_are_added_and_revoked_from_the_approvals_screen(config, demo_path, clock) -> None:
+    from textual.widgets import DataTable, Input
+
+    from gymconsole.engine.rules import RuleBook
+    from gymconsole.tui.screens.rules import RulesScreen
+
+    async with open_console(tui_config(config), demo_path, clock, size=(80, 24)) as pilot:
+        app = pilot.app
+        await pilot.press("a", "s")
+        assert isinstance(app.screen, RulesScreen)
+        screen = app.screen
+        screen.query_one("#rule-input", Input).value = 'restore_door_access --when "balance <= 0" --per-day 5 --days 120'
+        await pilot.press("plus", "enter")
+        await app.workers.wait_for_complete()
+        assert not screen.rules  # 120 days: refused, nothing added
+        screen.query_one("#rule-input", Input).value = 'restore_door_access --when "balance <= 0" --per-day 5 --days 30'
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: len(screen.rules) == 1, what="the new rule")
+        assert screen.query_one("#rules-table", DataTable).row_count == 1
+        assert "restore_door_access when balance <= 0, up to 5 a day" in drawn(screen.query_one("#rules-detail"))
+        screen.query_one("#rules-table", DataTable).focus()
+        await pilot.press("x")
+        await wait_until(pilot, lambda: not screen.rules, what="the revocation")
+        (rule,) = await RuleBook(app.services.db, app.config, clock).list(include_inactive=True)
+        assert rule.revoked_by == "tester"
