@@ -328,6 +328,69 @@ MIGRATIONS: list[str] = [
     """,
     # 4: the read tools' indexes as tools/read.py now uses them (databases made before get them rebuilt)
     _rebuild(READ_INDEXES, obsolete=("members_standing",)),
+    # 5: the approval store (engine/approvals.py): states named for what happened, and the asker's process
+    # identity (pid + start time) so a dead, zombie or reused-PID asker releases its requests.  SQLite cannot
+    # change a CHECK in place: the tables are rebuilt, the audit log (which refers to approvals) set aside first.
+    """
+    CREATE TEMP TABLE audit_kept AS SELECT * FROM audit_log;
+    DROP TABLE audit_log;
+    CREATE TABLE approvals_new (
+        id            INTEGER PRIMARY KEY,
+        run_id        INTEGER REFERENCES runs (id),
+        workflow      TEXT NOT NULL,
+        tool          TEXT NOT NULL,
+        risk          TEXT NOT NULL,
+        title         TEXT NOT NULL,
+        plan          TEXT NOT NULL,
+        item_count    INTEGER NOT NULL DEFAULT 0,
+        status        TEXT NOT NULL CHECK (status IN ('asking', 'pending', 'approved', 'partly_approved', 'denied',
+                                                      'carrying_out', 'done', 'failed', 'released')),
+        requested_at  TEXT NOT NULL,
+        pid           INTEGER,
+        pid_started   TEXT,
+        decided_at    TEXT,
+        decided_by    TEXT,
+        decided_via   TEXT,
+        reason        TEXT,
+        approved_keys TEXT,
+        executed_at   TEXT,
+        result        TEXT
+    );
+    INSERT INTO approvals_new (id, run_id, workflow, tool, risk, title, plan, item_count, status, requested_at, pid,
+                               decided_at, decided_by, decided_via, reason, approved_keys, executed_at, result)
+        SELECT id, run_id, workflow, tool, risk, title, plan, item_count,
+               CASE status WHEN 'waiting' THEN 'asking' WHEN 'executing' THEN 'carrying_out'
+                           WHEN 'executed' THEN 'done'
+                           WHEN 'approved' THEN CASE WHEN executed_at IS NULL THEN 'approved' ELSE 'done' END
+                           WHEN 'partial' THEN CASE WHEN executed_at IS NULL THEN 'partly_approved' ELSE 'done' END
+                           ELSE status END,
+               requested_at, pid, decided_at, decided_by, decided_via, reason, approved_keys, executed_at, result
+        FROM approvals;
+    DROP TABLE approvals;
+    ALTER TABLE approvals_new RENAME TO approvals;
+    CREATE INDEX approvals_status ON approvals (status, requested_at);
+    CREATE INDEX approvals_run ON approvals (run_id);
+
+    CREATE TABLE audit_log (
+        id          INTEGER PRIMARY KEY,
+        at          TEXT NOT NULL,
+        approval_id INTEGER REFERENCES approvals (id),
+        run_id      INTEGER,
+        workflow    TEXT NOT NULL DEFAULT '',
+        tool        TEXT NOT NULL,
+        risk        TEXT NOT NULL DEFAULT '',
+        decision    TEXT NOT NULL CHECK (decision IN ('approved', 'partial', 'denied', 'timed_out', 'dry_run',
+                                                      'executed', 'failed', 'released')),
+        actor       TEXT NOT NULL,
+        via         TEXT NOT NULL CHECK (via IN ('tui', 'cli', 'policy', 'timeout', 'flag', 'system')),
+        item_count  INTEGER NOT NULL DEFAULT 0,
+        detail      TEXT NOT NULL DEFAULT ''
+    );
+    INSERT INTO audit_log SELECT * FROM audit_kept;
+    DROP TABLE audit_kept;
+    CREATE INDEX audit_at ON audit_log (at);
+    CREATE INDEX audit_approval ON audit_log (approval_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
