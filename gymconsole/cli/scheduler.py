@@ -111,6 +111,7 @@ async def serve(args: argparse.Namespace, config: Config) -> int:
             services.bus.subscribe(RunLog(zone))
             scheduler = services.scheduler
             scheduler.shutdown_grace_seconds = args.grace
+            scheduler.lease.role = "service"
             await scheduler.start()
             mode = "offline playbooks (no AI)" if services.offline else "Claude"
             print(f"gymconsole scheduler: {len(config.workflows)} workflows, {mode}"

@@ -22,7 +22,13 @@ keep only in memory is ours:
   ``scheduler_seen_at``).  At the next start, a schedule that fell due while no
   gymconsole was running is caught up once (coalesced) if the latest such time
   is within the misfire grace, and otherwise recorded as ``missed`` with when
-  and why: the office PC being off at 06:00 is never silent.
+  and why: the office PC being off at 06:00 is never silent;
+* one scheduler per database (:mod:`gymconsole.engine.lease`): every process
+  keeps the timing, only the lease holder fires, each scheduled time is
+  claimed once in the database, paused flags set by another process are
+  re-read every few seconds and checked again at the moment of firing, and a
+  process that takes the lease over catches up what fell due since the old
+  holder's last heartbeat.
 
 On the autumn DST day a wall-clock time such as 01:30 happens twice; a
 schedule that does not fire every hour runs at the first one only
@@ -39,7 +45,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent, JobSubmissionEvent
+from apscheduler.events import (
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+    JobExecutionEvent,
+    JobSubmissionEvent,
+)
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
@@ -47,6 +59,7 @@ from gymconsole.clock import Clock, iso
 from gymconsole.config import Config, WorkflowConfig
 from gymconsole.db import Database
 from gymconsole.engine.history import HistoryStore, RunRecorder
+from gymconsole.engine.lease import Lease
 from gymconsole.engine.runner import AlreadyRunning
 
 log = logging.getLogger(__name__)
@@ -108,7 +121,8 @@ class WorkflowScheduler:
     """Runs the workflows on their schedules and keeps their paused flags."""
 
     def __init__(self, *, config: Config, db: Database, clock: Clock, runner: Runner | None,
-                 history: HistoryStore, shutdown_grace_seconds: float = DEFAULT_SHUTDOWN_GRACE_SECONDS) -> None:
+                 history: HistoryStore, shutdown_grace_seconds: float = DEFAULT_SHUTDOWN_GRACE_SECONDS,
+                 role: str = "console") -> None:
         self.config = config
         self.db = db
         self.clock = clock
@@ -126,6 +140,10 @@ class WorkflowScheduler:
         self._bookkeeping: set[asyncio.Task[Any]] = set()
         self._recorder = RunRecorder(db, clock)
         self._pruning: asyncio.Task[None] | None = None
+        self.lease = Lease(db, clock, seconds=config.scheduler.lease_seconds, role=role)
+        self._leasing: asyncio.Task[None] | None = None
+        self._due: dict[str, datetime] = {}
+        """The scheduled time of each job just submitted (APScheduler does not pass it to the job)."""
 
     # --- state -----------------------------------------------------------------------------------------
 
@@ -227,6 +245,7 @@ class WorkflowScheduler:
         aps = AsyncIOScheduler(timezone=self.timezone, job_defaults={
             "max_instances": 1, "coalesce": True, "misfire_grace_time": grace})
         aps.add_listener(self._on_aps_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+        aps.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
         aps.start()
         self._aps = aps
         for name, wf in self.config.workflows.items():
@@ -240,11 +259,40 @@ class WorkflowScheduler:
         aps.add_job(self._heartbeat, trigger="interval", seconds=HEARTBEAT_SECONDS, id=HEARTBEAT_JOB,
                     name=HEARTBEAT_JOB, replace_existing=True)
         self._pruning = asyncio.get_running_loop().create_task(self._prune())
-        await self._catch_up()
+        await self._renew()
+        self._leasing = asyncio.get_running_loop().create_task(self._keep_lease(), name="scheduler lease")
         log.info("scheduler started (%s)", "paused" if self.paused_all else "running")
+
+    async def _renew(self) -> None:
+        """Renew (or take) the lease, re-read the paused flags; on taking the lease, catch up."""
+        acquired = await self.lease.renew()
+        await self.load()
+        for name in self.config.workflows:
+            self._apply(name)
+        if acquired:
+            await self._catch_up()
+
+    async def _keep_lease(self) -> None:
+        failing = False
+        while True:
+            await asyncio.sleep(self.lease.renew_seconds)
+            try:
+                await self._renew()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not failing:  # one line per outage, not one per attempt
+                    log.warning("lease: renewing failed (%s: %s); still trying", type(exc).__name__, exc)
+                failing = True
+            else:
+                if failing:
+                    log.info("lease: renewing works again")
+                failing = False
 
     async def _heartbeat(self) -> None:
         """Note that the scheduler is running (what the next start compares its schedules with)."""
+        if not self.lease.held:
+            return
         try:
             async with self.db.write() as tx:
                 await tx.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
@@ -257,7 +305,8 @@ class WorkflowScheduler:
 
     async def _catch_up(self) -> None:
         """Schedules that fell due while no scheduler ran: run the latest once, or record it as missed."""
-        seen = await self.db.meta(SEEN_AT)
+        previous = self.lease.taken_from
+        seen = iso(previous.heartbeat_at) if previous is not None else await self.db.meta(SEEN_AT)
         await self._heartbeat()
         if seen is None:
             return  # the first start: nothing was expected before it
@@ -272,14 +321,21 @@ class WorkflowScheduler:
                 "SELECT MAX(started_at) FROM runs WHERE workflow = ? AND trigger = 'schedule'", (name,))
             if last_scheduled:  # a run the heartbeat did not see yet (the process died within the minute)
                 due = [t for t in due if iso(t) > last_scheduled]
+            due = [t for t in due if not await self.lease.claimed(name, t)]  # the old holder ran them
             if not due:
                 continue
             if now - due[-1] <= grace and self.runner is not None:
                 log.info("%s: catching up the run due at %s", name, self._local(due[-1]))
-                self._track(self._scheduled_run(name), f"catch-up run of {name}")
+                for earlier in due[:-1]:  # coalesced into the one run
+                    await self.lease.claim(name, earlier, outcome="coalesced", check_paused=False)
+                self._track(self._scheduled_run(name, due[-1]), f"catch-up run of {name}")
                 continue
-            count = f"{len(due)} scheduled runs" if len(due) > 1 else "the scheduled run"
-            span = self._local(due[0]) if len(due) == 1 else f"{self._local(due[0])} to {self._local(due[-1])}"
+            claimed = [t for t in due if await self.lease.claim(name, t, outcome="missed", check_paused=False) is None]
+            if not claimed:
+                continue
+            count = f"{len(claimed)} scheduled runs" if len(claimed) > 1 else "the scheduled run"
+            span = (self._local(claimed[0]) if len(claimed) == 1
+                    else f"{self._local(claimed[0])} to {self._local(claimed[-1])}")
             await self._record_skip(name, "missed", f"{count} at {span} missed: gymconsole was not running "
                                     f"(it last ran at {self._local(since)})")
 
@@ -327,15 +383,33 @@ class WorkflowScheduler:
         else:
             log.error("%s failed", task.get_name(), exc_info=exc)
 
+    def _on_submitted(self, event: JobSubmissionEvent) -> None:
+        if event.job_id in self.config.workflows and event.scheduled_run_times:
+            self._due[event.job_id] = event.scheduled_run_times[-1]
+
+    def _due_time(self, workflow: str) -> datetime:
+        """The scheduled time of the job now firing (the latest fire time up to now if unknown)."""
+        due = self._due.pop(workflow, None)
+        if due is not None:
+            return due
+        now = self.clock.now()
+        recent = self._fire_times(workflow, now - timedelta(seconds=self.config.scheduler.misfire_grace_seconds), now)
+        return recent[-1] if recent else now.replace(microsecond=0)
+
     async def _fire(self, workflow: str) -> None:
         """The APScheduler job: one scheduled run; never lets an exception escape."""
         assert self.runner is not None
+        due = self._due_time(workflow)
+        if not self.lease.held:
+            log.debug("%s: due at %s; the schedules are run by another process", workflow, self._local(due))
+            return
         current = self.runner.running().get(workflow)
         if current is not None:
-            await self._record_skip(workflow, "skipped",
-                                    f"scheduled run skipped: run #{current} of {workflow} was still in progress")
+            if await self.lease.claim(workflow, due, outcome="skipped", check_paused=False) is None:
+                await self._record_skip(workflow, "skipped",
+                                        f"scheduled run skipped: run #{current} of {workflow} was still in progress")
             return
-        task = self._track(self._scheduled_run(workflow), f"scheduled run of {workflow}")
+        task = self._track(self._scheduled_run(workflow, due), f"scheduled run of {workflow}")
         try:
             await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -344,9 +418,13 @@ class WorkflowScheduler:
         except Exception:
             pass  # logged by _finished, recorded by the runner
 
-    async def _scheduled_run(self, workflow: str) -> Any:
+    async def _scheduled_run(self, workflow: str, due: datetime) -> Any:
         assert self.runner is not None
         try:
+            refused = await self.lease.claim(workflow, due)
+            if refused is not None:
+                log.info("%s: the run due at %s not started here: %s", workflow, self._local(due), refused)
+                return None
             return await self.runner.run(workflow, trigger="schedule")
         except asyncio.CancelledError:
             raise
@@ -360,7 +438,7 @@ class WorkflowScheduler:
     def _on_aps_event(self, event: JobExecutionEvent | JobSubmissionEvent) -> None:
         """APScheduler listener (called synchronously): record missed and skipped runs."""
         workflow = event.job_id
-        if workflow not in self.config.workflows:
+        if workflow not in self.config.workflows or not self.lease.held:
             return
         if event.code == EVENT_JOB_MISSED:
             when = self._local(event.scheduled_run_time)
@@ -400,6 +478,12 @@ class WorkflowScheduler:
         if deleted:
             log.info("history: pruned %d events of runs older than %d days", deleted,
                      self.config.history.retention_days)
+        try:
+            await self.lease.prune(self.clock.now() - timedelta(days=self.config.history.retention_days))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("pruning the claimed schedule times failed")
 
     def _local(self, moment: datetime) -> str:
         return moment.astimezone(self.timezone).strftime("%Y-%m-%d %H:%M %Z")
@@ -430,6 +514,14 @@ class WorkflowScheduler:
                 log.error("scheduler: %s did not stop after being cancelled", task.get_name())
         if self._bookkeeping:
             await asyncio.gather(*list(self._bookkeeping), return_exceptions=True)
+        if self._leasing is not None:
+            self._leasing.cancel()
+            await asyncio.gather(self._leasing, return_exceptions=True)
+            self._leasing = None
+        try:
+            await self.lease.release()
+        except Exception as exc:  # the next holder waits for the expiry instead
+            log.warning("lease: releasing failed (%s: %s)", type(exc).__name__, exc)
         if self._aps is not None and self._aps.running:
             await asyncio.sleep(0)  # let job coroutines see their finished runs
             self._aps.shutdown(wait=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -149,6 +150,7 @@ class DashboardScreen(Screen[None]):
             return
         table = self.query_one("#workflows", DataTable)
         now = self.app.clock.now()
+        table.border_subtitle = _lease_line(state, now)
         for job in state.jobs:
             if job["name"] in table.rows:
                 held = job.get("paused") or not job.get("enabled", True)
@@ -199,3 +201,13 @@ class DashboardScreen(Screen[None]):
     def action_pause_selected(self) -> None:
         if self.selected:
             self.app.action_toggle_pause(self.selected)
+
+
+def _lease_line(state: ConsoleState, now: datetime) -> str:
+    """Who fires the scheduled runs, when it is not this console (run now, pause and resume still work here)."""
+    if state.schedules_held_here or not state.scheduler_running:
+        return ""
+    holder = state.schedules_holder
+    if holder is None or holder.expires_at <= now:
+        return "schedules: the last holder stopped; this console takes over within seconds"
+    return f"schedules run by {holder.describe(now)}"
