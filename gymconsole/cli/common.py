@@ -17,6 +17,8 @@ from gymconsole.db import DatabaseError
 
 T = TypeVar("T")
 DEFAULT_CONFIG = "config.toml"
+CONFIG_HELP = ("config file (default: $GYMCONSOLE_CONFIG, else ./config.toml, else config.toml in the per-user "
+               "config folder; `gymconsole init` writes one)")
 
 
 class UsageError(Exception):
@@ -25,7 +27,7 @@ class UsageError(Exception):
 
 def add_common(parser: argparse.ArgumentParser) -> None:
     """--config and --db, accepted before or after the subcommand."""
-    parser.add_argument("--config", default=argparse.SUPPRESS, help=f"config file (default: {DEFAULT_CONFIG})")
+    parser.add_argument("--config", default=argparse.SUPPRESS, help=CONFIG_HELP)
     parser.add_argument("--db", default=argparse.SUPPRESS, help="database file (default: from the config)")
 
 
@@ -105,7 +107,12 @@ def load_env(config_path: str | Path) -> None:
 
 def config_from(args: argparse.Namespace) -> Config:
     """The configuration named by --config, with --db applied; ConfigError becomes UsageError."""
-    path = getattr(args, "config", None) or DEFAULT_CONFIG
+    from gymconsole.paths import NoConfig, find_config
+
+    try:
+        path = find_config(getattr(args, "config", None))
+    except NoConfig as exc:
+        raise UsageError(str(exc)) from None
     load_env(path)
     quiet_sdk_logs()
     try:
