@@ -330,7 +330,7 @@ MIGRATIONS: list[str] = [
     _rebuild(READ_INDEXES, obsolete=("members_standing",)),
     # one scheduler per database (engine/lease.py): who holds the schedules, and each scheduled time claimed once
     """
-    CREATE TABLE scheduler_lease (
+    CREATE TABLE IF NOT EXISTS scheduler_lease (
         id                 INTEGER PRIMARY KEY CHECK (id = 1),
         owner              TEXT NOT NULL,
         role               TEXT NOT NULL,
@@ -341,7 +341,7 @@ MIGRATIONS: list[str] = [
         heartbeat_at       TEXT NOT NULL,
         expires_at         TEXT NOT NULL
     );
-    CREATE TABLE schedule_fires (
+    CREATE TABLE IF NOT EXISTS schedule_fires (
         workflow   TEXT NOT NULL,
         due_at     TEXT NOT NULL,
         owner      TEXT NOT NULL,
