@@ -68,6 +68,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from gymconsole.cli.streams import make_output_safe
+
+    make_output_safe()  # before anything prints, --help included
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(argv)
     try:
