@@ -167,9 +167,11 @@ class Lease:
         now = self.clock.now()
         async with self.db.write() as tx:
             current = _holder(await tx.fetch_one("SELECT * FROM scheduler_lease WHERE id = 1"))
-            if current is None or current.owner != self.owner or current.expires_at <= now:
+            if current is None or current.owner != self.owner:
                 self.held = False
                 return "another process runs the schedules"
+            if current.expires_at <= now:  # ours, lapsed while the database was unavailable, and nobody took it
+                await self._write(tx, now, keep_acquired=True)
             if check_paused:
                 paused = await tx.fetch_value(
                     "SELECT COUNT(*) FROM scheduler_state WHERE paused = 1 AND workflow IN (?, '*')", (workflow,))

@@ -59,6 +59,7 @@ from gymconsole.clock import Clock, iso
 from gymconsole.config import Config, WorkflowConfig
 from gymconsole.db import Database
 from gymconsole.engine.history import HistoryStore, RunRecorder
+from gymconsole.engine.faults import Backoff, describe, is_transient
 from gymconsole.engine.lease import Lease
 from gymconsole.engine.runner import AlreadyRunning
 
@@ -419,13 +420,32 @@ class WorkflowScheduler:
             pass  # logged by _finished, recorded by the runner
 
     async def _scheduled_run(self, workflow: str, due: datetime) -> Any:
+        """Claim the scheduled time and run it.  A locked database or a full disk before the run has started
+        is waited out with backoff until the misfire grace runs out; then the run is recorded as missed."""
         assert self.runner is not None
+        backoff = Backoff(log, f"{workflow}: the run due at {self._local(due)} cannot start yet")
+        claimed = False
+        grace = timedelta(seconds=self.config.scheduler.misfire_grace_seconds)
         try:
-            refused = await self.lease.claim(workflow, due)
-            if refused is not None:
-                log.info("%s: the run due at %s not started here: %s", workflow, self._local(due), refused)
-                return None
-            return await self.runner.run(workflow, trigger="schedule")
+            while True:
+                try:
+                    if not claimed:
+                        refused = await self.lease.claim(workflow, due)
+                        if refused is not None:
+                            log.info("%s: the run due at %s not started here: %s", workflow, self._local(due),
+                                     refused)
+                            return None
+                        claimed = True
+                    result = await self.runner.run(workflow, trigger="schedule")  # raises only before it started
+                    backoff.recovered()
+                    return result
+                except Exception as exc:
+                    if not is_transient(exc):
+                        raise
+                    if self.clock.now() - due > grace or self._stopping:
+                        await self._record_missed_fault(workflow, due, exc, claimed)
+                        return None
+                    await backoff.wait(exc)
         except asyncio.CancelledError:
             raise
         except AlreadyRunning as exc:  # a manual run was just starting (no run id yet when _fire looked)
@@ -434,6 +454,26 @@ class WorkflowScheduler:
         except Exception:
             log.exception("scheduled run of %s failed", workflow)
             return None
+
+    async def _record_missed_fault(self, workflow: str, due: datetime, exc: BaseException, claimed: bool) -> None:
+        """The run could not start within the grace: record it missed, with why, once the database takes it."""
+        reason = f"scheduled run at {self._local(due)} missed: it could not start ({describe(exc)})"
+        log.warning("%s: %s", workflow, reason)
+        backoff = Backoff(log, f"{workflow}: recording the missed run")
+        while not self._stopping:
+            try:
+                if claimed or await self.lease.claim(workflow, due, outcome="missed", check_paused=False) is None:
+                    await self._recorder.record_skipped(workflow, "schedule", "missed", reason, mode=self._mode(),
+                                                        dry_run=bool(self.runner and self.runner.dry_run))
+                return
+            except Exception as error:
+                if not is_transient(error):
+                    log.exception("recording the missed run of %s failed", workflow)
+                    return
+                await backoff.wait(error)
+
+    def _mode(self) -> str:
+        return "offline" if self.runner is None or self.runner.offline else "claude"
 
     def _on_aps_event(self, event: JobExecutionEvent | JobSubmissionEvent) -> None:
         """APScheduler listener (called synchronously): record missed and skipped runs."""
