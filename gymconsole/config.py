@@ -211,6 +211,15 @@ class HistoryConfig(_Model):
     """Events of runs older than this are pruned; the run rows stay."""
 
 
+class BackupConfig(_Model):
+    """Daily copies of the database (made by whichever gymconsole runs the schedules)."""
+
+    keep_days: int = Field(14, ge=1)
+    """Daily copies in `backups/` beside the database are kept this many days."""
+    hour: int = Field(3, ge=0, le=23)
+    """Local hour (`scheduler.timezone`) at which the daily copy is made."""
+
+
 class DatabaseConfig(_Model):
     """Where the gym's data lives."""
 
@@ -347,6 +356,8 @@ class Config(_Model):
     """The background scheduler."""
     history: HistoryConfig = HistoryConfig()
     """The run history."""
+    backup: BackupConfig = BackupConfig()
+    """Daily backups of the database."""
     delivery: DeliveryConfig = DeliveryConfig()
     """How queued messages leave the outbox (default: they stay in it)."""
     door_controller: DoorControllerConfig = DoorControllerConfig()

@@ -35,7 +35,7 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX si
 def compressed_config(folder: Path, db: Path, *, lease_seconds: float = 2) -> Path:
     """The shipped config with two workflows due every EVERY seconds, the rest disabled, a short lease."""
     text = (ROOT / "config.toml").read_text(encoding="utf-8")
-    text = text.replace("[scheduler]\n", f"[scheduler]\nlease_seconds = {lease_seconds}\n", 1)
+    text = re.sub(r"(?m)^lease_seconds = .*$", f"lease_seconds = {lease_seconds}", text)
     text = text.replace("misfire_grace_seconds = 300", "misfire_grace_seconds = 30")
     text = re.sub(r'path = "gym.db"', f"path = {str(db)!r}", text)
 

@@ -42,6 +42,7 @@ import asyncio
 import logging
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -74,6 +75,7 @@ HEARTBEAT_SECONDS = 60
 PRUNE_JOB = "history-retention"
 """The daily job that prunes old runs' events (``history.retention_days``); also run at start."""
 DEFAULT_SHUTDOWN_GRACE_SECONDS = 10.0
+BACKUP_JOB = "daily-backup"
 
 
 class Runner(Protocol):
@@ -257,6 +259,8 @@ class WorkflowScheduler:
                         replace_existing=True, **extra)
         aps.add_job(self._prune, trigger=CronTrigger(hour=3, minute=45, timezone=self.timezone), id=PRUNE_JOB,
                     name=PRUNE_JOB, replace_existing=True)
+        aps.add_job(self._backup, trigger=CronTrigger(hour=self.config.backup.hour, minute=30, timezone=self.timezone),
+                    id=BACKUP_JOB, name=BACKUP_JOB, replace_existing=True)
         aps.add_job(self._heartbeat, trigger="interval", seconds=HEARTBEAT_SECONDS, id=HEARTBEAT_JOB,
                     name=HEARTBEAT_JOB, replace_existing=True)
         self._pruning = asyncio.get_running_loop().create_task(self._prune())
@@ -524,6 +528,21 @@ class WorkflowScheduler:
             raise
         except Exception:
             log.exception("pruning the claimed schedule times failed")
+
+    async def _backup(self) -> None:
+        """The daily copy of the database and the pruning of old copies (by the lease holder only)."""
+        if not self.lease.held or str(self.db.path) == ":memory:":
+            return
+        from gymconsole.backup import daily_backup
+
+        try:
+            made, pruned = await asyncio.to_thread(daily_backup, Path(self.db.path), self.config.backup.keep_days,
+                                                   self.clock.now().astimezone(self.timezone))
+        except Exception as exc:  # a full disk or the like: tomorrow's try may work; the service carries on
+            log.warning("backup: the daily copy failed (%s: %s)", type(exc).__name__, exc)
+            return
+        if made is not None:
+            log.info("backup: daily copy %s (%d older copies removed)", made, len(pruned))
 
     def _local(self, moment: datetime) -> str:
         return moment.astimezone(self.timezone).strftime("%Y-%m-%d %H:%M %Z")
