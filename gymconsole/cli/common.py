@@ -7,7 +7,6 @@ import asyncio
 import json
 import logging
 import sys
-from logging.handlers import RotatingFileHandler
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -67,7 +66,8 @@ class _OneLine(logging.Formatter):
 
 
 def setup_logging(config: Config, *, terminal: bool) -> None:
-    """Full records to ``gymconsole.log`` beside the database; one-line warnings on stderr.
+    """Full records to ``gymconsole.log`` beside the database (see :mod:`gymconsole.logfile`); one-line
+    warnings on stderr.
 
     The full-screen console passes ``terminal=False``: writing to the terminal
     under Textual would garble the screen.
@@ -79,11 +79,10 @@ def setup_logging(config: Config, *, terminal: bool) -> None:
             handler.close()
     root.setLevel(logging.INFO)
     handlers: list[logging.Handler] = []
+    from gymconsole.logfile import file_handler
+
     try:
-        log_path = config.database_path().parent / "gymconsole.log"
-        file_handler = RotatingFileHandler(log_path, maxBytes=1_000_000, backupCount=3, encoding="utf-8", delay=True)
-        file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        handlers.append(file_handler)
+        handlers.append(file_handler(config.database_path().parent))
     except OSError:
         pass  # a read-only folder: the terminal handler below still reports problems
     if terminal:

@@ -497,12 +497,15 @@ class WorkflowScheduler:
             still = f"run #{current}" if current is not None else "the previous run"
             reason = f"scheduled run at {when} skipped: {still} of {workflow} was still in progress"
             status = "skipped"
-        log.warning("%s: %s", workflow, reason)
+        if status != "missed":  # _record_skip logs missed runs
+            log.warning("%s: %s", workflow, reason)
         task = asyncio.get_running_loop().create_task(self._record_skip(workflow, status, reason))
         self._bookkeeping.add(task)
         task.add_done_callback(self._bookkeeping.discard)
 
     async def _record_skip(self, workflow: str, status: str, reason: str) -> None:
+        if status == "missed":
+            log.warning("%s: %s", workflow, reason)
         mode = "offline" if self.runner is None or self.runner.offline else "claude"
         dry_run = bool(self.runner.dry_run) if self.runner is not None else False
         try:
