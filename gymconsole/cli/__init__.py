@@ -15,7 +15,7 @@ from typing import NoReturn
 from gymconsole import __version__
 from gymconsole.cli.common import UsageError, add_common, fail
 
-SUBCOMMANDS = ["init", "tool", "run", "workflows", "history", "approvals", "scheduler", "outbox", "backup"]
+SUBCOMMANDS = ["init", "tool", "run", "workflows", "history", "approvals", "scheduler", "outbox", "backup", "service"]
 
 
 def _command_in(argv: list[str]) -> str | None:
