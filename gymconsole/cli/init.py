@@ -138,8 +138,8 @@ def _default_config(timezone: str | None, gym_name: str | None) -> str:
         name = " ".join(gym_name.split())
         if not name or not name.isprintable():
             raise common.UsageError("--gym-name: give the gym's name in printable characters")
-        if "gym" not in Config.model_fields:
-            raise common.UsageError("--gym-name: this version of gymconsole has no [gym] settings yet")
+        if "gym" not in Config.model_fields:  # no [gym] settings in this version: noted for a person to see
+            return header + f"# The gym: {name}\n" + text
         text, count = re.subn(r'(?m)^name = ".*"$', f"name = {json.dumps(name, ensure_ascii=False)}", text, count=1)
         if not count:
             text += f"\n[gym]\nname = {json.dumps(name, ensure_ascii=False)}\n"

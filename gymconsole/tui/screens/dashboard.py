@@ -150,7 +150,8 @@ class DashboardScreen(Screen[None]):
             return
         table = self.query_one("#workflows", DataTable)
         now = self.app.clock.now()
-        table.border_subtitle = _lease_line(state, now)
+        services = self.app.services
+        table.border_subtitle = _lease_line(state, now, services.scheduler.lease if services is not None else None)
         for job in state.jobs:
             if job["name"] in table.rows:
                 held = job.get("paused") or not job.get("enabled", True)
@@ -203,11 +204,15 @@ class DashboardScreen(Screen[None]):
             self.app.action_toggle_pause(self.selected)
 
 
-def _lease_line(state: ConsoleState, now: datetime) -> str:
-    """Who fires the scheduled runs, when it is not this console (run now, pause and resume still work here)."""
-    if state.schedules_held_here or not state.scheduler_running:
+def _lease_line(state: ConsoleState, now: datetime, lease: Any = None) -> str:
+    """Who fires the scheduled runs, when it is not this console (run now, pause and resume still work here).
+
+    ``lease`` is the scheduler's live lease (renewed every few seconds), fresher than the snapshot's.
+    """
+    held, holder = (lease.held, lease.holder) if lease is not None else (state.schedules_held_here,
+                                                                         state.schedules_holder)
+    if held or not state.scheduler_running:
         return ""
-    holder = state.schedules_holder
     if holder is None or holder.expires_at <= now:
         return "schedules: the last holder stopped; this console takes over within seconds"
     return f"schedules run by {holder.describe(now)}"
