@@ -33,6 +33,8 @@ class _Model(BaseModel):
 class CronSchedule(_Model):
     """Cron fields as APScheduler's ``CronTrigger`` takes them."""
 
+    second: str = "0"
+    """Second field (0-59); left at 0 in a gym's schedules (tests compress time with it)."""
     minute: str = "0"
     """Minute field (0-59, `*/15`, `0,30`)."""
     hour: str = "*"
@@ -59,7 +61,8 @@ class CronSchedule(_Model):
     def describe(self) -> str:
         """A short human text such as ``cron 0 6 * * *``."""
         text = f"{self.minute} {self.hour} {self.day} {self.month} {self.day_of_week}"
-        return text + (f" week {self.week}" if self.week != "*" else "")
+        text += f" week {self.week}" if self.week != "*" else ""
+        return text + (f" second {self.second}" if self.second != "0" else "")
 
 
 class WorkflowConfig(_Model):
@@ -188,6 +191,8 @@ class SchedulerConfig(_Model):
     """How late a run may still start; later ones are recorded as missed."""
     start_paused: bool = False
     """Start with every workflow paused."""
+    lease_seconds: float = Field(30.0, ge=1)
+    """One scheduler per database: another process takes the schedules over this long after the holder stops renewing."""
 
     @field_validator("timezone")
     @classmethod
@@ -204,6 +209,15 @@ class HistoryConfig(_Model):
 
     retention_days: int = Field(90, ge=1)
     """Events of runs older than this are pruned; the run rows stay."""
+
+
+class BackupConfig(_Model):
+    """Daily copies of the database (made by whichever gymconsole runs the schedules)."""
+
+    keep_days: int = Field(14, ge=1)
+    """Daily copies in `backups/` beside the database are kept this many days."""
+    hour: int = Field(3, ge=0, le=23)
+    """Local hour (`scheduler.timezone`) at which the daily copy is made."""
 
 
 class DatabaseConfig(_Model):
@@ -342,6 +356,8 @@ class Config(_Model):
     """The background scheduler."""
     history: HistoryConfig = HistoryConfig()
     """The run history."""
+    backup: BackupConfig = BackupConfig()
+    """Daily backups of the database."""
     delivery: DeliveryConfig = DeliveryConfig()
     """How queued messages leave the outbox (default: they stay in it)."""
     door_controller: DoorControllerConfig = DoorControllerConfig()

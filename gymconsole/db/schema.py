@@ -391,6 +391,28 @@ MIGRATIONS: list[str] = [
     CREATE INDEX audit_at ON audit_log (at);
     CREATE INDEX audit_approval ON audit_log (approval_id);
     """,
+    # one scheduler per database (engine/lease.py): who holds the schedules, and each scheduled time claimed once
+    """
+    CREATE TABLE IF NOT EXISTS scheduler_lease (
+        id                 INTEGER PRIMARY KEY CHECK (id = 1),
+        owner              TEXT NOT NULL,
+        role               TEXT NOT NULL,
+        host               TEXT NOT NULL,
+        pid                INTEGER NOT NULL,
+        process_started_at TEXT NOT NULL,
+        acquired_at        TEXT NOT NULL,
+        heartbeat_at       TEXT NOT NULL,
+        expires_at         TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS schedule_fires (
+        workflow   TEXT NOT NULL,
+        due_at     TEXT NOT NULL,
+        owner      TEXT NOT NULL,
+        claimed_at TEXT NOT NULL,
+        outcome    TEXT NOT NULL,
+        PRIMARY KEY (workflow, due_at)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
