@@ -125,6 +125,10 @@ def run_import(request: ImportRequest) -> ImportReport:
         conn.execute("BEGIN IMMEDIATE")
         try:
             load.apply(export, layout)
+        except sqlite3.IntegrityError as exc:
+            conn.execute("ROLLBACK")
+            raise UnusableFile(f"{request.path}: clashes with rows already in the database ({exc}); "
+                               "nothing was imported") from None
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -206,8 +210,10 @@ class _Load:
     def apply(self, export: ExportFile, layout: Layout) -> None:
         self._duplicates()
         self._resolve_references()
-        self.conn.execute(f"UPDATE stage SET target_id = (SELECT id FROM {self.table} t WHERE t.external_id = "
-                          "stage.ext) WHERE bad IS NULL")
+        # A member has one door credential: it is matched by member, whatever ID it was stored under.
+        match = "t.member_id = stage.member_id" if self.table == "door_credentials" else "t.external_id = stage.ext"
+        self.conn.execute(f"UPDATE stage SET target_id = (SELECT id FROM {self.table} t WHERE {match}) "
+                          "WHERE bad IS NULL")
         self._console_wins()
         self._changes()
         self._count()
@@ -250,8 +256,9 @@ class _Load:
                 f"(CASE c.action WHEN 'suspend' THEN 'suspended' ELSE 'active' END) = t.access_state {newer})",
                 "access_state", "the console set this door to ' || t.access_state || '; the export says ' || "
                 "s.access_state || ': kept as the console set it",
-                "access_state = (SELECT access_state FROM door_credentials WHERE id = stage.target_id), "
-                "changed_at = (SELECT changed_at FROM door_credentials WHERE id = stage.target_id)")
+                "access_state = (SELECT access_state FROM door_credentials WHERE id = stage.target_id)" +
+                (", changed_at = (SELECT changed_at FROM door_credentials WHERE id = stage.target_id)"
+                 if "changed_at" in self.values else ""))
 
     def _conflict(self, where: str, field_name: str, reason: str, keep: str) -> None:
         name = "t.first_name || ' ' || t.last_name" if self.table in ("members", "prospects") else "t.external_id"
@@ -318,6 +325,10 @@ class _Load:
         if not self.report.changed:
             return
         sets = ", ".join(f'"{c}" = {self._new_value(c)}' for c in columns)
+        if self.table == "door_credentials":
+            sets += ", external_id = s.ext"
+            if "changed_at" not in self.values:
+                sets += f", changed_at = CASE WHEN t.access_state IS NOT s.access_state THEN '{self.now}' ELSE t.changed_at END"
         self.conn.execute(f"UPDATE {self.table} AS t SET {sets} FROM stage s WHERE t.id = s.target_id AND "
                           "s.changed = 1 AND s.bad IS NULL")
 

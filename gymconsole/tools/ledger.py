@@ -23,6 +23,7 @@ from typing import Any
 
 from gymconsole.db import Transaction
 from gymconsole.tools.base import SAMPLE_SIZE, ActionPlan, PlanItem, ToolContext
+from gymconsole.tools.guards import stale_data_block
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +88,11 @@ async def run_items(ctx: ToolContext, plan: ActionPlan, check: Check, act: Act) 
                 "would_do": [item.as_dict() for item in plan.items[:SAMPLE_SIZE]],
                 "skipped_count": len(skipped), "skipped": skipped[:SAMPLE_SIZE], "skipped_by_reason": _reasons(skipped)}
     failed: list[dict[str, Any]] = []
+    refused = await stale_data_block(ctx, ctx.db, plan.tool, plan.args)  # an approval given before data went stale
     for item in plan.items:
         try:
             async with ctx.db.write() as tx:
-                reason = await check(tx, item)
+                reason = refused or await check(tx, item)
                 if reason is not None:
                     skipped.append(_skip(item, reason))
                     continue
