@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -126,6 +126,8 @@ class WorkflowScheduler:
         self._bookkeeping: set[asyncio.Task[Any]] = set()
         self._recorder = RunRecorder(db, clock)
         self._pruning: asyncio.Task[None] | None = None
+        self.before_run: Callable[[str], Awaitable[object]] | None = None
+        """Called before each scheduled run (the import watch folder brings in new exports)."""
 
     # --- state -----------------------------------------------------------------------------------------
 
@@ -346,6 +348,11 @@ class WorkflowScheduler:
 
     async def _scheduled_run(self, workflow: str) -> Any:
         assert self.runner is not None
+        try:
+            if self.before_run is not None:
+                await self.before_run(workflow)
+        except Exception:
+            log.exception("before the scheduled run of %s", workflow)
         try:
             return await self.runner.run(workflow, trigger="schedule")
         except asyncio.CancelledError:
