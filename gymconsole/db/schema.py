@@ -413,6 +413,43 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (workflow, due_at)
     );
     """,
+    # import (gymconsole/importer): the membership system's own IDs, who left its latest full export, and each import
+    """
+    ALTER TABLE members ADD COLUMN external_id TEXT;
+    ALTER TABLE members ADD COLUMN missing_since TEXT;
+    ALTER TABLE prospects ADD COLUMN external_id TEXT;
+    ALTER TABLE prospects ADD COLUMN missing_since TEXT;
+    ALTER TABLE invoices ADD COLUMN external_id TEXT;
+    ALTER TABLE payments ADD COLUMN external_id TEXT;
+    ALTER TABLE referrals ADD COLUMN external_id TEXT;
+    ALTER TABLE training_clients ADD COLUMN external_id TEXT;
+    ALTER TABLE door_credentials ADD COLUMN external_id TEXT;
+    CREATE UNIQUE INDEX members_external ON members (external_id);
+    CREATE UNIQUE INDEX prospects_external ON prospects (external_id);
+    CREATE UNIQUE INDEX invoices_external ON invoices (external_id);
+    CREATE UNIQUE INDEX payments_external ON payments (external_id);
+    CREATE UNIQUE INDEX referrals_external ON referrals (external_id);
+    CREATE UNIQUE INDEX training_clients_external ON training_clients (external_id);
+    CREATE UNIQUE INDEX door_credentials_external ON door_credentials (external_id);
+    -- One row per import applied (dry runs leave none): the newest per table is that table's freshness.
+    CREATE TABLE imports (
+        id          INTEGER PRIMARY KEY,
+        table_name  TEXT NOT NULL,
+        file        TEXT NOT NULL,
+        signature   TEXT NOT NULL DEFAULT '',
+        imported_at TEXT NOT NULL,
+        via         TEXT NOT NULL,
+        rows        INTEGER NOT NULL,
+        new         INTEGER NOT NULL,
+        changed     INTEGER NOT NULL,
+        unchanged   INTEGER NOT NULL,
+        rejected    INTEGER NOT NULL,
+        missing     INTEGER NOT NULL DEFAULT 0,
+        conflicts   INTEGER NOT NULL DEFAULT 0,
+        run_id      INTEGER
+    );
+    CREATE INDEX imports_table ON imports (table_name, imported_at);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

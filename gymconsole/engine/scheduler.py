@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -159,6 +159,8 @@ class WorkflowScheduler:
         self._leasing: asyncio.Task[None] | None = None
         self._due: dict[str, datetime] = {}
         """The scheduled time of each job just submitted (APScheduler does not pass it to the job)."""
+        self.before_run: Callable[[str], Awaitable[object]] | None = None
+        """Called before each scheduled run (the import watch folder brings in new exports)."""
 
     # --- state -----------------------------------------------------------------------------------------
 
@@ -457,6 +459,7 @@ class WorkflowScheduler:
                                      refused)
                             return None
                         claimed = True
+                        await self._before_run(workflow)
                     result = await self.runner.run(workflow, trigger="schedule")  # raises only before it started
                     backoff.recovered()
                     return result
@@ -475,6 +478,15 @@ class WorkflowScheduler:
         except Exception:
             log.exception("scheduled run of %s failed", workflow)
             return None
+
+    async def _before_run(self, workflow: str) -> None:
+        """The hook before a scheduled run (the import watch folder); its failure is logged and the run goes on."""
+        if self.before_run is None:
+            return
+        try:
+            await self.before_run(workflow)
+        except Exception:
+            log.exception("before the scheduled run of %s", workflow)
 
     async def _record_missed_fault(self, workflow: str, due: datetime, exc: BaseException, claimed: bool) -> None:
         """The run could not start within the grace: record it missed, with why, once the database takes it."""

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from gymconsole.tools.act import ACT_TOOLS
 from gymconsole.tools.base import ActionPlan, Tool, ToolContext, bound_result
+from gymconsole.tools.guards import stale_data_block
 from gymconsole.tools.read import READ_TOOLS
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,9 @@ async def call_tool(ctx: ToolContext, name: str, raw_input: Any, allowed: Iterab
             result = await tool.handler(ctx, args)
             return outcome(result, "error" in result, tool.risk, subjects=_subjects(name, result))
         assert tool.plan is not None and tool.execute is not None
+        if refused := await stale_data_block(ctx, ctx.db, name, args.model_dump()):
+            return outcome({"done_count": 0, "nothing_to_do": True, "refused": refused, "skipped_count": 1,
+                            "skipped": [{"reason": refused}]}, False, tool.risk)
         plan = await tool.plan(ctx, args)
         subjects = _plan_subjects(plan)
         if not plan.items:

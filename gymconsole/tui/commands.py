@@ -31,6 +31,7 @@ class ConsoleCommands(Provider):
         yield "Open run history", app.action_open_history, "browse, filter and replay past runs"
         yield "Open pending approvals", app.action_open_approvals, "decide requests that timed out"
         yield "Open configuration", app.action_open_config, "effective settings and where they came from"
+        yield "Open imports", app.action_open_import, "each table's data age; preview and import an export"
         yield "Quit gymconsole", app.action_quit, "leave the console"
 
     async def discover(self) -> Hits:
