@@ -385,6 +385,24 @@ class ImportConfig(_Model):
             raise ValueError(f"watch_mapping: no mapping named {self.watch_mapping!r}")
         return self
 
+class AssistantConfig(_Model):
+    """The manager's assistant (`gymconsole ask`, the console's `?` prompt)."""
+
+    model: str | None = None
+    """Claude model for questions; empty uses `model.default_model`."""
+    acts: Literal["ask", "policy"] = "ask"
+    """`ask`: every act the assistant proposes needs a person (or a standing rule); `policy`: as `safety.policy` says."""
+    max_iterations: int = Field(10, ge=1, le=50)
+    """Most model round-trips for one question."""
+    max_tokens_per_question: int = Field(60_000, ge=1000)
+    """Budget: input+output tokens of one question."""
+    max_cost_per_question: float = Field(0.25, gt=0)
+    """Budget: USD one question may spend."""
+    max_cost_per_day: float = Field(3.0, gt=0)
+    """Budget: USD all questions of one local day may spend."""
+    max_questions_per_day: int = Field(100, ge=1)
+    """Most questions asked in one local day."""
+
 
 class Config(_Model):
     """The whole configuration."""
@@ -411,6 +429,8 @@ class Config(_Model):
     """Alerts to the manager on failed runs and long-waiting approvals."""
     import_: ImportConfig = Field(ImportConfig(), alias="import")
     """Importing the membership system's exports."""
+    assistant: AssistantConfig = AssistantConfig()
+    """The manager's assistant: questions and one-off tasks."""
     workflows: dict[str, WorkflowConfig] = Field(default_factory=dict)
     """The workflows, by name."""
 

@@ -16,7 +16,7 @@ from gymconsole import __version__
 from gymconsole.cli.common import UsageError, add_common, fail
 
 SUBCOMMANDS = ["init", "tool", "run", "workflows", "history", "approvals", "scheduler", "outbox", "import", "backup",
-               "service"]
+               "service", "ask", "questions", "rules"]
 
 
 def _command_in(argv: list[str]) -> str | None:

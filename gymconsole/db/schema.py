@@ -450,6 +450,52 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX imports_table ON imports (table_name, imported_at);
     """,
+    # the assistant (engine/ask.py, engine/rules.py): questions asked, saved questions, standing approval rules
+    """
+    CREATE TABLE questions (
+        run_id          INTEGER PRIMARY KEY REFERENCES runs (id),
+        conversation_id INTEGER NOT NULL,
+        question        TEXT NOT NULL,
+        asked_at        TEXT NOT NULL,
+        asked_by        TEXT NOT NULL
+    );
+    CREATE INDEX questions_conversation ON questions (conversation_id, run_id);
+
+    CREATE TABLE saved_questions (
+        name       TEXT PRIMARY KEY,
+        question   TEXT NOT NULL,
+        queries    TEXT NOT NULL DEFAULT '[]',
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL
+    );
+
+    -- A standing approval: a person's decision turned into a scoped rule (engine/rules.py).
+    CREATE TABLE approval_rules (
+        id           INTEGER PRIMARY KEY,
+        tool         TEXT NOT NULL,
+        conditions   TEXT NOT NULL DEFAULT '[]',
+        max_per_day  INTEGER,
+        max_amount_per_day REAL,
+        expires_at   TEXT NOT NULL,
+        note         TEXT NOT NULL DEFAULT '',
+        created_at   TEXT NOT NULL,
+        created_by   TEXT NOT NULL,
+        revoked_at   TEXT,
+        revoked_by   TEXT
+    );
+    CREATE TABLE rule_uses (
+        id         INTEGER PRIMARY KEY,
+        rule_id    INTEGER NOT NULL REFERENCES approval_rules (id),
+        day        TEXT NOT NULL,
+        at         TEXT NOT NULL,
+        run_id     INTEGER,
+        workflow   TEXT NOT NULL,
+        item_count INTEGER NOT NULL,
+        amount     REAL NOT NULL DEFAULT 0,
+        detail     TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX rule_uses_day ON rule_uses (rule_id, day);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -20,11 +20,12 @@ from pydantic import ValidationError
 from gymconsole.tools.act import ACT_TOOLS
 from gymconsole.tools.base import ActionPlan, Tool, ToolContext, bound_result
 from gymconsole.tools.guards import stale_data_block
+from gymconsole.tools.query import QUERY_TOOLS
 from gymconsole.tools.read import READ_TOOLS
 
 log = logging.getLogger(__name__)
 
-REGISTRY: dict[str, Tool] = {tool.name: tool for tool in [*READ_TOOLS, *ACT_TOOLS]}
+REGISTRY: dict[str, Tool] = {tool.name: tool for tool in [*READ_TOOLS, *QUERY_TOOLS, *ACT_TOOLS]}
 TOOL_NAMES: frozenset[str] = frozenset(REGISTRY)
 
 DecisionStatus = Literal["approved", "partial", "denied", "timed_out", "dry_run"]
