@@ -403,6 +403,13 @@ class GymConsoleApp(App[int]):
         if self._to_dashboard():
             self.push_screen(ConfigScreen())
 
+    def action_open_import(self) -> None:
+        """The Import screen: each table's freshness, preview and apply an export."""
+        from gymconsole.tui.screens.import_screen import ImportScreen
+
+        if self._to_dashboard():
+            self.push_screen(ImportScreen())
+
     def action_ask(self) -> None:
         """The assistant's prompt (one screen, kept: the conversation goes on between visits)."""
         from gymconsole.tui.screens.ask import AskScreen

@@ -33,6 +33,7 @@ class ConsoleCommands(Provider):
         yield "Open run history", app.action_open_history, "browse, filter and replay past runs"
         yield "Open pending approvals", app.action_open_approvals, "decide requests that timed out"
         yield "Open configuration", app.action_open_config, "effective settings and where they came from"
+        yield "Open imports", app.action_open_import, "each table's data age; preview and import an export"
         yield "Ask the assistant", app.action_ask, "a question or a one-off task in plain words (? or /)"
         for saved in self._saved:
             yield (f"Saved question: {saved['name']}", partial(app.action_saved_question, saved["name"]),

@@ -29,8 +29,10 @@ if TYPE_CHECKING:
 
 COLUMNS = ("id", "requested", "workflow", "risk", "status", "what")
 STATUS_NOTE = {
-    "waiting": "A person is being asked about this one right now (in the modal or another console).",
-    "executing": "Approved, but carrying it out was interrupted: approve again to finish (done acts are not repeated).",
+    "asking": "A person is being asked about this one right now (in the modal or another console); "
+              "`gymconsole approvals release ID` takes it back if that console is stuck.",
+    "released": "Taken back from a console that stopped asking: decide it here.",
+    "interrupted": "Approved, but carrying it out was interrupted: approve again to finish (done acts are not repeated).",
 }
 
 
@@ -136,7 +138,7 @@ class PendingScreen(Screen[None]):
         placeholder.display = False
         row = self.rows[approval_id]
         status = row.get("status", "pending")
-        if status != "pending":
+        if status in STATUS_NOTE:
             placeholder.update(Text(STATUS_NOTE.get(status, status)))
             placeholder.display = True
         await detail.mount(PlanView(self.plans[approval_id], workflow=row.get("workflow", ""), run_id=row.get("run_id")))
