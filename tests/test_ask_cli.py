@@ -53,7 +53,12 @@ def test_a_saved_question_on_a_schedule_becomes_a_workflow(demo_path, tmp_path):
         return subprocess.run([sys.executable, "-m", "gymconsole", *args, "--config", str(config), "--db",
                                str(demo_path)], capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=60)
 
-    assert gymconsole("questions", "save", "top-debts", 'who owes {most}? "now"').returncode == 0
+    refused = gymconsole("questions", "save", "top-debts", "who owes most?", "--sql", "DELETE FROM members")
+    assert refused.returncode == 2 and "only SELECT" in refused.stderr
+    assert gymconsole("questions", "save", "top-debts", 'who owes {most}? "now"', "--sql",
+                      "SELECT id, balance FROM members ORDER BY balance DESC LIMIT 3").returncode == 0
+    offline = json.loads(gymconsole("questions", "run", "top-debts", "--json").stdout)
+    assert offline["mode"] == "offline" and len(offline["results"][0]["rows"]) == 3
     bad = gymconsole("questions", "schedule", "top-debts", "--cron", "0 25 * * *")
     assert bad.returncode == 2 and "--cron" in bad.stderr and "Traceback" not in bad.stderr
     done = gymconsole("questions", "schedule", "top-debts", "--cron", "0 7 * * mon")

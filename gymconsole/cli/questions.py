@@ -24,6 +24,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.add_argument("action", choices=["list", "save", "run", "delete", "schedule"], nargs="?", default="list")
     parser.add_argument("name", nargs="?", help="the saved question's name (save, run, delete)")
     parser.add_argument("text", nargs="?", help="the question (save)")
+    parser.add_argument("--sql", action="append", default=[], metavar="SELECT",
+                        help="save: a read-only query to keep with it, so it also runs offline (repeat for more)")
     parser.add_argument("--cron", metavar="FIELDS", help="schedule: when, as five cron fields, e.g. '0 7 * * mon'")
     parser.add_argument("--approve", choices=["ask", "yes", "no"], default="ask",
                         help="run: answer approval requests at the terminal, or always yes / no")
@@ -61,7 +63,7 @@ async def _handle(args: argparse.Namespace, config: Any) -> int:
         saved = SavedQuestions(db, SystemClock())
         try:
             if args.action == "save":
-                await saved.save(args.name, args.text)
+                await saved.save(args.name, args.text, await _checked_queries(db, args.sql))
             elif args.action == "delete":
                 await saved.delete(args.name)
             rows = await saved.list()
@@ -81,6 +83,20 @@ async def _handle(args: argparse.Namespace, config: Any) -> int:
             if row["queries"] else ""
         console.print(Text.assemble((row["name"], "bold"), f": {row['question']}", (offline, "dim")), soft_wrap=True)
     return 0
+
+
+async def _checked_queries(db: Any, queries: list[str]) -> list[str]:
+    """Each --sql is run once through the query tool's checks: a refused one is a usage error, not a saved one."""
+    import asyncio
+
+    from gymconsole.tools.query import QueryRefused, run_query
+
+    for sql in queries:
+        try:
+            await asyncio.to_thread(run_query, db.path, sql)
+        except QueryRefused as exc:
+            raise common.UsageError(f"--sql {sql!r}: {exc}") from None
+    return queries
 
 
 async def _schedule(args: argparse.Namespace, config: Any) -> int:
