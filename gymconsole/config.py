@@ -211,6 +211,9 @@ class DatabaseConfig(_Model):
 
     path: str = "gym.db"
     """SQLite file, relative to the config file's folder."""
+    busy_wait_seconds: float = Field(120.0, gt=0, le=86_400)
+    """How long a command waits for another gymconsole's write to finish before giving up with one line
+    (the scheduler service waits for as long as it takes)."""
 
 
 class SmtpConfig(_Model):
