@@ -169,6 +169,13 @@ class Database(Transaction):
         db_path = Path(path)
         if str(path) != ":memory:" and not create and not _has_data(db_path):
             raise DatabaseError(f"{db_path}: no database here (create one with `gymconsole init --demo`)")
+        if create and str(path) != ":memory:" and not db_path.exists():
+            from gymconsole.paths import private_file
+
+            try:
+                private_file(db_path)  # members' data: 0600 on POSIX; SQLite gives -wal and -shm the same mode
+            except OSError as exc:
+                raise DatabaseError(f"{db_path}: cannot create: {exc.strerror or exc}") from None
         read_only = str(path) != ":memory:" and not create and not _writable(db_path)
         target: str | Path = db_path.resolve().as_uri() + "?mode=ro&immutable=1" if read_only else db_path
         try:

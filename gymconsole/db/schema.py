@@ -391,6 +391,111 @@ MIGRATIONS: list[str] = [
     CREATE INDEX audit_at ON audit_log (at);
     CREATE INDEX audit_approval ON audit_log (approval_id);
     """,
+    # one scheduler per database (engine/lease.py): who holds the schedules, and each scheduled time claimed once
+    """
+    CREATE TABLE IF NOT EXISTS scheduler_lease (
+        id                 INTEGER PRIMARY KEY CHECK (id = 1),
+        owner              TEXT NOT NULL,
+        role               TEXT NOT NULL,
+        host               TEXT NOT NULL,
+        pid                INTEGER NOT NULL,
+        process_started_at TEXT NOT NULL,
+        acquired_at        TEXT NOT NULL,
+        heartbeat_at       TEXT NOT NULL,
+        expires_at         TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS schedule_fires (
+        workflow   TEXT NOT NULL,
+        due_at     TEXT NOT NULL,
+        owner      TEXT NOT NULL,
+        claimed_at TEXT NOT NULL,
+        outcome    TEXT NOT NULL,
+        PRIMARY KEY (workflow, due_at)
+    );
+    """,
+    # import (gymconsole/importer): the membership system's own IDs, who left its latest full export, and each import
+    """
+    ALTER TABLE members ADD COLUMN external_id TEXT;
+    ALTER TABLE members ADD COLUMN missing_since TEXT;
+    ALTER TABLE prospects ADD COLUMN external_id TEXT;
+    ALTER TABLE prospects ADD COLUMN missing_since TEXT;
+    ALTER TABLE invoices ADD COLUMN external_id TEXT;
+    ALTER TABLE payments ADD COLUMN external_id TEXT;
+    ALTER TABLE referrals ADD COLUMN external_id TEXT;
+    ALTER TABLE training_clients ADD COLUMN external_id TEXT;
+    ALTER TABLE door_credentials ADD COLUMN external_id TEXT;
+    CREATE UNIQUE INDEX members_external ON members (external_id);
+    CREATE UNIQUE INDEX prospects_external ON prospects (external_id);
+    CREATE UNIQUE INDEX invoices_external ON invoices (external_id);
+    CREATE UNIQUE INDEX payments_external ON payments (external_id);
+    CREATE UNIQUE INDEX referrals_external ON referrals (external_id);
+    CREATE UNIQUE INDEX training_clients_external ON training_clients (external_id);
+    CREATE UNIQUE INDEX door_credentials_external ON door_credentials (external_id);
+    -- One row per import applied (dry runs leave none): the newest per table is that table's freshness.
+    CREATE TABLE imports (
+        id          INTEGER PRIMARY KEY,
+        table_name  TEXT NOT NULL,
+        file        TEXT NOT NULL,
+        signature   TEXT NOT NULL DEFAULT '',
+        imported_at TEXT NOT NULL,
+        via         TEXT NOT NULL,
+        rows        INTEGER NOT NULL,
+        new         INTEGER NOT NULL,
+        changed     INTEGER NOT NULL,
+        unchanged   INTEGER NOT NULL,
+        rejected    INTEGER NOT NULL,
+        missing     INTEGER NOT NULL DEFAULT 0,
+        conflicts   INTEGER NOT NULL DEFAULT 0,
+        run_id      INTEGER
+    );
+    CREATE INDEX imports_table ON imports (table_name, imported_at);
+    """,
+    # the assistant (engine/ask.py, engine/rules.py): questions asked, saved questions, standing approval rules
+    """
+    CREATE TABLE questions (
+        run_id          INTEGER PRIMARY KEY REFERENCES runs (id),
+        conversation_id INTEGER NOT NULL,
+        question        TEXT NOT NULL,
+        asked_at        TEXT NOT NULL,
+        asked_by        TEXT NOT NULL
+    );
+    CREATE INDEX questions_conversation ON questions (conversation_id, run_id);
+
+    CREATE TABLE saved_questions (
+        name       TEXT PRIMARY KEY,
+        question   TEXT NOT NULL,
+        queries    TEXT NOT NULL DEFAULT '[]',
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL
+    );
+
+    -- A standing approval: a person's decision turned into a scoped rule (engine/rules.py).
+    CREATE TABLE approval_rules (
+        id           INTEGER PRIMARY KEY,
+        tool         TEXT NOT NULL,
+        conditions   TEXT NOT NULL DEFAULT '[]',
+        max_per_day  INTEGER,
+        max_amount_per_day REAL,
+        expires_at   TEXT NOT NULL,
+        note         TEXT NOT NULL DEFAULT '',
+        created_at   TEXT NOT NULL,
+        created_by   TEXT NOT NULL,
+        revoked_at   TEXT,
+        revoked_by   TEXT
+    );
+    CREATE TABLE rule_uses (
+        id         INTEGER PRIMARY KEY,
+        rule_id    INTEGER NOT NULL REFERENCES approval_rules (id),
+        day        TEXT NOT NULL,
+        at         TEXT NOT NULL,
+        run_id     INTEGER,
+        workflow   TEXT NOT NULL,
+        item_count INTEGER NOT NULL,
+        amount     REAL NOT NULL DEFAULT 0,
+        detail     TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX rule_uses_day ON rule_uses (rule_id, day);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

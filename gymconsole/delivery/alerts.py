@@ -130,6 +130,7 @@ class AlertNotifier:
                     log.warning("alert email failed: %s", exc.reason)
         if delivered:
             self.sent.append(line)
+            log.info("alert sent: %s", line)
         return delivered
 
 

@@ -135,10 +135,18 @@ class ApprovalGate:
             decision = Decision("dry_run", "policy", user, "dry run: nothing is changed")
         elif policy == "auto":
             decision = Decision("approved", "policy", user, f"safety.policy.{plan.risk} is 'auto'")
+        elif (ruled := await self._standing_rule(ctx, plan)) is not None:
+            decision = ruled
         else:
             return await self._ask(ctx, plan)
         await self._record(ctx.run_id, ctx.workflow, plan, decision)
         return decision
+
+    async def _standing_rule(self, ctx: ToolContext, plan: ActionPlan) -> Decision | None:
+        """A standing approval rule that covers this whole plan (engine/rules.py); only where a person would be asked."""
+        from gymconsole.engine.rules import standing_decision
+
+        return await standing_decision(self.db, self.config, self.clock, ctx, plan)
 
     async def _ask(self, ctx: ToolContext, plan: ActionPlan) -> Decision:
         # Opened whole even when the run is cancelled meanwhile (its COMMIT may already be on its way): a request

@@ -258,7 +258,8 @@ async def plan_campaign(ctx: ToolContext, args: CampaignArgs) -> ActionPlan:
     cooldown = ctx.days_ago_iso(t.prospect_cooldown_days)
     if args.audience == "prospects":
         # The contact queue in index order (the same shape as get_campaign_prospects' sample).
-        where = [ACTIVE_CLAUSE, "opted_out = 0", "IFNULL(last_contacted, '') < ?", f"{address} IS NOT NULL"]
+        where = [ACTIVE_CLAUSE, "opted_out = 0", "IFNULL(last_contacted, '') < ?", f"{address} IS NOT NULL",
+                 "missing_since IS NULL"]
         params: list[Any] = [cooldown]
         if args.stage:
             where.append("stage = ?")
@@ -272,7 +273,7 @@ async def plan_campaign(ctx: ToolContext, args: CampaignArgs) -> ActionPlan:
         extra = "standing = 'green'" if args.audience == "green_members" else "membership_type = 'pay_per_visit'"
         rows = await ctx.db.fetch_all(
             f"SELECT m.id, m.first_name, m.last_name, m.{address} AS address FROM members m WHERE m.status = 'active' "
-            f"AND m.opted_out = 0 AND {extra} AND m.{address} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM outbox o "
+            f"AND m.opted_out = 0 AND m.missing_since IS NULL AND {extra} AND m.{address} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM outbox o "
             "WHERE o.person_kind = 'member' AND o.person_id = m.id AND o.kind = 'campaign' AND o.created_at >= ?) "
             "ORDER BY m.id LIMIT ?", [cooldown, wanted])
         kind = "member"
@@ -399,7 +400,7 @@ class RewardArgs(ToolArgs):
 
 async def _referral(ctx: ToolContext, tx: Transaction, referral_id: int) -> tuple[dict[str, Any] | None, str | None]:
     row = await tx.fetch_one(
-        "SELECT r.*, m.first_name, m.last_name, m.status AS member_status FROM referrals r "
+        "SELECT r.*, m.first_name, m.last_name, m.status AS member_status, m.missing_since FROM referrals r "
         "JOIN members m ON m.id = r.referrer_id WHERE r.id = ?", [referral_id])
     if row is None:
         return None, "no such referral"
@@ -411,6 +412,8 @@ async def _referral(ctx: ToolContext, tx: Transaction, referral_id: int) -> tupl
         return row, "outside the reward window"
     if row["member_status"] != "active":
         return row, f"referrer is {row['member_status']}"
+    if row["missing_since"]:
+        return row, f"referrer is {guards.NOT_IN_EXPORT}"
     return row, None
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from gymconsole.db import Transaction
 from gymconsole.tools.base import SAMPLE_SIZE, ActionPlan, PlanItem, ToolContext
+from gymconsole.tools.guards import stale_data_block
 
 log = logging.getLogger(__name__)
 
@@ -153,8 +154,12 @@ async def _each(ctx: ToolContext, plan: ActionPlan, one: Callable[[PlanItem], Aw
                 "would_do": [item.as_dict() for item in plan.items[:SAMPLE_SIZE]],
                 "skipped_count": len(skipped), "skipped": skipped[:SAMPLE_SIZE], "skipped_by_reason": _reasons(skipped)}
     failed: list[dict[str, Any]] = []
+    refused = await stale_data_block(ctx, ctx.db, plan.tool, plan.args)  # an approval given before data went stale
     for item in plan.items:
         try:
+            if refused is not None:
+                skipped.append(_skip(item, refused))
+                continue
             what, payload = await one(item)
         except Exception as exc:  # this item's transaction (its claim too) rolled back: it can be tried again
             log.warning("%s for %s failed: %s", plan.tool, item.label, exc, exc_info=True)

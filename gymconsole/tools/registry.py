@@ -19,11 +19,13 @@ from pydantic import ValidationError
 
 from gymconsole.tools.act import ACT_TOOLS
 from gymconsole.tools.base import ActionPlan, Tool, ToolContext, bound_result
+from gymconsole.tools.guards import stale_data_block
+from gymconsole.tools.query import QUERY_TOOLS
 from gymconsole.tools.read import READ_TOOLS
 
 log = logging.getLogger(__name__)
 
-REGISTRY: dict[str, Tool] = {tool.name: tool for tool in [*READ_TOOLS, *ACT_TOOLS]}
+REGISTRY: dict[str, Tool] = {tool.name: tool for tool in [*READ_TOOLS, *QUERY_TOOLS, *ACT_TOOLS]}
 TOOL_NAMES: frozenset[str] = frozenset(REGISTRY)
 
 DecisionStatus = Literal["approved", "partial", "denied", "timed_out", "dry_run"]
@@ -112,6 +114,9 @@ async def call_tool(ctx: ToolContext, name: str, raw_input: Any, allowed: Iterab
             result = await tool.handler(ctx, args)
             return outcome(result, "error" in result, tool.risk, subjects=_subjects(name, result))
         assert tool.plan is not None and tool.execute is not None
+        if refused := await stale_data_block(ctx, ctx.db, name, args.model_dump()):
+            return outcome({"done_count": 0, "nothing_to_do": True, "refused": refused, "skipped_count": 1,
+                            "skipped": [{"reason": refused}]}, False, tool.risk)
         plan = await tool.plan(ctx, args)
         subjects = _plan_subjects(plan)
         if not plan.items:

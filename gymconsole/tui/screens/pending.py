@@ -44,6 +44,7 @@ class PendingScreen(Screen[None]):
         Binding("y", "approve", "Approve ticked"),
         Binding("n", "deny", "Deny…"),
         Binding("f5", "reload", "Reload"),
+        Binding("s", "rules", "Standing rules"),
         *NAV_BINDINGS,
     ]
 
@@ -204,6 +205,13 @@ class PendingScreen(Screen[None]):
         self.app.say(f"Approval #{message.approval_id} {verb}" + (f": {one_line(detail, 160)}" if detail else "."))
         self.app.request_state()
         self.action_reload()
+
+    def action_rules(self) -> None:
+        """Standing approval rules; from a selected request, a new rule starts with its tool."""
+        from gymconsole.tui.screens.rules import RulesScreen
+
+        row = self.rows.get(self.selected) if self.selected is not None else None
+        self.app.push_screen(RulesScreen(row["tool"] if row else None))
 
     def action_back(self) -> None:
         reason = self.query_one("#pending-reason", Input)
