@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sqlite3
 import sys
 from typing import NoReturn
 
 from gymconsole import __version__
-from gymconsole.cli.common import UsageError, add_common, fail
+from gymconsole.cli.common import CommandFailed, UsageError, add_common, fail
 
 SUBCOMMANDS = ["init", "tool", "run", "workflows", "history", "approvals", "scheduler", "outbox", "import", "backup",
                "service", "ask", "questions", "rules"]
@@ -84,6 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(handler(args) or 0)
     except UsageError as exc:
         return fail(str(exc), 2)
+    except CommandFailed as exc:
+        return fail(str(exc), 1)
+    except (sqlite3.Error, OSError) as exc:  # a disk or the OS refusing, wherever it surfaced: one line
+        from gymconsole.db.connection import fault
+
+        return fail(str(fault("the database" if isinstance(exc, sqlite3.Error) else "gymconsole", exc)), 1)
     except KeyboardInterrupt:
         return fail("interrupted", 130)
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gymconsole.clock import Clock, iso
 from gymconsole.config import Config, Risk
@@ -48,6 +48,15 @@ class ToolArgs(BaseModel):
             elif isinstance(node, int) and not -SQLITE_INT_MAX - 1 <= node <= SQLITE_INT_MAX:
                 raise ValueError("numbers must fit in 64 bits")
         return data
+
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans(cls, value: Any) -> Any:
+        """No tool takes true/false, and pydantic would read ``{"member_id": true}`` as member 1."""
+        if isinstance(value, bool) or (isinstance(value, list) and any(isinstance(v, bool) for v in value)):
+            raise ValueError("true/false is not a number or an ID")
+        return value
 
 
 class ReadArgs(ToolArgs):
@@ -257,3 +266,31 @@ def _longest_list(node: Any) -> list[Any] | None:
             best = current
         stack.extend(child for child in children if isinstance(child, dict | list))
     return best
+
+
+MAX_JSON_CHARS = 1_000_000
+MAX_JSON_DEPTH = 32
+"""Tool arguments are a few levels deep; anything far deeper is a mistake or an attack (60,000 levels raised
+RecursionError)."""
+
+
+class JsonTooBig(ValueError):
+    """JSON input too large or nested too deep, as one line."""
+
+
+def loads_bounded(text: str, *, max_chars: int = MAX_JSON_CHARS, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """``json.loads`` for untrusted input: size and nesting bounded (JsonTooBig), malformed JSON as ValueError."""
+    if len(text) > max_chars:
+        raise JsonTooBig(f"JSON input too large ({len(text):,} characters; at most {max_chars:,})")
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise JsonTooBig(f"JSON input nested too deep (at most {max_depth} levels)") from None
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth > max_depth:
+                raise JsonTooBig(f"JSON input nested too deep (at most {max_depth} levels)")
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return value

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from gymconsole.db import DatabaseBusy, DatabaseFault
 from gymconsole.tools.act import ACT_TOOLS
 from gymconsole.tools.base import ActionPlan, Tool, ToolContext, bound_result
 from gymconsole.tools.guards import stale_data_block
@@ -148,6 +149,8 @@ async def call_tool(ctx: ToolContext, name: str, raw_input: Any, allowed: Iterab
         if on_executed is not None and decision.approval_id is not None:
             await on_executed(decision, result)
         return outcome(result, "error" in result, plan.risk, decision=decision, plan=chosen, subjects=subjects)
+    except (DatabaseBusy, DatabaseFault):
+        raise  # not the model's doing and nothing it can fix: the run ends, saying why in one line
     except Exception as exc:  # a handler bug must reach the model as an error result, not end the run
         log.exception("tool %s failed", name)
         return outcome({"error": f"tool failed: {type(exc).__name__}: {exc}"}, True, tool.risk)

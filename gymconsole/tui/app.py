@@ -124,6 +124,9 @@ class GymConsoleApp(App[int]):
         return DashboardScreen()
 
     def on_mount(self) -> None:
+        from gymconsole.tui import busy
+
+        busy.install(self, self.config.database.busy_wait_seconds)  # "waiting for the database ..." on screen
         self.sub_title = "offline" if self._offline else "claude"
         self.call_after_refresh(self._start)
 
