@@ -15,7 +15,8 @@ from typing import NoReturn
 from gymconsole import __version__
 from gymconsole.cli.common import UsageError, add_common, fail
 
-SUBCOMMANDS = ["init", "tool", "run", "workflows", "history", "approvals", "scheduler", "outbox", "backup", "service"]
+SUBCOMMANDS = ["init", "tool", "run", "workflows", "history", "approvals", "scheduler", "outbox", "import", "backup",
+               "service", "ask", "questions", "rules"]
 
 
 def _command_in(argv: list[str]) -> str | None:

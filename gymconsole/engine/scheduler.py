@@ -32,15 +32,16 @@ keep only in memory is ours:
 
 On the autumn DST day a wall-clock time such as 01:30 happens twice; a
 schedule that does not fire every hour runs at the first one only
-(:class:`WallClockCronTrigger`).  A spring time that does not exist (02:30)
-runs an hour later, at 03:30.
+(:class:`WallClockCronTrigger`).  A spring time that does not exist (02:30 on
+the night clocks jump from 02:00 to 03:00) is skipped: that day has no such
+time.  Catch-up counts each due instant once, stepping in UTC.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -95,7 +96,8 @@ class WallClockCronTrigger(CronTrigger):
     At the end of daylight saving time the hour 01:00-02:00 happens twice;
     APScheduler fires a daily 01:30 job in both.  Unless the schedule fires
     every hour (where both hours are real, different hours), the repeated
-    time (``fold=1``) is skipped.
+    time (``fold=1``) is skipped.  At its start 02:00-03:00 does not exist;
+    APScheduler would fire a daily 02:30 job at 03:30: that time is skipped.
     """
 
     def __init__(self, *, skip_repeated: bool, **fields: Any) -> None:
@@ -104,10 +106,20 @@ class WallClockCronTrigger(CronTrigger):
 
     def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
         fire = super().get_next_fire_time(previous_fire_time, now)
-        while self.skip_repeated and fire is not None and _repeated_wall_time(fire):
+        while fire is not None and ((self.skip_repeated and _repeated_wall_time(fire)) or _missing_wall_time(fire)):
             # Step in UTC: local arithmetic would drop fold=1 and land on the first 01:30 again.
-            fire = super().get_next_fire_time(None, fire.astimezone(UTC) + timedelta(microseconds=1))
+            fire = super().get_next_fire_time(None, _after_in(fire, fire.tzinfo))  # type: ignore[arg-type]
         return fire
+
+
+def _after_in(moment: datetime, zone: ZoneInfo) -> datetime:
+    """The instant just after ``moment``, in ``zone`` (fold kept right by converting from UTC)."""
+    return (moment.astimezone(UTC) + timedelta(microseconds=1)).astimezone(zone)
+
+
+def _missing_wall_time(moment: datetime) -> bool:
+    """A local time the spring change skips (02:30 on the night clocks go from 02:00 to 03:00)."""
+    return moment.astimezone(UTC).astimezone(moment.tzinfo).replace(tzinfo=None) != moment.replace(tzinfo=None)
 
 
 def _repeated_wall_time(moment: datetime) -> bool:
@@ -147,6 +159,8 @@ class WorkflowScheduler:
         self._leasing: asyncio.Task[None] | None = None
         self._due: dict[str, datetime] = {}
         """The scheduled time of each job just submitted (APScheduler does not pass it to the job)."""
+        self.before_run: Callable[[str], Awaitable[object]] | None = None
+        """Called before each scheduled run (the import watch folder brings in new exports)."""
 
     # --- state -----------------------------------------------------------------------------------------
 
@@ -345,12 +359,17 @@ class WorkflowScheduler:
                                     f"(it last ran at {self._local(since)})")
 
     def _fire_times(self, workflow: str, after: datetime, until: datetime, most: int = 1000) -> list[datetime]:
-        """The schedule's fire times in (after, until], oldest first."""
+        """The schedule's fire times in (after, until], oldest first, each instant once.
+
+        Stepped in UTC: local arithmetic drops ``fold=1``, and stepping from the second 01:15 of an autumn
+        night would land on the first one again (it returned 999 copies of 01:15 EST).
+        """
         trigger, times = self._triggers[workflow], []
-        fire = trigger.get_next_fire_time(None, (after + timedelta(microseconds=1)).astimezone(self.timezone))
+        fire = trigger.get_next_fire_time(None, _after_in(after, self.timezone))
         while fire is not None and fire <= until and len(times) < most:
-            times.append(fire)
-            fire = trigger.get_next_fire_time(fire, (fire + timedelta(microseconds=1)).astimezone(self.timezone))
+            if not times or fire.astimezone(UTC) > times[-1].astimezone(UTC):  # same-zone compares ignore fold
+                times.append(fire)
+            fire = trigger.get_next_fire_time(fire, _after_in(fire, self.timezone))
         return times
 
     def _apply(self, workflow: str) -> None:
@@ -448,6 +467,7 @@ class WorkflowScheduler:
                                      refused)
                             return None
                         claimed = True
+                        await self._before_run(workflow)
                     result = await self.runner.run(workflow, trigger="schedule")  # raises only before it started
                     backoff.recovered()
                     return result
@@ -466,6 +486,15 @@ class WorkflowScheduler:
         except Exception:
             log.exception("scheduled run of %s failed", workflow)
             return None
+
+    async def _before_run(self, workflow: str) -> None:
+        """The hook before a scheduled run (the import watch folder); its failure is logged and the run goes on."""
+        if self.before_run is None:
+            return
+        try:
+            await self.before_run(workflow)
+        except Exception:
+            log.exception("before the scheduled run of %s", workflow)
 
     async def _record_missed_fault(self, workflow: str, due: datetime, exc: BaseException, claimed: bool) -> None:
         """The run could not start within the grace: record it missed, with why, once the database takes it."""

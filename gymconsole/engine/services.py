@@ -79,6 +79,10 @@ async def open_services(
             dry_run=config.safety.dry_run if dry_run is None else dry_run,
         )
         scheduler = WorkflowScheduler(config=config, db=db, clock=clock, runner=runner, history=history)
+        if config.import_.watch_folder:
+            from gymconsole.importer.watch import WatchFolder
+
+            scheduler.before_run = WatchFolder(db, config, clock, alert=delivery.alerts.send).before_run
         services = Services(config, db, clock, bus, history, recorder, gate, runner, scheduler, delivery, bool(key))
         try:
             yield services

@@ -45,13 +45,11 @@ class ConsoleState:
 
 
 async def count_pending(services: Services) -> int:
-    """Requests waiting for a person to decide later (what ``gate.pending()`` lists, less those being asked).
+    """Requests waiting for a person to decide or finish (what ``gate.pending()`` lists, less those being asked).
 
-    A plain count, not ``gate.pending()``: that also turns requests it takes for stale into
-    pending, and run on every refresh it raced with requests being asked in this process.
+    Read from the approval store without releasing orphans: refreshing the dashboard changes nothing.
     """
-    return int(await services.db.fetch_value(
-        "SELECT COUNT(*) FROM approvals WHERE status IN ('pending', 'executing')") or 0)
+    return await services.gate.store.count_waiting()
 
 
 async def load_state(services: Services, *, demo: bool, asking: int) -> ConsoleState:

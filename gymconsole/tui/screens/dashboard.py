@@ -26,6 +26,7 @@ from gymconsole.tui.format import (
 )
 from gymconsole.tui.state import ConsoleState
 from gymconsole.tui.widgets.console_bar import ConsoleBar
+from gymconsole.tui.widgets.data_freshness import DataFreshness
 
 if TYPE_CHECKING:
     from gymconsole.tui.app import GymConsoleApp
@@ -51,6 +52,7 @@ class DashboardScreen(Screen[None]):
         Binding("p", "pause_selected", "Pause/resume"),
         Binding("P", "app.pause_all", "Pause all"),
         *NAV_BINDINGS,
+        Binding("i", "app.open_import", "Import"),
         Binding("q", "app.quit", "Quit"),
     ]
 
@@ -59,6 +61,7 @@ class DashboardScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
         yield ConsoleBar(id="console-bar")
+        yield DataFreshness(id="data-freshness")
         table: DataTable[Text] = DataTable(id="workflows", cursor_type="row", zebra_stripes=True)
         table.border_title = f"workflows (times in {self.app.config.scheduler.timezone})"
         yield table
