@@ -33,6 +33,8 @@ class _Model(BaseModel):
 class CronSchedule(_Model):
     """Cron fields as APScheduler's ``CronTrigger`` takes them."""
 
+    second: str = "0"
+    """Second field (0-59); left at 0 in a gym's schedules (tests compress time with it)."""
     minute: str = "0"
     """Minute field (0-59, `*/15`, `0,30`)."""
     hour: str = "*"
@@ -59,7 +61,8 @@ class CronSchedule(_Model):
     def describe(self) -> str:
         """A short human text such as ``cron 0 6 * * *``."""
         text = f"{self.minute} {self.hour} {self.day} {self.month} {self.day_of_week}"
-        return text + (f" week {self.week}" if self.week != "*" else "")
+        text += f" week {self.week}" if self.week != "*" else ""
+        return text + (f" second {self.second}" if self.second != "0" else "")
 
 
 class WorkflowConfig(_Model):
@@ -190,6 +193,8 @@ class SchedulerConfig(_Model):
     """How late a run may still start; later ones are recorded as missed."""
     start_paused: bool = False
     """Start with every workflow paused."""
+    lease_seconds: float = Field(30.0, ge=1)
+    """One scheduler per database: another process takes the schedules over this long after the holder stops renewing."""
 
     @field_validator("timezone")
     @classmethod
@@ -206,6 +211,15 @@ class HistoryConfig(_Model):
 
     retention_days: int = Field(90, ge=1)
     """Events of runs older than this are pruned; the run rows stay."""
+
+
+class BackupConfig(_Model):
+    """Daily copies of the database (made by whichever gymconsole runs the schedules)."""
+
+    keep_days: int = Field(14, ge=1)
+    """Daily copies in `backups/` beside the database are kept this many days."""
+    hour: int = Field(3, ge=0, le=23)
+    """Local hour (`scheduler.timezone`) at which the daily copy is made."""
 
 
 class DatabaseConfig(_Model):
@@ -371,6 +385,24 @@ class ImportConfig(_Model):
             raise ValueError(f"watch_mapping: no mapping named {self.watch_mapping!r}")
         return self
 
+class AssistantConfig(_Model):
+    """The manager's assistant (`gymconsole ask`, the console's `?` prompt)."""
+
+    model: str | None = None
+    """Claude model for questions; empty uses `model.default_model`."""
+    acts: Literal["ask", "policy"] = "ask"
+    """`ask`: every act the assistant proposes needs a person (or a standing rule); `policy`: as `safety.policy` says."""
+    max_iterations: int = Field(10, ge=1, le=50)
+    """Most model round-trips for one question."""
+    max_tokens_per_question: int = Field(60_000, ge=1000)
+    """Budget: input+output tokens of one question."""
+    max_cost_per_question: float = Field(0.25, gt=0)
+    """Budget: USD one question may spend."""
+    max_cost_per_day: float = Field(3.0, gt=0)
+    """Budget: USD all questions of one local day may spend."""
+    max_questions_per_day: int = Field(100, ge=1)
+    """Most questions asked in one local day."""
+
 
 class Config(_Model):
     """The whole configuration."""
@@ -387,6 +419,8 @@ class Config(_Model):
     """The background scheduler."""
     history: HistoryConfig = HistoryConfig()
     """The run history."""
+    backup: BackupConfig = BackupConfig()
+    """Daily backups of the database."""
     delivery: DeliveryConfig = DeliveryConfig()
     """How queued messages leave the outbox (default: they stay in it)."""
     door_controller: DoorControllerConfig = DoorControllerConfig()
@@ -395,6 +429,8 @@ class Config(_Model):
     """Alerts to the manager on failed runs and long-waiting approvals."""
     import_: ImportConfig = Field(ImportConfig(), alias="import")
     """Importing the membership system's exports."""
+    assistant: AssistantConfig = AssistantConfig()
+    """The manager's assistant: questions and one-off tasks."""
     workflows: dict[str, WorkflowConfig] = Field(default_factory=dict)
     """The workflows, by name."""
 

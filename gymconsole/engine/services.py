@@ -21,6 +21,7 @@ from gymconsole.delivery.service import DeliveryService
 from gymconsole.engine.events import EventBus
 from gymconsole.engine.gate import ApprovalGate, Asker
 from gymconsole.engine.history import HistoryStore, RunRecorder
+from gymconsole.engine.runlog import RunLogger
 from gymconsole.engine.runner import WorkflowRunner
 from gymconsole.engine.scheduler import WorkflowScheduler
 
@@ -68,6 +69,7 @@ async def open_services(
         await history.mark_interrupted()
         recorder = RunRecorder(db, clock)
         bus.subscribe(recorder)
+        bus.subscribe(RunLogger())  # the log file's one line per run start/end, act and decision
         delivery = DeliveryService(db=db, config=config, clock=clock)  # after the recorder: alerts see the finished run
         bus.subscribe(delivery)
         gate = ApprovalGate(db=db, config=config, clock=clock, bus=bus, asker=asker)
