@@ -404,6 +404,11 @@ class AlertsConfig(_Model):
     """Timeout of one alert request."""
 
 
+WATCH_PATTERNS = {"members": "members*.csv", "prospects": "prospects*.csv", "invoices": "invoices*.csv",
+                  "payments": "payments*.csv", "referrals": "referrals*.csv", "training_clients": "training*.csv",
+                  "door_credentials": "door*.csv"}
+
+
 class ImportMapping(_Model):
     """How one system's export of one table is read."""
 
@@ -424,13 +429,15 @@ class ImportConfig(_Model):
     """Folder the scheduler imports new exports from (relative to the config file); empty: no watch folder."""
     watch_mapping: str = ""
     """The mapping watched files are read with; empty: the default headers and synonyms."""
-    files: dict[str, str] = Field(default_factory=lambda: {
-        "members": "members*.csv", "prospects": "prospects*.csv", "invoices": "invoices*.csv",
-        "payments": "payments*.csv", "referrals": "referrals*.csv", "training_clients": "training*.csv",
-        "door_credentials": "door*.csv"})
-    """Per table, the file-name pattern of its exports in the watch folder."""
+    files: dict[str, str] = Field(default_factory=lambda: dict(WATCH_PATTERNS))
+    """Per table, the file-name pattern of its exports in the watch folder (tables left out keep the default)."""
     mappings: dict[str, dict[str, ImportMapping]] = Field(default_factory=dict)
     """Named mappings (`[import.mappings.NAME.members]`) for `--mapping NAME`."""
+
+    @field_validator("files")
+    @classmethod
+    def _default_patterns(cls, value: dict[str, str]) -> dict[str, str]:
+        return {**WATCH_PATTERNS, **value}
 
     @model_validator(mode="after")
     def _known_tables(self) -> ImportConfig:
