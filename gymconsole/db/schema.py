@@ -452,16 +452,16 @@ MIGRATIONS: list[str] = [
     """,
     # the assistant (engine/ask.py, engine/rules.py): questions asked, saved questions, standing approval rules
     """
-    CREATE TABLE questions (
+    CREATE TABLE IF NOT EXISTS questions (
         run_id          INTEGER PRIMARY KEY REFERENCES runs (id),
         conversation_id INTEGER NOT NULL,
         question        TEXT NOT NULL,
         asked_at        TEXT NOT NULL,
         asked_by        TEXT NOT NULL
     );
-    CREATE INDEX questions_conversation ON questions (conversation_id, run_id);
+    CREATE INDEX IF NOT EXISTS questions_conversation ON questions (conversation_id, run_id);
 
-    CREATE TABLE saved_questions (
+    CREATE TABLE IF NOT EXISTS saved_questions (
         name       TEXT PRIMARY KEY,
         question   TEXT NOT NULL,
         queries    TEXT NOT NULL DEFAULT '[]',
@@ -470,7 +470,7 @@ MIGRATIONS: list[str] = [
     );
 
     -- A standing approval: a person's decision turned into a scoped rule (engine/rules.py).
-    CREATE TABLE approval_rules (
+    CREATE TABLE IF NOT EXISTS approval_rules (
         id           INTEGER PRIMARY KEY,
         tool         TEXT NOT NULL,
         conditions   TEXT NOT NULL DEFAULT '[]',
@@ -483,7 +483,7 @@ MIGRATIONS: list[str] = [
         revoked_at   TEXT,
         revoked_by   TEXT
     );
-    CREATE TABLE rule_uses (
+    CREATE TABLE IF NOT EXISTS rule_uses (
         id         INTEGER PRIMARY KEY,
         rule_id    INTEGER NOT NULL REFERENCES approval_rules (id),
         day        TEXT NOT NULL,
@@ -494,7 +494,7 @@ MIGRATIONS: list[str] = [
         amount     REAL NOT NULL DEFAULT 0,
         detail     TEXT NOT NULL DEFAULT ''
     );
-    CREATE INDEX rule_uses_day ON rule_uses (rule_id, day);
+    CREATE INDEX IF NOT EXISTS rule_uses_day ON rule_uses (rule_id, day);
     """,
 ]
 
