@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import re
 import subprocess
 import sys
 import time
@@ -97,7 +98,7 @@ def test_claude_run_against_the_fake_api(demo_path, tmp_path, fake_api):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Checking [/vip] referrals [bold red]now[/bold red] [@click=app.quit]x[/]." in done.stdout
     assert "summary: No [/vip] rewards were due." in done.stdout
-    assert "Claude claude-sonnet-4-6" in done.stdout and "tokens in 20" in done.stdout
+    assert "Claude claude-sonnet-4-6" in done.stdout and re.search(r"tokens in [0-9,]+ out [0-9,]+ cache read", done.stdout)
     assert KEY not in done.stdout + done.stderr
     assert all(r.headers["authorization"] == f"Bearer {KEY}" for r in fake_api.requests)
     assert KEY not in fake_api.text_of_all_requests()
