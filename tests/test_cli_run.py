@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fakeapi import Hang, Reply, Status, Text, ToolUse
+from fakeapi import Hang, Reply, Status, Text, ToolUse, Usage
 from helpers_engine import KEY
 
 from gymconsole.cli.run import parse_answer
@@ -106,7 +106,7 @@ def test_claude_run_against_the_fake_api(demo_path, tmp_path, fake_api):
 
 
 def test_claude_json_and_failure_exit_1(demo_path, tmp_path, fake_api):
-    fake_api.script([Reply([Text("Done.")]), Status(401)])
+    fake_api.script([Reply([Text("Done.")], usage=Usage(10, 5)), Status(401)])
     # ANTHROPIC_LOG=debug would make the SDK log whole requests (member data) and headers: it must not
     ok = _gymconsole("run", "invoice_review", "--json", db=demo_path, api=fake_api, cwd=tmp_path, ANTHROPIC_LOG="debug")
     assert "Request options" not in ok.stderr and "Task:" not in ok.stderr and KEY not in ok.stderr, ok.stderr
