@@ -21,7 +21,7 @@ from gymconsole.tools.base import ActionPlan, PlanItem
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = str(ROOT / "config.toml")
 JSON_KEYS = {"run_id", "workflow", "status", "mode", "dry_run", "iterations", "tool_calls", "usage", "cost_usd",
-             "summary", "error"}
+             "summary", "error", "acts", "attention", "resume_at"}
 
 
 def _env(api=None, **extra: str) -> dict[str, str]:
@@ -51,6 +51,8 @@ def test_offline_json_shape(demo_path, tmp_path):
     assert result["summary"].startswith("Offline playbook (no AI)")
     assert result["usage"] == {"input": 0, "output": 0, "cache_read": 0, "cache_write": 0}
     assert result["tool_calls"] and all(set(c) == {"name", "is_error", "risk", "decision"} for c in result["tool_calls"])
+    assert set(result["acts"]) == {"done", "skipped", "denied", "pending", "failed"}
+    assert result["attention"] is None and result["resume_at"] is None
     assert done.stderr == ""
 
 

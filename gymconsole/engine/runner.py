@@ -10,7 +10,14 @@ raises :class:`AlreadyRunning` (with the run in progress) for a second one.
 Statuses a run ends with: ``succeeded``, ``failed`` (with a one-line
 ``error``), ``cancelled``, ``awaiting_approval`` (it finished but an approval
 timed out and was saved as pending), ``budget_exhausted`` (iterations, tokens
-or cost; the reason is in ``error``).
+or cost; the reason is in ``error``), ``truncated`` (the answer was still cut
+off after the continuations allowed), ``context_exceeded`` (the model's
+context window filled up), ``rate_limited`` (the API asked for a longer wait
+than allowed; ``resume_at`` says when it could go on).
+
+Whatever the status, the result states what was done (``acts``, from the
+gate's decisions and the ledger) ahead of the model's summary, and
+``attention`` says when the summary claims acts that did not happen.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import asyncio
 import logging
 import random
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from gymconsole.clock import Clock
@@ -26,6 +34,7 @@ from gymconsole.config import Config
 from gymconsole.db import Database
 from gymconsole.engine.events import EventBus, RunFinished, RunStarted
 from gymconsole.engine.ratelimit import InputTokenLimiter
+from gymconsole.engine.outcome import ACT_KEYS, attention_note, ledger_done
 from gymconsole.engine.session import RunOutcome, RunSession
 from gymconsole.tools.base import ToolContext
 from gymconsole.tools.registry import Approver
@@ -76,12 +85,16 @@ class RunResult:
     cost_usd: float = 0.0
     summary: str = ""
     error: str | None = None
+    acts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ACT_KEYS, 0))
+    attention: str | None = None
+    resume_at: datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "workflow": self.workflow, "status": self.status, "mode": self.mode,
-                "dry_run": self.dry_run, "iterations": self.iterations, "tool_calls": self.tool_calls,
+                "dry_run": self.dry_run, "iterations": self.iterations, "acts": self.acts,
+                "attention": self.attention, "tool_calls": self.tool_calls,
                 "usage": self.usage, "cost_usd": round(self.cost_usd, 6), "summary": self.summary,
-                "error": self.error}
+                "error": self.error, "resume_at": self.resume_at.isoformat() if self.resume_at else None}
 
 
 @dataclass
@@ -215,9 +228,24 @@ class WorkflowRunner:
             ids = ", ".join(f"#{i}" for i in session.timed_out if i is not None)
             error = f"waiting for a person to decide approval {ids}".rstrip()
         summary = self._redact(outcome.summary)
-        await session.emit(RunFinished, status=status, summary=summary, error=error, iterations=session.iterations)
+        acts = await self._acts(session)
+        attention = attention_note(summary, acts, session.ctx.dry_run)
+        resume_at = outcome.resume_at.isoformat() if outcome.resume_at else None
+        await session.emit(RunFinished, status=status, summary=summary, error=error, iterations=session.iterations,
+                           acts=acts, attention=attention, resume_at=resume_at)
         return RunResult(session.run_id, session.workflow, status, mode, session.ctx.dry_run, session.iterations,
-                         list(session.tool_calls), session.usage.as_dict(), session.usage.cost_usd, summary, error)
+                         list(session.tool_calls), session.usage.as_dict(), session.usage.cost_usd, summary, error,
+                         acts, attention, outcome.resume_at)
+
+    async def _acts(self, session: RunSession) -> dict[str, int]:
+        """The acts of the run: the ledger's count of acts carried out, the gate's and guard rails' for the rest."""
+        acts = {key: session.acts.get(key, 0) for key in ACT_KEYS}
+        if not session.ctx.dry_run and session.run_id:
+            try:
+                acts["done"] = await ledger_done(self.db, session.run_id)
+            except Exception:  # the tools' own count stands; the run's end must still be recorded
+                log.exception("run %s: counting its acts in the ledger failed", session.run_id)
+        return acts
 
     def _redact(self, text: str) -> str:
         return text.replace(self._api_key, "[redacted]") if self._api_key else text
