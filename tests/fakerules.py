@@ -29,7 +29,7 @@ Extended thinking ("Extended thinking", "Adaptive thinking"):
   ``thinking`` / ``redacted_thinking`` blocks first and unmodified: a missing
   block or a changed signature is a 400.
 
-Token counts are the fake's own, deterministic: a block's canonical JSON bytes / 4.
+Token counts are the fake's own, deterministic: a block's text (keys and values, no JSON escapes) / 4.
 """
 
 from __future__ import annotations
@@ -62,10 +62,18 @@ def min_cacheable_tokens(model: str) -> int:
     return 1024
 
 
+def _flatten(value: Any) -> str:
+    """What the model reads of a block: its keys and values, without JSON's quoting and escapes."""
+    if isinstance(value, dict):
+        return " ".join(f"{key} {_flatten(item)}" for key, item in sorted(value.items()))
+    if isinstance(value, list):
+        return " ".join(_flatten(item) for item in value)
+    return str(value)
+
+
 def count_tokens(value: Any) -> int:
-    """The fake's tokenizer: canonical JSON bytes / 4, at least 1."""
-    raw = value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":"))
-    return max(1, math.ceil(len(raw.encode("utf-8")) / 4))
+    """The fake's tokenizer: a block's text (keys and values) at 4 bytes a token, at least 1."""
+    return max(1, math.ceil(len(_flatten(value).encode("utf-8")) / 4))
 
 
 def _strip_marker(block: Any) -> Any:
