@@ -1,7 +1,7 @@
 """The Claude loop: stream an answer, run the tools it asks for through the gate, repeat.
 
 One request per iteration, streamed with the official SDK (``AsyncAnthropic``,
-imported lazily: it costs a second); the answer is assembled in :mod:`answer`
+imported lazily: it costs a second); the answer is assembled in :mod:`stream`
 and the request laid out in :mod:`request` (cached shared prefix, thinking).
 
 Only some stop reasons mean the answer is complete.  Tools run only when
@@ -29,7 +29,7 @@ import warnings
 from datetime import timedelta
 from typing import Any
 
-from gymconsole.engine.answer import Answer, stream_once
+from gymconsole.engine.stream import Answer, stream_once
 from gymconsole.engine.events import Notice, RateLimitWait, UsageUpdated
 from gymconsole.engine.ratelimit import ConversationEstimate, InputTokenLimiter, backoff_seconds, classify_fault
 from gymconsole.engine.request import CONTINUE_PROMPT, SYSTEM_PROMPT, RequestPlan, ThinkingNotSupported, first_turn
@@ -57,6 +57,8 @@ class RateLimited(Exception):
 
 class ClaudeAgent:
     """Runs a workflow's task with Claude; one instance per runner, one client per run."""
+
+    system_prompt = SYSTEM_PROMPT
 
     def __init__(self, *, api_key: str, base_url: str | None, limiter: InputTokenLimiter,
                  rng: random.Random | None = None) -> None:
@@ -94,7 +96,7 @@ class ClaudeAgent:
 
     async def run(self, session: RunSession) -> RunOutcome:
         try:
-            plan = RequestPlan.for_workflow(session.config, session.workflow)
+            plan = RequestPlan.for_workflow(session.config, session.workflow, self.system_prompt)
         except ThinkingNotSupported as exc:
             return RunOutcome("failed", "", f"thinking: {exc} (config.toml)")
         client = await self._client(session.config.model.request_timeout_seconds)
@@ -111,6 +113,13 @@ class ClaudeAgent:
                                           f"it can go on after {local:%H:%M:%S}"), resume_at=resume)
         finally:
             await client.close()
+
+    def _opening(self, session: RunSession) -> list[dict[str, Any]]:
+        """The conversation the first request carries (the assistant adds earlier questions)."""
+        now = session.ctx.local_now()
+        now_line = f"Now: {now:%A %Y-%m-%d %H:%M} ({session.config.scheduler.timezone})."
+        return [{"role": "user", "content": first_turn(session.config, session.workflow, now_line,
+                                                        session.ctx.dry_run)}]
 
     def _budget_left(self, session: RunSession, next_input: int, max_output: int) -> str | None:
         m, used = session.config.model, session.usage
@@ -130,10 +139,7 @@ class ClaudeAgent:
         session.price = cfg.model.price_for(plan.model)
         if notice := self._model_notice(plan.model):
             await session.emit(Notice, level="warning", message=notice)
-        now = session.ctx.local_now()
-        now_line = f"Now: {now:%A %Y-%m-%d %H:%M} ({cfg.scheduler.timezone})."
-        messages: list[dict[str, Any]] = [{"role": "user",
-                                           "content": first_turn(cfg, name, now_line, session.ctx.dry_run)}]
+        messages = self._opening(session)
         estimator = ConversationEstimate()
         continuations, carried = 0, ""
         while True:

@@ -1,156 +1,121 @@
-"""One streamed answer from Claude, assembled from the raw SSE events.
+"""Streamed answers with their Markdown tables picked out, for the CLI and the console to show as tables.
 
-We read the raw events of ``messages.create(stream=True)`` rather than
-``messages.stream()``'s accumulator, which raises on malformed tool-input JSON
-and loses the rest of the answer: here a malformed input becomes an
-``is_error`` tool result the model can correct.
-
-``thinking`` and ``redacted_thinking`` blocks are kept exactly as received,
-signature included, and go back in the next request unchanged (the API
-answers 400 otherwise).  ``usage`` may be missing from ``message_start`` and
-``message_delta`` (the documented thinking stream has none): what is missing
-stays None.
+:class:`TableSplitter` takes text deltas as they arrive and gives back pieces:
+plain text at once (so narration still streams), and each Markdown table
+(``| a | b |`` lines) whole, once its last line has come, as a header and rows.
+Only data: rendering (Rich tables, with every cell as plain text, never
+markup) is the front end's.
 """
 
 from __future__ import annotations
 
-import json
+import re
 from dataclasses import dataclass, field
-from typing import Any
 
-from gymconsole.engine.events import ThinkingBlock, ThinkingDelta
-from gymconsole.engine.ratelimit import StreamTruncated
-from gymconsole.engine.session import RunSession
-from gymconsole.engine.usage import RequestUsage
-
-_USAGE_FIELDS = (("input_tokens", "input"), ("output_tokens", "output"), ("cache_read_input_tokens", "cache_read"),
-                 ("cache_creation_input_tokens", "cache_write"))
+_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 
 
 @dataclass
-class ToolUse:
-    id: str
-    name: str
-    parts: list[str] = field(default_factory=list)
-    input: Any = None
-    error: str | None = None
+class TableBlock:
+    """One Markdown table: its header cells and rows of cells."""
 
-    def finish(self) -> None:
-        raw = "".join(self.parts)
-        if not raw.strip():
-            self.input = {}
-            return
-        try:
-            self.input = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            self.input, self.error = raw, f"malformed JSON input ({exc.msg} at character {exc.pos}); send valid JSON"
+    header: list[str]
+    rows: list[list[str]] = field(default_factory=list)
 
 
-@dataclass
-class Answer:
-    """Blocks in order: ``str`` for text, :class:`ToolUse`, or a dict for thinking blocks (kept verbatim)."""
-
-    blocks: list[Any] = field(default_factory=list)
-    stop_reason: str | None = None
-    usage: RequestUsage = field(default_factory=RequestUsage)
-    streamed_text: bool = False
-
-    @property
-    def text(self) -> str:
-        return "".join(block for block in self.blocks if isinstance(block, str))
-
-    @property
-    def tool_uses(self) -> list[ToolUse]:
-        return [block for block in self.blocks if isinstance(block, ToolUse)]
-
-    def echo(self) -> list[dict[str, Any]]:
-        """The answer as the assistant turn of the next request: thinking blocks exactly as received."""
-        content: list[dict[str, Any]] = []
-        for block in self.blocks:
-            if isinstance(block, dict):
-                content.append(dict(block))
-            elif isinstance(block, str):
-                if block.strip():
-                    content.append({"type": "text", "text": block})
-            else:
-                tool_input = block.input if isinstance(block.input, dict) else {}
-                content.append({"type": "tool_use", "id": block.id, "name": block.name, "input": tool_input})
-        return content
+Piece = str | TableBlock
 
 
-def _read_usage(answer: Answer, usage: Any) -> None:
-    """Take whatever fields ``usage`` has; a later event's figure replaces an earlier one."""
-    if usage is None:
-        return
-    for api_name, ours in _USAGE_FIELDS:
-        value = getattr(usage, api_name, None)
-        if isinstance(value, int):
-            setattr(answer.usage, ours, value)
-    split = getattr(usage, "cache_creation", None)
-    hour = getattr(split, "ephemeral_1h_input_tokens", None) if split is not None else None
-    if isinstance(hour, int):
-        answer.usage.cache_write_1h = hour
+def _cells(line: str) -> list[str]:
+    body = line.strip()
+    if body.startswith("|"):
+        body = body[1:]
+    if body.endswith("|"):
+        body = body[:-1]
+    return [cell.strip() for cell in body.split("|")]
 
 
-async def stream_once(client: Any, session: RunSession, body: dict[str, Any], answer: Answer,
-                      headers: dict[str, str]) -> None:
-    """Send one request and assemble its answer into ``answer``; StreamTruncated if it ends without a stop reason."""
-    stream = await client.messages.create(**body, stream=True, extra_headers=headers or None)
-    by_index: dict[int, int] = {}
-    try:
-        async for event in stream:
-            kind = event.type
-            if kind == "message_start":
-                _read_usage(answer, getattr(event.message, "usage", None))
-            elif kind == "content_block_start":
-                await _block_start(session, answer, by_index, event.index, event.content_block)
-            elif kind == "content_block_delta" and event.index in by_index:
-                await _block_delta(session, answer, by_index[event.index], event.delta)
-            elif kind == "content_block_stop" and event.index in by_index:
-                block = answer.blocks[by_index[event.index]]
-                if isinstance(block, dict) and block.get("type") == "thinking":
-                    await session.emit(ThinkingBlock, text=block["thinking"])
-            elif kind == "message_delta":
-                answer.stop_reason = event.delta.stop_reason
-                _read_usage(answer, getattr(event, "usage", None))
-    finally:
-        await stream.close()
-    if answer.stop_reason is None:
-        raise StreamTruncated()
-    for use in answer.tool_uses:
-        use.finish()
+def parse_table(lines: list[str]) -> Piece:
+    """Table lines as a :class:`TableBlock`; lines that are not a real table come back as text."""
+    if len(lines) < 2 or not _SEPARATOR.match(lines[1]):
+        return "".join(line + "\n" for line in lines)
+    header = _cells(lines[0])
+    rows = [_cells(line) for line in lines[2:]]
+    width = len(header)
+    return TableBlock(header, [(row + [""] * width)[:width] for row in rows])
 
 
-async def _block_start(session: RunSession, answer: Answer, by_index: dict[int, int], index: int, block: Any) -> None:
-    if block.type == "text":
-        by_index[index] = len(answer.blocks)
-        answer.blocks.append(block.text or "")
-        if block.text:
-            answer.streamed_text = True
-            await session.say(block.text)
-    elif block.type == "tool_use":
-        by_index[index] = len(answer.blocks)
-        answer.blocks.append(ToolUse(block.id, block.name))
-    elif block.type == "thinking":
-        by_index[index] = len(answer.blocks)
-        answer.blocks.append({"type": "thinking", "thinking": getattr(block, "thinking", "") or "",
-                              "signature": getattr(block, "signature", "") or ""})
-    elif block.type == "redacted_thinking":
-        by_index[index] = len(answer.blocks)
-        answer.blocks.append({"type": "redacted_thinking", "data": block.data})
-        await session.emit(ThinkingBlock, text="", redacted=True)
+class TableSplitter:
+    """Feed text deltas; get plain text right away and tables whole."""
+
+    def __init__(self) -> None:
+        self._line = ""
+        """The current line while we cannot yet tell whether it is a table line."""
+        self._deciding = True
+        self._in_table = False
+        self._table: list[str] = []
+
+    def feed(self, text: str) -> list[Piece]:
+        out: list[Piece] = []
+        for char in text:
+            if self._in_table or self._deciding:
+                if char == "\n":
+                    self._end_line(out)
+                    continue
+                self._line += char
+                if self._deciding and self._line.strip():
+                    self._deciding = False
+                    if self._line.lstrip().startswith("|"):
+                        self._in_table = True
+                    else:
+                        self._close_table(out)
+                        out.append(self._line)
+                        self._line = ""
+                continue
+            out.append(char)
+            if char == "\n":
+                self._deciding = True
+        return _merge(out)
+
+    def _end_line(self, out: list[Piece]) -> None:
+        if self._in_table:
+            self._table.append(self._line)
+            self._in_table = False
+        else:  # a blank line
+            self._close_table(out)
+            out.append(self._line + "\n")
+        self._line = ""
+        self._deciding = True
+
+    def _close_table(self, out: list[Piece]) -> None:
+        if self._table:
+            out.append(parse_table(self._table))
+            self._table = []
+
+    def finish(self) -> list[Piece]:
+        """Whatever is held back: a table that ended the answer, a last partial line."""
+        out: list[Piece] = []
+        if self._in_table:
+            self._table.append(self._line)
+            self._line = ""
+        self._close_table(out)
+        if self._line:
+            out.append(self._line)
+        self._line, self._deciding, self._in_table = "", True, False
+        return _merge(out)
 
 
-async def _block_delta(session: RunSession, answer: Answer, position: int, delta: Any) -> None:
-    block = answer.blocks[position]
-    if delta.type == "text_delta" and isinstance(block, str):
-        answer.blocks[position] = block + delta.text
-        answer.streamed_text = True
-        await session.say(delta.text)
-    elif delta.type == "input_json_delta" and isinstance(block, ToolUse):
-        block.parts.append(delta.partial_json)
-    elif delta.type == "thinking_delta" and isinstance(block, dict):
-        block["thinking"] += delta.thinking
-        await session.emit(ThinkingDelta, text=delta.thinking)
-    elif delta.type == "signature_delta" and isinstance(block, dict):
-        block["signature"] += delta.signature
+def _merge(pieces: list[Piece]) -> list[Piece]:
+    merged: list[Piece] = []
+    for piece in pieces:
+        if isinstance(piece, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += piece
+        elif piece != "":
+            merged.append(piece)
+    return merged
+
+
+def split_answer(text: str) -> list[Piece]:
+    """A whole answer as pieces (for a stored answer)."""
+    splitter = TableSplitter()
+    return _merge(splitter.feed(text) + splitter.finish())

@@ -107,11 +107,11 @@ class RequestPlan:
     ttl: str = "5m"
 
     @classmethod
-    def for_workflow(cls, config: Config, workflow: str) -> RequestPlan:
+    def for_workflow(cls, config: Config, workflow: str, system_prompt: str = SYSTEM_PROMPT) -> RequestPlan:
         model = config.model_for(workflow)
         thinking, extra, betas = thinking_params(config.thinking_for(workflow), model)
         ttl = config.model.cache_ttl
-        system = [{"type": "text", "text": SYSTEM_PROMPT + "\n\n" + house_rules(config),
+        system = [{"type": "text", "text": system_prompt + "\n\n" + house_rules(config),
                    "cache_control": cache_marker(ttl)}]
         return cls(model, config.model.max_output_tokens + extra, definitions(shared_tools(config)), system,
                    thinking, betas, ttl)
