@@ -9,7 +9,6 @@ model's: shown as plain text (``Text``), never as markup.
 from __future__ import annotations
 
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.widgets import Collapsible, Static
 
 from gymconsole.tui.trace import RunTrace
@@ -28,11 +27,9 @@ class ThinkingView(Collapsible):
     """
 
     def __init__(self) -> None:
-        super().__init__(title="thinking", collapsed=True, classes="thinking")
+        self._body = Static(classes="thinking-text", markup=False)
+        super().__init__(self._body, title="thinking", collapsed=True, classes="thinking")
         self._shown = -1
-
-    def compose(self) -> ComposeResult:
-        yield Static(classes="thinking-text", markup=False)
 
     def show(self, trace: RunTrace) -> None:
         size = sum(len(part) for part in trace.thinking) + trace.thinking_redacted
@@ -47,4 +44,4 @@ class ThinkingView(Collapsible):
         shown = text if len(text) <= PREVIEW_CHARS else "…" + text[-PREVIEW_CHARS:]
         if trace.thinking_redacted:
             shown += f"\n[{trace.thinking_redacted} block(s) of thinking redacted by the API]"
-        self.query_one(Static).update(Text(shown))
+        self._body.update(Text(shown))
