@@ -200,6 +200,12 @@ class ModelAccess(_Model):
     """Longest wait the API may ask for (`retry-after`) within a run; longer ends the run `rate_limited`."""
     thinking: ThinkingSetting = ThinkingSetting()
     """Extended thinking of every workflow that sets none."""
+    daily_budget_usd: float | None = Field(None, gt=0)
+    """Claude spend allowed per local day (all workflows); empty is no limit."""
+    monthly_budget_usd: float | None = Field(None, gt=0)
+    """Claude spend allowed per calendar month; empty is no limit."""
+    on_budget_reached: Literal["offline", "wait"] = "offline"
+    """When a limit is reached, scheduled runs use their `offline` playbook or `wait` until it resets."""
     cache_ttl: Literal["5m", "1h"] = "5m"
     """Lifetime of the shared prompt prefix in the cache: `1h` pays when runs are further apart than 5 minutes."""
 

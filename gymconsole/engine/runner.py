@@ -32,10 +32,11 @@ from typing import Any, Protocol
 from gymconsole.clock import Clock
 from gymconsole.config import Config
 from gymconsole.db import Database
-from gymconsole.engine.events import EventBus, RunFinished, RunStarted
+from gymconsole.engine.events import EventBus, Notice, RunFinished, RunStarted
 from gymconsole.engine.ratelimit import InputTokenLimiter
 from gymconsole.engine.outcome import ACT_KEYS, attention_note, ledger_done
 from gymconsole.engine.session import RunOutcome, RunSession
+from gymconsole.engine.spend import SpendGuard
 from gymconsole.tools.base import ToolContext
 from gymconsole.tools.registry import Approver
 
@@ -124,6 +125,8 @@ class WorkflowRunner:
         self.limiter = InputTokenLimiter(clock, config.model.input_tokens_per_minute)
         """Shared by every run of this process: the API's limit is per key."""
         self._active: dict[str, _Active] = {}
+        self.spend: SpendGuard | None = None
+        """Spend limits (set by open_services); None checks none."""
 
     @property
     def mode(self) -> str:
@@ -170,9 +173,30 @@ class WorkflowRunner:
             return active.result
         return RunResult(active.run_id or 0, workflow, "cancelled", self.mode, self.dry_run, error="cancelled")
 
+    async def _spend_check(self, workflow: str, trigger: str, mode: str, dry: bool) -> tuple[str, str | None,
+                                                                                          RunResult | None]:
+        """The mode a run goes ahead in once the spend limits are checked, a notice, or the result of a wait."""
+        if mode != "claude" or self.spend is None:
+            return mode, None, None
+        limit = await self.spend.reached()
+        if limit is None:
+            return mode, None, None
+        await self.spend.alert_once(limit)
+        why = limit.describe(self.spend.zone)
+        if trigger != "schedule":
+            return mode, f"{why}; this run goes to Claude because it was started by hand", None
+        if self.config.model.on_budget_reached == "wait":
+            reason = f"scheduled run skipped: {why}"
+            run_id = await self.recorder.record_skipped(workflow, trigger, "skipped", reason, mode="claude",
+                                                        dry_run=dry)
+            return mode, None, RunResult(run_id, workflow, "skipped", "claude", dry, error=reason)
+        return "offline", f"{why}; this scheduled run uses its offline playbook (no AI)", None
+
     async def _execute(self, workflow: str, trigger: str, dry_run: bool | None, active: _Active) -> RunResult:
-        mode = self.mode
         dry = self.dry_run if dry_run is None else dry_run
+        mode, spend_notice, waited = await self._spend_check(workflow, trigger, self.mode, dry)
+        if waited is not None:
+            return waited
         starting = asyncio.ensure_future(self.recorder.start_run(workflow, trigger, mode, dry))
         cancelled = False
         try:
@@ -186,6 +210,8 @@ class WorkflowRunner:
         model = self.config.model_for(workflow) if mode == "claude" else ""
         try:
             await session.emit(RunStarted, mode=mode, trigger=trigger, dry_run=dry, model=model)
+            if spend_notice:
+                await session.emit(Notice, level="warning", message=spend_notice)
             if cancelled:
                 raise asyncio.CancelledError()
             await self._check_door_drift(session)
