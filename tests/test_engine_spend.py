@@ -55,3 +55,22 @@ async def test_wait_skips_scheduled_runs_until_the_month_resets(config, demo_pat
     assert result.status == "skipped" and run["status"] == "skipped"
     assert "this month's Claude spend $1.25" in result.error and "resets 2026-12-01 00:00" in result.error
     assert fake_api.requests == []
+
+
+async def test_the_spend_report_shows_the_month_the_chart_and_each_workflow(config, demo_path, clock, fake_api):
+    from gymconsole.engine.spend import spend_report
+
+    config = with_model(config, daily_budget_usd=2.0)
+    async with engine(config, demo_path, clock, api=fake_api) as (services, _):
+        fake_api.script([Reply([Text("Nothing due.")]), Reply([Text("Nothing due again.")])])
+        first = await services.runner.run("referral_check")
+        second = await services.runner.run("referral_check")
+        await _spent(services, clock, 0.25, days_ago=1)
+        report = await spend_report(services.db, services.config, clock)
+    assert report.daily_limit == 2.0 and report.monthly_limit is None
+    assert abs(report.today - (first.cost_usd + second.cost_usd)) < 1e-5 and report.daily[-1] == report.today
+    assert report.daily[-2] == 0.25 and len(report.daily) == 30
+    assert report.per_run["referral_check"] > 0
+    # every other Monday: two or three runs in the next 30 days
+    runs = round(report.per_month["referral_check"] / report.per_run["referral_check"])
+    assert runs in (2, 3) and abs(report.per_month["referral_check"] - report.per_run["referral_check"] * runs) < 1e-9

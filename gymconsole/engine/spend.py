@@ -99,3 +99,66 @@ class SpendGuard:
         log.warning("%s", line)
         if self.alert is not None:
             await self.alert(line)
+
+
+@dataclass
+class SpendReport:
+    """What the dashboard shows: spend against the limits, a daily chart, each workflow's cost."""
+
+    today: float
+    month: float
+    daily_limit: float | None
+    monthly_limit: float | None
+    daily: list[float]
+    """Cost per local day, oldest first, ending today."""
+    per_run: dict[str, float | None]
+    """Each workflow's mean cost per Claude run (its last runs), None without any."""
+    per_month: dict[str, float | None]
+    """That cost times the runs its schedule makes in the next 30 days."""
+
+
+HISTORY_RUNS = 20
+CHART_DAYS = 30
+
+
+def _runs_in_30_days(config: Config, workflow: str, now: datetime) -> int:
+    from gymconsole.engine.scheduler import trigger_for
+
+    spec = config.workflows[workflow]
+    if not spec.enabled:
+        return 0
+    trigger, until, count, previous = trigger_for(spec, config.scheduler.timezone), now + timedelta(days=30), 0, None
+    moment = trigger.get_next_fire_time(None, now)
+    while moment is not None and moment <= until and count < 10_000:
+        count, previous = count + 1, moment
+        moment = trigger.get_next_fire_time(previous, previous + timedelta(seconds=1))
+    return count
+
+
+async def spend_report(db: Database, config: Config, clock: Clock) -> SpendReport:
+    zone = ZoneInfo(config.scheduler.timezone)
+    now = clock.now()
+    day, _, month, _ = period_starts(now, zone)
+    first = day - timedelta(days=CHART_DAYS - 1)
+    rows = await db.fetch_all("SELECT started_at, cost_usd FROM runs WHERE started_at >= ? AND cost_usd > 0",
+                              (iso(min(first, month)),))
+    daily = [0.0] * CHART_DAYS
+    month_total = 0.0
+    for row in rows:
+        local = datetime.fromisoformat(row["started_at"]).astimezone(zone)
+        index = (local.date() - first.date()).days
+        if 0 <= index < CHART_DAYS:
+            daily[index] += row["cost_usd"]
+        if local >= month:
+            month_total += row["cost_usd"]
+    per_run: dict[str, float | None] = {}
+    per_month: dict[str, float | None] = {}
+    for name in config.workflows:
+        costs = await db.fetch_all(
+            "SELECT cost_usd FROM runs WHERE workflow = ? AND mode = 'claude' AND status NOT IN "
+            "('running', 'missed', 'skipped') ORDER BY id DESC LIMIT ?", (name, HISTORY_RUNS))
+        mean = sum(r["cost_usd"] for r in costs) / len(costs) if costs else None
+        per_run[name] = mean
+        per_month[name] = mean * _runs_in_30_days(config, name, now) if mean is not None else None
+    m = config.model
+    return SpendReport(daily[-1], month_total, m.daily_budget_usd, m.monthly_budget_usd, daily, per_run, per_month)
