@@ -109,6 +109,17 @@ class CronSchedule(_Model):
         return text + (f" second {self.second}" if self.second != "0" else "")
 
 
+class ThinkingSetting(_Model):
+    """Extended thinking: off, a fixed token budget, or adaptive (where the model takes it)."""
+
+    mode: Literal["off", "budget", "adaptive"] = "off"
+    """`off`, `budget` (thinking.type enabled with budget_tokens) or `adaptive` (Opus 4.6+, Sonnet 4.6)."""
+    budget_tokens: int = Field(4096, ge=1024, le=64_000)
+    """Tokens the model may think with (budget mode), added to `model.max_output_tokens` for each request."""
+    interleaved: bool = True
+    """Think between tool calls too (budget mode; adaptive thinking always does)."""
+
+
 class WorkflowConfig(_Model):
     """One workflow: a natural-language task with the tools it may use."""
 
@@ -120,6 +131,8 @@ class WorkflowConfig(_Model):
     """When the scheduler runs it (in `scheduler.timezone`)."""
     model: str | None = None
     """Claude model for this workflow; empty uses `model.default_model`."""
+    thinking: ThinkingSetting | None = None
+    """Extended thinking for this workflow; empty uses `model.thinking`."""
     max_iterations: int = Field(8, ge=1, le=50)
     """Most model round-trips in one run."""
     tools: list[str]
@@ -208,6 +221,12 @@ class ModelPrice(_Model):
     """Tokens written to the prompt cache."""
     cache_read: float = Field(ge=0)
     """Tokens read from the prompt cache."""
+    cache_write_1h: float | None = Field(None, ge=0)
+    """Tokens written to the prompt cache for an hour; empty is twice `input`, as the API prices it."""
+
+    @property
+    def cache_write_hour(self) -> float:
+        return self.cache_write_1h if self.cache_write_1h is not None else self.input * 2
 
 
 class ModelAccess(_Model):
@@ -233,6 +252,20 @@ class ModelAccess(_Model):
     """Budget: USD one run may spend."""
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
     """Per-model prices for cost accounting."""
+    max_continuations: int = Field(2, ge=0, le=10)
+    """Times an answer cut off at `max_output_tokens` (or paused by the API) is continued before the run ends `truncated`."""
+    max_wait_seconds: float = Field(120.0, ge=0)
+    """Longest wait the API may ask for (`retry-after`) within a run; longer ends the run `rate_limited`."""
+    thinking: ThinkingSetting = ThinkingSetting()
+    """Extended thinking of every workflow that sets none."""
+    daily_budget_usd: float | None = Field(None, gt=0)
+    """Claude spend allowed per local day (all workflows); empty is no limit."""
+    monthly_budget_usd: float | None = Field(None, gt=0)
+    """Claude spend allowed per calendar month; empty is no limit."""
+    on_budget_reached: Literal["offline", "wait"] = "offline"
+    """When a limit is reached, scheduled runs use their `offline` playbook or `wait` until it resets."""
+    cache_ttl: Literal["5m", "1h"] = "5m"
+    """Lifetime of the shared prompt prefix in the cache: `1h` pays when runs are further apart than 5 minutes."""
 
     def price_for(self, model: str) -> ModelPrice:
         """The price of `model`, or of the longest configured prefix of it."""
@@ -537,6 +570,10 @@ class Config(_Model):
     def model_for(self, workflow: str) -> str:
         """The model a workflow runs on."""
         return self.workflows[workflow].model or self.model.default_model
+
+    def thinking_for(self, workflow: str) -> ThinkingSetting:
+        """The extended-thinking setting a workflow runs with."""
+        return self.workflows[workflow].thinking or self.model.thinking
 
     def task_for(self, workflow: str) -> str:
         """The workflow's task text with thresholds filled in."""

@@ -23,6 +23,7 @@ from gymconsole.engine.gate import ApprovalGate, Asker
 from gymconsole.engine.history import HistoryStore, RunRecorder
 from gymconsole.engine.runlog import RunLogger
 from gymconsole.engine.runner import WorkflowRunner
+from gymconsole.engine.spend import SpendGuard
 from gymconsole.engine.scheduler import WorkflowScheduler
 
 
@@ -78,6 +79,7 @@ async def open_services(
             api_key=key, base_url=base_url, offline=offline or not key,
             dry_run=config.safety.dry_run if dry_run is None else dry_run,
         )
+        runner.spend = SpendGuard(db, config, clock, alert=delivery.alerts.send)
         scheduler = WorkflowScheduler(config=config, db=db, clock=clock, runner=runner, history=history)
         if config.import_.watch_folder:
             from gymconsole.importer.watch import WatchFolder
