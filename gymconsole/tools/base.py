@@ -32,7 +32,8 @@ SQLITE_INT_MAX = 2**63 - 1
 class ToolArgs(BaseModel):
     """Base of every tool's arguments: unknown arguments are refused, not crashed on."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Built on first use, not at import: a command that calls one tool should not build thirty schemas.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     @model_validator(mode="before")
     @classmethod

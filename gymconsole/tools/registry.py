@@ -18,12 +18,16 @@ from pydantic import ValidationError
 
 from gymconsole.tools.act import ACT_TOOLS
 from gymconsole.tools.base import ActionPlan, Tool, ToolContext, bound_result
+from gymconsole.tools.names import TOOL_NAMES as LISTED_NAMES
 from gymconsole.tools.read import READ_TOOLS
 
 log = logging.getLogger(__name__)
 
 REGISTRY: dict[str, Tool] = {tool.name: tool for tool in [*READ_TOOLS, *ACT_TOOLS]}
 TOOL_NAMES: frozenset[str] = frozenset(REGISTRY)
+if TOOL_NAMES != LISTED_NAMES:
+    raise ImportError(f"gymconsole/tools/names.py does not match the registry: add {sorted(TOOL_NAMES - LISTED_NAMES)}, "
+                      f"remove {sorted(LISTED_NAMES - TOOL_NAMES)}")
 
 DecisionStatus = Literal["approved", "partial", "denied", "timed_out", "dry_run"]
 
