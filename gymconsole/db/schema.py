@@ -328,6 +328,13 @@ MIGRATIONS: list[str] = [
     """,
     # 4: the read tools' indexes as tools/read.py now uses them (databases made before get them rebuilt)
     _rebuild(READ_INDEXES, obsolete=("members_standing",)),
+    # get_past_due_training_clients: its two queries each read one covering index (by trainer; largest first)
+    """
+    CREATE INDEX IF NOT EXISTS training_owing_by_trainer ON training_clients (trainer, amount_past_due_cents, member_id)
+        WHERE amount_past_due_cents > 0;
+    CREATE INDEX IF NOT EXISTS training_owing_largest ON training_clients (amount_past_due_cents DESC, id, member_id, trainer,
+        package, past_due_since) WHERE amount_past_due_cents > 0;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

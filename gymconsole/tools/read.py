@@ -6,6 +6,7 @@ aggregation happens in SQL.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from pydantic import Field
@@ -446,28 +447,29 @@ class MemberLookupArgs(ToolArgs):
     member_id: int = Field(ge=1, description="The member's ID.")
 
 
+MEMBER_LOOKUP = (
+    "SELECT m.*, d.access_state AS door, d.changed_at AS door_changed_at, "
+    "(SELECT COUNT(*) FROM invoices WHERE member_id = m.id AND status = 'open') AS open_invoice_count, "
+    "(SELECT COALESCE(SUM(amount_cents), 0) FROM invoices WHERE member_id = m.id AND status = 'open') "
+    "AS open_invoice_cents, "
+    "(SELECT json_group_object(kind, last_sent) FROM (SELECT kind, MAX(created_at) AS last_sent FROM outbox "
+    "WHERE person_kind = 'member' AND person_id = m.id GROUP BY kind)) AS notices_json, "
+    "EXISTS (SELECT 1 FROM collections WHERE member_id = m.id) AS in_collections "
+    "FROM members m LEFT JOIN door_credentials d ON d.member_id = m.id WHERE m.id = ?")
+"""Everything ``get_member`` shows in one statement: one trip to the database thread."""
+
+
 async def get_member(ctx: ToolContext, args: MemberLookupArgs) -> dict[str, Any]:
-    member = await ctx.db.fetch_one(
-        "SELECT m.*, d.access_state AS door, d.changed_at AS door_changed_at FROM members m "
-        "LEFT JOIN door_credentials d ON d.member_id = m.id WHERE m.id = ?",
-        [args.member_id],
-    )
+    member = await ctx.db.fetch_one(MEMBER_LOOKUP, [args.member_id])
     if member is None:
         return {"error": f"no member with id {args.member_id}"}
-    open_invoices = await ctx.db.fetch_one(
-        "SELECT COUNT(*) AS n, COALESCE(SUM(amount_cents), 0) AS amount FROM invoices WHERE member_id = ? AND status = 'open'",
-        [args.member_id],
-    )
-    notices = await ctx.db.fetch_all(
-        "SELECT kind, MAX(created_at) AS last_sent FROM outbox WHERE person_kind = 'member' AND person_id = ? GROUP BY kind",
-        [args.member_id],
-    )
-    collections = await ctx.db.fetch_value("SELECT COUNT(*) FROM collections WHERE member_id = ?", [args.member_id])
+    open_count, open_cents = member.pop("open_invoice_count"), member.pop("open_invoice_cents")
+    notices, in_collections = json.loads(member.pop("notices_json") or "{}"), member.pop("in_collections")
     person = _people([member])[0]
     person["notes"] = (person.get("notes") or "")[:300]
-    person["open_invoices"] = {"count": open_invoices["n"], "amount": dollars(open_invoices["amount"])}
-    person["notices_sent"] = {row["kind"]: row["last_sent"] for row in notices}
-    person["in_collections"] = bool(collections)
+    person["open_invoices"] = {"count": open_count, "amount": dollars(open_cents)}
+    person["notices_sent"] = notices
+    person["in_collections"] = bool(in_collections)
     for private in ("email", "phone"):
         person[private] = bool(person.get(private))
     return {"member": person}

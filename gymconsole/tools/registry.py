@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from gymconsole.tools.act import ACT_TOOLS
-from gymconsole.tools.base import ActionPlan, Tool, ToolContext, bound_result
+from gymconsole.tools.base import ActionPlan, Tool, ToolContext, bound_json, bound_result
 from gymconsole.tools.names import TOOL_NAMES as LISTED_NAMES
 from gymconsole.tools.read import READ_TOOLS
 
@@ -63,8 +63,12 @@ class ToolOutcome:
     decision: Decision | None = None
     plan: ActionPlan | None = None
     subjects: list[tuple[str, int]] = field(default_factory=list)
+    text: str | None = None
+    """The result as compact JSON, kept from bounding it (so it is serialised once)."""
 
     def content(self) -> str:
+        if self.text is not None:
+            return self.text
         return json.dumps(self.result, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
@@ -96,7 +100,8 @@ async def call_tool(ctx: ToolContext, name: str, raw_input: Any, allowed: Iterab
     started = time.perf_counter()
 
     def outcome(result: dict[str, Any], is_error: bool, risk: str = "safe", **extra: Any) -> ToolOutcome:
-        return ToolOutcome(name, bound_result(result), is_error, risk, (time.perf_counter() - started) * 1000, **extra)
+        bounded, text = bound_json(result)
+        return ToolOutcome(name, bounded, is_error, risk, (time.perf_counter() - started) * 1000, text=text, **extra)
 
     tool = REGISTRY.get(name)
     allowed_names = set(allowed) if allowed is not None else TOOL_NAMES
