@@ -75,3 +75,20 @@ async def test_training_clients_read_their_covering_indexes(ctx: ToolContext) ->
     assert any("COVERING INDEX training_owing_by_trainer" in plan for plan in plans), plans
     assert any("COVERING INDEX training_owing_largest" in plan for plan in plans), plans
     assert not any("TEMP B-TREE" in plan for plan in plans), plans
+
+
+@pytest.mark.parametrize("name", ["get_past_due_training_clients", "get_ppv_members", "get_referral_candidates",
+                                  "get_green_members"])
+async def test_a_two_query_tool_makes_one_trip(ctx: ToolContext, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    trips: list[str] = []
+    conn = ctx.db._conn
+    real = conn._execute
+
+    async def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        trips.append(getattr(fn, "__name__", "?"))
+        return await real(fn, *args, **kwargs)
+
+    monkeypatch.setattr(conn, "_execute", counted)
+    seen, outcome = await statements_of(ctx, name, {})
+    assert not outcome.is_error and len(seen) == 2
+    assert len(trips) - 2 == 1, trips  # the two trace-callback toggles are trips of their own

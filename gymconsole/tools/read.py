@@ -151,16 +151,13 @@ async def _member_summary(ctx: ToolContext, base: str, args: MemberArgs) -> dict
         where.append("IFNULL(last_visit, '') < ?")
         values.append(ctx.days_ago(f.inactive_days))
     clause = " AND ".join(where)
-    rows = await ctx.db.fetch_all(
-        "SELECT membership_type, COUNT(*) AS n, IFNULL(SUM(last_visit >= ?), 0) AS recent, "
-        f"IFNULL(SUM(opted_out != 0), 0) AS opted FROM members WHERE {clause} GROUP BY membership_type",
-        [ctx.days_ago(30), *values],
-    )
-    sample = await ctx.db.fetch_all(
-        f"SELECT id, first_name, last_name, membership_type, join_date, last_visit FROM members "
-        f"WHERE {clause} ORDER BY last_visit, id LIMIT ?",
-        [*values, args.limit],
-    )
+    rows, sample = await ctx.db.fetch_batch([
+        ("SELECT membership_type, COUNT(*) AS n, IFNULL(SUM(last_visit >= ?), 0) AS recent, "
+         f"IFNULL(SUM(opted_out != 0), 0) AS opted FROM members WHERE {clause} GROUP BY membership_type",
+         [ctx.days_ago(30), *values]),
+        (f"SELECT id, first_name, last_name, membership_type, join_date, last_visit FROM members "
+         f"WHERE {clause} ORDER BY last_visit, id LIMIT ?", [*values, args.limit]),
+    ])
     total = sum(row["n"] for row in rows)
     recent = sum(row["recent"] for row in rows)
     return {
@@ -267,17 +264,13 @@ async def get_past_due_training_clients(ctx: ToolContext, args: TrainingArgs) ->
         where.append("t.trainer = ?")
         params.append(f.trainer)
     clause = " AND ".join(where)
-    rows = await ctx.db.fetch_all(
-        f"SELECT t.trainer, COUNT(*) AS n, SUM(t.amount_past_due_cents) AS owed FROM training_clients t "
-        f"CROSS JOIN members m ON m.id = t.member_id WHERE {clause} GROUP BY t.trainer ORDER BY t.trainer",
-        params,
-    )
-    sample = await ctx.db.fetch_all(
-        "SELECT m.id, m.first_name, m.last_name, t.trainer, t.package, t.amount_past_due_cents, t.past_due_since "
-        f"FROM training_clients t CROSS JOIN members m ON m.id = t.member_id WHERE {clause} "
-        "ORDER BY t.amount_past_due_cents DESC, t.id LIMIT ?",
-        [*params, args.limit],
-    )
+    rows, sample = await ctx.db.fetch_batch([
+        (f"SELECT t.trainer, COUNT(*) AS n, SUM(t.amount_past_due_cents) AS owed FROM training_clients t "
+         f"CROSS JOIN members m ON m.id = t.member_id WHERE {clause} GROUP BY t.trainer ORDER BY t.trainer", params),
+        ("SELECT m.id, m.first_name, m.last_name, t.trainer, t.package, t.amount_past_due_cents, t.past_due_since "
+         f"FROM training_clients t CROSS JOIN members m ON m.id = t.member_id WHERE {clause} "
+         "ORDER BY t.amount_past_due_cents DESC, t.id LIMIT ?", [*params, args.limit]),
+    ])
     return {
         "past_due_training_clients": sum(row["n"] for row in rows),
         "total_past_due": dollars(sum(row["owed"] for row in rows)),
@@ -300,16 +293,14 @@ class ReferralArgs(ReadArgs):
 async def get_referral_candidates(ctx: ToolContext, args: ReferralArgs) -> dict[str, Any]:
     status = (args.filters or ReferralFilters()).status or "joined"
     window = ctx.days_ago(ctx.config.thresholds.referral_window_days)
-    counts = await ctx.db.fetch_all(
-        "SELECT status, (referred_on >= ?) AS in_window, COUNT(*) AS n FROM referrals GROUP BY status, in_window",
-        [window],
-    )
-    sample = await ctx.db.fetch_all(
-        "SELECT r.id AS referral_id, r.referrer_id, m.first_name, m.last_name, r.referred_name, r.referred_on, r.joined_on "
-        "FROM referrals r JOIN members m ON m.id = r.referrer_id "
-        "WHERE r.status = ? AND r.referred_on >= ? ORDER BY r.referred_on, r.id LIMIT ?",
-        [status, window, args.limit],
-    )
+    counts, sample = await ctx.db.fetch_batch([
+        ("SELECT status, (referred_on >= ?) AS in_window, COUNT(*) AS n FROM referrals GROUP BY status, in_window",
+         [window]),
+        ("SELECT r.id AS referral_id, r.referrer_id, m.first_name, m.last_name, r.referred_name, r.referred_on, "
+         "r.joined_on FROM referrals r JOIN members m ON m.id = r.referrer_id "
+         "WHERE r.status = ? AND r.referred_on >= ? ORDER BY r.referred_on, r.id LIMIT ?",
+         [status, window, args.limit]),
+    ])
     summary: dict[str, int] = {}
     for row in counts:
         key = f"{row['status']}_{'in_window' if row['in_window'] else 'outside_window'}"
