@@ -15,7 +15,8 @@ from typing import NoReturn
 from gymconsole import __version__
 from gymconsole.cli.common import UsageError, add_common, fail
 
-SUBCOMMANDS = ["init", "tool", "run", "workflows", "history", "approvals", "scheduler", "outbox"]
+SUBCOMMANDS = ["init", "tool", "run", "workflows", "history", "approvals", "scheduler", "outbox", "import", "backup",
+               "service", "ask", "questions", "rules"]
 
 
 def _command_in(argv: list[str]) -> str | None:
@@ -40,6 +41,12 @@ SUMMARIES = {
     "approvals": "requests waiting for a person; approve or deny them",
     "scheduler": "run the workflows on their schedules, headless",
     "outbox": "see and send the outbox; STOP replies; door drift",
+    "import": "import a CSV export of the membership system",
+    "backup": "copy the database safely, even while it is in use",
+    "service": "run the scheduler as a service at start-up",
+    "ask": "ask the assistant a question, or give it a one-off task",
+    "questions": "saved questions: list, save, run, delete",
+    "rules": "standing approvals: list, add, revoke",
 }
 """Each subcommand's one line for ``gymconsole --help``, so the list costs no imports (a test
 checks them against each module's own ``help=``; a subcommand missing here is imported)."""
@@ -82,6 +89,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from gymconsole.cli.streams import make_output_safe
+
+    make_output_safe()  # before anything prints, --help included
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(argv)
     try:

@@ -11,6 +11,8 @@ TOOL_NAMES: frozenset[str] = frozenset({
     "get_campaign_prospects", "get_green_members", "get_ppv_members", "get_past_due_members",
     "get_past_due_training_clients", "get_referral_candidates", "get_invoices_for_review",
     "get_door_access_status", "get_member",
+    # read: the assistant's read-only query
+    "query_gym",
     # act
     "send_campaign", "notify_past_due_member", "escalate_to_collections", "issue_referral_reward", "flag_invoice",
     "suspend_door_access", "restore_door_access",
