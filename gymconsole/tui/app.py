@@ -176,7 +176,9 @@ class GymConsoleApp(App[int]):
 
         if not self.is_screen_installed("history"):
             self.install_screen(HistoryScreen(), "history")
-            self._get_screen("history")  # registers it: compose and mount now, not on the first press of h
+            screen = self._get_screen("history")  # registers it: compose and mount now, not on the first press of h
+            if isinstance(screen, HistoryScreen):
+                self.call_after_refresh(screen.prepare)  # and its first page, so opening it only shows it
 
     def when_ready(self, callback: Callable[[], object]) -> None:
         """Call back once the engine is open (at once if it already is)."""
