@@ -1,8 +1,8 @@
 """Typed, validated configuration loaded from ``config.toml``.
 
 Defaults live here and only here; ``config.toml`` overrides them.  Every field
-has a docstring (pydantic turns them into descriptions, which the config view
-shows).  Loading never raises anything but :class:`ConfigError`, whose message
+has a docstring, which the config view shows (read by ``config_docs`` when
+asked, not at import: parsing this file's source cost every command start-up).  Loading never raises anything but :class:`ConfigError`, whose message
 is one line naming the file and the key.
 """
 
@@ -28,7 +28,7 @@ class ConfigError(Exception):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -543,7 +543,7 @@ class Config(_Model):
 
     @model_validator(mode="after")
     def _known_tools(self) -> Config:
-        from gymconsole.tools.registry import TOOL_NAMES
+        from gymconsole.tools.names import TOOL_NAMES  # the names only: the tools themselves load when used
 
         for name, workflow in self.workflows.items():
             for tool in workflow.tools:
