@@ -45,6 +45,8 @@ class CronSchedule(_Model):
     """Day of week field (`mon`-`sun` or 0-6)."""
     week: str = "*"
     """ISO week field; `*/2` gives every second week."""
+    second: str = "0"
+    """Second field (0-59); `*/5` compresses time for soak tests and benches."""
 
     @model_validator(mode="after")
     def _valid_cron(self) -> CronSchedule:
@@ -59,7 +61,8 @@ class CronSchedule(_Model):
     def describe(self) -> str:
         """A short human text such as ``cron 0 6 * * *``."""
         text = f"{self.minute} {self.hour} {self.day} {self.month} {self.day_of_week}"
-        return text + (f" week {self.week}" if self.week != "*" else "")
+        text += f" week {self.week}" if self.week != "*" else ""
+        return text + (f" second {self.second}" if self.second != "0" else "")
 
 
 class WorkflowConfig(_Model):
@@ -206,6 +209,13 @@ class HistoryConfig(_Model):
     """Events of runs older than this are pruned; the run rows stay."""
 
 
+class ConsoleConfig(_Model):
+    """The full-screen console, which may stay open for weeks."""
+
+    live_runs: int = Field(20, ge=1, le=500)
+    """Finished runs whose live views stay in memory; older ones reopen from the history."""
+
+
 class DatabaseConfig(_Model):
     """Where the gym's data lives."""
 
@@ -348,6 +358,8 @@ class Config(_Model):
     """Where door access state lives (default: the database)."""
     alerts: AlertsConfig = AlertsConfig()
     """Alerts to the manager on failed runs and long-waiting approvals."""
+    console: ConsoleConfig = ConsoleConfig()
+    """The full-screen console."""
     workflows: dict[str, WorkflowConfig] = Field(default_factory=dict)
     """The workflows, by name."""
 

@@ -152,7 +152,7 @@ def describe_schedule(schedule: CronSchedule) -> str:
     """A cron schedule in words when it is a common shape (``daily 06:00``), else its cron text."""
     minute, hour, day, month, weekday, week = (schedule.minute, schedule.hour, schedule.day, schedule.month,
                                                schedule.day_of_week, schedule.week)
-    if not minute.isdigit() or month != "*":
+    if not minute.isdigit() or month != "*" or schedule.second != "0":
         return schedule.describe()
     if hour == "*" and day == weekday == week == "*":
         return f"hourly at :{int(minute):02d}"
