@@ -66,11 +66,12 @@ class ModalAsker:
         self.saved_while_away = 0
         """Requests saved as pending since the desk became unattended (what the notice counts)."""
         self.notice: Notification | None = None
-        self._last_input = 0.0
+        self._inputs = 0
+        """Key presses and clicks so far (a counter, not a time: fake clocks stand still in tests)."""
 
     def person_active(self) -> None:
         """A key press or click: someone is at the desk, so questions open again."""
-        self._last_input = self.clock.monotonic()
+        self._inputs += 1
         if self.away:
             self.away = False
             self.saved_while_away = 0  # the notice stays up with its count until it is replaced
@@ -105,8 +106,8 @@ class ModalAsker:
         self.saved_while_away += 1
         count = self.saved_while_away
         text = (f"Approval #{request.approval_id} was not answered in time: it waits in Pending approvals (a)."
-                if count == 1 else f"{count} approvals are waiting in Pending approvals (a). New ones wait there "
-                "too, without popping up, until a key is pressed.")
+                if count == 1 else f"{count} approvals came in while nobody answered: they wait in Pending "
+                "approvals (a). No more pop up until a key is pressed.")
         if self.notice is not None:
             self.app._unnotify(self.notice, refresh=False)
         self.notice = Notification(text, "", "warning", AWAY_NOTICE_SECONDS, markup=False)
@@ -121,14 +122,14 @@ class ModalAsker:
 
         modal = ApprovalModal(request, clock=self.clock, actor=self.actor, queued=self.waiting - 1)
         self.current = modal
-        shown_at = self.clock.monotonic()
+        inputs_before = self._inputs
         self.app.push_screen(modal, callback=resolved)
         self.app.bell()
         try:
             decision = await answer
         except asyncio.CancelledError:
             self._close(modal)
-            if self._last_input <= shown_at:  # not a key touched while it was up: nobody is there
+            if self._inputs == inputs_before:  # not a key touched while it was up: nobody is there
                 self.away = True
             self._saved(request)
             raise
