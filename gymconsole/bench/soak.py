@@ -14,7 +14,7 @@ runs and after the last, and the growth per run between them.  Aims: within 20 M
 handles.  Linux only (``/proc``); elsewhere the section says it is skipped.
 
 ``python -m gymconsole.bench soak`` runs it alone; ``GYMCONSOLE_SOAK_RUNS`` changes the number
-of runs and ``GYMCONSOLE_SOAK_TRACE=1`` adds the object types that grew most in the console between the
+of runs, ``GYMCONSOLE_SOAK_CONSOLE_MINUTES`` caps the console's part (on a loaded machine) and ``GYMCONSOLE_SOAK_TRACE=1`` adds the object types that grew most in the console between the
 two checkpoints (for finding a leak).
 """
 
@@ -40,7 +40,7 @@ from gymconsole.config import Config, CronSchedule, load_config
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = 500
 CHECKPOINT = 50
-EVERY = 2
+EVERY = 3
 """Seconds between two fires of each workflow (the six are staggered over them)."""
 APPROVAL_TIMEOUT = 1.0
 SIZE = (80, 24)
@@ -112,8 +112,11 @@ def soak_config(db: Path, *, every: int = EVERY) -> Config:
     })
 
 
-def soak_config_file(folder: Path, *, every: int = EVERY) -> Path:
-    """config.toml with compressed schedules, for the service subprocess (the shipped file, edited)."""
+def soak_config_file(folder: Path, *, every: int = EVERY, smtp_port: int | None = None) -> Path:
+    """config.toml with compressed schedules, for the service subprocess (the shipped file, edited).
+
+    With ``smtp_port`` emails leave the outbox through the sender to a server on 127.0.0.1.
+    """
     text = (ROOT / "config.toml").read_text(encoding="utf-8")
     names = list(load_config(ROOT / "config.toml").workflows)
     lines, section = [], ""
@@ -131,20 +134,26 @@ def soak_config_file(folder: Path, *, every: int = EVERY) -> Path:
         elif line.startswith("quiet_hours_start") or line.startswith("quiet_hours_end"):
             line = line.split("=")[0] + "= 0"
         lines.append(line)
+    if smtp_port is not None:
+        lines += ["", "[delivery]", 'email = "smtp"', "email_pacing = { per_hour = 100000, per_day = 1000000 }",
+                  "", "[delivery.smtp]", 'host = "127.0.0.1"', f"port = {smtp_port}", 'security = "none"',
+                  'from_address = "front-desk@example.com"']
     path = folder / "config.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     load_config(path)  # fails loudly if the edit broke it
     return path
 
 
-def fresh_demo(workdir: Path, name: str) -> Path:
+def fresh_folder(workdir: Path, name: str) -> Path:
+    """An empty folder with a copy of the demo gym as ``gym.db`` (the log file goes beside it)."""
     from gymconsole.bench.tui import demo_database
 
-    db = workdir / name
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
-    shutil.copyfile(demo_database(workdir), db)
-    return db
+    demo = demo_database(workdir)
+    folder = (workdir / name).resolve()
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    shutil.copyfile(demo, folder / "gym.db")
+    return folder
 
 
 # --- the console ----------------------------------------------------------------------------------
@@ -163,14 +172,18 @@ def _settled_sample(runs: int) -> Sample:
     return Sample(runs, rss_mb(), open_handles())
 
 
-async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False) -> SoakReport:
+async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False,
+                       max_seconds: float | None = None) -> SoakReport:
     """The console over ``db`` (a fresh copy of the demo gym) until ``runs`` runs have finished."""
     from textual import events
     from textual.binding import Binding
 
     from gymconsole.engine.events import RunFinished
+    from gymconsole.cli.common import setup_logging
     from gymconsole.tui.app import GymConsoleApp
 
+    config = soak_config(db)
+    setup_logging(config, terminal=False)  # as the console does: the log file beside the database
     handled: list[float] = []
 
     class ProbeApp(GymConsoleApp):
@@ -179,7 +192,8 @@ async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False) -> So
         def action_probe(self) -> None:
             handled.append(time.perf_counter())
 
-    app = ProbeApp(soak_config(db), db_path=db, offline=True, actor="soak")
+    app = ProbeApp(config, db_path=db, offline=True, actor="soak")
+    app.asker.person_active = lambda: None  # the probe's keys are not a person coming back to the desk
     finished = 0
     latencies: list[float] = []
     opens: dict[str, list[float]] = {"history": [], "approvals": []}
@@ -225,7 +239,8 @@ async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False) -> So
         await _until(lambda: finished >= CHECKPOINT, 600)
         first = _settled_sample(finished)
         before = _object_counts() if trace else None
-        await _until(lambda: finished >= runs, 3600)
+        cap = time.perf_counter() + max_seconds if max_seconds else float("inf")
+        await _until(lambda: finished >= runs or time.perf_counter() > cap, 24 * 3600)
         stop.set()
         await asyncio.gather(*tasks)
         last = _settled_sample(finished)
@@ -252,35 +267,59 @@ def _object_counts() -> dict[str, int]:
 
 
 def _log_bytes(folder: Path) -> int:
-    log = folder / "gymconsole.log"
-    return log.stat().st_size if log.exists() else 0
+    """The largest of the log file and its rotated copies (what must stay within the rotation size)."""
+    return max((path.stat().st_size for path in folder.glob("gymconsole.log*")), default=0)
 
 
 # --- the service --------------------------------------------------------------------------------------
+
+class CountingSmtpSink:
+    """An aiosmtpd handler that takes every message and counts it (the outbox sender's peer)."""
+
+    def __init__(self) -> None:
+        self.received = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.received += 1
+        return "250 OK"
+
+
+def _smtp_sink() -> tuple[Any, CountingSmtpSink]:
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sink = CountingSmtpSink()
+    controller = Controller(sink, hostname="127.0.0.1", port=port, ready_timeout=10)
+    controller.start()
+    return controller, sink
+
 
 ENDED = re.compile(r"run #\d+ \w+ (succeeded|failed|cancelled|awaiting_approval|budget_exhausted|interrupted)")
 
 
 def soak_service(workdir: Path, runs: int = RUNS) -> SoakReport:
-    folder = (workdir / "soak-service").resolve()
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    folder = fresh_folder(workdir, "soak-service")
     db = folder / "gym.db"
-    shutil.copyfile(fresh_demo(workdir, "soak-service.db"), db)
-    config = soak_config_file(folder)
+    controller, sink = _smtp_sink()
+    config = soak_config_file(folder, smtp_port=controller.port)
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "gymconsole", "scheduler", "--config", str(config), "--db", str(db), "--offline",
          "--grace", "5"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, encoding="utf-8", cwd=folder,
         env={**os.environ, "ANTHROPIC_API_KEY": "", "CLAUDE_API_KEY": ""})
-    ended = 0
+    ended = printed = 0
     samples: dict[int, Sample] = {}
     done = threading.Event()
 
     def read() -> None:
-        nonlocal ended
+        nonlocal ended, printed
         assert process.stdout is not None
         for line in process.stdout:
+            printed += len(line.encode("utf-8"))
             if ENDED.search(line):
                 ended += 1
                 if ended in (CHECKPOINT, runs) and ended not in samples:
@@ -302,7 +341,8 @@ def soak_service(workdir: Path, runs: int = RUNS) -> SoakReport:
             process.kill()
             process.wait()
     reader.join(timeout=5)
-    extra = {"exit": process.returncode, "log bytes": _log_bytes(folder)}
+    controller.stop()
+    extra = {"emails sent": sink.received, "exit": process.returncode, "log bytes": _log_bytes(folder), "stdout per run": printed / max(ended, 1)}
     return SoakReport("service", samples[CHECKPOINT], samples[runs], time.perf_counter() - started, extra)
 
 
@@ -323,10 +363,14 @@ def run(workdir: Path) -> None:
         print("   soak: skipped (reads /proc; Linux only)")
         return
     runs = int(os.environ.get("GYMCONSOLE_SOAK_RUNS", RUNS))
+    minutes = float(os.environ.get("GYMCONSOLE_SOAK_CONSOLE_MINUTES", 0)) or None
     trace = os.environ.get("GYMCONSOLE_SOAK_TRACE") == "1"
     print(f"   every workflow every {EVERY} s, offline, approval timeout {APPROVAL_TIMEOUT:g} s, nobody at the desk;"
           f" aim: within {MEMORY_AIM_MB:g} MB, flat handles")
-    console = asyncio.run(soak_console(fresh_demo(workdir, "soak-console.db"), runs, trace=trace))
+    from gymconsole.logfile import MAX_BYTES
+
+    console = asyncio.run(soak_console(fresh_folder(workdir, "soak-console") / "gym.db", runs, trace=trace,
+                                       max_seconds=minutes * 60 if minutes else None))
     _line(console)
     extra = console.extra
     keys = extra["key ms"]
@@ -339,9 +383,12 @@ def run(workdir: Path) -> None:
                   f" {max(times):.0f} ms")
     print(f"   console at the end: {extra['live views']} live views, {extra['screens']} screens,"
           f" {extra['workers']} workers, {extra['notifications']} notices; {extra['pending']} approvals pending,"
-          f" {extra['skipped']} runs skipped; log {extra['log bytes'] / 1e6:.2f} MB")
+          f" {extra['skipped']} runs skipped; largest log file {extra['log bytes'] / 1e6:.2f} MB"
+          f" (rotates at {MAX_BYTES / 1e6:g} MB)")
     for grown, kind in extra.get("trace", []):
         print(f"     {grown:+8d} {kind}")
     service = soak_service(workdir, runs)
     _line(service)
-    print(f"   service: exit {service.extra['exit']}; log {service.extra['log bytes'] / 1e6:.2f} MB")
+    print(f"   service: exit {service.extra['exit']}; largest log file {service.extra['log bytes'] / 1e6:.2f} MB"
+          f" (rotates at {MAX_BYTES / 1e6:g} MB); {service.extra['stdout per run']:.0f} bytes of stdout per run;"
+          f" {service.extra['emails sent']} emails sent by the outbox sender")
