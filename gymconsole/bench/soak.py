@@ -298,6 +298,39 @@ def _smtp_sink() -> tuple[Any, CountingSmtpSink]:
     return controller, sink
 
 
+EMAILS_PER_RUN = 2
+"""Campaign emails the bench queues in the outbox after each run (the playbooks' own sends wait for a person)."""
+
+
+class OutboxFeeder:
+    """Queues campaign emails to contactable prospects, as an approved campaign would."""
+
+    def __init__(self, db: Path) -> None:
+        import sqlite3
+
+        self.conn = sqlite3.connect(db, timeout=60, isolation_level=None, check_same_thread=False)
+        self.prospects = [row[0] for row in self.conn.execute(
+            "SELECT id FROM prospects WHERE opted_out = 0 AND stage NOT IN ('lost', 'joined') ORDER BY id")]
+        self.queued = 0
+
+    def queue(self, count: int) -> None:
+        from datetime import UTC, datetime
+
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        rows = []
+        for _ in range(count):
+            person = self.prospects[self.queued % len(self.prospects)]
+            self.queued += 1
+            rows.append((f"soak:{self.queued}", "campaign", "email", "prospect", person,
+                         f"prospect{person}@example.com", "Come back to the gym", "A week on us.", "queued", 0, now))
+        self.conn.executemany("INSERT INTO outbox (effect_key, kind, channel, person_kind, person_id, to_address,"
+                              " subject, body, status, attempts, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                              rows)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
 ENDED = re.compile(r"run #\d+ \w+ (succeeded|failed|cancelled|awaiting_approval|budget_exhausted|interrupted)")
 
 
@@ -305,6 +338,7 @@ def soak_service(workdir: Path, runs: int = RUNS) -> SoakReport:
     folder = fresh_folder(workdir, "soak-service")
     db = folder / "gym.db"
     controller, sink = _smtp_sink()
+    feeder = OutboxFeeder(db)
     config = soak_config_file(folder, smtp_port=controller.port)
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -322,6 +356,7 @@ def soak_service(workdir: Path, runs: int = RUNS) -> SoakReport:
             printed += len(line.encode("utf-8"))
             if ENDED.search(line):
                 ended += 1
+                feeder.queue(EMAILS_PER_RUN)  # sent by the service's outbox sender on its next drain
                 if ended in (CHECKPOINT, runs) and ended not in samples:
                     samples[ended] = Sample(ended, rss_mb(process.pid), open_handles(process.pid))
                 if ended >= runs:
@@ -342,7 +377,8 @@ def soak_service(workdir: Path, runs: int = RUNS) -> SoakReport:
             process.wait()
     reader.join(timeout=5)
     controller.stop()
-    extra = {"emails sent": sink.received, "exit": process.returncode, "log bytes": _log_bytes(folder), "stdout per run": printed / max(ended, 1)}
+    feeder.close()
+    extra = {"emails sent": sink.received, "emails queued": feeder.queued, "exit": process.returncode, "log bytes": _log_bytes(folder), "stdout per run": printed / max(ended, 1)}
     return SoakReport("service", samples[CHECKPOINT], samples[runs], time.perf_counter() - started, extra)
 
 
@@ -391,4 +427,4 @@ def run(workdir: Path) -> None:
     _line(service)
     print(f"   service: exit {service.extra['exit']}; largest log file {service.extra['log bytes'] / 1e6:.2f} MB"
           f" (rotates at {MAX_BYTES / 1e6:g} MB); {service.extra['stdout per run']:.0f} bytes of stdout per run;"
-          f" {service.extra['emails sent']} emails sent by the outbox sender")
+          f" outbox sender: {service.extra['emails sent']} of {service.extra['emails queued']} queued emails sent")

@@ -84,12 +84,12 @@ class LiveScreen(Screen[None]):
         tabs = self.tabs
         panes = tabs.query(f"#{pane_id(run_id)}")
         if trace is None:  # forgotten by the app: its tab and view go with it
-            if panes:
-                await tabs.remove_pane(pane_id(run_id))
+            await self._drop_forgotten()
             return
         if not panes:
             self.query_one("#no-runs").display = False
             await tabs.add_pane(TabPane(tab_label(trace), RunView(trace), id=pane_id(run_id)))
+            await self._drop_forgotten()  # any left over while they were still mounting
             if trace.status == "running":
                 tabs.active = pane_id(run_id)
             return
@@ -100,6 +100,15 @@ class LiveScreen(Screen[None]):
         for view in panes.first().query(RunView):
             if view.is_mounted:
                 view.request_sync()
+
+    async def _drop_forgotten(self) -> None:
+        """Remove the tabs of runs the app no longer keeps (once their views have finished mounting)."""
+        for pane in list(self.tabs.query(TabPane)):
+            run_id = int(pane.id.removeprefix("run-")) if pane.id and pane.id.startswith("run-") else None
+            if run_id is None or run_id in self.app.traces:
+                continue
+            if pane.is_mounted and all(view.is_mounted for view in pane.query(RunView)):
+                await self.tabs.remove_pane(pane.id)
 
     def show_run(self, run_id: int) -> None:
         if self.tabs.query(f"#{pane_id(run_id)}"):
