@@ -236,10 +236,10 @@ async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False,
         app.services.bus.subscribe(count)
         stop = asyncio.Event()
         tasks = [asyncio.create_task(press_keys(stop)), asyncio.create_task(open_screens(pilot, stop))]
-        await _until(lambda: finished >= CHECKPOINT, 600)
+        cap = time.perf_counter() + max_seconds if max_seconds else float("inf")
+        await _until(lambda: finished >= CHECKPOINT, 24 * 3600)
         first = _settled_sample(finished)
         before = _object_counts() if trace else None
-        cap = time.perf_counter() + max_seconds if max_seconds else float("inf")
         await _until(lambda: finished >= runs or time.perf_counter() > cap, 24 * 3600)
         stop.set()
         await asyncio.gather(*tasks)
