@@ -14,7 +14,7 @@ runs and after the last, and the growth per run between them.  Aims: within 20 M
 handles.  Linux only (``/proc``); elsewhere the section says it is skipped.
 
 ``python -m gymconsole.bench soak`` runs it alone; ``GYMCONSOLE_SOAK_RUNS`` changes the number
-of runs, ``GYMCONSOLE_SOAK_CONSOLE_MINUTES`` caps the console's part (on a loaded machine) and ``GYMCONSOLE_SOAK_TRACE=1`` adds the object types that grew most in the console between the
+of runs, ``GYMCONSOLE_SOAK_CONSOLE_MINUTES`` caps the console's part (default 40; 0: no cap) and ``GYMCONSOLE_SOAK_TRACE=1`` adds the object types that grew most in the console between the
 two checkpoints (for finding a leak).
 """
 
@@ -44,6 +44,8 @@ EVERY = 3
 """Seconds between two fires of each workflow (the six are staggered over them)."""
 APPROVAL_TIMEOUT = 1.0
 SIZE = (80, 24)
+CONSOLE_MINUTES = 40.0
+"""The console's part stops here even short of ``RUNS`` (a loaded machine draws the live screen slowly)."""
 MEMORY_AIM_MB = 20.0
 KEY_AIM_MS = 100.0
 
@@ -399,15 +401,22 @@ def run(workdir: Path) -> None:
         print("   soak: skipped (reads /proc; Linux only)")
         return
     runs = int(os.environ.get("GYMCONSOLE_SOAK_RUNS", RUNS))
-    minutes = float(os.environ.get("GYMCONSOLE_SOAK_CONSOLE_MINUTES", 0)) or None
+    minutes = float(os.environ.get("GYMCONSOLE_SOAK_CONSOLE_MINUTES", CONSOLE_MINUTES)) or None
     trace = os.environ.get("GYMCONSOLE_SOAK_TRACE") == "1"
     print(f"   every workflow every {EVERY} s, offline, approval timeout {APPROVAL_TIMEOUT:g} s, nobody at the desk;"
           f" aim: within {MEMORY_AIM_MB:g} MB, flat handles")
     from gymconsole.logfile import MAX_BYTES
 
+    service = soak_service(workdir, runs)
+    _line(service)
+    print(f"   service: exit {service.extra['exit']}; largest log file {service.extra['log bytes'] / 1e6:.2f} MB"
+          f" (rotates at {MAX_BYTES / 1e6:g} MB); {service.extra['stdout per run']:.0f} bytes of stdout per run;"
+          f" outbox sender: {service.extra['emails sent']} of {service.extra['emails queued']} queued emails sent")
     console = asyncio.run(soak_console(fresh_folder(workdir, "soak-console") / "gym.db", runs, trace=trace,
                                        max_seconds=minutes * 60 if minutes else None))
     _line(console)
+    if console.last.runs < runs:
+        print(f"   console: stopped at the {minutes:g}-minute cap after {console.last.runs} runs")
     extra = console.extra
     keys = extra["key ms"]
     if keys:
@@ -423,8 +432,3 @@ def run(workdir: Path) -> None:
           f" (rotates at {MAX_BYTES / 1e6:g} MB)")
     for grown, kind in extra.get("trace", []):
         print(f"     {grown:+8d} {kind}")
-    service = soak_service(workdir, runs)
-    _line(service)
-    print(f"   service: exit {service.extra['exit']}; largest log file {service.extra['log bytes'] / 1e6:.2f} MB"
-          f" (rotates at {MAX_BYTES / 1e6:g} MB); {service.extra['stdout per run']:.0f} bytes of stdout per run;"
-          f" outbox sender: {service.extra['emails sent']} of {service.extra['emails queued']} queued emails sent")
