@@ -313,6 +313,13 @@ class BackupConfig(_Model):
     """Local hour (`scheduler.timezone`) at which the daily copy is made."""
 
 
+class ConsoleConfig(_Model):
+    """The full-screen console, which may stay open for weeks."""
+
+    live_runs: int = Field(20, ge=1, le=500)
+    """Finished runs whose live views stay in memory; older ones reopen from the history."""
+
+
 class DatabaseConfig(_Model):
     """Where the gym's data lives."""
 
@@ -532,6 +539,8 @@ class Config(_Model):
     """Importing the membership system's exports."""
     assistant: AssistantConfig = AssistantConfig()
     """The manager's assistant: questions and one-off tasks."""
+    console: ConsoleConfig = ConsoleConfig()
+    """The full-screen console."""
     workflows: dict[str, WorkflowConfig] = Field(default_factory=dict)
     """The workflows, by name."""
 

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-SECTIONS = ["tools", "engine", "history", "tui", "imports", "ratios"]
+SECTIONS = ["tools", "engine", "history", "tui", "imports", "ratios", "soak"]
 
 
 def main(argv: list[str]) -> int:

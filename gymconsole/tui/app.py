@@ -20,7 +20,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import on
+from textual import events, on
 from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
@@ -46,8 +46,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-KEEP_FINISHED = 20
-"""Finished runs of this session kept for the live view."""
 STATE_REFRESH_SECONDS = 30.0
 STATE_COALESCE_SECONDS = 0.25
 FINISHED_SEVERITY = {"succeeded": "information", "failed": "error", "interrupted": "error"}
@@ -215,7 +213,11 @@ class GymConsoleApp(App[int]):
 
     def _disarm_quit(self) -> None:
         self._quit_armed = False
-        self._state_timer: Timer | None = None
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key | events.MouseDown):
+            self.asker.person_active()  # someone is at the desk: approvals may open modals again
+        await super().on_event(event)
 
     # --- engine events -------------------------------------------------------------------
 
@@ -236,6 +238,9 @@ class GymConsoleApp(App[int]):
     @on(EngineEvent)
     def _engine_event(self, message: EngineEvent) -> None:
         event = message.event
+        if event.run_id not in self.traces and (not event.run_id or isinstance(event, ApprovalDecided)):
+            self.request_state()  # decided later from the pending list: its run is over, no live view to wake
+            return
         trace = self._trace(event.run_id, event.workflow)
         trace.apply(event)
         self.run_signal.publish(event.run_id)
@@ -266,9 +271,14 @@ class GymConsoleApp(App[int]):
         detail = one_line(trace.error or trace.summary, 160)
         self.say(f"{trace.title} #{trace.run_id} {trace.status.replace('_', ' ')}" + (f": {detail}" if detail else ""),
                  severity=FINISHED_SEVERITY.get(trace.status, "warning"))
+        self._forget_old_runs()
+
+    def _forget_old_runs(self) -> None:
+        """Keep the live views of the newest ``console.live_runs`` finished runs; older ones reopen from history."""
         finished = [run_id for run_id, t in self.traces.items() if t.finished]
-        for run_id in finished[:-KEEP_FINISHED]:
+        for run_id in finished[:-self.config.console.live_runs]:
             del self.traces[run_id]
+            self.run_signal.publish(run_id)  # the live screen drops its tab
 
     @on(ApprovalsChanged)
     def _approvals_changed(self) -> None:
@@ -395,6 +405,9 @@ class GymConsoleApp(App[int]):
     def action_open_live(self, run_id: int | None = None) -> None:
         from gymconsole.tui.screens.live import LiveScreen
 
+        if run_id is not None and run_id not in self.traces:
+            self.action_open_run(run_id)  # no longer kept live: its replay, from the history
+            return
         if isinstance(self.screen, LiveScreen):
             if run_id is not None:
                 self.screen.show_run(run_id)
