@@ -496,6 +496,29 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX IF NOT EXISTS rule_uses_day ON rule_uses (rule_id, day);
     """,
+    # runs end truncated, context_exceeded or rate_limited (their own statuses), and record the acts done
+    # (from the gate and the ledger) and a note when the model's summary claims more.  Widening the CHECK
+    # rewrites only the table's SQL text (SQLite's documented writable_schema procedure: the rows are unchanged);
+    # the table created and dropped after it bumps the schema cookie so every open connection re-reads it.
+    """
+    PRAGMA writable_schema = ON;
+    UPDATE sqlite_schema SET sql = replace(sql, '''missed'', ''skipped'')',
+        '''missed'', ''skipped'', ''truncated'', ''context_exceeded'', ''rate_limited'')')
+        WHERE type = 'table' AND name = 'runs' AND sql NOT LIKE '%''truncated''%';
+    PRAGMA writable_schema = RESET;
+    CREATE TABLE schema_cookie_bump (x);
+    DROP TABLE schema_cookie_bump;
+    ALTER TABLE runs ADD COLUMN acts TEXT;
+    ALTER TABLE runs ADD COLUMN attention TEXT;
+    CREATE INDEX effects_run ON effects (run_id, status) WHERE run_id IS NOT NULL;
+    """,
+    # get_past_due_training_clients: its two queries each read one covering index (by trainer; largest first)
+    """
+    CREATE INDEX IF NOT EXISTS training_owing_by_trainer ON training_clients (trainer, amount_past_due_cents,
+        member_id) WHERE amount_past_due_cents > 0;
+    CREATE INDEX IF NOT EXISTS training_owing_largest ON training_clients (amount_past_due_cents DESC, id, member_id,
+        trainer, package, past_due_since) WHERE amount_past_due_cents > 0;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
