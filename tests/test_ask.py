@@ -129,4 +129,4 @@ async def test_the_consoles_dry_run_switch_reaches_the_assistant(config, demo_pa
         fake_api.script([Reply([Text("Nothing changes in a dry run.")])])
         result = await assistant.ask("suspend everyone who owes")
     assert result.dry_run is True
-    assert "DRY RUN" in fake_api.requests[0].json["messages"][-1]["content"]
+    assert "DRY RUN" in json.dumps(fake_api.requests[0].json["messages"][-1]["content"])
