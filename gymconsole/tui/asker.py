@@ -26,11 +26,11 @@ from textual.message import Message
 from textual.notifications import Notification, Notify
 
 from gymconsole.clock import Clock
-from gymconsole.tools.registry import Decision
-from gymconsole.tui.screens.approval import ApprovalModal
 
 if TYPE_CHECKING:
     from gymconsole.engine.gate import ApprovalRequest
+    from gymconsole.tools.registry import Decision
+    from gymconsole.tui.screens.approval import ApprovalModal
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,10 @@ class ModalAsker:
         self.app.post_message(Notify(self.notice))
 
     async def _ask(self, request: ApprovalRequest) -> Decision:
+        # Loaded here, not at start-up: the console paints before the modal (and the tools) are needed.
+        from gymconsole.tools.registry import Decision
+        from gymconsole.tui.screens.approval import ApprovalModal
+
         answer: asyncio.Future[Decision | None] = asyncio.get_running_loop().create_future()
 
         def resolved(decision: Decision | None) -> None:
