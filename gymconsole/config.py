@@ -1,8 +1,8 @@
 """Typed, validated configuration loaded from ``config.toml``.
 
 Defaults live here and only here; ``config.toml`` overrides them.  Every field
-has a docstring (pydantic turns them into descriptions, which the config view
-shows).  Loading never raises anything but :class:`ConfigError`, whose message
+has a docstring, which the config view shows (read by ``config_docs`` when
+asked, not at import: parsing this file's source cost every command start-up).  Loading never raises anything but :class:`ConfigError`, whose message
 is one line naming the file and the key.
 """
 
@@ -28,7 +28,7 @@ class ConfigError(Exception):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -109,6 +109,17 @@ class CronSchedule(_Model):
         return text + (f" second {self.second}" if self.second != "0" else "")
 
 
+class ThinkingSetting(_Model):
+    """Extended thinking: off, a fixed token budget, or adaptive (where the model takes it)."""
+
+    mode: Literal["off", "budget", "adaptive"] = "off"
+    """`off`, `budget` (thinking.type enabled with budget_tokens) or `adaptive` (Opus 4.6+, Sonnet 4.6)."""
+    budget_tokens: int = Field(4096, ge=1024, le=64_000)
+    """Tokens the model may think with (budget mode), added to `model.max_output_tokens` for each request."""
+    interleaved: bool = True
+    """Think between tool calls too (budget mode; adaptive thinking always does)."""
+
+
 class WorkflowConfig(_Model):
     """One workflow: a natural-language task with the tools it may use."""
 
@@ -120,6 +131,8 @@ class WorkflowConfig(_Model):
     """When the scheduler runs it (in `scheduler.timezone`)."""
     model: str | None = None
     """Claude model for this workflow; empty uses `model.default_model`."""
+    thinking: ThinkingSetting | None = None
+    """Extended thinking for this workflow; empty uses `model.thinking`."""
     max_iterations: int = Field(8, ge=1, le=50)
     """Most model round-trips in one run."""
     tools: list[str]
@@ -208,6 +221,12 @@ class ModelPrice(_Model):
     """Tokens written to the prompt cache."""
     cache_read: float = Field(ge=0)
     """Tokens read from the prompt cache."""
+    cache_write_1h: float | None = Field(None, ge=0)
+    """Tokens written to the prompt cache for an hour; empty is twice `input`, as the API prices it."""
+
+    @property
+    def cache_write_hour(self) -> float:
+        return self.cache_write_1h if self.cache_write_1h is not None else self.input * 2
 
 
 class ModelAccess(_Model):
@@ -233,6 +252,20 @@ class ModelAccess(_Model):
     """Budget: USD one run may spend."""
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
     """Per-model prices for cost accounting."""
+    max_continuations: int = Field(2, ge=0, le=10)
+    """Times an answer cut off at `max_output_tokens` (or paused by the API) is continued before the run ends `truncated`."""
+    max_wait_seconds: float = Field(120.0, ge=0)
+    """Longest wait the API may ask for (`retry-after`) within a run; longer ends the run `rate_limited`."""
+    thinking: ThinkingSetting = ThinkingSetting()
+    """Extended thinking of every workflow that sets none."""
+    daily_budget_usd: float | None = Field(None, gt=0)
+    """Claude spend allowed per local day (all workflows); empty is no limit."""
+    monthly_budget_usd: float | None = Field(None, gt=0)
+    """Claude spend allowed per calendar month; empty is no limit."""
+    on_budget_reached: Literal["offline", "wait"] = "offline"
+    """When a limit is reached, scheduled runs use their `offline` playbook or `wait` until it resets."""
+    cache_ttl: Literal["5m", "1h"] = "5m"
+    """Lifetime of the shared prompt prefix in the cache: `1h` pays when runs are further apart than 5 minutes."""
 
     def price_for(self, model: str) -> ModelPrice:
         """The price of `model`, or of the longest configured prefix of it."""
@@ -278,6 +311,13 @@ class BackupConfig(_Model):
     """Daily copies in `backups/` beside the database are kept this many days."""
     hour: int = Field(3, ge=0, le=23)
     """Local hour (`scheduler.timezone`) at which the daily copy is made."""
+
+
+class ConsoleConfig(_Model):
+    """The full-screen console, which may stay open for weeks."""
+
+    live_runs: int = Field(20, ge=1, le=500)
+    """Finished runs whose live views stay in memory; older ones reopen from the history."""
 
 
 class DatabaseConfig(_Model):
@@ -404,6 +444,11 @@ class AlertsConfig(_Model):
     """Timeout of one alert request."""
 
 
+WATCH_PATTERNS = {"members": "members*.csv", "prospects": "prospects*.csv", "invoices": "invoices*.csv",
+                  "payments": "payments*.csv", "referrals": "referrals*.csv", "training_clients": "training*.csv",
+                  "door_credentials": "door*.csv"}
+
+
 class ImportMapping(_Model):
     """How one system's export of one table is read."""
 
@@ -424,13 +469,15 @@ class ImportConfig(_Model):
     """Folder the scheduler imports new exports from (relative to the config file); empty: no watch folder."""
     watch_mapping: str = ""
     """The mapping watched files are read with; empty: the default headers and synonyms."""
-    files: dict[str, str] = Field(default_factory=lambda: {
-        "members": "members*.csv", "prospects": "prospects*.csv", "invoices": "invoices*.csv",
-        "payments": "payments*.csv", "referrals": "referrals*.csv", "training_clients": "training*.csv",
-        "door_credentials": "door*.csv"})
-    """Per table, the file-name pattern of its exports in the watch folder."""
+    files: dict[str, str] = Field(default_factory=lambda: dict(WATCH_PATTERNS))
+    """Per table, the file-name pattern of its exports in the watch folder (tables left out keep the default)."""
     mappings: dict[str, dict[str, ImportMapping]] = Field(default_factory=dict)
     """Named mappings (`[import.mappings.NAME.members]`) for `--mapping NAME`."""
+
+    @field_validator("files")
+    @classmethod
+    def _default_patterns(cls, value: dict[str, str]) -> dict[str, str]:
+        return {**WATCH_PATTERNS, **value}
 
     @model_validator(mode="after")
     def _known_tables(self) -> ImportConfig:
@@ -492,6 +539,8 @@ class Config(_Model):
     """Importing the membership system's exports."""
     assistant: AssistantConfig = AssistantConfig()
     """The manager's assistant: questions and one-off tasks."""
+    console: ConsoleConfig = ConsoleConfig()
+    """The full-screen console."""
     workflows: dict[str, WorkflowConfig] = Field(default_factory=dict)
     """The workflows, by name."""
 
@@ -503,7 +552,7 @@ class Config(_Model):
 
     @model_validator(mode="after")
     def _known_tools(self) -> Config:
-        from gymconsole.tools.registry import TOOL_NAMES
+        from gymconsole.tools.names import TOOL_NAMES  # the names only: the tools themselves load when used
 
         for name, workflow in self.workflows.items():
             for tool in workflow.tools:
@@ -530,6 +579,10 @@ class Config(_Model):
     def model_for(self, workflow: str) -> str:
         """The model a workflow runs on."""
         return self.workflows[workflow].model or self.model.default_model
+
+    def thinking_for(self, workflow: str) -> ThinkingSetting:
+        """The extended-thinking setting a workflow runs with."""
+        return self.workflows[workflow].thinking or self.model.thinking
 
     def task_for(self, workflow: str) -> str:
         """The workflow's task text with thresholds filled in."""

@@ -93,7 +93,7 @@ class _OneLine(logging.Formatter):
         return " ".join(text.split())
 
 
-def setup_logging(config: Config, *, terminal: bool) -> None:
+def setup_logging(config: Config, *, terminal: bool, log_name: str | None = None) -> None:
     """Full records to ``gymconsole.log`` beside the database (see :mod:`gymconsole.logfile`); one-line
     warnings on stderr.
 
@@ -111,7 +111,8 @@ def setup_logging(config: Config, *, terminal: bool) -> None:
     from gymconsole.logfile import file_handler
 
     try:
-        handlers.append(file_handler(config.database_path().parent))
+        folder = config.database_path().parent
+        handlers.append(file_handler(folder, log_name) if log_name else file_handler(folder))
     except OSError:
         pass  # a read-only folder: the terminal handler below still reports problems
     if terminal:

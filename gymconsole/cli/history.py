@@ -24,6 +24,7 @@ from gymconsole.cli.printer import STATUS_STYLE
 from gymconsole.clock import SystemClock
 from gymconsole.config import Config
 from gymconsole.db import DatabaseBusy, DatabaseFault, open_database
+from gymconsole.engine.outcome import describe_acts
 from gymconsole.engine.events import (
     ApprovalDecided,
     ApprovalRequested,
@@ -34,6 +35,7 @@ from gymconsole.engine.events import (
     RunFinished,
     RunStarted,
     TextDelta,
+    ThinkingBlock,
     ToolCallFinished,
     ToolCallStarted,
     UsageUpdated,
@@ -145,6 +147,8 @@ def runs_table(runs: list[dict[str, Any]], config: Config, width: int = 120) -> 
     for run in runs:
         how = f"{run['trigger']}/{'AI' if run['mode'] == 'claude' else 'offline'}" + (" dry" if run["dry_run"] else "")
         text = run["error"] or run["summary"] or ""
+        if run.get("attention"):
+            text = f"attention: {run['attention']}; {text}"
         rows.append([
             Text(str(run["id"])), Text(run["workflow"]), Text(how),
             Text(run["status"], style=STATUS_STYLES.get(run["status"], "")),
@@ -229,6 +233,10 @@ def describe(event: Event) -> list[Text]:
                      style="bold")]
     if isinstance(event, IterationStarted):
         return [Text(f"-- iteration {event.iteration}", style="dim")]
+    if isinstance(event, ThinkingBlock):
+        if event.redacted:
+            return [Text("thinking: (redacted by the API)", style="dim italic")]
+        return [Text(f"thinking: {line}", style="dim italic") for line in (event.text.strip().splitlines() or [""])]
     if isinstance(event, TextDelta):
         return [Text(line) for line in (event.text.strip("\n").splitlines() or [""])]
     if isinstance(event, ToolCallStarted):
@@ -259,6 +267,10 @@ def describe(event: Event) -> list[Text]:
     if isinstance(event, RunFinished):
         text = Text(f"finished: {event.status}", style=STATUS_STYLES.get(event.status, "bold"))
         out = [text]
+        if event.acts:  # the facts first, then what the model said
+            out.append(Text(describe_acts(event.acts), style="bold"))
+        if event.attention:
+            out.append(Text(f"attention: {event.attention}", style="bold red"))
         if event.summary:
             out.append(Text(event.summary))
         if event.error:

@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import logging
 import signal
-import sys
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -54,8 +53,9 @@ def handle(args: argparse.Namespace) -> int:
             raise common.UsageError(f"unknown workflow {name!r}; known: {', '.join(sorted(config.workflows))}")
     if args.grace < 0:
         raise common.UsageError("--grace: must be 0 or more")
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from gymconsole.logfile import SERVICE_LOG_NAME
+
+    common.setup_logging(config, terminal=True, log_name=SERVICE_LOG_NAME)
     configure_waiting(None, _ServiceWaitNote())  # the service never gives up on a busy database: it waits
     return common.run_async(serve(args, config))
 

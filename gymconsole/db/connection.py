@@ -144,6 +144,17 @@ class Transaction:
     async def fetch_all(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
         return list(await self._conn.execute_fetchall(sql, params))
 
+    async def fetch_batch(self, queries: Sequence[tuple[str, Params]]) -> list[list[dict[str, Any]]]:
+        """Several reads in one trip to the database thread, each run start to finish like :meth:`fetch_all`.
+
+        Every aiosqlite call is a hop to its thread and back; a tool needing two queries pays for one.
+        """
+        def run() -> list[list[dict[str, Any]]]:
+            raw = self._conn._conn  # the sqlite3 connection, used here on its own thread (aiosqlite runs us there)
+            return [list(raw.execute(sql, params).fetchall()) for sql, params in queries]
+
+        return await self._conn._execute(run)
+
     async def fetch_one(self, sql: str, params: Params = ()) -> dict[str, Any] | None:
         rows = await self._conn.execute_fetchall(sql, params)
         return next(iter(rows), None)

@@ -32,7 +32,8 @@ SQLITE_INT_MAX = 2**63 - 1
 class ToolArgs(BaseModel):
     """Base of every tool's arguments: unknown arguments are refused, not crashed on."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Built on first use, not at import: a command that calls one tool should not build thirty schemas.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -213,28 +214,35 @@ def _size(value: Any) -> int:
 
 
 def bound_result(result: dict[str, Any], limit: int = MAX_RESULT_BYTES) -> dict[str, Any]:
-    """Keep a tool result under ``limit`` bytes of JSON, whatever a tool returned.
+    """Keep a tool result under ``limit`` bytes of JSON, whatever a tool returned (see :func:`bound_json`)."""
+    return bound_json(result, limit)[0]
+
+
+def bound_json(result: dict[str, Any], limit: int = MAX_RESULT_BYTES) -> tuple[dict[str, Any], str]:
+    """A tool result held under ``limit`` bytes of JSON, with that JSON: the text measured is the text sent.
 
     Long strings (and keys) are cut first, then list samples are shortened
     from the end, the longest list first, several items at a time (so a huge
     result costs a few serialisations, not one per item); the result says it
     was truncated so the model knows to narrow its question.
     """
-    if _size(result) <= limit:
-        return result
+    text = compact_json(result)
+    if len(text) <= limit and len(text.encode()) <= limit:
+        return result, text
     budget = limit - len(',"truncated":true')
     trimmed = _cut_strings(result, 160)
     size = _size(trimmed)
     while size > budget:
         longest = _longest_list(trimmed)
         if not longest:
-            return _too_large(result, limit)
+            bounded = _too_large(result, limit)
+            return bounded, compact_json(bounded)
         excess = size - budget
         while longest and excess > 0:
             excess -= _size(longest.pop()) + 1
         size = _size(trimmed)
     trimmed["truncated"] = True
-    return trimmed
+    return trimmed, compact_json(trimmed)
 
 
 def _too_large(result: dict[str, Any], limit: int) -> dict[str, Any]:
