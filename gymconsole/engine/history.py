@@ -265,7 +265,7 @@ class HistoryStore:
         now = iso(self.clock.now())
         marked = 0
         for row in orphans:
-            message = f"the process running it (pid {row['pid']}) stopped before the run finished"
+            message = f"the process running it (pid {row['pid']}) stopped before the run's end was recorded"
             async with self.db.write() as tx:
                 changed = await tx.execute(
                     "UPDATE runs SET status = 'interrupted', ended_at = ?, error = ?"
