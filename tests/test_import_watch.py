@@ -73,7 +73,8 @@ async def test_a_scheduled_run_imports_the_new_export_first(config, clock, tmp_p
                        encoding="utf-8-sig")
     settled(members)
     async with engine(config, config.database_path(), clock, offline=True) as (services, _):
-        await services.scheduler._scheduled_run("past_due_monitoring")
+        assert await services.scheduler.lease.renew()  # this process holds the schedules
+        await services.scheduler._scheduled_run("past_due_monitoring", clock.now())
         runs = await services.db.fetch_all("SELECT workflow, trigger FROM runs ORDER BY id")
         count = await services.db.fetch_value("SELECT COUNT(*) FROM members")
     assert [(r["workflow"], r["trigger"]) for r in runs] == [("import", "schedule"),

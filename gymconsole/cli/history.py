@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import re
-import sqlite3
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,7 +23,7 @@ from gymconsole.cli import common
 from gymconsole.cli.printer import STATUS_STYLE
 from gymconsole.clock import SystemClock
 from gymconsole.config import Config
-from gymconsole.db import open_database
+from gymconsole.db import DatabaseBusy, DatabaseFault, open_database
 from gymconsole.engine.outcome import describe_acts
 from gymconsole.engine.events import (
     ApprovalDecided,
@@ -41,6 +41,8 @@ from gymconsole.engine.events import (
     UsageUpdated,
 )
 from gymconsole.engine.history import STATUSES, HistoryStore
+
+log = logging.getLogger(__name__)
 
 STATUS_STYLES = STATUS_STYLE | {"missed": "yellow", "skipped": "dim", "running": "cyan"}
 
@@ -86,12 +88,12 @@ def parse_since(text: str, zone: ZoneInfo, now: datetime) -> datetime:
 
 
 async def close_orphans(store: HistoryStore) -> None:
-    """Show runs of a crashed process as ``interrupted``, not ``running`` (skipped on a read-only file)."""
+    """Show runs of a crashed process as ``interrupted``, not ``running`` (left for later when the database
+    cannot be written now: read-only, a full disk, busy past the bound; reading still works)."""
     try:
         await store.mark_interrupted()
-    except sqlite3.OperationalError as exc:
-        if "readonly" not in str(exc):
-            raise
+    except (DatabaseFault, DatabaseBusy) as exc:
+        log.warning("runs of ended processes not closed yet: %s", exc)
 
 
 def list_handler(args: argparse.Namespace) -> int:

@@ -208,5 +208,10 @@ class EventBus:
                 outcome = subscriber(event)
                 if inspect.isawaitable(outcome):
                     await outcome
-            except Exception:
-                log.exception("event subscriber %r failed on %s", subscriber, event.kind)
+            except Exception as exc:
+                from gymconsole.db.connection import DatabaseBusy, DatabaseFault
+
+                if isinstance(exc, DatabaseBusy | DatabaseFault):  # the cause is said once, where it ends the run
+                    log.info("event subscriber %r skipped %s: %s", subscriber, event.kind, exc)
+                else:
+                    log.exception("event subscriber %r failed on %s", subscriber, event.kind)

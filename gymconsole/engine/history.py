@@ -164,6 +164,8 @@ class RunRecorder:
             log.warning("history: event for unknown run #%s dropped", run_id)
             self._unknown.add(run_id)
             return None
+        if row["status"] != "running":  # a late event (a pending approval decided later): not kept in memory
+            return _RunState(next_seq=row["seq"] + 1)
         state = self._runs.setdefault(run_id, _RunState(next_seq=row["seq"] + 1))
         return state
 

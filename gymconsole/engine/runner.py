@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 from gymconsole.clock import Clock
 from gymconsole.config import Config
-from gymconsole.db import Database
+from gymconsole.db import Database, DatabaseBusy, DatabaseFault
 from gymconsole.engine.events import EventBus, Notice, RunFinished, RunStarted
 from gymconsole.engine.ratelimit import InputTokenLimiter
 from gymconsole.engine.outcome import ACT_KEYS, attention_note, ledger_done
@@ -220,6 +220,9 @@ class WorkflowRunner:
             outcome = RunOutcome("cancelled", session.last_text, "cancelled")
             active.result = await asyncio.shield(self._finish(session, mode, outcome))
             raise
+        except (DatabaseBusy, DatabaseFault) as exc:  # recorded if the database lets us; else closed at next start
+            log.info("run %s of %s stopped: %s", run_id, workflow, exc)
+            outcome = RunOutcome("failed", session.last_text, f"the database refused: {exc}")
         except Exception as exc:  # a bug must end the run as failed, never leave it "running"
             log.exception("run %s of %s failed", run_id, workflow)
             outcome = RunOutcome("failed", session.last_text, f"internal error: {type(exc).__name__}: {exc}")

@@ -62,7 +62,7 @@ from gymconsole.config import Config, WorkflowConfig
 from gymconsole.db import Database
 from gymconsole.engine.history import HistoryStore, RunRecorder
 from gymconsole.engine.faults import Backoff, describe, is_transient
-from gymconsole.engine.lease import Lease
+from gymconsole.engine.lease import Lease, running_elsewhere
 from gymconsole.engine.runner import AlreadyRunning
 
 log = logging.getLogger(__name__)
@@ -434,10 +434,18 @@ class WorkflowScheduler:
             log.debug("%s: due at %s; the schedules are run by another process", workflow, self._local(due))
             return
         current = self.runner.running().get(workflow)
+        where = ""
+        if current is None:
+            try:
+                elsewhere = await running_elsewhere(self.db, workflow)
+            except Exception:  # the claim below meets the same fault and waits it out
+                elsewhere = None
+            if elsewhere is not None:
+                current, where = elsewhere[0], f" in another gymconsole (pid {elsewhere[1]})"
         if current is not None:
             if await self.lease.claim(workflow, due, outcome="skipped", check_paused=False) is None:
-                await self._record_skip(workflow, "skipped",
-                                        f"scheduled run skipped: run #{current} of {workflow} was still in progress")
+                await self._record_skip(workflow, "skipped", f"scheduled run skipped: run #{current} of {workflow}"
+                                        f"{where} was still in progress")
             return
         task = self._track(self._scheduled_run(workflow, due), f"scheduled run of {workflow}")
         try:

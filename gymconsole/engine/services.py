@@ -53,6 +53,7 @@ async def open_services(
     config: Config,
     *,
     db_path: Path | None = None,
+    db: Database | None = None,
     clock: Clock | None = None,
     asker: Asker | None = None,
     api_key: str | None = None,
@@ -60,10 +61,12 @@ async def open_services(
     offline: bool = False,
     dry_run: bool | None = None,
 ) -> AsyncIterator[Services]:
-    """Open the database and build the engine; everything is closed on exit."""
+    """Open the database (unless ``db`` is already open) and build the engine; what this opened is closed on exit."""
     clock = clock or SystemClock()
     key = api_key if api_key is not None else find_api_key()
-    db = await Database.open(db_path or config.database_path())
+    owned = db is None
+    if db is None:
+        db = await Database.open(db_path or config.database_path())
     try:
         bus = EventBus()
         history = HistoryStore(db, clock)
@@ -92,4 +95,5 @@ async def open_services(
             await scheduler.shutdown()
             await delivery.aclose()
     finally:
-        await db.close()
+        if owned:
+            await db.close()

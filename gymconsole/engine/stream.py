@@ -40,10 +40,14 @@ class ToolUse:
         if not raw.strip():
             self.input = {}
             return
+        from gymconsole.tools.base import JsonTooBig, loads_bounded
+
         try:
-            self.input = json.loads(raw)
+            self.input = loads_bounded(raw)
         except json.JSONDecodeError as exc:
             self.input, self.error = raw, f"malformed JSON input ({exc.msg} at character {exc.pos}); send valid JSON"
+        except JsonTooBig as exc:
+            self.input, self.error = raw[:200], f"{exc}; send the tool's arguments as its schema describes"
 
 
 @dataclass

@@ -170,7 +170,10 @@ class RunView(Vertical):
                                       style="italic"), classes="tool-detail")
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
+        tables = self.query(DataTable)
+        if not tables:  # removed while it was mounting (the live screen let go of an old run)
+            return
+        table = tables.first()
         for name in CALL_COLUMNS:
             table.add_column(name, key=name, width=COLUMN_WIDTHS.get(name))
         self.sync()
