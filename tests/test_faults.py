@@ -10,6 +10,7 @@ their own module (test_scheduler_dst.py).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import sqlite3
@@ -29,7 +30,8 @@ BUSY_WAIT = 2
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     template, config = build_world(tmp_path_factory.mktemp("faults"))
-    text = config.read_text(encoding="utf-8").replace("[database]", f"[database]\nbusy_wait_seconds = {BUSY_WAIT}", 1)
+    text = re.sub(r"(?m)^busy_wait_seconds = .*$", f"busy_wait_seconds = {BUSY_WAIT}", config.read_text(encoding="utf-8"))
+    assert f"busy_wait_seconds = {BUSY_WAIT}" in text
     config.write_text(text, encoding="utf-8")
     return template, config
 

@@ -104,8 +104,7 @@ async def _outbox_row(workdir: Path, rounds: int) -> Ratio:
             "delivery": DeliveryConfig.model_validate({
                 "email": "smtp", "email_pacing": pacing,
                 "smtp": {"host": "127.0.0.1", "port": sink.port, "security": "none", "from_address": "desk@gym.test"}}),
-            "safety": SafetyConfig.model_validate(base.safety.model_dump() | {"quiet_hours_start": 0,
-                                                                               "quiet_hours_end": 0})})
+            "safety": SafetyConfig.model_validate(base.safety.model_dump() | {"quiet_hours_start": "none"})})
         async with open_database(path) as db:
             recipients = await _queue_outbox(db, clock)
             sender = OutboxSender(db, config, clock)

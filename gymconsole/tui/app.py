@@ -444,6 +444,7 @@ class GymConsoleApp(App[int]):
 
     def action_ask(self) -> None:
         """The assistant's prompt (one screen, kept: the conversation goes on between visits)."""
+        from gymconsole.tui.screens.approval import ApprovalModal
         from gymconsole.tui.screens.ask import AskScreen
 
         if isinstance(self.screen, AskScreen):
