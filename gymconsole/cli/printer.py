@@ -62,7 +62,9 @@ class LivePrinter:
     def __call__(self, event: Event) -> None:
         if isinstance(event, ThinkingDelta):
             if not self._thinking:
-                self._line(("  thinking: ", "dim italic"))
+                if self._mid_line:
+                    self.console.print()
+                self.console.print(Text("  thinking: ", style="dim italic"), end="", highlight=False)
                 self._mid_line, self._thinking = True, True
             self.console.print(Text(event.text, style="dim italic"), end="", soft_wrap=True, highlight=False)
         elif isinstance(event, ThinkingBlock):
@@ -70,6 +72,9 @@ class LivePrinter:
                 self._line(("  thinking: (redacted by the API)", "dim italic"))
             elif not self._thinking:  # a stored run: the whole block
                 self._line(("  thinking: ", "dim italic"), (event.text, "dim italic"))
+            elif self._mid_line:  # the streamed thinking ends its own line; the answer starts on the next
+                self.console.print()
+                self._mid_line = False
             self._thinking = False
         elif isinstance(event, TextDelta):
             self.console.print(Text(event.text), end="", soft_wrap=True, highlight=False)

@@ -6,8 +6,9 @@ with the plan (answer ``y``, ``n`` and a reason, or the IDs to approve only
 some); without a terminal ``ask`` answers ``no``.  ``--json`` prints one JSON
 object at the end instead of the live view.
 
-Exit status: 0 the run succeeded, 1 it did not, 2 bad usage or configuration,
-130 interrupted (the run is recorded as cancelled).
+Exit status: 0 the run succeeded, 1 it did not (or its summary claims acts
+that did not happen), 2 bad usage or configuration, 130 interrupted (the run
+is recorded as cancelled).
 """
 
 from __future__ import annotations
@@ -163,7 +164,7 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
         common.print_json(result.as_dict())
     if result.status == "cancelled" and state["interrupted"]:
         return EXIT_INTERRUPTED
-    return 0 if result.status == "succeeded" else 1
+    return 0 if result.status == "succeeded" and not result.attention else 1
 
 
 async def _execute(args: argparse.Namespace, config: Config, state: dict[str, Any]) -> Any:
