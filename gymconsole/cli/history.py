@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import re
-import sqlite3
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,7 +23,8 @@ from gymconsole.cli import common
 from gymconsole.cli.printer import STATUS_STYLE
 from gymconsole.clock import SystemClock
 from gymconsole.config import Config
-from gymconsole.db import open_database
+from gymconsole.db import DatabaseBusy, DatabaseFault, open_database
+from gymconsole.engine.outcome import describe_acts
 from gymconsole.engine.events import (
     ApprovalDecided,
     ApprovalRequested,
@@ -34,11 +35,14 @@ from gymconsole.engine.events import (
     RunFinished,
     RunStarted,
     TextDelta,
+    ThinkingBlock,
     ToolCallFinished,
     ToolCallStarted,
     UsageUpdated,
 )
 from gymconsole.engine.history import STATUSES, HistoryStore
+
+log = logging.getLogger(__name__)
 
 STATUS_STYLES = STATUS_STYLE | {"missed": "yellow", "skipped": "dim", "running": "cyan"}
 
@@ -84,12 +88,12 @@ def parse_since(text: str, zone: ZoneInfo, now: datetime) -> datetime:
 
 
 async def close_orphans(store: HistoryStore) -> None:
-    """Show runs of a crashed process as ``interrupted``, not ``running`` (skipped on a read-only file)."""
+    """Show runs of a crashed process as ``interrupted``, not ``running`` (left for later when the database
+    cannot be written now: read-only, a full disk, busy past the bound; reading still works)."""
     try:
         await store.mark_interrupted()
-    except sqlite3.OperationalError as exc:
-        if "readonly" not in str(exc):
-            raise
+    except (DatabaseFault, DatabaseBusy) as exc:
+        log.warning("runs of ended processes not closed yet: %s", exc)
 
 
 def list_handler(args: argparse.Namespace) -> int:
@@ -143,6 +147,8 @@ def runs_table(runs: list[dict[str, Any]], config: Config, width: int = 120) -> 
     for run in runs:
         how = f"{run['trigger']}/{'AI' if run['mode'] == 'claude' else 'offline'}" + (" dry" if run["dry_run"] else "")
         text = run["error"] or run["summary"] or ""
+        if run.get("attention"):
+            text = f"attention: {run['attention']}; {text}"
         rows.append([
             Text(str(run["id"])), Text(run["workflow"]), Text(how),
             Text(run["status"], style=STATUS_STYLES.get(run["status"], "")),
@@ -227,6 +233,10 @@ def describe(event: Event) -> list[Text]:
                      style="bold")]
     if isinstance(event, IterationStarted):
         return [Text(f"-- iteration {event.iteration}", style="dim")]
+    if isinstance(event, ThinkingBlock):
+        if event.redacted:
+            return [Text("thinking: (redacted by the API)", style="dim italic")]
+        return [Text(f"thinking: {line}", style="dim italic") for line in (event.text.strip().splitlines() or [""])]
     if isinstance(event, TextDelta):
         return [Text(line) for line in (event.text.strip("\n").splitlines() or [""])]
     if isinstance(event, ToolCallStarted):
@@ -257,6 +267,10 @@ def describe(event: Event) -> list[Text]:
     if isinstance(event, RunFinished):
         text = Text(f"finished: {event.status}", style=STATUS_STYLES.get(event.status, "bold"))
         out = [text]
+        if event.acts:  # the facts first, then what the model said
+            out.append(Text(describe_acts(event.acts), style="bold"))
+        if event.attention:
+            out.append(Text(f"attention: {event.attention}", style="bold red"))
         if event.summary:
             out.append(Text(event.summary))
         if event.error:

@@ -13,6 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from gymconsole.engine.outcome import describe_acts
 from gymconsole.engine.events import (
     ApprovalDecided,
     ApprovalRequested,
@@ -23,13 +24,16 @@ from gymconsole.engine.events import (
     RunFinished,
     RunStarted,
     TextDelta,
+    ThinkingBlock,
+    ThinkingDelta,
     ToolCallFinished,
     ToolCallStarted,
     UsageUpdated,
 )
 
 STATUS_STYLE = {"succeeded": "green", "failed": "red", "cancelled": "yellow", "awaiting_approval": "yellow",
-                "budget_exhausted": "yellow", "interrupted": "red"}
+                "budget_exhausted": "yellow", "interrupted": "red", "truncated": "red", "context_exceeded": "red",
+                "rate_limited": "yellow"}
 RISK_STYLE = {"safe": "green", "moderate": "yellow", "high": "red"}
 INPUT_CHARS = 120
 
@@ -46,6 +50,7 @@ class LivePrinter:
     def __init__(self, console: Console) -> None:
         self.console = console
         self._mid_line = False
+        self._thinking = False
         self.last_usage: UsageUpdated | None = None
 
     def _line(self, *parts: tuple[str, str] | str) -> None:
@@ -55,7 +60,18 @@ class LivePrinter:
         self.console.print(Text.assemble(*parts), soft_wrap=True, highlight=False)
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, TextDelta):
+        if isinstance(event, ThinkingDelta):
+            if not self._thinking:
+                self._line(("  thinking: ", "dim italic"))
+                self._mid_line, self._thinking = True, True
+            self.console.print(Text(event.text, style="dim italic"), end="", soft_wrap=True, highlight=False)
+        elif isinstance(event, ThinkingBlock):
+            if event.redacted:
+                self._line(("  thinking: (redacted by the API)", "dim italic"))
+            elif not self._thinking:  # a stored run: the whole block
+                self._line(("  thinking: ", "dim italic"), (event.text, "dim italic"))
+            self._thinking = False
+        elif isinstance(event, TextDelta):
             self.console.print(Text(event.text), end="", soft_wrap=True, highlight=False)
             self._mid_line = not event.text.endswith("\n")
         elif isinstance(event, RunStarted):
@@ -94,6 +110,10 @@ class LivePrinter:
                    (self._usage_text(), "dim"))
         if event.error:
             self._line(("  reason: ", "bold"), event.error)
+        if event.acts:
+            self._line(("  ", ""), (describe_acts(event.acts), "bold"))
+        if event.attention:
+            self._line(("  attention: ", "bold red"), event.attention)
         if event.summary:
             self._line(("  summary: ", "bold"), event.summary)
 
@@ -101,5 +121,6 @@ class LivePrinter:
         u = self.last_usage
         if u is None:
             return ""
+        unknown = f" + {u.unknown_requests} request(s) whose usage the API did not report" if u.unknown_requests else ""
         return (f" · tokens in {u.input_tokens:,} out {u.output_tokens:,} cache read {u.cache_read_tokens:,} "
-                f"write {u.cache_write_tokens:,} · ${u.cost_usd:.4f}")
+                f"write {u.cache_write_tokens:,} · ${u.cost_usd:.4f}{unknown}")

@@ -23,7 +23,11 @@ from zoneinfo import ZoneInfo
 
 from gymconsole.cli import common
 from gymconsole.config import Config
+from gymconsole.db import configure_waiting
+from gymconsole.db.connection import wait_note
 from gymconsole.engine.events import ApprovalRequested, Event, RunFinished, RunStarted
+
+log = logging.getLogger(__name__)
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,7 +56,24 @@ def handle(args: argparse.Namespace) -> int:
     from gymconsole.logfile import SERVICE_LOG_NAME
 
     common.setup_logging(config, terminal=True, log_name=SERVICE_LOG_NAME)
+    configure_waiting(None, _ServiceWaitNote())  # the service never gives up on a busy database: it waits
     return common.run_async(serve(args, config))
+
+
+class _ServiceWaitNote:
+    """A waiting writer in the service: a log line when the wait starts, every minute, and when it ends."""
+
+    def __init__(self) -> None:
+        self._logged: float | None = None
+
+    def __call__(self, seconds: float | None) -> None:
+        if seconds is None:
+            if self._logged is not None:
+                log.warning("the database is free again")
+            self._logged = None
+        elif self._logged is None or seconds - self._logged >= 60:
+            log.warning(wait_note(seconds))
+            self._logged = seconds
 
 
 def _clean(text: str | None, limit: int = 200) -> str:

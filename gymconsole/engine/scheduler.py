@@ -248,7 +248,13 @@ class WorkflowScheduler:
             "paused": self.is_paused(name),
             "paused_itself": self.is_paused_itself(name),
             "running_run_id": running.get(name),
+            "retry_at": self.retry_time(name),
         } for name, wf in self.config.workflows.items()]
+
+    def retry_time(self, workflow: str) -> datetime | None:
+        """When a rate-limited scheduled run of ``workflow`` will be tried again, if it will."""
+        job = self._aps.get_job(f"{workflow}:rate-limit-retry") if self._aps is not None else None
+        return getattr(job, "next_run_time", None) if job is not None else None
 
     # --- running ---------------------------------------------------------------------------------------
 
@@ -470,6 +476,7 @@ class WorkflowScheduler:
                         await self._before_run(workflow)
                     result = await self.runner.run(workflow, trigger="schedule")  # raises only before it started
                     backoff.recovered()
+                    self._retry_when_rate_limited(workflow, result)
                     return result
                 except Exception as exc:
                     if not is_transient(exc):
@@ -486,6 +493,26 @@ class WorkflowScheduler:
         except Exception:
             log.exception("scheduled run of %s failed", workflow)
             return None
+
+    def _retry_when_rate_limited(self, workflow: str, result: Any) -> None:
+        """A scheduled run the API rate-limited for long is tried once more when the API said it could go on."""
+        resume_at = getattr(result, "resume_at", None)
+        if getattr(result, "status", None) != "rate_limited" or resume_at is None or self._aps is None:
+            return
+        self._aps.add_job(self._retry_run, trigger="date", run_date=resume_at, args=[workflow],
+                          id=f"{workflow}:rate-limit-retry", name=f"{workflow} (retry after the rate limit)",
+                          replace_existing=True, misfire_grace_time=self.config.scheduler.misfire_grace_seconds)
+        log.info("%s: rate limited; one more try at %s", workflow, self._local(resume_at))
+
+    async def _retry_run(self, workflow: str) -> None:
+        """The one retry of a rate-limited scheduled run (its result is not retried again)."""
+        assert self.runner is not None
+        if not self.lease.held or self.is_paused(workflow) or workflow in self.runner.running():
+            return
+        try:
+            await self._track(self.runner.run(workflow, trigger="schedule"), f"retry of {workflow}")
+        except Exception:
+            log.exception("the retry of %s after the rate limit failed", workflow)
 
     async def _before_run(self, workflow: str) -> None:
         """The hook before a scheduled run (the import watch folder); its failure is logged and the run goes on."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from gymconsole.engine.outcome import describe_acts
 from gymconsole.engine.events import (
     ApprovalDecided,
     ApprovalRequested,
@@ -22,6 +23,8 @@ from gymconsole.engine.events import (
     RunFinished,
     RunStarted,
     TextDelta,
+    ThinkingBlock,
+    ThinkingDelta,
     ToolCallFinished,
     ToolCallStarted,
     UsageUpdated,
@@ -70,6 +73,12 @@ class RunTrace:
     summary: str = ""
     error: str | None = None
     version: int = 0
+    thinking: list[str] = field(default_factory=list)
+    """The model's extended thinking (shown apart from the narration)."""
+    thinking_redacted: int = 0
+    acts: dict[str, int] = field(default_factory=dict)
+    attention: str | None = None
+    _thinking_live: bool = False
 
     @property
     def finished(self) -> bool:
@@ -91,6 +100,17 @@ class RunTrace:
         match event:
             case TextDelta():
                 self.add_text(event.text)
+            case ThinkingDelta():
+                self.thinking.append(event.text)
+                self._thinking_live = True
+            case ThinkingBlock():
+                if event.redacted:
+                    self.thinking_redacted += 1
+                elif not self._thinking_live:  # a replay: the stored block, whole
+                    self.thinking.append(event.text)
+                if self.thinking and not self.thinking[-1].endswith("\n"):
+                    self.thinking.append("\n\n")
+                self._thinking_live = False
             case RunStarted():
                 self.mode, self.trigger, self.dry_run, self.model = event.mode, event.trigger, event.dry_run, event.model
                 self.status = "running"
@@ -127,10 +147,15 @@ class RunTrace:
                 self._line(f"{'⚠' if event.level in ('warning', 'error') else 'ℹ'} {event.message}")
             case RunFinished():
                 self.status, self.summary, self.error = event.status, event.summary, event.error
+                self.acts, self.attention = dict(event.acts), event.attention
                 self.iteration = max(self.iteration, event.iterations)
                 self.waiting_approval = ""
                 if event.error:
                     self._line(f"✗ {event.error}")
+                if event.acts:
+                    self._line(f"● {describe_acts(event.acts)}")
+                if event.attention:
+                    self._line(f"⚠ attention: {event.attention}")
                 if event.summary:
                     self._line(f"■ {event.summary}")
 
