@@ -38,7 +38,7 @@ FAR_MONTH = str((datetime.now(UTC).month + 5) % 12 + 1)
 @pytest.fixture(autouse=True)
 def short_busy_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(connection, "BUSY_TIMEOUT_MS", 100)
-    monkeypatch.setattr(connection, "BEGIN_ATTEMPTS", 2)
+    monkeypatch.setattr(connection._WAITING, "limit", 0.2)  # a writer gives up after 0.2 s (the CLI's bound, shortened)
 
 
 def one_workflow(base: Config, grace: int) -> Config:
@@ -105,7 +105,7 @@ async def test_a_run_due_while_another_writer_holds_the_database_runs_once_it_is
     try:
         await service.scheduler.start()
         caplog.set_level(logging.INFO)
-        thread, _ = hold_write_lock(db_file, 1.5)  # longer than a writer's whole wait (2 x 0.1 s)
+        thread, _ = hold_write_lock(db_file, 1.5)  # longer than a writer's whole wait (0.2 s)
         service.fire_now()
         await asyncio.to_thread(thread.join)
         await wait_for(lambda: service.runner.started == [("nightly", "schedule")], timeout=10)
@@ -114,7 +114,7 @@ async def test_a_run_due_while_another_writer_holds_the_database_runs_once_it_is
         await service.scheduler.shutdown()
         await db.close()
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and "nightly" in r.getMessage()]
-    assert len(warnings) == 1 and "cannot start yet" in warnings[0] and "database is locked" in warnings[0]
+    assert len(warnings) == 1 and "cannot start yet" in warnings[0] and "busy" in warnings[0]
     assert any("works again" in r.getMessage() for r in caplog.records)
     db = await Database.open(db_file)
     try:
@@ -139,7 +139,7 @@ async def test_a_run_that_cannot_start_within_the_grace_is_recorded_missed_with_
         await db.close()
     assert service.runner.started == []
     assert len(runs) == 1 and runs[0][:2] == ("nightly", "missed")
-    assert "could not start (OperationalError: database is locked)" in runs[0][2]
+    assert "could not start (DatabaseBusy: the database stayed busy" in runs[0][2]
 
 
 def mount_small_disk(where: Path) -> bool:
