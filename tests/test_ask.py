@@ -120,3 +120,13 @@ async def test_budgets_per_day_and_no_api_key(config, demo_path, clock, fake_api
             await Assistant(services).ask("how many members?")
         offline = await SavedQuestions(services.db, clock).run_offline("big-debts")
     assert offline[0]["columns"] == ["id", "balance"] and len(offline[0]["rows"]) == 3
+
+
+async def test_the_consoles_dry_run_switch_reaches_the_assistant(config, demo_path, clock, fake_api):
+    async with engine(config, demo_path, clock, api=fake_api) as (services, _):
+        assistant = Assistant(services)
+        services.runner.dry_run = True  # the console's `d`, flipped after the assistant was made
+        fake_api.script([Reply([Text("Nothing changes in a dry run.")])])
+        result = await assistant.ask("suspend everyone who owes")
+    assert result.dry_run is True
+    assert "DRY RUN" in fake_api.requests[0].json["messages"][-1]["content"]

@@ -85,6 +85,12 @@ class AskPrinter(LivePrinter):
 
 
 def handle(args: argparse.Namespace) -> int:
+    from gymconsole.engine.ask import MAX_QUESTION_CHARS
+
+    if not args.text.strip():
+        raise common.UsageError("ask: the question is empty")
+    if len(args.text) > MAX_QUESTION_CHARS:
+        raise common.UsageError(f"ask: the question is too long (at most {MAX_QUESTION_CHARS:,} characters)")
     config = common.config_from(args)
     follow = args.follow_up
     if follow is not None and follow != "last":

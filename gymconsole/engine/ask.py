@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -191,6 +191,8 @@ class Assistant:
         await self._check_daily_budget()
         conversation, earlier = await self._conversation(follow_up) if follow_up else (0, [])
         self.runner.question = _Question(text, conversation, earlier, current_user())
+        if dry_run is None:  # the console's dry-run switch is the engine's, whenever it was flipped
+            dry_run = bool(self.services.runner.dry_run)
         result = await self.runner.run(ASK, dry_run=dry_run)
         asked = self.runner.question
         return AskResult(**{**result.__dict__}, question=text, conversation_id=asked.conversation_id or result.run_id)
@@ -211,7 +213,7 @@ class Assistant:
         zone = ZoneInfo(self.config.scheduler.timezone)
         local = self.services.clock.now().astimezone(zone)
         midnight = datetime.combine(local.date(), time(0), tzinfo=zone)
-        since = iso(midnight.astimezone(ZoneInfo("UTC")) - timedelta(0))
+        since = iso(midnight.astimezone(ZoneInfo("UTC")))
         row = await self.services.db.fetch_one(
             "SELECT COUNT(*) AS n, COALESCE(SUM(cost_usd), 0) AS cost FROM runs WHERE workflow = ? AND started_at >= ?",
             [ASK, since])

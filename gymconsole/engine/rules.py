@@ -203,6 +203,9 @@ class RuleBook:
         if not plan.items:
             return None
         now = iso(self.clock.now())
+        if not await self.db.fetch_value("SELECT 1 FROM approval_rules WHERE tool = ? AND revoked_at IS NULL "
+                                         "AND expires_at > ? LIMIT 1", [plan.tool, now]):
+            return None  # no rule for this act: no write lock taken
         items = [item.as_dict() for item in plan.items]
         amount = _plan_amount(plan)
         day = self._today()
