@@ -44,7 +44,7 @@ async def test_run_from_the_dashboard_streams_into_the_live_view(config, demo_pa
         view = app.screen.query_one(RunView)
         await wait_until(pilot, lambda: view.query_one(DataTable).row_count == len(trace.calls), what="tool rows")
         tools = [str(view.query_one(DataTable).get_row(key)[1]) for key in trace.calls]
-        assert tools[0] == "get_invoices_for_review" and "flag_invoice" in tools
+        assert tools[0] == "look up invoices to review" and "flag invoice" in tools
         log = view.query_one(NarrationLog)
         assert any("Offline playbook" in line for line in log.lines)
         assert all(len(line) <= log.scrollable_content_region.width for line in log.lines)

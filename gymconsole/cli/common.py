@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from gymconsole.config import Config, ConfigError, load_config
 from gymconsole.db import DatabaseError
+from gymconsole.present.sanitize import visible
 
 T = TypeVar("T")
 DEFAULT_CONFIG = "config.toml"
@@ -44,7 +45,7 @@ def record_id(text: str) -> int:
 
 
 def fail(message: str, code: int) -> int:
-    print(f"gymconsole: {message}", file=sys.stderr)
+    print(f"gymconsole: {visible(message)}", file=sys.stderr)
     return code
 
 
@@ -61,7 +62,14 @@ class _OneLine(logging.Formatter):
         text = f"gymconsole: {record.levelname.lower()}: {record.getMessage()}"
         if record.exc_info and record.exc_info[1] is not None:
             text += f" ({type(record.exc_info[1]).__name__}: {record.exc_info[1]}; details in the log file)"
-        return " ".join(text.split())
+        return " ".join(visible(text).split())
+
+
+class VisibleFormatter(logging.Formatter):
+    """Log file records with control characters made visible (a name in a message cannot rewrite a `tail -f`)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return visible(super().format(record), multiline=True)
 
 
 def setup_logging(config: Config, *, terminal: bool) -> None:
@@ -80,7 +88,7 @@ def setup_logging(config: Config, *, terminal: bool) -> None:
     try:
         log_path = config.database_path().parent / "gymconsole.log"
         file_handler = RotatingFileHandler(log_path, maxBytes=1_000_000, backupCount=3, encoding="utf-8", delay=True)
-        file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        file_handler.setFormatter(VisibleFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handlers.append(file_handler)
     except OSError:
         pass  # a read-only folder: the terminal handler below still reports problems

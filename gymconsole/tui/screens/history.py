@@ -57,7 +57,7 @@ class HistoryScreen(Screen[None]):
         Binding("left_square_bracket", "previous_page", "Prev page"),
         Binding("slash", "focus_search", "Search"),
         Binding("m", "focus_member", "Member"),
-        Binding("x", "clear_filters", "Clear filters"),
+        Binding("backspace", "clear_filters", "Clear filters", key_display="⌫"),
         *NAV_BINDINGS,
     ]
 

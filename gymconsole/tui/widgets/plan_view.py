@@ -21,6 +21,7 @@ from textual.widgets import SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from gymconsole.engine.gate import item_line
+from gymconsole.present.sanitize import visible
 from gymconsole.tools.base import ActionPlan, PlanItem
 from gymconsole.tui.format import RISK_STYLE, theme_style
 
@@ -38,13 +39,13 @@ def as_plan(value: ActionPlan | dict[str, Any] | str) -> ActionPlan:
 
 def item_label(item: PlanItem) -> Text:
     """``Jane Doe (member #42): balance $120.00, 21 days past due, door active -> suspended``."""
-    return Text(item_line(item.as_dict()), no_wrap=True, overflow="ellipsis")
+    return Text(visible(item_line(item.as_dict())), no_wrap=True, overflow="ellipsis")
 
 
 def plan_summary(app: App[Any] | None, plan: ActionPlan, *, workflow: str = "", run_id: int | None = None) -> Text:
     """The heading of a plan: what, how many, the risk, the message, what is left out and why."""
     text = Text(no_wrap=False)
-    text.append(plan.action, theme_style(app, "foreground", bold=True))
+    text.append(visible(plan.action), theme_style(app, "foreground", bold=True))
     text.append(f"  ·  {len(plan.items)} {'target' if len(plan.items) == 1 else 'targets'}")
     text.append("  ·  risk ")
     text.append(plan.risk.upper(), theme_style(app, RISK_STYLE.get(plan.risk, "foreground"), bold=True))
@@ -55,16 +56,16 @@ def plan_summary(app: App[Any] | None, plan: ActionPlan, *, workflow: str = "", 
         text.append(f"  ·  run #{run_id}")
     shown_args = {k: v for k, v in plan.args.items() if k not in ("member_ids", "template", "subject") and v}
     if shown_args:
-        text.append("  ·  " + ", ".join(f"{k}={v}" for k, v in shown_args.items()))
+        text.append("  ·  " + visible(", ".join(f"{k}={v}" for k, v in shown_args.items())))
     if plan.message:
-        text.append(f"\nmessage by {plan.message.get('channel', '?')}")
+        text.append(f"\nmessage by {visible(plan.message.get('channel', '?'))}")
         if plan.message.get("subject"):
-            text.append(f", subject {plan.message['subject']!r}")
+            text.append(f", subject “{visible(plan.message['subject'])}”")
         text.append(f": {len(plan.items)} personalised {'copy' if len(plan.items) == 1 else 'copies'}")
     if plan.skipped:
         reasons = Counter(str(entry.get("reason", "")) for entry in plan.skipped)
         shown = "; ".join(f"{count} {reason}" for reason, count in reasons.most_common(SHOWN_SKIP_REASONS))
-        text.append(f"\nnot included: {len(plan.skipped)} ({shown})", theme_style(app, "foreground-muted"))
+        text.append(f"\nnot included: {len(plan.skipped)} ({visible(shown)})", theme_style(app, "foreground-muted"))
     return text
 
 
@@ -73,11 +74,11 @@ def target_detail(app: App[Any] | None, plan: ActionPlan, item: PlanItem | None)
     text = Text(no_wrap=False)
     if item is None:
         return text
-    text.append(item_line(item.as_dict()))
+    text.append(visible(item_line(item.as_dict())))
     if plan.message:
         body = item.detail.get("text") or plan.message.get("sample") or ""
         text.append("\nmessage as sent:\n", "bold")
-        text.append(str(body), theme_style(app, "accent"))
+        text.append(visible(body, multiline=True), theme_style(app, "accent"))
     return text
 
 
