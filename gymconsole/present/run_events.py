@@ -131,12 +131,11 @@ class RunPresenter:
 
     def _asked(self, event: ApprovalRequested) -> list[Line]:
         risk = RISK_WORDS.get(event.risk, visible(event.risk))
-        out = [line(("  ? ", "approval"), (f"approval #{event.approval_id} needed: {visible(event.title)} ({risk}",
-                                            "approval"),
-                    (f", waits {event.timeout_seconds:.0f} s" if self.detail and event.timeout_seconds else "",
-                     "approval"), (")", "approval"))]
+        out = [line(("  ? ", "approval"), (f"approval #{event.approval_id} needed: {visible(event.title)} ({risk})",
+                                            "approval"))]
         if self.detail:
-            out.append(line(("      plan " + compact(event.plan, 4000), "muted")))
+            waits = f"waits {event.timeout_seconds:.0f} s; " if event.timeout_seconds else ""
+            out.append(line((f"      tool {event.tool}; {waits}plan " + compact(event.plan, 4000), "muted")))
         return out
 
     def _decided(self, event: ApprovalDecided) -> list[Line]:
