@@ -1,37 +1,48 @@
 # Two commands on a fresh machine: `make run` and `make test`.
+# (No make on the office PC? README, "On the office PC", installs with plain python and pip.)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 ifeq ($(OS),Windows_NT)
 BIN := $(VENV)/Scripts
 endif
-STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
 DB ?= gym.db
+# Portable stand-ins for test -f, touch and rm -rf (the same on every shell make may use).
+TOUCH = $(BIN)/python -c "import sys; open(sys.argv[1], 'a').close()"
 
 .PHONY: run test bench screenshots demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
+# `make run` installs gymconsole and what it needs, not the test tools.
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	@$(TOUCH) $(RUN_STAMP)
+
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	@touch $(STAMP)
+	@$(TOUCH) $(RUN_STAMP)
+	@$(TOUCH) $(TEST_STAMP)
 
-demo: $(STAMP)
-	@test -f $(DB) || $(BIN)/gymconsole init --demo --db $(DB)
+demo: $(RUN_STAMP)
+	@$(BIN)/python -c "import os, sys; sys.exit(os.path.exists('$(DB)'))" && $(BIN)/gymconsole init --demo --db $(DB) || true
 
 run: demo
 	$(BIN)/gymconsole --db $(DB)
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python -m gymconsole.bench
 
-screenshots: $(STAMP)
+screenshots: $(TEST_STAMP)
 	$(BIN)/python -m gymconsole.tui.screenshots screenshots
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	$(PYTHON) -c "import glob, shutil; [shutil.rmtree(p, ignore_errors=True) for p in ['$(VENV)', 'build', *glob.glob('*.egg-info')]]"

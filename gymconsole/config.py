@@ -33,6 +33,8 @@ class _Model(BaseModel):
 class CronSchedule(_Model):
     """Cron fields as APScheduler's ``CronTrigger`` takes them."""
 
+    second: str = "0"
+    """Second field (0-59); left at 0 in a gym's schedules (tests compress time with it)."""
     minute: str = "0"
     """Minute field (0-59, `*/15`, `0,30`)."""
     hour: str = "*"
@@ -59,7 +61,8 @@ class CronSchedule(_Model):
     def describe(self) -> str:
         """A short human text such as ``cron 0 6 * * *``."""
         text = f"{self.minute} {self.hour} {self.day} {self.month} {self.day_of_week}"
-        return text + (f" week {self.week}" if self.week != "*" else "")
+        text += f" week {self.week}" if self.week != "*" else ""
+        return text + (f" second {self.second}" if self.second != "0" else "")
 
 
 class WorkflowConfig(_Model):
@@ -127,6 +130,8 @@ class SafetyConfig(_Model):
     """Hour (local) at which sending may start again."""
     bulk_threshold: int = Field(10, ge=1)
     """A send to at least this many people is a bulk act (risk `high`)."""
+    max_data_age_hours: float = Field(26.0, gt=0)
+    """Acts that depend on balances, standing or status are refused when the imported data they read is older."""
 
     @field_validator("policy")
     @classmethod
@@ -188,6 +193,8 @@ class SchedulerConfig(_Model):
     """How late a run may still start; later ones are recorded as missed."""
     start_paused: bool = False
     """Start with every workflow paused."""
+    lease_seconds: float = Field(30.0, ge=1)
+    """One scheduler per database: another process takes the schedules over this long after the holder stops renewing."""
 
     @field_validator("timezone")
     @classmethod
@@ -204,6 +211,15 @@ class HistoryConfig(_Model):
 
     retention_days: int = Field(90, ge=1)
     """Events of runs older than this are pruned; the run rows stay."""
+
+
+class BackupConfig(_Model):
+    """Daily copies of the database (made by whichever gymconsole runs the schedules)."""
+
+    keep_days: int = Field(14, ge=1)
+    """Daily copies in `backups/` beside the database are kept this many days."""
+    hour: int = Field(3, ge=0, le=23)
+    """Local hour (`scheduler.timezone`) at which the daily copy is made."""
 
 
 class DatabaseConfig(_Model):
@@ -327,6 +343,67 @@ class AlertsConfig(_Model):
     """Timeout of one alert request."""
 
 
+class ImportMapping(_Model):
+    """How one system's export of one table is read."""
+
+    columns: dict[str, str] = Field(default_factory=dict)
+    """CSV header -> field name of `gymconsole import --template TABLE` (or "ignore")."""
+    values: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """Per field, words in the export -> the schema's value (e.g. `status = { "OK" = "active" }`)."""
+    date_order: Literal["mdy", "dmy"] | None = None
+    """Ambiguous dates like 03/04/2026: month first (`mdy`) or day first (`dmy`); empty uses `import.date_order`."""
+
+
+class ImportConfig(_Model):
+    """Bringing in the membership system's exports (`gymconsole import`, the watch folder)."""
+
+    date_order: Literal["mdy", "dmy"] = "mdy"
+    """Ambiguous dates like 03/04/2026: month first (`mdy`, US) or day first (`dmy`)."""
+    watch_folder: str = ""
+    """Folder the scheduler imports new exports from (relative to the config file); empty: no watch folder."""
+    watch_mapping: str = ""
+    """The mapping watched files are read with; empty: the default headers and synonyms."""
+    files: dict[str, str] = Field(default_factory=lambda: {
+        "members": "members*.csv", "prospects": "prospects*.csv", "invoices": "invoices*.csv",
+        "payments": "payments*.csv", "referrals": "referrals*.csv", "training_clients": "training*.csv",
+        "door_credentials": "door*.csv"})
+    """Per table, the file-name pattern of its exports in the watch folder."""
+    mappings: dict[str, dict[str, ImportMapping]] = Field(default_factory=dict)
+    """Named mappings (`[import.mappings.NAME.members]`) for `--mapping NAME`."""
+
+    @model_validator(mode="after")
+    def _known_tables(self) -> ImportConfig:
+        tables = ("members", "prospects", "invoices", "payments", "referrals", "training_clients", "door_credentials")
+        for name, mapping in self.mappings.items():
+            for table in mapping:
+                if table not in tables:
+                    raise ValueError(f"mappings.{name}: unknown table {table!r} (tables: {', '.join(tables)})")
+        for table in self.files:
+            if table not in tables:
+                raise ValueError(f"files: unknown table {table!r}")
+        if self.watch_mapping and self.watch_mapping not in self.mappings:
+            raise ValueError(f"watch_mapping: no mapping named {self.watch_mapping!r}")
+        return self
+
+class AssistantConfig(_Model):
+    """The manager's assistant (`gymconsole ask`, the console's `?` prompt)."""
+
+    model: str | None = None
+    """Claude model for questions; empty uses `model.default_model`."""
+    acts: Literal["ask", "policy"] = "ask"
+    """`ask`: every act the assistant proposes needs a person (or a standing rule); `policy`: as `safety.policy` says."""
+    max_iterations: int = Field(10, ge=1, le=50)
+    """Most model round-trips for one question."""
+    max_tokens_per_question: int = Field(60_000, ge=1000)
+    """Budget: input+output tokens of one question."""
+    max_cost_per_question: float = Field(0.25, gt=0)
+    """Budget: USD one question may spend."""
+    max_cost_per_day: float = Field(3.0, gt=0)
+    """Budget: USD all questions of one local day may spend."""
+    max_questions_per_day: int = Field(100, ge=1)
+    """Most questions asked in one local day."""
+
+
 class Config(_Model):
     """The whole configuration."""
 
@@ -342,12 +419,18 @@ class Config(_Model):
     """The background scheduler."""
     history: HistoryConfig = HistoryConfig()
     """The run history."""
+    backup: BackupConfig = BackupConfig()
+    """Daily backups of the database."""
     delivery: DeliveryConfig = DeliveryConfig()
     """How queued messages leave the outbox (default: they stay in it)."""
     door_controller: DoorControllerConfig = DoorControllerConfig()
     """Where door access state lives (default: the database)."""
     alerts: AlertsConfig = AlertsConfig()
     """Alerts to the manager on failed runs and long-waiting approvals."""
+    import_: ImportConfig = Field(ImportConfig(), alias="import")
+    """Importing the membership system's exports."""
+    assistant: AssistantConfig = AssistantConfig()
+    """The manager's assistant: questions and one-off tasks."""
     workflows: dict[str, WorkflowConfig] = Field(default_factory=dict)
     """The workflows, by name."""
 

@@ -37,3 +37,72 @@ def _windows_pid_alive(pid: int) -> bool:
         return code.value == 259  # STILL_ACTIVE
     finally:
         kernel32.CloseHandle(handle)
+
+
+def _linux_stat(pid: int) -> tuple[str, str] | None:
+    """(state letter, start time in clock ticks since boot) from /proc, or None when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            raw = handle.read().decode("ascii", "replace")
+    except OSError:
+        return None
+    fields = raw[raw.rfind(")") + 2:].split()  # the command name may hold spaces and parentheses
+    return (fields[0], fields[19]) if len(fields) > 19 else None
+
+
+def _boot_id() -> str:
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as handle:
+            return handle.read().strip()
+    except OSError:
+        return ""
+
+
+def _windows_started(pid: int) -> str | None:
+    import ctypes  # Windows only
+
+    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+    if not handle:
+        return None
+    try:
+        times = [ctypes.c_ulonglong() for _ in range(4)]
+        if not kernel32.GetProcessTimes(handle, *(ctypes.byref(t) for t in times)):
+            return None
+        return f"win:{times[0].value}"
+    finally:
+        kernel32.CloseHandle(handle)
+
+
+IDENTITY_UNKNOWN = "?"
+"""What :func:`process_started` says where the platform cannot tell when a process started."""
+
+
+def process_started(pid: int) -> str | None:
+    """When a live process started, as a comparable token; None when it is gone or a zombie.
+
+    A process id alone is reused by the OS; (pid, start time) names one process for good.  Where the
+    platform cannot tell, the answer is :data:`IDENTITY_UNKNOWN` (existence is all that can be checked).
+    """
+    if pid <= 0:
+        return None
+    if sys.platform == "win32":
+        return _windows_started(pid) if _windows_pid_alive(pid) else None
+    if os.path.isdir("/proc/self"):
+        stat = _linux_stat(pid)
+        if stat is None or stat[0] in ("Z", "X"):  # a zombie has ended; only its exit status is left
+            return None
+        return f"{_boot_id()}:{stat[1]}"
+    return IDENTITY_UNKNOWN if pid_alive(pid) else None
+
+
+def same_process_alive(pid: int | None, started: str | None) -> bool:
+    """Is the process recorded as (pid, started) still running: not gone, not a zombie, its PID not reused?"""
+    if not pid:
+        return False
+    now = process_started(pid)
+    if now is None:
+        return False
+    if not started or now == IDENTITY_UNKNOWN or started == IDENTITY_UNKNOWN:
+        return True  # recorded without a start time (older rows) or unknowable here: existence is all we have
+    return now == started

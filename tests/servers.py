@@ -248,3 +248,65 @@ class DoorControllerServer(JsonServer):
                 self.states[badge] = request.json["state"]
                 return 200, {"badge": badge, "state": request.json["state"]}, 0.0, {}
             return 404, {"error": "not found"}, 0.0, {}
+
+
+class DripServer:
+    """A peer that answers one byte at a time, ``interval`` seconds apart: a per-read timeout never fires.
+
+    Its answer is a valid confirmation (``{"state": <asked>}``), so only a total deadline stops the wait.
+    ``answered`` counts requests it read in full; ``bytes_sent`` what it dripped so far.
+    """
+
+    def __init__(self, interval: float = 0.1) -> None:
+        self.interval = interval
+        self.answered = 0
+        self.bytes_sent = 0
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(8)
+        self._stop = threading.Event()
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def start(self) -> DripServer:
+        self._thread.start()
+        return self
+
+    def _serve(self) -> None:
+        self._sock.settimeout(0.05)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(2)
+            data = b""
+            try:
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(4096)
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = int(next((line.split(b":")[1] for line in head.split(b"\r\n")
+                                   if line.lower().startswith(b"content-length")), b"0"))
+                while len(body) < length:
+                    body += conn.recv(4096)
+                self.answered += 1
+                state = json.loads(body or b"{}").get("state", "active")
+                payload = json.dumps({"state": state}).encode()
+                reply = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + \
+                    str(len(payload)).encode() + b"\r\n\r\n" + payload
+                for byte in reply:
+                    if self._stop.wait(self.interval):
+                        return
+                    conn.sendall(bytes([byte]))
+                    self.bytes_sent += 1
+            except OSError:
+                return  # the client gave up (its deadline): that is the point
+
+    def close(self) -> None:
+        self._stop.set()
+        self._sock.close()
+        self._thread.join(timeout=2)

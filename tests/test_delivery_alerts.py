@@ -51,7 +51,7 @@ async def test_a_failed_run_posts_one_line_with_counts(demo_db, config, clock, w
     await _run(demo_db, "daily_campaigns", "failed", "2026-11-02T09:00:00")
     await _run(demo_db, "daily_campaigns", "failed", "2026-11-01T09:00:00")  # over 24 h ago
     run_id = await _run(demo_db, "door_access", "failed")
-    await _approval(demo_db, "2026-11-02T14:55:00", "waiting")
+    await _approval(demo_db, "2026-11-02T14:55:00", "asking")
     service = DeliveryService(db=demo_db, config=config, clock=clock)
     await _emit(service, RunStarted(run_id, "door_access"),
                 RunFinished(run_id, "door_access", status="failed", error="the model API answered 529\ntwice"))
@@ -81,7 +81,7 @@ async def test_budget_exhausted_is_alerted_and_on_failure_false_silences_it(demo
 async def test_an_approval_waiting_too_long_is_alerted_once(demo_db, config, clock, webhook) -> None:
     old = await _approval(demo_db, "2026-11-02T13:30:00")
     await _approval(demo_db, "2026-11-02T14:30:00")  # 30 min: not yet
-    await _approval(demo_db, "2026-11-02T10:00:00", status="executed")
+    await _approval(demo_db, "2026-11-02T10:00:00", status="done")
     service = DeliveryService(db=demo_db, config=config, clock=clock)
     await _emit(service, RunStarted(8, "past_due_monitoring"))
     await _emit(service, RunFinished(8, "past_due_monitoring", status="succeeded"))

@@ -171,3 +171,81 @@ async def test_one_refused_door_change_does_not_stop_the_others(demo_db, config,
     again = await call_tool(ctx, "suspend_door_access", {"member_ids": members}, None, _approve)  # back up: the rest
     assert again.result["done_count"] == 1 and again.result["skipped_count"] == 2  # the others: already suspended
     assert (await _door(demo_db, members[1]))["access_state"] == "suspended"
+
+
+async def test_a_drip_feeding_controller_fails_at_the_deadline_and_never_holds_the_write_lock(
+        demo_db, config, clock, demo_path) -> None:
+    """One byte every 0.1 s: a per-read timeout of 0.4 s would never fire; the total deadline does, and
+    meanwhile another connection writes at once (the act holds no transaction across the network)."""
+    import asyncio
+    import time
+
+    from servers import DripServer
+
+    from gymconsole.db import Database
+
+    drip = DripServer(interval=0.1).start()
+    other = await Database.open(demo_path)
+    try:
+        ctx = ToolContext(demo_db, with_door(config, kind="http", base_url=drip.url, timeout_seconds=0.4), clock,
+                          "door_access", 7)
+        [member_id] = await _suspendable(ctx)
+        started = time.monotonic()
+        act = asyncio.ensure_future(call_tool(ctx, "suspend_door_access", {"member_ids": [member_id]}, None,
+                                              _approve))
+        while not drip.answered:
+            await asyncio.sleep(0.01)
+        waits = []
+        while not act.done():  # another writer, all the while the controller is dripping
+            before = time.monotonic()
+            async with other.write() as tx:
+                await tx.execute("UPDATE meta SET value = value WHERE key = 'x'")
+            waits.append(time.monotonic() - before)
+            await asyncio.sleep(0.02)
+        outcome = await act
+        took = time.monotonic() - started
+    finally:
+        await other.close()
+        drip.close()
+    assert outcome.is_error and "did not answer within 0.4 s" in outcome.result["error"], outcome.result
+    assert 0 < drip.bytes_sent < 20 and took < 2.0  # stopped at the deadline, long before the answer was whole
+    assert waits and max(waits) < 0.3, waits
+    assert (await _door(demo_db, member_id))["access_state"] == "active"
+    assert await demo_db.fetch_value("SELECT COUNT(*) FROM effects WHERE target = ? AND action = 'suspend_door_access'",
+                                     [f"member-{member_id}"]) == 0
+
+
+async def test_an_intent_left_by_a_dead_process_is_reconciled_once(demo_db, config, clock, controller) -> None:
+    """A process claimed a door change and died mid-call: the next door act asks the controller and records
+    the change it shows as made (once), or withdraws the claim of one it never made."""
+    import json
+    import subprocess
+    import sys
+
+    from gymconsole.tools.ledger import effect_key
+
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True).stdout)
+    ctx = ToolContext(demo_db, with_door(config, kind="http", base_url=controller.url), clock, "door_access", 7)
+    made, lost, fresh = await _suspendable(ctx, 3)
+    keys = {}
+    for member_id in (made, lost):
+        badge = (await _door(demo_db, member_id))["badge_code"]
+        member = await guards.load_member(demo_db, member_id)
+        keys[member_id] = effect_key(ctx, "suspend_door_access", f"member-{member_id}", member["past_due_since"])
+        intent = {"member_id": member_id, "badge": badge, "action": "suspend", "state": "suspended",
+                  "reason": "past due", "run_id": 7}
+        async with demo_db.write() as tx:
+            await tx.execute("INSERT INTO effects (key, workflow, action, target, period, status, run_id, created_at, "
+                             "result) VALUES (?, 'door_access', 'suspend_door_access', ?, 'p', 'pending', 7, "
+                             "'2026-11-02T14:00:00', ?)", [keys[member_id], f"member-{member_id}", json.dumps(
+                                 {"intent": intent, "pid": dead, "pid_started": "0:1"})])
+    controller.states = {(await _door(demo_db, made))["badge_code"]: "suspended"}  # the call went through
+    outcome = await call_tool(ctx, "suspend_door_access", {"member_ids": [made, lost, fresh]}, None, _approve)
+    assert outcome.result["done_count"] == 2, outcome.result  # `lost` (withdrawn) and `fresh`
+    assert outcome.result["skipped_count"] == 1  # `made`: reconciled as suspended, so no longer due
+    assert [(await _door(demo_db, m))["access_state"] for m in (made, lost, fresh)] == ["suspended"] * 3
+    assert await demo_db.fetch_value("SELECT COUNT(*) FROM door_changes WHERE member_id IN (?, ?, ?)",
+                                     [made, lost, fresh]) == 3
+    puts = [r for r in controller.requests if r.method == "PUT"]
+    assert len(puts) == 2  # `made` was never asked again

@@ -15,7 +15,8 @@ from helpers_safety import Recorder, with_safety
 
 from gymconsole.db import Database
 from gymconsole.engine.events import EventBus
-from gymconsole.engine.gate import ApprovalError, ApprovalGate, ApprovalRequest, describe_plan
+from gymconsole.engine.gate import ApprovalError, ApprovalGate, ApprovalRequest
+from gymconsole.plan_text import describe_plan, request_lines
 from gymconsole.engine.history import RunRecorder
 from gymconsole.tools.base import ToolContext
 from gymconsole.tools.registry import REGISTRY, Decision, call_tool
@@ -145,7 +146,7 @@ async def test_request_carries_exactly_what_will_happen(env: Env) -> None:
     assert first.detail["balance"] == 2480.0 and first.detail["days_past_due"] == 75
     assert first.detail["doors"] == "all entrances" and first.detail["door_after"] == "suspended"
     assert {s["id"]: s["reason"] for s in request.plan.skipped} == {4: "not past due", 10: "member is frozen"}
-    text = "\n".join(request.lines())
+    text = "\n".join(request_lines(request))
     assert "Suspend door access · risk high · 5 targets" in text
     assert "Siobhan O'Brien [/vip] (#1): balance $2,480.00, 75 days past due" in text
     assert "not included: 2" in text
@@ -161,7 +162,7 @@ async def test_bulk_message_request_lists_count_sample_and_text_as_sent(env: Env
     assert outcome.plan.risk == "high"  # 40 >= bulk_threshold 10
     request = env.gate.asker.asked[0]  # type: ignore[attr-defined]
     assert len(request.plan.items) == 40
-    lines = request.lines()
+    lines = request_lines(request)
     assert lines[1].startswith("Send email campaign to prospects · risk high · 40 targets (40 messages)")
     assert "  ... and 30 more" in lines
     first = request.plan.items[0]
@@ -206,7 +207,7 @@ async def test_partial_approval_does_only_the_chosen_part(env: Env) -> None:
     assert {m: await env.door(m) for m in SUSPEND} == {1: "active", 2: "suspended", 350: "active", 357: "active",
                                                        362: "suspended"}
     row = (await env.approvals())[0]
-    assert row["status"] == "partial" and len(json.loads(row["approved_keys"])) == 2
+    assert row["status"] == "partly_approved" and len(json.loads(row["approved_keys"])) == 2
     decided = next(e for e in env.seen.events if e.kind == "approval_decided")
     assert decided.approved_count == 2
 
@@ -240,7 +241,7 @@ async def assert_pending(env: Env, outcome: Any, reason_part: str) -> None:
     assert [(a["decision"], a["via"]) for a in audit] == [("timed_out", "timeout")]
     assert await env.door(2) == "active"
     pending = await env.gate.pending()
-    assert [p["id"] for p in pending] == [row["id"]] and pending[0]["lines"][0].startswith("Suspend door access")
+    assert [p["id"] for p in pending] == [row["id"]] and describe_plan(pending[0]["plan"])[0].startswith("Suspend door access")
 
 
 async def test_nobody_watching_saves_the_request_as_pending(env: Env) -> None:
@@ -342,7 +343,7 @@ async def test_approve_later_carries_out_the_stored_plan_once(env: Env) -> None:
     assert outcome["status"] == "approved" and outcome["result"]["done_count"] == 2
     assert [await env.door(2), await env.door(350)] == ["suspended", "suspended"]
     row = (await env.approvals())[0]
-    assert (row["status"], row["decided_by"], row["decided_via"]) == ("executed", "dana", "cli")
+    assert (row["status"], row["decided_by"], row["decided_via"]) == ("done", "dana", "cli")
     assert row["executed_at"] == "2026-11-02T16:00:00" and json.loads(row["result"])["done_count"] == 2
     assert [(a["decision"], a["actor"], a["via"]) for a in await env.audit()] == [
         ("timed_out", user(), "timeout"), ("approved", "dana", "cli"), ("executed", "dana", "cli")]
@@ -350,7 +351,7 @@ async def test_approve_later_carries_out_the_stored_plan_once(env: Env) -> None:
     assert sorted(c["member_id"] for c in changes) == [2, 350]  # attributed to the run that asked
 
     for approve in (True, False):
-        with pytest.raises(ApprovalError, match=r"approval #\d+ was already decided: executed by dana via cli"):
+        with pytest.raises(ApprovalError, match=r"approval #\d+ was already decided: done by dana via cli"):
             await env.gate.decide_pending(approval_id, approve, actor="dana", via="cli", reason="x")
     assert await env.db.fetch_value("SELECT COUNT(*) FROM door_changes WHERE member_id IN (2, 350) "
                                     "AND action = 'suspend' AND run_id = ?", [env.run_id]) == 2
@@ -413,21 +414,24 @@ async def test_interrupted_later_approval_resumes_without_repeating(env: Env) ->
     outcome = await env.gate.decide_pending(approval_id, True, actor="dana", via="cli")
     assert outcome["result"]["done_count"] == 2
     async with env.db.write() as tx:  # as if the process died after the acts, before recording `executed`
-        await tx.execute("UPDATE approvals SET status = 'executing', executed_at = NULL WHERE id = ?", [approval_id])
-    assert [p["status"] for p in await env.gate.pending()] == ["executing"]
-    with pytest.raises(ApprovalError, match="already decided: executing"):
+        await tx.execute("UPDATE approvals SET status = 'carrying_out', executed_at = NULL, pid = ? WHERE id = ?", [dead_pid(), approval_id])
+    assert [p["status"] for p in await env.gate.pending()] == ["interrupted"]
+    with pytest.raises(ApprovalError, match="already decided: interrupted"):
         await env.gate.decide_pending(approval_id, False, actor="dana", via="cli", reason="no")
     again = await env.gate.decide_pending(approval_id, True, actor="dana", via="cli")
     assert again["result"]["done_count"] == 0  # the re-check sees both already suspended; the ledger holds too
     assert again["result"]["skipped_by_reason"] == {"already suspended": 2}
-    assert (await env.approvals())[0]["status"] == "executed"
+    assert (await env.approvals())[0]["status"] == "done"
     assert await env.db.fetch_value("SELECT COUNT(*) FROM door_changes WHERE run_id = ?", [env.run_id]) == 2
 
 
-async def test_requests_of_a_dead_process_become_pending(env: Env) -> None:
+def dead_pid() -> int:
     child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
                            check=True)
-    dead_pid = int(child.stdout)
+    return int(child.stdout)
+
+
+async def test_requests_of_a_dead_process_are_released(env: Env) -> None:
     env.gate.asker = never_answers
     env.gate.config = with_safety(env.config, approval_timeout_seconds=0.02)
     ctx = await env.start()
@@ -435,13 +439,13 @@ async def test_requests_of_a_dead_process_become_pending(env: Env) -> None:
     async with env.db.write() as tx:
         approval_id = await tx.insert(
             "INSERT INTO approvals (run_id, workflow, tool, risk, title, plan, item_count, status, requested_at, pid) "
-            "VALUES (?, 'door_access', 'suspend_door_access', 'high', ?, ?, 1, 'waiting', '2026-11-02T14:00:00', ?)",
-            [env.run_id, plan.title, json.dumps(plan.as_dict()), dead_pid])
+            "VALUES (?, 'door_access', 'suspend_door_access', 'high', ?, ?, 1, 'asking', '2026-11-02T14:00:00', ?)",
+            [env.run_id, plan.title, json.dumps(plan.as_dict()), dead_pid()])
     pending = await env.gate.pending()
-    assert [(p["id"], p["status"]) for p in pending] == [(approval_id, "pending")]
+    assert [(p["id"], p["status"]) for p in pending] == [(approval_id, "released")]
     audit = await env.audit()
-    assert [(a["decision"], a["via"]) for a in audit] == [("timed_out", "timeout")]
-    assert "process that was asking ended" in audit[0]["detail"]
+    assert [(a["decision"], a["via"]) for a in audit] == [("released", "system")]
+    assert "process that was asking" in audit[0]["detail"] and "ended" in audit[0]["detail"]
     outcome = await env.gate.decide_pending(approval_id, True, actor="dana", via="cli")
     assert outcome["result"]["done_count"] == 1
 
@@ -502,7 +506,7 @@ async def test_listing_pending_while_a_person_is_being_asked_never_drops_their_a
         await lister
         await asyncio.gather(*racing)
     assert outcome.decision is not None and outcome.decision.status == "approved", outcome.result
-    assert [row["status"] for row in listed[0]] == ["waiting"]
+    assert [row["status"] for row in listed[0]] == ["asking"]
     assert [row["status"] for row in await env.approvals()] == ["approved"]
     assert [await env.door(m) for m in SUSPEND[:2]] == ["suspended", "suspended"]
 
@@ -514,7 +518,7 @@ async def test_an_approval_given_during_a_run_is_noted_as_carried_out(env: Env) 
                               env.gate.mark_executed)
     assert outcome.result["done_count"] == 2
     [row] = await env.approvals()
-    assert row["status"] == "approved" and row["executed_at"] is not None
+    assert row["status"] == "done" and row["executed_at"] is not None
     assert json.loads(row["result"])["done_count"] == 2
     async with env.db.write() as tx:  # the run ends
         await tx.execute("UPDATE runs SET status = 'succeeded' WHERE id = ?", [env.run_id])
@@ -531,7 +535,7 @@ async def test_an_approval_whose_run_died_before_carrying_it_out_can_be_finished
     async with env.db.write() as tx:
         await tx.execute("UPDATE runs SET status = 'interrupted' WHERE id = ?", [env.run_id])
     [listed] = await env.gate.pending()
-    assert listed["id"] == decision.approval_id and listed["status"] == "executing"
+    assert listed["id"] == decision.approval_id and listed["status"] == "interrupted"
     outcome = await env.gate.decide_pending(decision.approval_id, True, actor="manager", via="cli")
     assert outcome["result"]["done_count"] == 2  # exactly the two the person approved
     assert [await env.door(m) for m in SUSPEND[:3]] == ["suspended", "suspended", "active"]

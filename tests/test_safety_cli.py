@@ -93,7 +93,7 @@ def test_list_approve_part_deny_and_refusals(world: tuple[Path, Path], tmp_path:
     assert [door(db, m) for m in (2, 350, 357)] == ["active", "suspended", "suspended"]
 
     one_line_error(cli(db, config, "approvals", "approve", str(first)), 1,
-                   f"gymconsole: approval #{first} was already decided: executed by {getpass.getuser()} via cli")
+                   f"gymconsole: approval #{first} was already decided: done by {getpass.getuser()} via cli")
     denied = cli(db, config, "approvals", "deny", str(second), "--reason", "on a payment plan since Monday")
     assert denied.returncode == 0 and f"approval #{second} denied: on a payment plan since Monday" in denied.stdout
     one_line_error(cli(db, config, "approvals", "deny", str(second), "--reason", "again"), 1,

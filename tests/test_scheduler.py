@@ -103,10 +103,8 @@ async def test_next_fire_times_across_dst(repo_config: Config, clock: FakeClock,
     assert scheduler.next_run_time("nightly").strftime("%H:%M %Z") == "01:30 EST"  # type: ignore[union-attr]
     clock.set(datetime(2026, 11, 1, 5, 16, tzinfo=UTC))  # 01:16 EDT: an hourly schedule runs in both 01:00 hours
     assert nxt("hourly") == datetime(2026, 11, 1, 6, 15, tzinfo=UTC)
-    # Spring: 02:30 does not exist on 2026-03-08; the run happens at 03:30 EDT.
+    # Spring: 02:30 does not exist on 2026-03-08; that day has no 02:30 run (the next is 02:30 EDT on the 9th).
     clock.set(datetime(2026, 3, 8, 5, 0, tzinfo=UTC))
-    assert nxt("spring") == datetime(2026, 3, 8, 7, 30, tzinfo=UTC)
-    clock.set(datetime(2026, 3, 8, 7, 31, tzinfo=UTC))
     assert nxt("spring") == datetime(2026, 3, 9, 6, 30, tzinfo=UTC)
     assert scheduler.next_run_time("off") is None
     with pytest.raises(ValueError):

@@ -46,7 +46,7 @@ def read_until(proc: subprocess.Popen[str], needle: str, lines: list[str]) -> No
     raise AssertionError(f"{needle!r} never printed; got {lines}; stderr {proc.stderr.read() if proc.stderr else ''}")
 
 
-def wait_until(condition, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+def wait_until(condition, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "condition not reached"

@@ -152,7 +152,7 @@ async def test_a_timed_out_request_waits_in_pending_and_is_approved_there(config
     assert set(await _door_changes(demo_path, run_id)) == planned
     async with open_database(demo_path) as db:
         row = await db.fetch_one("SELECT status, decided_via, decided_by FROM approvals WHERE id = ?", [suspend["id"]])
-    assert row == {"status": "executed", "decided_via": "tui", "decided_by": "tester"}
+    assert row == {"status": "done", "decided_via": "tui", "decided_by": "tester"}
 
 
 async def test_approving_a_pending_request_in_dry_run_changes_nothing(config, demo_path, clock) -> None:

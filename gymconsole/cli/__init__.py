@@ -15,7 +15,8 @@ from typing import NoReturn
 from gymconsole import __version__
 from gymconsole.cli.common import UsageError, add_common, fail
 
-SUBCOMMANDS = ["init", "tool", "run", "workflows", "history", "approvals", "scheduler", "outbox"]
+SUBCOMMANDS = ["init", "tool", "run", "workflows", "history", "approvals", "scheduler", "outbox", "import", "backup",
+               "service", "ask", "questions", "rules"]
 
 
 def _command_in(argv: list[str]) -> str | None:
@@ -68,6 +69,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from gymconsole.cli.streams import make_output_safe
+
+    make_output_safe()  # before anything prints, --help included
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(argv)
     try:

@@ -6,11 +6,16 @@ the stored plan once (only the listed targets with ``--only``), re-checked
 against current data: whoever no longer qualifies (a member who paid in the
 meantime) is skipped and the output says why.  ``approvals deny ID --reason
 TEXT`` refuses it.  Deciding a request that is already decided is refused.
+``approvals release ID [--reason TEXT]`` takes a stuck request back from the
+console or process holding it (one that hangs, or whose asking or carrying out
+never finishes): it waits for a person to decide afresh, and the audit log
+records who released it.  Requests whose asking process has ended (or is a
+zombie, or whose PID now names another process) are released by themselves.
 With ``--dry-run`` (or ``safety.dry_run``) ``approve`` only shows what it
 would do and decides nothing.
 
 Exit status: 0 done; 1 refused (already decided, being asked elsewhere,
-carrying it out failed); 2 bad usage (unknown request or target, no database).
+carrying it out failed, nothing to release); 2 bad usage (unknown request or target, no database).
 Everything from the database is printed as plain text, never as markup.
 """
 
@@ -30,12 +35,14 @@ from gymconsole.clock import SystemClock
 from gymconsole.config import Config
 from gymconsole.db import open_database
 from gymconsole.engine.events import EventBus
-from gymconsole.engine.gate import ApprovalError, ApprovalGate, current_user, item_line
+from gymconsole.engine.gate import ApprovalError, ApprovalGate, current_user
+from gymconsole.plan_text import describe_plan, item_line
 
 STATUS_NOTE = {
     "pending": "",
-    "executing": "approved; carrying it out was interrupted: approve it again to finish",
-    "waiting": "being asked right now",
+    "released": "taken back from the process that held it",
+    "interrupted": "approved; carrying it out was interrupted: approve it again to finish",
+    "asking": "being asked right now",
 }
 
 
@@ -45,7 +52,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     common.add_common(parser)
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(handler=handle, approvals_command=None)
-    commands = parser.add_subparsers(dest="approvals_command", metavar="{approve,deny}")
+    commands = parser.add_subparsers(dest="approvals_command", metavar="{approve,deny,release}")
     approve = commands.add_parser("approve", help="carry out a pending request (all of it, or --only some targets)")
     approve.add_argument("approval_id", type=common.record_id, metavar="ID")
     approve.add_argument("--only", metavar="ID,ID", help="approve only these targets (member/prospect/referral IDs)")
@@ -58,6 +65,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     deny.add_argument("--reason", required=True, help="why (recorded in the audit log)")
     deny.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
     common.add_common(deny)
+    release = commands.add_parser("release", help="take a stuck request back so a person can decide it here")
+    release.add_argument("approval_id", type=common.record_id, metavar="ID")
+    release.add_argument("--reason", default="", help="why (recorded in the audit log)")
+    release.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
+    common.add_common(release)
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -86,7 +98,10 @@ async def _main(args: argparse.Namespace, config: Config) -> int:
         if args.approvals_command is None:
             return _print_pending(console, await gate.pending(), args.json)
         try:
-            if args.approvals_command == "deny":
+            if args.approvals_command == "release":
+                outcome = await gate.release(args.approval_id, actor=current_user(), via="cli",
+                                             reason=" ".join(args.reason.split()))
+            elif args.approvals_command == "deny":
                 reason = " ".join(args.reason.split())
                 if not reason:
                     raise common.UsageError("--reason: say why")
@@ -112,7 +127,7 @@ async def _main(args: argparse.Namespace, config: Config) -> int:
 
 def _print_pending(console: Console, rows: list[dict[str, Any]], as_json: bool) -> int:
     if as_json:
-        common.print_json(rows)
+        common.print_json([{**row, "lines": describe_plan(row["plan"])} for row in rows])
         return 0
     if not rows:
         console.print("No approval requests are waiting.")
@@ -122,7 +137,7 @@ def _print_pending(console: Console, rows: list[dict[str, Any]], as_json: bool) 
         note = STATUS_NOTE.get(row["status"], "")
         heading = f"#{row['id']} {row['status']} since {row['requested_at']} UTC · {row['workflow']}{run}"
         console.print(Text(visible(heading + (f" ({note})" if note else "")), style="bold"))
-        for line in row["lines"]:
+        for line in describe_plan(row["plan"]):
             console.print(Text("  " + visible(line)))
         console.print()
     console.print(Text("Decide with: gymconsole approvals approve ID [--only ID,ID]  |  "
@@ -135,9 +150,13 @@ def _print_outcome(console: Console, outcome: dict[str, Any]) -> None:
     if outcome["status"] == "denied":
         console.print(Text(f"{approval} denied: {visible(outcome['reason'])}"))
         return
+    if outcome["status"] == "released":
+        console.print(Text(f"{approval} released (it was {outcome['was'].replace('_', ' ')}): it waits for a "
+                           "person to decide: gymconsole approvals approve|deny ID"))
+        return
     if outcome["status"] == "dry_run":
         console.print(Text(f"{approval}: dry run, nothing was done and it stays pending. It would do:"))
-        for line in outcome["lines"]:
+        for line in describe_plan(outcome["plan"]):
             console.print(Text("  " + visible(line)))
         return
     result = outcome["result"]

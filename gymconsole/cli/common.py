@@ -7,7 +7,6 @@ import asyncio
 import json
 import logging
 import sys
-from logging.handlers import RotatingFileHandler
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +17,8 @@ from gymconsole.present.sanitize import visible
 
 T = TypeVar("T")
 DEFAULT_CONFIG = "config.toml"
+CONFIG_HELP = ("config file (default: $GYMCONSOLE_CONFIG, else ./config.toml, else config.toml in the per-user "
+               "config folder; `gymconsole init` writes one)")
 
 
 class UsageError(Exception):
@@ -26,7 +27,7 @@ class UsageError(Exception):
 
 def add_common(parser: argparse.ArgumentParser) -> None:
     """--config and --db, accepted before or after the subcommand."""
-    parser.add_argument("--config", default=argparse.SUPPRESS, help=f"config file (default: {DEFAULT_CONFIG})")
+    parser.add_argument("--config", default=argparse.SUPPRESS, help=CONFIG_HELP)
     parser.add_argument("--db", default=argparse.SUPPRESS, help="database file (default: from the config)")
 
 
@@ -65,15 +66,9 @@ class _OneLine(logging.Formatter):
         return " ".join(visible(text).split())
 
 
-class VisibleFormatter(logging.Formatter):
-    """Log file records with control characters made visible (a name in a message cannot rewrite a `tail -f`)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return visible(super().format(record), multiline=True)
-
-
 def setup_logging(config: Config, *, terminal: bool) -> None:
-    """Full records to ``gymconsole.log`` beside the database; one-line warnings on stderr.
+    """Full records to ``gymconsole.log`` beside the database (see :mod:`gymconsole.logfile`); one-line
+    warnings on stderr.
 
     The full-screen console passes ``terminal=False``: writing to the terminal
     under Textual would garble the screen.
@@ -85,11 +80,10 @@ def setup_logging(config: Config, *, terminal: bool) -> None:
             handler.close()
     root.setLevel(logging.INFO)
     handlers: list[logging.Handler] = []
+    from gymconsole.logfile import file_handler
+
     try:
-        log_path = config.database_path().parent / "gymconsole.log"
-        file_handler = RotatingFileHandler(log_path, maxBytes=1_000_000, backupCount=3, encoding="utf-8", delay=True)
-        file_handler.setFormatter(VisibleFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        handlers.append(file_handler)
+        handlers.append(file_handler(config.database_path().parent))
     except OSError:
         pass  # a read-only folder: the terminal handler below still reports problems
     if terminal:
@@ -113,7 +107,12 @@ def load_env(config_path: str | Path) -> None:
 
 def config_from(args: argparse.Namespace) -> Config:
     """The configuration named by --config, with --db applied; ConfigError becomes UsageError."""
-    path = getattr(args, "config", None) or DEFAULT_CONFIG
+    from gymconsole.paths import NoConfig, find_config
+
+    try:
+        path = find_config(getattr(args, "config", None))
+    except NoConfig as exc:
+        raise UsageError(str(exc)) from None
     load_env(path)
     quiet_sdk_logs()
     try:

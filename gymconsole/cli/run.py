@@ -59,6 +59,7 @@ def handle(args: argparse.Namespace) -> int:
 def fixed_asker(answer: str) -> Any:
     """An asker that answers every request ``yes`` or ``no``, as the OS user."""
     from gymconsole.engine.gate import current_user
+    from gymconsole.plan_text import request_lines
 
     async def ask(request: Any) -> Decision:
         if answer == "yes":
@@ -108,11 +109,12 @@ def parse_answer(text: str, plan: Any, actor: str) -> Decision | str:
 def terminal_asker(console: Console) -> Any:
     """Asks at the terminal: shows the plan (action, people, amounts, message) and reads the answer."""
     from gymconsole.engine.gate import current_user
+    from gymconsole.plan_text import request_lines
 
     async def ask(request: Any) -> Decision:
         actor = current_user()
         console.print()
-        for line in request.lines(sample=25):
+        for line in request_lines(request, sample=25):
             console.print(Text(visible(line)), soft_wrap=True, highlight=False)
         console.print(Text(f"(no answer within {request.timeout_seconds:g} s saves it for later)", style="dim"))
         while True:

@@ -99,39 +99,56 @@ def _install_stop_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) 
 
 
 async def serve(args: argparse.Namespace, config: Config) -> int:
-    from gymconsole.engine.services import open_services
+    """Serve until told to stop.  A database that is locked, full or unreadable for a while (at start or later)
+    is waited out with backoff; only bad configuration (exit 2) or a stop signal ends the service."""
+    from gymconsole.engine.faults import Backoff, is_transient
 
-    zone = ZoneInfo(config.scheduler.timezone)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     installed = _install_stop_signals(loop, stop)
+    if args.exit_after is not None:
+        loop.call_later(args.exit_after, stop.set)
+    backoff = Backoff(logging.getLogger("gymconsole.scheduler"), "gymconsole scheduler: cannot start", cap=60.0)
     try:
-        dry_run = True if getattr(args, "dry_run", False) else None
-        async with open_services(config, offline=bool(getattr(args, "offline", False)), dry_run=dry_run) as services:
-            services.bus.subscribe(RunLog(zone))
-            scheduler = services.scheduler
-            scheduler.shutdown_grace_seconds = args.grace
-            await scheduler.start()
-            mode = "offline playbooks (no AI)" if services.offline else "Claude"
-            print(f"gymconsole scheduler: {len(config.workflows)} workflows, {mode}"
-                  f"{', dry run' if services.runner.dry_run else ''}, times in {config.scheduler.timezone}"
-                  f"{', ALL PAUSED' if scheduler.paused_all else ''}", flush=True)
-            for job in scheduler.jobs():
-                print("  " + _job_line(job), flush=True)
-            for name in args.run_now:
-                scheduler.run_now(name)
-            if args.exit_after is not None:
-                loop.call_later(args.exit_after, stop.set)
-            await stop.wait()
-            busy = services.runner.running()
-            print("stopping" + (f": waiting up to {args.grace:g} s for " + ", ".join(
-                f"run #{run_id} {name}" for name, run_id in busy.items()) if busy else ""), flush=True)
-            await scheduler.shutdown()
+        while not stop.is_set():
+            try:
+                await _serve_once(args, config, stop)
+                break
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                await backoff.wait(exc, stop)
     finally:
         for number in installed:
             loop.remove_signal_handler(number)
     print("stopped", flush=True)
     return 0
+
+
+async def _serve_once(args: argparse.Namespace, config: Config, stop: asyncio.Event) -> None:
+    from gymconsole.engine.services import open_services
+
+    zone = ZoneInfo(config.scheduler.timezone)
+    dry_run = True if getattr(args, "dry_run", False) else None
+    async with open_services(config, offline=bool(getattr(args, "offline", False)), dry_run=dry_run) as services:
+        services.bus.subscribe(RunLog(zone))
+        scheduler = services.scheduler
+        scheduler.shutdown_grace_seconds = args.grace
+        scheduler.lease.role = "service"
+        await scheduler.start()
+        mode = "offline playbooks (no AI)" if services.offline else "Claude"
+        print(f"gymconsole scheduler: {len(config.workflows)} workflows, {mode}"
+              f"{', dry run' if services.runner.dry_run else ''}, times in {config.scheduler.timezone}"
+              f"{', ALL PAUSED' if scheduler.paused_all else ''}", flush=True)
+        for job in scheduler.jobs():
+            print("  " + _job_line(job), flush=True)
+        for name in args.run_now:
+            scheduler.run_now(name)
+        await stop.wait()
+        busy = services.runner.running()
+        print("stopping" + (f": waiting up to {args.grace:g} s for " + ", ".join(
+            f"run #{run_id} {name}" for name, run_id in busy.items()) if busy else ""), flush=True)
+        await scheduler.shutdown()
 
 
 def _job_line(job: dict[str, Any]) -> str:

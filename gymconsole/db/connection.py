@@ -86,6 +86,13 @@ class Database(Transaction):
         db_path = Path(path)
         if str(path) != ":memory:" and not db_path.exists() and not create:
             raise DatabaseError(f"{db_path}: no database here (create one with `gymconsole init --demo`)")
+        if create and str(path) != ":memory:" and not db_path.exists():
+            from gymconsole.paths import private_file
+
+            try:
+                private_file(db_path)  # members' data: 0600 on POSIX; SQLite gives -wal and -shm the same mode
+            except OSError as exc:
+                raise DatabaseError(f"{db_path}: cannot create: {exc.strerror or exc}") from None
         try:
             # Probe first: a failed aiosqlite.connect leaves its worker thread finishing after the loop may be
             # gone, which printed a thread traceback under the one-line error.

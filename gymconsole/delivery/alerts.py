@@ -19,6 +19,7 @@ from gymconsole.clock import Clock, iso
 from gymconsole.config import Config
 from gymconsole.db import Database
 from gymconsole.delivery.email import Email, SmtpSender
+from gymconsole.engine.approvals import ApprovalStore
 from gymconsole.present.sanitize import header_safe
 from gymconsole.delivery.transport import DeliveryError, http_json, scrub, secret
 
@@ -58,7 +59,7 @@ class AlertNotifier:
         since = iso(self.clock.now() - timedelta(hours=24))
         runs = await self.db.fetch_value("SELECT COUNT(*) FROM runs WHERE status IN ('failed', 'budget_exhausted') "
                                          "AND started_at >= ?", [since])
-        waiting = await self.db.fetch_value("SELECT COUNT(*) FROM approvals WHERE status IN ('waiting', 'pending')")
+        waiting = len(await ApprovalStore(self.db, self.clock).waiting_since())
         failed = await self.db.fetch_value("SELECT COUNT(*) FROM outbox WHERE status = 'failed' AND created_at >= ?",
                                            [since])
         return (f"last 24 h: {runs} failed run{'s' * (runs != 1)}, {waiting} approval{'s' * (waiting != 1)} waiting, "
@@ -80,9 +81,7 @@ class AlertNotifier:
         if minutes <= 0 or not self.configured:
             return 0
         now = self.clock.now()
-        rows = await self.db.fetch_all(
-            "SELECT id, workflow, title, requested_at FROM approvals WHERE status IN ('waiting', 'pending') "
-            "AND requested_at <= ? ORDER BY id", [iso(now - timedelta(minutes=minutes))])
+        rows = await ApprovalStore(self.db, self.clock).waiting_since(iso(now - timedelta(minutes=minutes)))
         fresh = []
         for row in rows:
             async with self.db.write() as tx:
@@ -133,6 +132,7 @@ class AlertNotifier:
                     log.warning("alert email failed: %s", exc.reason)
         if delivered:
             self.sent.append(line)
+            log.info("alert sent: %s", line)
         return delivered
 
 

@@ -1,9 +1,13 @@
 """Door controllers: the database by default, or a controller's REST API that must confirm each change.
 
 With ``[door_controller] kind = "http"`` a suspend or restore first asks the
-controller and only then changes ``door_credentials`` (the door tools call
-:func:`confirm_door_change` inside the act's transaction; when it raises, the
-transaction rolls back and the ledger key is not marked done).  The API:
+controller and only then changes ``door_credentials``.  The network call is
+never made inside a transaction: the door tools claim the ledger key with the
+intent in one short transaction, call :func:`confirm_door_change` (a total
+deadline of ``timeout_seconds``), and record the change in a second one; when
+the controller does not confirm, the claim is withdrawn.  Intents left by a
+process that died in between are settled by :func:`reconcile_door_intents`
+(at the next door act and at the drift check).  The API:
 
 - ``PUT {base_url}/credentials/{badge}`` with ``{"state": "suspended"|"active",
   "member_id": ..., "reason": ...}`` and an ``Idempotency-Key``; the answer
@@ -15,15 +19,21 @@ transaction rolls back and the ledger key is not marked done).  The API:
 
 from __future__ import annotations
 
+import json
+import logging
 import urllib.parse
+from collections.abc import Callable
+from datetime import UTC, datetime
 from dataclasses import dataclass, field
 from typing import Any
 
+from gymconsole.clock import iso
 from gymconsole.config import Config, DoorControllerConfig
-from gymconsole.db import Database, Transaction
+from gymconsole.db import Database
 from gymconsole.delivery.transport import DeliveryError, http_json, secret, stable_key
 
 PEER = "the door controller"
+log = logging.getLogger(__name__)
 
 
 class DoorControllerError(Exception):
@@ -76,24 +86,72 @@ def controller_for(config: Config) -> HttpDoorController | None:
     return None
 
 
-async def confirm_door_change(config: Config, tx: Transaction, member_id: int, state: str, reason: str,
-                              key: str) -> None:
-    """The door tools' hook: with an HTTP controller, have it confirm before the stored state changes.
+async def confirm_door_change(controller: HttpDoorController, wanted: dict[str, Any], key: str) -> None:
+    """Have the controller make (and confirm) one recorded intent; one line when it does not.
 
-    Runs inside the act's write transaction (the claim is rolled back if this
-    raises); a slow controller holds the write lock for at most
-    ``door_controller.timeout_seconds``.  A no-op for ``kind = "database"``.
+    Called between the door tools' two short transactions, never inside one: the controller has
+    ``door_controller.timeout_seconds`` in all (connect and the whole answer), and meanwhile nothing
+    is locked.  The Idempotency-Key is the ledger key's, so asking again after a lost answer is safe.
     """
-    controller = controller_for(config)
-    if controller is None:
-        return
-    badge = await tx.fetch_value("SELECT badge_code FROM door_credentials WHERE member_id = ?", [member_id])
-    if badge is None:
-        raise DoorControllerError(f"member #{member_id} has no door credential")
     try:
-        await controller.set_state(badge, state, member_id=member_id, reason=reason, key=key)
+        await controller.set_state(wanted["badge"], wanted["state"], member_id=wanted["member_id"],
+                                   reason=wanted["reason"], key=key)
     except DoorControllerError as exc:
-        raise DoorControllerError(f"door change for member #{member_id} not made: {exc}") from None
+        raise DoorControllerError(f"door change for member #{wanted['member_id']} not made: {exc}") from None
+
+
+async def reconcile_door_intents(db: Database, config: Config, now: Callable[[], str],
+                                 controller: HttpDoorController | None = None) -> list[dict[str, Any]]:
+    """Settle door changes a process claimed and never confirmed (it died, or the machine did, mid-call).
+
+    The controller is asked what it holds: where it shows the intended state the change is recorded as
+    done (once: the ledger key is the same); where it does not, the claim is withdrawn so a later run may
+    act again after re-checking the guard rails.  Claims still in flight in a live process are left alone.
+    Returns what was settled; a controller that cannot be reached leaves everything as it is.
+    """
+    from gymconsole.process import same_process_alive
+    from gymconsole.tools.act import record_door_change
+    from gymconsole.tools.ledger import IN_FLIGHT
+
+    controller = controller or controller_for(config)
+    if controller is None:
+        return []
+    rows = await db.fetch_all("SELECT key, result FROM effects WHERE status = 'pending' "
+                              "AND action IN ('suspend_door_access', 'restore_door_access') ORDER BY created_at")
+    orphans = []
+    for row in rows:
+        try:
+            claim = json.loads(row["result"])
+            wanted = claim["intent"]
+        except (ValueError, KeyError, TypeError):
+            wanted, claim = None, {}
+        if row["key"] in IN_FLIGHT or (wanted and same_process_alive(claim.get("pid"), claim.get("pid_started"))):
+            continue
+        orphans.append((row["key"], wanted))
+    if not orphans:
+        return []
+    try:
+        remote = await controller.list_states()
+    except DoorControllerError as exc:
+        log.warning("door intents left unsettled: %s", exc)
+        return []
+    settled = []
+    for key, wanted in orphans:
+        made = wanted is not None and remote.get(wanted["badge"]) == wanted["state"]
+        async with db.write() as tx:
+            if made:
+                outcome = await record_door_change(tx, wanted["member_id"], wanted["action"], wanted["state"],
+                                                   wanted["reason"], key, wanted.get("run_id"), now())
+                changed = await tx.execute("UPDATE effects SET status = 'done', done_at = ?, result = ? "
+                                           "WHERE key = ? AND status = 'pending'",
+                                           [now(), json.dumps({**outcome, "reconciled": True}), key])
+            else:
+                changed = await tx.execute("DELETE FROM effects WHERE key = ? AND status = 'pending'", [key])
+        if changed:
+            settled.append({"key": key, "made": made})
+            log.warning("door change %s left unconfirmed by an ended process: %s", key,
+                        "the controller shows it made; recorded" if made else "not made; withdrawn")
+    return settled
 
 
 @dataclass
@@ -130,15 +188,19 @@ class DriftReport:
                       message=self.line())
 
 
-async def check_door_drift(db: Database, config: Config, controller: HttpDoorController | None = None) -> DriftReport:
+async def check_door_drift(db: Database, config: Config, controller: HttpDoorController | None = None, *,
+                           read_only: bool = False) -> DriftReport:
     """Compare the controller's credential list with ``door_credentials``; report, never fix.
 
-    Returns an empty report when the database is the door system; a
+    Door changes an ended process left unconfirmed are settled first (unless ``read_only``, as in a dry
+    run).  Returns an empty report when the database is the door system; a
     controller that cannot be reached gives a report with ``error`` set.
     """
     controller = controller or controller_for(config)
     if controller is None:
         return DriftReport()
+    if not read_only:
+        await reconcile_door_intents(db, config, lambda: iso(datetime.now(UTC)), controller)
     try:
         remote = await controller.list_states()
     except DoorControllerError as exc:

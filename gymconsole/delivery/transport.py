@@ -4,7 +4,8 @@ Secrets (SMTP password, gateway and controller tokens, the Slack webhook URL)
 are read from the environment at the moment they are needed and are never put
 into an error message, a log line or the database: errors name the peer by its
 role ("the SMS gateway"), never by URL.  HTTP goes through ``urllib`` in a
-worker thread with a hard timeout; redirects are refused so a token is never
+worker thread with a total deadline (connect and the whole answer within the
+timeout, however slowly the peer drips it); redirects are refused so a token is never
 forwarded to another host.
 """
 
@@ -12,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import http.client
 import json
 import os
 import socket
 import ssl
+import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -68,7 +71,69 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None  # urllib then raises HTTPError with the 3xx status
 
 
-_OPENER = urllib.request.build_opener(_NoRedirect())
+class _Deadline:
+    """A total deadline for one request: when it passes, the connection's socket is shut down, which ends a
+    blocked connect or read at once.  ``urllib``'s ``timeout`` alone bounds each socket operation: a peer
+    sending a byte a second would never time out."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._connections: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def connection(self, cls: type[http.client.HTTPConnection]) -> Any:
+        def make(host: str, **kwargs: Any) -> http.client.HTTPConnection:
+            conn = cls(host, **kwargs)
+            with self._lock:
+                self._connections.append(conn)
+                if self.expired:
+                    raise TimeoutError("deadline passed")
+            return conn
+        return make
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for conn in self._connections:
+                sock = conn.sock
+                if sock is not None:
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass  # already closed
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+
+class _DeadlineHTTP(urllib.request.HTTPHandler):
+    def __init__(self, deadline: _Deadline) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def http_open(self, req: urllib.request.Request) -> Any:
+        return self.do_open(self.deadline.connection(http.client.HTTPConnection), req)
+
+
+class _DeadlineHTTPS(urllib.request.HTTPSHandler):
+    def __init__(self, deadline: _Deadline) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def https_open(self, req: urllib.request.Request) -> Any:
+        return self.do_open(self.deadline.connection(http.client.HTTPSConnection), req,
+                            context=getattr(self, "_context", None))
+
+
+def _opener(deadline: _Deadline) -> urllib.request.OpenerDirector:
+    return urllib.request.build_opener(_NoRedirect(), _DeadlineHTTP(deadline), _DeadlineHTTPS(deadline))
 
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
@@ -85,8 +150,19 @@ def _request(method: str, url: str, payload: Any, headers: dict[str, str], timeo
         request.add_header("Authorization", f"Bearer {token}")
     for name, value in headers.items():
         request.add_header(name, value)
+    with _Deadline(timeout) as deadline:
+        try:
+            return _exchange(request, deadline, timeout, peer, token, url)
+        except DeliveryError:
+            if deadline.expired:  # whatever the shut-down socket made of it, the deadline is the reason
+                raise DeliveryError(f"{peer} did not answer within {timeout:g} s", retryable=True) from None
+            raise
+
+
+def _exchange(request: urllib.request.Request, deadline: _Deadline, timeout: float, peer: str, token: str | None,
+              url: str) -> HttpReply:
     try:
-        with _OPENER.open(request, timeout=timeout) as response:
+        with _opener(deadline).open(request, timeout=timeout) as response:
             raw = response.read()
             status = response.status
     except urllib.error.HTTPError as exc:
@@ -102,8 +178,10 @@ def _request(method: str, url: str, payload: Any, headers: dict[str, str], timeo
         raise DeliveryError(scrub(f"cannot reach {peer}: {_reason(exc.reason)}", token, url), retryable=True) from None
     except (TimeoutError, socket.timeout):
         raise DeliveryError(f"{peer} did not answer within {timeout:g} s", retryable=True) from None
-    except (ConnectionError, ssl.SSLError, OSError) as exc:
+    except (ConnectionError, ssl.SSLError, OSError, http.client.HTTPException) as exc:
         raise DeliveryError(scrub(f"cannot reach {peer}: {_reason(exc)}", token, url), retryable=True) from None
+    if deadline.expired:  # a body cut short by the deadline is not an answer
+        raise DeliveryError(f"{peer} did not answer within {timeout:g} s", retryable=True)
     try:
         body = json.loads(raw) if raw.strip() else None
     except ValueError:

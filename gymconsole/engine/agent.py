@@ -105,6 +105,8 @@ class _Answer:
 class ClaudeAgent:
     """Runs a workflow's task with Claude; one instance per runner, one client per run."""
 
+    system_prompt = SYSTEM_PROMPT
+
     def __init__(self, *, api_key: str, base_url: str | None, limiter: InputTokenLimiter,
                  rng: random.Random | None = None) -> None:
         self._api_key = api_key
@@ -157,6 +159,10 @@ class ClaudeAgent:
             lines.append("DRY RUN: acting tools only report what they would do; nothing is changed or sent.")
         return "\n".join(lines) + "\n\nTask:\n" + cfg.task_for(name).strip()
 
+    def _opening(self, session: RunSession) -> list[dict[str, Any]]:
+        """The conversation the first request carries (the assistant adds earlier questions)."""
+        return [{"role": "user", "content": self._user_turn(session)}]
+
     def _budget_left(self, session: RunSession, next_input: int) -> str | None:
         m, used = session.config.model, session.usage
         if used.total_tokens + next_input > m.max_tokens_per_run:
@@ -179,11 +185,11 @@ class ClaudeAgent:
         tools = definitions(session.tools)
         if tools:
             tools[-1]["cache_control"] = CACHE
-        messages: list[dict[str, Any]] = [{"role": "user", "content": self._user_turn(session)}]
+        messages = self._opening(session)
         estimator = ConversationEstimate()
         while True:
             body = {"model": model, "max_tokens": cfg.model.max_output_tokens,
-                    "system": [{"type": "text", "text": SYSTEM_PROMPT, "cache_control": CACHE}],
+                    "system": [{"type": "text", "text": self.system_prompt, "cache_control": CACHE}],
                     "tools": tools, "messages": messages}
             request_bytes = len(json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode())
             estimate = estimator.estimate(request_bytes)

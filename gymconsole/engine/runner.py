@@ -192,7 +192,7 @@ class WorkflowRunner:
             return
         from gymconsole.delivery.door import check_door_drift
 
-        report = await check_door_drift(self.db, self.config)
+        report = await check_door_drift(self.db, self.config, read_only=session.ctx.dry_run)
         await self.bus.emit(report.notice(session.run_id, session.workflow))
 
     async def _drive(self, session: RunSession, mode: str) -> RunOutcome:

@@ -22,24 +22,38 @@ keep only in memory is ours:
   ``scheduler_seen_at``).  At the next start, a schedule that fell due while no
   gymconsole was running is caught up once (coalesced) if the latest such time
   is within the misfire grace, and otherwise recorded as ``missed`` with when
-  and why: the office PC being off at 06:00 is never silent.
+  and why: the office PC being off at 06:00 is never silent;
+* one scheduler per database (:mod:`gymconsole.engine.lease`): every process
+  keeps the timing, only the lease holder fires, each scheduled time is
+  claimed once in the database, paused flags set by another process are
+  re-read every few seconds and checked again at the moment of firing, and a
+  process that takes the lease over catches up what fell due since the old
+  holder's last heartbeat.
 
 On the autumn DST day a wall-clock time such as 01:30 happens twice; a
 schedule that does not fire every hour runs at the first one only
-(:class:`WallClockCronTrigger`).  A spring time that does not exist (02:30)
-runs an hour later, at 03:30.
+(:class:`WallClockCronTrigger`).  A spring time that does not exist (02:30 on
+the night clocks jump from 02:00 to 03:00) is skipped: that day has no such
+time.  Catch-up counts each due instant once, stepping in UTC.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent, JobSubmissionEvent
+from apscheduler.events import (
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+    JobExecutionEvent,
+    JobSubmissionEvent,
+)
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
@@ -47,6 +61,8 @@ from gymconsole.clock import Clock, iso
 from gymconsole.config import Config, WorkflowConfig
 from gymconsole.db import Database
 from gymconsole.engine.history import HistoryStore, RunRecorder
+from gymconsole.engine.faults import Backoff, describe, is_transient
+from gymconsole.engine.lease import Lease
 from gymconsole.engine.runner import AlreadyRunning
 
 log = logging.getLogger(__name__)
@@ -60,6 +76,7 @@ HEARTBEAT_SECONDS = 60
 PRUNE_JOB = "history-retention"
 """The daily job that prunes old runs' events (``history.retention_days``); also run at start."""
 DEFAULT_SHUTDOWN_GRACE_SECONDS = 10.0
+BACKUP_JOB = "daily-backup"
 
 
 class Runner(Protocol):
@@ -79,7 +96,8 @@ class WallClockCronTrigger(CronTrigger):
     At the end of daylight saving time the hour 01:00-02:00 happens twice;
     APScheduler fires a daily 01:30 job in both.  Unless the schedule fires
     every hour (where both hours are real, different hours), the repeated
-    time (``fold=1``) is skipped.
+    time (``fold=1``) is skipped.  At its start 02:00-03:00 does not exist;
+    APScheduler would fire a daily 02:30 job at 03:30: that time is skipped.
     """
 
     def __init__(self, *, skip_repeated: bool, **fields: Any) -> None:
@@ -88,10 +106,20 @@ class WallClockCronTrigger(CronTrigger):
 
     def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
         fire = super().get_next_fire_time(previous_fire_time, now)
-        while self.skip_repeated and fire is not None and _repeated_wall_time(fire):
+        while fire is not None and ((self.skip_repeated and _repeated_wall_time(fire)) or _missing_wall_time(fire)):
             # Step in UTC: local arithmetic would drop fold=1 and land on the first 01:30 again.
-            fire = super().get_next_fire_time(None, fire.astimezone(UTC) + timedelta(microseconds=1))
+            fire = super().get_next_fire_time(None, _after_in(fire, fire.tzinfo))  # type: ignore[arg-type]
         return fire
+
+
+def _after_in(moment: datetime, zone: ZoneInfo) -> datetime:
+    """The instant just after ``moment``, in ``zone`` (fold kept right by converting from UTC)."""
+    return (moment.astimezone(UTC) + timedelta(microseconds=1)).astimezone(zone)
+
+
+def _missing_wall_time(moment: datetime) -> bool:
+    """A local time the spring change skips (02:30 on the night clocks go from 02:00 to 03:00)."""
+    return moment.astimezone(UTC).astimezone(moment.tzinfo).replace(tzinfo=None) != moment.replace(tzinfo=None)
 
 
 def _repeated_wall_time(moment: datetime) -> bool:
@@ -108,7 +136,8 @@ class WorkflowScheduler:
     """Runs the workflows on their schedules and keeps their paused flags."""
 
     def __init__(self, *, config: Config, db: Database, clock: Clock, runner: Runner | None,
-                 history: HistoryStore, shutdown_grace_seconds: float = DEFAULT_SHUTDOWN_GRACE_SECONDS) -> None:
+                 history: HistoryStore, shutdown_grace_seconds: float = DEFAULT_SHUTDOWN_GRACE_SECONDS,
+                 role: str = "console") -> None:
         self.config = config
         self.db = db
         self.clock = clock
@@ -126,6 +155,12 @@ class WorkflowScheduler:
         self._bookkeeping: set[asyncio.Task[Any]] = set()
         self._recorder = RunRecorder(db, clock)
         self._pruning: asyncio.Task[None] | None = None
+        self.lease = Lease(db, clock, seconds=config.scheduler.lease_seconds, role=role)
+        self._leasing: asyncio.Task[None] | None = None
+        self._due: dict[str, datetime] = {}
+        """The scheduled time of each job just submitted (APScheduler does not pass it to the job)."""
+        self.before_run: Callable[[str], Awaitable[object]] | None = None
+        """Called before each scheduled run (the import watch folder brings in new exports)."""
 
     # --- state -----------------------------------------------------------------------------------------
 
@@ -227,6 +262,7 @@ class WorkflowScheduler:
         aps = AsyncIOScheduler(timezone=self.timezone, job_defaults={
             "max_instances": 1, "coalesce": True, "misfire_grace_time": grace})
         aps.add_listener(self._on_aps_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+        aps.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
         aps.start()
         self._aps = aps
         for name, wf in self.config.workflows.items():
@@ -237,14 +273,45 @@ class WorkflowScheduler:
                         replace_existing=True, **extra)
         aps.add_job(self._prune, trigger=CronTrigger(hour=3, minute=45, timezone=self.timezone), id=PRUNE_JOB,
                     name=PRUNE_JOB, replace_existing=True)
+        aps.add_job(self._backup, trigger=CronTrigger(hour=self.config.backup.hour, minute=30, timezone=self.timezone),
+                    id=BACKUP_JOB, name=BACKUP_JOB, replace_existing=True)
         aps.add_job(self._heartbeat, trigger="interval", seconds=HEARTBEAT_SECONDS, id=HEARTBEAT_JOB,
                     name=HEARTBEAT_JOB, replace_existing=True)
         self._pruning = asyncio.get_running_loop().create_task(self._prune())
-        await self._catch_up()
+        await self._renew()
+        self._leasing = asyncio.get_running_loop().create_task(self._keep_lease(), name="scheduler lease")
         log.info("scheduler started (%s)", "paused" if self.paused_all else "running")
+
+    async def _renew(self) -> None:
+        """Renew (or take) the lease, re-read the paused flags; on taking the lease, catch up."""
+        acquired = await self.lease.renew()
+        await self.load()
+        for name in self.config.workflows:
+            self._apply(name)
+        if acquired:
+            await self._catch_up()
+
+    async def _keep_lease(self) -> None:
+        failing = False
+        while True:
+            await asyncio.sleep(self.lease.renew_seconds)
+            try:
+                await self._renew()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not failing:  # one line per outage, not one per attempt
+                    log.warning("lease: renewing failed (%s: %s); still trying", type(exc).__name__, exc)
+                failing = True
+            else:
+                if failing:
+                    log.info("lease: renewing works again")
+                failing = False
 
     async def _heartbeat(self) -> None:
         """Note that the scheduler is running (what the next start compares its schedules with)."""
+        if not self.lease.held:
+            return
         try:
             async with self.db.write() as tx:
                 await tx.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
@@ -257,7 +324,8 @@ class WorkflowScheduler:
 
     async def _catch_up(self) -> None:
         """Schedules that fell due while no scheduler ran: run the latest once, or record it as missed."""
-        seen = await self.db.meta(SEEN_AT)
+        previous = self.lease.taken_from
+        seen = iso(previous.heartbeat_at) if previous is not None else await self.db.meta(SEEN_AT)
         await self._heartbeat()
         if seen is None:
             return  # the first start: nothing was expected before it
@@ -272,24 +340,36 @@ class WorkflowScheduler:
                 "SELECT MAX(started_at) FROM runs WHERE workflow = ? AND trigger = 'schedule'", (name,))
             if last_scheduled:  # a run the heartbeat did not see yet (the process died within the minute)
                 due = [t for t in due if iso(t) > last_scheduled]
+            due = [t for t in due if not await self.lease.claimed(name, t)]  # the old holder ran them
             if not due:
                 continue
             if now - due[-1] <= grace and self.runner is not None:
                 log.info("%s: catching up the run due at %s", name, self._local(due[-1]))
-                self._track(self._scheduled_run(name), f"catch-up run of {name}")
+                for earlier in due[:-1]:  # coalesced into the one run
+                    await self.lease.claim(name, earlier, outcome="coalesced", check_paused=False)
+                self._track(self._scheduled_run(name, due[-1]), f"catch-up run of {name}")
                 continue
-            count = f"{len(due)} scheduled runs" if len(due) > 1 else "the scheduled run"
-            span = self._local(due[0]) if len(due) == 1 else f"{self._local(due[0])} to {self._local(due[-1])}"
+            claimed = [t for t in due if await self.lease.claim(name, t, outcome="missed", check_paused=False) is None]
+            if not claimed:
+                continue
+            count = f"{len(claimed)} scheduled runs" if len(claimed) > 1 else "the scheduled run"
+            span = (self._local(claimed[0]) if len(claimed) == 1
+                    else f"{self._local(claimed[0])} to {self._local(claimed[-1])}")
             await self._record_skip(name, "missed", f"{count} at {span} missed: gymconsole was not running "
                                     f"(it last ran at {self._local(since)})")
 
     def _fire_times(self, workflow: str, after: datetime, until: datetime, most: int = 1000) -> list[datetime]:
-        """The schedule's fire times in (after, until], oldest first."""
+        """The schedule's fire times in (after, until], oldest first, each instant once.
+
+        Stepped in UTC: local arithmetic drops ``fold=1``, and stepping from the second 01:15 of an autumn
+        night would land on the first one again (it returned 999 copies of 01:15 EST).
+        """
         trigger, times = self._triggers[workflow], []
-        fire = trigger.get_next_fire_time(None, (after + timedelta(microseconds=1)).astimezone(self.timezone))
+        fire = trigger.get_next_fire_time(None, _after_in(after, self.timezone))
         while fire is not None and fire <= until and len(times) < most:
-            times.append(fire)
-            fire = trigger.get_next_fire_time(fire, (fire + timedelta(microseconds=1)).astimezone(self.timezone))
+            if not times or fire.astimezone(UTC) > times[-1].astimezone(UTC):  # same-zone compares ignore fold
+                times.append(fire)
+            fire = trigger.get_next_fire_time(fire, _after_in(fire, self.timezone))
         return times
 
     def _apply(self, workflow: str) -> None:
@@ -327,15 +407,33 @@ class WorkflowScheduler:
         else:
             log.error("%s failed", task.get_name(), exc_info=exc)
 
+    def _on_submitted(self, event: JobSubmissionEvent) -> None:
+        if event.job_id in self.config.workflows and event.scheduled_run_times:
+            self._due[event.job_id] = event.scheduled_run_times[-1]
+
+    def _due_time(self, workflow: str) -> datetime:
+        """The scheduled time of the job now firing (the latest fire time up to now if unknown)."""
+        due = self._due.pop(workflow, None)
+        if due is not None:
+            return due
+        now = self.clock.now()
+        recent = self._fire_times(workflow, now - timedelta(seconds=self.config.scheduler.misfire_grace_seconds), now)
+        return recent[-1] if recent else now.replace(microsecond=0)
+
     async def _fire(self, workflow: str) -> None:
         """The APScheduler job: one scheduled run; never lets an exception escape."""
         assert self.runner is not None
+        due = self._due_time(workflow)
+        if not self.lease.held:
+            log.debug("%s: due at %s; the schedules are run by another process", workflow, self._local(due))
+            return
         current = self.runner.running().get(workflow)
         if current is not None:
-            await self._record_skip(workflow, "skipped",
-                                    f"scheduled run skipped: run #{current} of {workflow} was still in progress")
+            if await self.lease.claim(workflow, due, outcome="skipped", check_paused=False) is None:
+                await self._record_skip(workflow, "skipped",
+                                        f"scheduled run skipped: run #{current} of {workflow} was still in progress")
             return
-        task = self._track(self._scheduled_run(workflow), f"scheduled run of {workflow}")
+        task = self._track(self._scheduled_run(workflow, due), f"scheduled run of {workflow}")
         try:
             await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -344,10 +442,34 @@ class WorkflowScheduler:
         except Exception:
             pass  # logged by _finished, recorded by the runner
 
-    async def _scheduled_run(self, workflow: str) -> Any:
+    async def _scheduled_run(self, workflow: str, due: datetime) -> Any:
+        """Claim the scheduled time and run it.  A locked database or a full disk before the run has started
+        is waited out with backoff until the misfire grace runs out; then the run is recorded as missed."""
         assert self.runner is not None
+        backoff = Backoff(log, f"{workflow}: the run due at {self._local(due)} cannot start yet")
+        claimed = False
+        grace = timedelta(seconds=self.config.scheduler.misfire_grace_seconds)
         try:
-            return await self.runner.run(workflow, trigger="schedule")
+            while True:
+                try:
+                    if not claimed:
+                        refused = await self.lease.claim(workflow, due)
+                        if refused is not None:
+                            log.info("%s: the run due at %s not started here: %s", workflow, self._local(due),
+                                     refused)
+                            return None
+                        claimed = True
+                        await self._before_run(workflow)
+                    result = await self.runner.run(workflow, trigger="schedule")  # raises only before it started
+                    backoff.recovered()
+                    return result
+                except Exception as exc:
+                    if not is_transient(exc):
+                        raise
+                    if self.clock.now() - due > grace or self._stopping:
+                        await self._record_missed_fault(workflow, due, exc, claimed)
+                        return None
+                    await backoff.wait(exc)
         except asyncio.CancelledError:
             raise
         except AlreadyRunning as exc:  # a manual run was just starting (no run id yet when _fire looked)
@@ -357,10 +479,39 @@ class WorkflowScheduler:
             log.exception("scheduled run of %s failed", workflow)
             return None
 
+    async def _before_run(self, workflow: str) -> None:
+        """The hook before a scheduled run (the import watch folder); its failure is logged and the run goes on."""
+        if self.before_run is None:
+            return
+        try:
+            await self.before_run(workflow)
+        except Exception:
+            log.exception("before the scheduled run of %s", workflow)
+
+    async def _record_missed_fault(self, workflow: str, due: datetime, exc: BaseException, claimed: bool) -> None:
+        """The run could not start within the grace: record it missed, with why, once the database takes it."""
+        reason = f"scheduled run at {self._local(due)} missed: it could not start ({describe(exc)})"
+        log.warning("%s: %s", workflow, reason)
+        backoff = Backoff(log, f"{workflow}: recording the missed run")
+        while not self._stopping:
+            try:
+                if claimed or await self.lease.claim(workflow, due, outcome="missed", check_paused=False) is None:
+                    await self._recorder.record_skipped(workflow, "schedule", "missed", reason, mode=self._mode(),
+                                                        dry_run=bool(self.runner and self.runner.dry_run))
+                return
+            except Exception as error:
+                if not is_transient(error):
+                    log.exception("recording the missed run of %s failed", workflow)
+                    return
+                await backoff.wait(error)
+
+    def _mode(self) -> str:
+        return "offline" if self.runner is None or self.runner.offline else "claude"
+
     def _on_aps_event(self, event: JobExecutionEvent | JobSubmissionEvent) -> None:
         """APScheduler listener (called synchronously): record missed and skipped runs."""
         workflow = event.job_id
-        if workflow not in self.config.workflows:
+        if workflow not in self.config.workflows or not self.lease.held:
             return
         if event.code == EVENT_JOB_MISSED:
             when = self._local(event.scheduled_run_time)
@@ -375,12 +526,15 @@ class WorkflowScheduler:
             still = f"run #{current}" if current is not None else "the previous run"
             reason = f"scheduled run at {when} skipped: {still} of {workflow} was still in progress"
             status = "skipped"
-        log.warning("%s: %s", workflow, reason)
+        if status != "missed":  # _record_skip logs missed runs
+            log.warning("%s: %s", workflow, reason)
         task = asyncio.get_running_loop().create_task(self._record_skip(workflow, status, reason))
         self._bookkeeping.add(task)
         task.add_done_callback(self._bookkeeping.discard)
 
     async def _record_skip(self, workflow: str, status: str, reason: str) -> None:
+        if status == "missed":
+            log.warning("%s: %s", workflow, reason)
         mode = "offline" if self.runner is None or self.runner.offline else "claude"
         dry_run = bool(self.runner.dry_run) if self.runner is not None else False
         try:
@@ -400,6 +554,27 @@ class WorkflowScheduler:
         if deleted:
             log.info("history: pruned %d events of runs older than %d days", deleted,
                      self.config.history.retention_days)
+        try:
+            await self.lease.prune(self.clock.now() - timedelta(days=self.config.history.retention_days))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("pruning the claimed schedule times failed")
+
+    async def _backup(self) -> None:
+        """The daily copy of the database and the pruning of old copies (by the lease holder only)."""
+        if not self.lease.held or str(self.db.path) == ":memory:":
+            return
+        from gymconsole.backup import daily_backup
+
+        try:
+            made, pruned = await asyncio.to_thread(daily_backup, Path(self.db.path), self.config.backup.keep_days,
+                                                   self.clock.now().astimezone(self.timezone))
+        except Exception as exc:  # a full disk or the like: tomorrow's try may work; the service carries on
+            log.warning("backup: the daily copy failed (%s: %s)", type(exc).__name__, exc)
+            return
+        if made is not None:
+            log.info("backup: daily copy %s (%d older copies removed)", made, len(pruned))
 
     def _local(self, moment: datetime) -> str:
         return moment.astimezone(self.timezone).strftime("%Y-%m-%d %H:%M %Z")
@@ -430,6 +605,14 @@ class WorkflowScheduler:
                 log.error("scheduler: %s did not stop after being cancelled", task.get_name())
         if self._bookkeeping:
             await asyncio.gather(*list(self._bookkeeping), return_exceptions=True)
+        if self._leasing is not None:
+            self._leasing.cancel()
+            await asyncio.gather(self._leasing, return_exceptions=True)
+            self._leasing = None
+        try:
+            await self.lease.release()
+        except Exception as exc:  # the next holder waits for the expiry instead
+            log.warning("lease: releasing failed (%s: %s)", type(exc).__name__, exc)
         if self._aps is not None and self._aps.running:
             await asyncio.sleep(0)  # let job coroutines see their finished runs
             self._aps.shutdown(wait=False)

@@ -21,6 +21,7 @@ from gymconsole.delivery.service import DeliveryService
 from gymconsole.engine.events import EventBus
 from gymconsole.engine.gate import ApprovalGate, Asker
 from gymconsole.engine.history import HistoryStore, RunRecorder
+from gymconsole.engine.runlog import RunLogger
 from gymconsole.engine.runner import WorkflowRunner
 from gymconsole.engine.scheduler import WorkflowScheduler
 
@@ -68,6 +69,7 @@ async def open_services(
         await history.mark_interrupted()
         recorder = RunRecorder(db, clock)
         bus.subscribe(recorder)
+        bus.subscribe(RunLogger())  # the log file's one line per run start/end, act and decision
         delivery = DeliveryService(db=db, config=config, clock=clock)  # after the recorder: alerts see the finished run
         bus.subscribe(delivery)
         gate = ApprovalGate(db=db, config=config, clock=clock, bus=bus, asker=asker)
@@ -77,6 +79,10 @@ async def open_services(
             dry_run=config.safety.dry_run if dry_run is None else dry_run,
         )
         scheduler = WorkflowScheduler(config=config, db=db, clock=clock, runner=runner, history=history)
+        if config.import_.watch_folder:
+            from gymconsole.importer.watch import WatchFolder
+
+            scheduler.before_run = WatchFolder(db, config, clock, alert=delivery.alerts.send).before_run
         services = Services(config, db, clock, bus, history, recorder, gate, runner, scheduler, delivery, bool(key))
         try:
             yield services

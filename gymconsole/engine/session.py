@@ -109,7 +109,7 @@ def decision_label(outcome: ToolOutcome) -> str | None:
     if decision is None:
         return None
     if decision.status == "approved" and decision.via == "policy":
-        return "auto"
+        return decision.actor if decision.actor.startswith("rule #") else "auto"
     return decision.status
 
 
@@ -148,6 +148,8 @@ def _read_summary(name: str, r: dict[str, Any]) -> str | None:
                 f"{len(r['possible_duplicates'])} possible duplicates")
     if name == "get_door_access_status":
         return (f"{r['should_suspend']['count']:,} to suspend, {r['should_restore']['count']:,} to restore")
+    if name == "query_gym":
+        return f"{r['row_count']:,} row{'s' if r['row_count'] != 1 else ''}" + (", more not shown" if r["more_rows"] else "")
     if name == "get_member":
         m = r["member"]
         return f"{m['name']} (#{m['id']}): {m.get('status', '?')}, balance {_money(m.get('balance'))}"

@@ -108,7 +108,7 @@ def schedule_words(schedule: CronSchedule) -> str:
     """A cron schedule in words when it is a common shape (``daily 06:00``), else ``cron 0 6 * * 1-5``."""
     minute, hour, day, month, weekday, week = (schedule.minute, schedule.hour, schedule.day, schedule.month,
                                                schedule.day_of_week, schedule.week)
-    if not minute.isdigit() or month != "*":
+    if not minute.isdigit() or month != "*" or getattr(schedule, "second", "0") != "0":
         return "cron " + schedule.describe()
     if hour == "*" and day == weekday == week == "*":
         return f"hourly at :{int(minute):02d}"

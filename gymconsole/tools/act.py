@@ -24,7 +24,7 @@ from pydantic import Field, field_validator
 from gymconsole.db import Transaction
 from gymconsole.tools import guards
 from gymconsole.tools.base import ActionPlan, PlanItem, Tool, ToolArgs, ToolContext, dollars
-from gymconsole.tools.ledger import effect_key, run_items
+from gymconsole.tools.ledger import Check, effect_key, run_items, run_items_remote
 from gymconsole.tools.read import ACTIVE_CLAUSE
 
 TEMPLATE_FIELDS = ("first_name", "last_name", "amount_due", "gym_name")
@@ -114,16 +114,46 @@ def _door_detail(ctx: ToolContext, member: dict[str, Any], new_state: str) -> di
             "doors": DOORS, "badge": member["badge_code"], "door_now": member["access_state"], "door_after": new_state}
 
 
-async def _door_act(ctx: ToolContext, tx: Transaction, item: PlanItem, action: str, state: str, reason: str) -> dict[str, Any]:
-    """The one place a door credential changes; a configured door controller must confirm first."""
-    from gymconsole.delivery.door import confirm_door_change  # a no-op unless door_controller.kind = "http"
-
-    await confirm_door_change(ctx.config, tx, item.target_id, state, reason, item.key)
+async def record_door_change(tx: Transaction, member_id: int, action: str, state: str, reason: str, key: str,
+                             run_id: int | None, at: str) -> dict[str, Any]:
+    """The one place a stored door credential changes (after the controller confirmed, when there is one)."""
     await tx.execute("UPDATE door_credentials SET access_state = ?, changed_at = ?, reason = ? WHERE member_id = ?",
-                     [state, ctx.now_iso(), reason, item.target_id])
+                     [state, at, reason, member_id])
     await tx.insert("INSERT INTO door_changes (effect_key, member_id, action, reason, changed_at, run_id) "
-                    "VALUES (?, ?, ?, ?, ?, ?)", [item.key, item.target_id, action, reason, ctx.now_iso(), ctx.run_id])
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (effect_key) DO NOTHING",
+                    [key, member_id, action, reason, at, run_id])
     return {"door": state}
+
+
+async def _execute_door(ctx: ToolContext, plan: ActionPlan, check: Check, action: str, state: str,
+                        reason: str) -> dict[str, Any]:
+    """With the database as the door system, one transaction per item; with a controller, the network call
+    sits between two short transactions (never inside one), and intents an earlier process left are settled
+    first."""
+    from gymconsole.delivery import door  # the controller adapter, only when one is configured
+
+    controller = door.controller_for(ctx.config)
+    if controller is None:
+        return await run_items(ctx, plan, check, lambda tx, item: record_door_change(
+            tx, item.target_id, action, state, reason, item.key, ctx.run_id, ctx.now_iso()))
+    if not ctx.dry_run:
+        await door.reconcile_door_intents(ctx.db, ctx.config, ctx.now_iso, controller)
+
+    async def intent(tx: Transaction, item: PlanItem) -> dict[str, Any]:
+        badge = await tx.fetch_value("SELECT badge_code FROM door_credentials WHERE member_id = ?", [item.target_id])
+        if badge is None:
+            raise door.DoorControllerError(f"member #{item.target_id} has no door credential")
+        return {"member_id": item.target_id, "badge": badge, "action": action, "state": state, "reason": reason,
+                "run_id": ctx.run_id}
+
+    async def remote(item: PlanItem, wanted: dict[str, Any]) -> None:
+        await door.confirm_door_change(controller, wanted, item.key)
+
+    async def confirm(tx: Transaction, item: PlanItem, wanted: dict[str, Any]) -> dict[str, Any]:
+        return await record_door_change(tx, item.target_id, action, state, reason, item.key, ctx.run_id,
+                                        ctx.now_iso())
+
+    return await run_items_remote(ctx, plan, check, intent, remote, confirm)
 
 
 async def plan_suspend(ctx: ToolContext, args: DoorArgs) -> ActionPlan:
@@ -136,8 +166,7 @@ async def execute_suspend(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]:
     async def check(tx: Transaction, item: PlanItem) -> str | None:
         return guards.check_suspend(ctx, await guards.load_member(tx, item.target_id))
 
-    reason = plan.args.get("reason") or "past due"
-    return await run_items(ctx, plan, check, lambda tx, item: _door_act(ctx, tx, item, "suspend", "suspended", reason))
+    return await _execute_door(ctx, plan, check, "suspend", "suspended", plan.args.get("reason") or "past due")
 
 
 async def plan_restore(ctx: ToolContext, args: RestoreArgs) -> ActionPlan:
@@ -150,8 +179,7 @@ async def execute_restore(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]:
     async def check(tx: Transaction, item: PlanItem) -> str | None:
         return guards.check_restore(await guards.load_member(tx, item.target_id))
 
-    reason = plan.args.get("reason") or "paid in full"
-    return await run_items(ctx, plan, check, lambda tx, item: _door_act(ctx, tx, item, "restore", "active", reason))
+    return await _execute_door(ctx, plan, check, "restore", "active", plan.args.get("reason") or "paid in full")
 
 
 # --- collections -------------------------------------------------------------
@@ -230,7 +258,8 @@ async def plan_campaign(ctx: ToolContext, args: CampaignArgs) -> ActionPlan:
     cooldown = ctx.days_ago_iso(t.prospect_cooldown_days)
     if args.audience == "prospects":
         # The contact queue in index order (the same shape as get_campaign_prospects' sample).
-        where = [ACTIVE_CLAUSE, "opted_out = 0", "IFNULL(last_contacted, '') < ?", f"{address} IS NOT NULL"]
+        where = [ACTIVE_CLAUSE, "opted_out = 0", "IFNULL(last_contacted, '') < ?", f"{address} IS NOT NULL",
+                 "missing_since IS NULL"]
         params: list[Any] = [cooldown]
         if args.stage:
             where.append("stage = ?")
@@ -244,7 +273,7 @@ async def plan_campaign(ctx: ToolContext, args: CampaignArgs) -> ActionPlan:
         extra = "standing = 'green'" if args.audience == "green_members" else "membership_type = 'pay_per_visit'"
         rows = await ctx.db.fetch_all(
             f"SELECT m.id, m.first_name, m.last_name, m.{address} AS address FROM members m WHERE m.status = 'active' "
-            f"AND m.opted_out = 0 AND {extra} AND m.{address} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM outbox o "
+            f"AND m.opted_out = 0 AND m.missing_since IS NULL AND {extra} AND m.{address} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM outbox o "
             "WHERE o.person_kind = 'member' AND o.person_id = m.id AND o.kind = 'campaign' AND o.created_at >= ?) "
             "ORDER BY m.id LIMIT ?", [cooldown, wanted])
         kind = "member"
@@ -371,7 +400,7 @@ class RewardArgs(ToolArgs):
 
 async def _referral(ctx: ToolContext, tx: Transaction, referral_id: int) -> tuple[dict[str, Any] | None, str | None]:
     row = await tx.fetch_one(
-        "SELECT r.*, m.first_name, m.last_name, m.status AS member_status FROM referrals r "
+        "SELECT r.*, m.first_name, m.last_name, m.status AS member_status, m.missing_since FROM referrals r "
         "JOIN members m ON m.id = r.referrer_id WHERE r.id = ?", [referral_id])
     if row is None:
         return None, "no such referral"
@@ -383,6 +412,8 @@ async def _referral(ctx: ToolContext, tx: Transaction, referral_id: int) -> tupl
         return row, "outside the reward window"
     if row["member_status"] != "active":
         return row, f"referrer is {row['member_status']}"
+    if row["missing_since"]:
+        return row, f"referrer is {guards.NOT_IN_EXPORT}"
     return row, None
 
 

@@ -16,7 +16,10 @@ The rules, all from ``config.toml`` (``thresholds`` and ``safety``):
   ``escalation_min_amount`` past due, not already handed over, whose final
   notice went out at least ``final_notice_wait_days`` ago;
 * messages: never during quiet hours, never to anyone opted out; campaigns
-  keep the daily limit and the per-person cooldown.
+  keep the daily limit and the per-person cooldown;
+* imported data: no act on anyone missing from the membership system's latest
+  full export, and no act that depends on balances, standing or status when
+  the table it reads was imported longer than ``safety.max_data_age_hours`` ago.
 """
 
 from __future__ import annotations
@@ -64,10 +67,40 @@ def quiet_hours_reason(ctx: ToolContext) -> str:
     return f"quiet hours ({s.quiet_hours_start:02d}:00-{s.quiet_hours_end:02d}:00): no messages are sent now"
 
 
+NOT_IN_EXPORT = "not in the latest export"
+
+DATA_TABLES: dict[str, tuple[str, ...]] = {
+    "suspend_door_access": ("members",),
+    "restore_door_access": ("members",),
+    "escalate_to_collections": ("members",),
+    "notify_past_due_member": ("members",),
+    "issue_referral_reward": ("referrals", "members"),
+}
+"""The imported tables whose balances, standing or status each act depends on (campaigns: by audience)."""
+
+
+def data_tables(tool: str, args: dict[str, Any]) -> tuple[str, ...]:
+    if tool == "send_campaign":
+        return ("prospects",) if args.get("audience") == "prospects" else ("members",)
+    return DATA_TABLES.get(tool, ())
+
+
+async def stale_data_block(ctx: ToolContext, db: Transaction, tool: str, args: dict[str, Any]) -> str | None:
+    """The refusal when the data this act depends on is older than ``safety.max_data_age_hours``."""
+    from gymconsole.importer.freshness import stale_reason
+
+    tables = data_tables(tool, args)
+    if not tables:
+        return None
+    return await stale_reason(db, ctx.now(), ctx.config.safety.max_data_age_hours, tables)
+
+
 def member_state_block(member: dict[str, Any] | None) -> str | None:
     """Frozen and cancelled members are a state of their own: no acts at all."""
     if member is None:
         return "no such member"
+    if member.get("missing_since"):
+        return NOT_IN_EXPORT
     if member["status"] != "active":
         return f"member is {member['status']}"
     return None
@@ -180,6 +213,8 @@ async def check_prospect(ctx: ToolContext, db: Transaction, prospect: dict[str, 
     """A campaign message to one prospect."""
     if prospect is None:
         return "no such prospect"
+    if prospect.get("missing_since"):
+        return NOT_IN_EXPORT
     if prospect["opted_out"]:
         return "opted out"
     if prospect["stage"] not in PROSPECT_STAGES:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -23,6 +24,7 @@ from typing import Any
 
 from gymconsole.db import Transaction
 from gymconsole.tools.base import SAMPLE_SIZE, ActionPlan, PlanItem, ToolContext
+from gymconsole.tools.guards import stale_data_block
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +76,76 @@ def _reasons(skipped: list[dict[str, Any]]) -> dict[str, int]:
     return dict(counted.most_common(8))
 
 
+Intent = Callable[[Transaction, PlanItem], Awaitable[dict[str, Any]]]
+Remote = Callable[[PlanItem, dict[str, Any]], Awaitable[None]]
+Confirm = Callable[[Transaction, PlanItem, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+IN_FLIGHT: set[str] = set()
+"""Keys this process has claimed and is carrying out on another system right now (see run_items_remote)."""
+
+
 async def run_items(ctx: ToolContext, plan: ActionPlan, check: Check, act: Act) -> dict[str, Any]:
     """Execute planned items one transaction each: re-check, claim, act, mark done.
 
     In a dry run nothing is written: the result says what would be done.
     """
+
+    async def one(item: PlanItem) -> tuple[str, Any]:
+        async with ctx.db.write() as tx:
+            reason = await check(tx, item)
+            if reason is not None:
+                return "skipped", reason
+            if not await claim(ctx, tx, item, plan.tool):
+                return "already", None
+            outcome = await act(tx, item)
+            await mark_done(ctx, tx, item, outcome)
+            return "done", outcome
+
+    return await _each(ctx, plan, one)
+
+
+async def run_items_remote(ctx: ToolContext, plan: ActionPlan, check: Check, intent: Intent, remote: Remote,
+                           confirm: Confirm) -> dict[str, Any]:
+    """Execute items whose effect lives on another system (a door controller), never holding the write lock
+    across the network: one short transaction re-checks, claims the key and records the intent (what
+    ``intent`` returns, with this process's identity); then ``remote`` is called outside any transaction
+    (it bounds its own time); then a second short transaction has ``confirm`` record the change and marks
+    the key done.  When ``remote`` fails the claim is withdrawn, so a later run may try again; when the
+    process dies in between, the claim stays pending with its intent, for a reconciler to settle (see
+    :func:`gymconsole.delivery.door.reconcile_door_intents`), and no run acts on that key meanwhile.
+    """
+    from gymconsole.process import process_started  # noqa: PLC0415 (tools stays free of process lookups at import)
+
+    async def one(item: PlanItem) -> tuple[str, Any]:
+        async with ctx.db.write() as tx:
+            reason = await check(tx, item)
+            if reason is not None:
+                return "skipped", reason
+            if not await claim(ctx, tx, item, plan.tool):
+                return "already", None
+            wanted = await intent(tx, item)
+            await tx.execute("UPDATE effects SET result = ? WHERE key = ?", [json.dumps(
+                {"intent": wanted, "pid": os.getpid(), "pid_started": process_started(os.getpid())}), item.key])
+            IN_FLIGHT.add(item.key)
+        try:
+            try:
+                await remote(item, wanted)
+            except BaseException:
+                async with ctx.db.write() as tx:  # not made (or not known to be): withdraw the claim
+                    await tx.execute("DELETE FROM effects WHERE key = ? AND status = 'pending'", [item.key])
+                raise
+            async with ctx.db.write() as tx:
+                outcome = await confirm(tx, item, wanted)
+                await mark_done(ctx, tx, item, outcome)
+            return "done", outcome
+        finally:
+            IN_FLIGHT.discard(item.key)
+
+    return await _each(ctx, plan, one)
+
+
+async def _each(ctx: ToolContext, plan: ActionPlan, one: Callable[[PlanItem], Awaitable[tuple[str, Any]]]
+                ) -> dict[str, Any]:
     done: list[dict[str, Any]] = []
     already: list[int] = []
     skipped = list(plan.skipped)
@@ -87,22 +154,23 @@ async def run_items(ctx: ToolContext, plan: ActionPlan, check: Check, act: Act) 
                 "would_do": [item.as_dict() for item in plan.items[:SAMPLE_SIZE]],
                 "skipped_count": len(skipped), "skipped": skipped[:SAMPLE_SIZE], "skipped_by_reason": _reasons(skipped)}
     failed: list[dict[str, Any]] = []
+    refused = await stale_data_block(ctx, ctx.db, plan.tool, plan.args)  # an approval given before data went stale
     for item in plan.items:
         try:
-            async with ctx.db.write() as tx:
-                reason = await check(tx, item)
-                if reason is not None:
-                    skipped.append(_skip(item, reason))
-                    continue
-                if not await claim(ctx, tx, item, plan.tool):
-                    already.append(item.target_id)
-                    continue
-                outcome = await act(tx, item)
-                await mark_done(ctx, tx, item, outcome)
-                done.append({"id": item.target_id, "name": item.label, **outcome})
+            if refused is not None:
+                skipped.append(_skip(item, refused))
+                continue
+            what, payload = await one(item)
         except Exception as exc:  # this item's transaction (its claim too) rolled back: it can be tried again
             log.warning("%s for %s failed: %s", plan.tool, item.label, exc, exc_info=True)
             failed.append(_skip(item, f"failed: {exc}"))
+            continue
+        if what == "skipped":
+            skipped.append(_skip(item, payload))
+        elif what == "already":
+            already.append(item.target_id)
+        else:
+            done.append({"id": item.target_id, "name": item.label, **payload})
     result: dict[str, Any] = {"done_count": len(done), "done": done[:SAMPLE_SIZE], "already_done_count": len(already),
                               "skipped_count": len(skipped), "skipped": skipped[:SAMPLE_SIZE]}
     if failed:

@@ -7,6 +7,7 @@ through the approval hook, and every result is held under 4 KB.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -18,11 +19,13 @@ from pydantic import ValidationError
 
 from gymconsole.tools.act import ACT_TOOLS
 from gymconsole.tools.base import ActionPlan, Tool, ToolContext, bound_result
+from gymconsole.tools.guards import stale_data_block
+from gymconsole.tools.query import QUERY_TOOLS
 from gymconsole.tools.read import READ_TOOLS
 
 log = logging.getLogger(__name__)
 
-REGISTRY: dict[str, Tool] = {tool.name: tool for tool in [*READ_TOOLS, *ACT_TOOLS]}
+REGISTRY: dict[str, Tool] = {tool.name: tool for tool in [*READ_TOOLS, *QUERY_TOOLS, *ACT_TOOLS]}
 TOOL_NAMES: frozenset[str] = frozenset(REGISTRY)
 
 DecisionStatus = Literal["approved", "partial", "denied", "timed_out", "dry_run"]
@@ -83,7 +86,8 @@ def _validation_message(error: ValidationError) -> str:
 
 
 Executed = Callable[[Decision, dict[str, Any]], Awaitable[None]]
-"""Told when an approved act has been carried out (the gate records it on the approval)."""
+"""Told when an approved act has been carried out, or carrying it out raised (``{"error": ...}``); the gate
+records it on the approval."""
 
 
 async def call_tool(ctx: ToolContext, name: str, raw_input: Any, allowed: Iterable[str] | None,
@@ -110,6 +114,9 @@ async def call_tool(ctx: ToolContext, name: str, raw_input: Any, allowed: Iterab
             result = await tool.handler(ctx, args)
             return outcome(result, "error" in result, tool.risk, subjects=_subjects(name, result))
         assert tool.plan is not None and tool.execute is not None
+        if refused := await stale_data_block(ctx, ctx.db, name, args.model_dump()):
+            return outcome({"done_count": 0, "nothing_to_do": True, "refused": refused, "skipped_count": 1,
+                            "skipped": [{"reason": refused}]}, False, tool.risk)
         plan = await tool.plan(ctx, args)
         subjects = _plan_subjects(plan)
         if not plan.items:
@@ -132,7 +139,12 @@ async def call_tool(ctx: ToolContext, name: str, raw_input: Any, allowed: Iterab
                                 plan.skipped + [{"id": i.target_id, "name": i.label, "reason": "not approved"}
                                                 for i in plan.items if i.key not in decision.approved_keys],
                                 plan.args, plan.message)
-        result = await tool.execute(ctx, chosen)
+        try:
+            result = await tool.execute(ctx, chosen)
+        except BaseException as exc:  # recorded as failed (a person may approve it again), then handled as before
+            if on_executed is not None and decision.approval_id is not None:
+                await asyncio.shield(on_executed(decision, {"error": f"{type(exc).__name__}: {exc}"}))
+            raise
         if on_executed is not None and decision.approval_id is not None:
             await on_executed(decision, result)
         return outcome(result, "error" in result, plan.risk, decision=decision, plan=chosen, subjects=subjects)

@@ -79,6 +79,7 @@ class GymConsoleApp(App[int]):
         Binding("c", "open_config", "Config", show=False),
         Binding("l", "open_live", "Live runs", show=False),
         Binding("d", "toggle_dry_run", "Dry run", show=False),
+        Binding("question_mark,slash", "ask", "Ask", show=False),
     ]
 
     def __init__(self, config: Config, *, db_path: Path | None = None, clock: Clock | None = None,
@@ -107,6 +108,8 @@ class GymConsoleApp(App[int]):
         self._quit_armed = False
         self._state_timer: Timer | None = None
         self.ready = asyncio.Event()
+        self.assistant: Any = None
+        """The assistant (engine/ask.py), made by the ask screen on its first question."""
 
     # --- facts the screens show ---------------------------------------------------
 
@@ -244,6 +247,8 @@ class GymConsoleApp(App[int]):
         from gymconsole.tui.screens.live import LiveScreen
 
         self.request_state()
+        if trace.workflow == "ask":  # a question streams on the ask screen
+            return
         if isinstance(self.screen, DashboardScreen):
             self.push_screen(LiveScreen(trace.run_id))
         elif not isinstance(self.screen, LiveScreen):
@@ -251,6 +256,8 @@ class GymConsoleApp(App[int]):
 
     def _run_finished(self, trace: RunTrace) -> None:
         self.request_state()
+        if trace.workflow == "ask" and self.is_screen_installed("ask") and self.screen is self.get_screen("ask"):
+            return
         detail = one_line(trace.error or trace.summary, 160)
         self.say(f"{trace.title} #{trace.run_id} {trace.status.replace('_', ' ')}" + (f": {detail}" if detail else ""),
                  severity=FINISHED_SEVERITY.get(trace.status, "warning"))
@@ -407,6 +414,32 @@ class GymConsoleApp(App[int]):
 
         if self._to_dashboard():
             self.push_screen(ConfigScreen())
+
+    def action_open_import(self) -> None:
+        """The Import screen: each table's freshness, preview and apply an export."""
+        from gymconsole.tui.screens.import_screen import ImportScreen
+
+        if self._to_dashboard():
+            self.push_screen(ImportScreen())
+
+    def action_ask(self) -> None:
+        """The assistant's prompt (one screen, kept: the conversation goes on between visits)."""
+        from gymconsole.tui.screens.ask import AskScreen
+
+        if isinstance(self.screen, AskScreen):
+            return
+        if any(isinstance(screen, ApprovalModal) for screen in self.screen_stack):
+            return
+        if not self.is_screen_installed("ask"):
+            self.install_screen(AskScreen(), "ask")
+        self.push_screen("ask")
+
+    def action_saved_question(self, name: str) -> None:
+        """Ask a saved question again (offline: run its stored queries) on the ask screen."""
+        self.action_ask()
+        if self.is_screen_installed("ask"):
+            screen = self.get_screen("ask")
+            screen.call_after_refresh(screen.run_saved, name)  # type: ignore[attr-defined]
 
     def action_open_run(self, run_id: int) -> None:
         from gymconsole.tui.screens.replay import ReplayScreen

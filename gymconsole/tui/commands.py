@@ -17,6 +17,8 @@ Command = tuple[str, Callable[[], object], str]
 class ConsoleCommands(Provider):
     """Console actions for the command palette."""
 
+    _saved: list[dict[str, object]] = []
+
     def _commands(self) -> Iterator[Command]:
         app = cast("GymConsoleApp", self.app)
         for name, workflow in app.config.workflows.items():
@@ -31,7 +33,21 @@ class ConsoleCommands(Provider):
         yield "Open run history", app.action_open_history, "browse, filter and replay past runs"
         yield "Open pending approvals", app.action_open_approvals, "decide requests that timed out"
         yield "Open configuration", app.action_open_config, "effective settings and where they came from"
+        yield "Open imports", app.action_open_import, "each table's data age; preview and import an export"
+        yield "Ask the assistant", app.action_ask, "a question or a one-off task in plain words (? or /)"
+        for saved in self._saved:
+            yield (f"Saved question: {saved['name']}", partial(app.action_saved_question, saved["name"]),
+                   saved["question"][:80])
         yield "Quit gymconsole", app.action_quit, "leave the console"
+
+    async def startup(self) -> None:
+        """The saved questions, read once each time the palette opens."""
+        from gymconsole.engine.saved import SavedQuestions
+
+        app = cast("GymConsoleApp", self.app)
+        self._saved: list[dict[str, object]] = []
+        if app.services is not None:
+            self._saved = await SavedQuestions(app.services.db, app.services.clock).list()
 
     async def discover(self) -> Hits:
         for title, callback, help_text in self._commands():

@@ -38,21 +38,27 @@ class ConsoleState:
     api_key_present: bool = False
     demo: bool = False
     loaded_at: datetime | None = None
+    schedules_held_here: bool = True
+    """Whether this console holds the scheduler lease (fires the scheduled runs)."""
+    schedules_holder: Any = None
+    """Otherwise the :class:`~gymconsole.engine.lease.Holder` that does, if any."""
 
 
 async def count_pending(services: Services) -> int:
-    """Requests waiting for a person to decide later (what ``gate.pending()`` lists, less those being asked).
+    """Requests waiting for a person to decide or finish (what ``gate.pending()`` lists, less those being asked).
 
-    A plain count, not ``gate.pending()``: that also turns requests it takes for stale into
-    pending, and run on every refresh it raced with requests being asked in this process.
+    Read from the approval store without releasing orphans: refreshing the dashboard changes nothing.
     """
-    return int(await services.db.fetch_value(
-        "SELECT COUNT(*) FROM approvals WHERE status IN ('pending', 'executing')") or 0)
+    return await services.gate.store.count_waiting()
 
 
 async def load_state(services: Services, *, demo: bool, asking: int) -> ConsoleState:
     """Read the scheduler, the history and the gate into one snapshot."""
+    from gymconsole.engine.lease import current_holder
+
     scheduler, history, runner = services.scheduler, services.history, services.runner
+    holder = None if scheduler.lease.held else await current_holder(services.db)
+    now = services.clock.now()
     return ConsoleState(
         jobs=list(scheduler.jobs()),
         last_runs=dict(await history.last_runs()),
@@ -67,5 +73,7 @@ async def load_state(services: Services, *, demo: bool, asking: int) -> ConsoleS
         offline=bool(runner.offline),
         api_key_present=services.api_key_present,
         demo=demo,
-        loaded_at=services.clock.now(),
+        loaded_at=now,
+        schedules_held_here=scheduler.lease.held,
+        schedules_holder=holder,
     )

@@ -35,7 +35,7 @@ def walk_config(model: BaseModel, prefix: str = "") -> Iterator[tuple[str, Any, 
         if field.exclude:
             continue
         value = getattr(model, name)
-        key = f"{prefix}{name}"
+        key = f"{prefix}{field.alias or name}"
         if isinstance(value, BaseModel):
             yield from walk_config(value, key + ".")
         elif isinstance(value, dict) and value and all(isinstance(v, BaseModel) for v in value.values()):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -25,6 +26,7 @@ from gymconsole.tui.format import (
 )
 from gymconsole.tui.state import ConsoleState
 from gymconsole.tui.widgets.console_bar import ConsoleBar
+from gymconsole.tui.widgets.data_freshness import DataFreshness
 
 if TYPE_CHECKING:
     from gymconsole.tui.app import GymConsoleApp
@@ -50,6 +52,7 @@ class DashboardScreen(Screen[None]):
         Binding("p", "pause_selected", "Pause/resume"),
         Binding("P", "app.pause_all", "Pause all"),
         *NAV_BINDINGS,
+        Binding("i", "app.open_import", "Import"),
         Binding("q", "app.quit", "Quit"),
     ]
 
@@ -58,6 +61,7 @@ class DashboardScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
         yield ConsoleBar(id="console-bar")
+        yield DataFreshness(id="data-freshness")
         table: DataTable[Text] = DataTable(id="workflows", cursor_type="row", zebra_stripes=True)
         table.border_title = f"workflows (times in {self.app.config.scheduler.timezone})"
         yield table
@@ -149,6 +153,8 @@ class DashboardScreen(Screen[None]):
             return
         table = self.query_one("#workflows", DataTable)
         now = self.app.clock.now()
+        services = self.app.services
+        table.border_subtitle = _lease_line(state, now, services.scheduler.lease if services is not None else None)
         for job in state.jobs:
             if job["name"] in table.rows:
                 held = job.get("paused") or not job.get("enabled", True)
@@ -199,3 +205,17 @@ class DashboardScreen(Screen[None]):
     def action_pause_selected(self) -> None:
         if self.selected:
             self.app.action_toggle_pause(self.selected)
+
+
+def _lease_line(state: ConsoleState, now: datetime, lease: Any = None) -> str:
+    """Who fires the scheduled runs, when it is not this console (run now, pause and resume still work here).
+
+    ``lease`` is the scheduler's live lease (renewed every few seconds), fresher than the snapshot's.
+    """
+    held, holder = (lease.held, lease.holder) if lease is not None else (state.schedules_held_here,
+                                                                         state.schedules_holder)
+    if held or not state.scheduler_running:
+        return ""
+    if holder is None or holder.expires_at <= now:
+        return "schedules: the last holder stopped; this console takes over within seconds"
+    return f"schedules run by {holder.describe(now)}"

@@ -29,8 +29,10 @@ if TYPE_CHECKING:
 
 COLUMNS = ("id", "requested", "workflow", "risk", "status", "what")
 STATUS_NOTE = {
-    "waiting": "A person is being asked about this one right now (in the modal or another console).",
-    "executing": "Approved, but carrying it out was interrupted: approve again to finish (done acts are not repeated).",
+    "asking": "A person is being asked about this one right now (in the modal or another console); "
+              "`gymconsole approvals release ID` takes it back if that console is stuck.",
+    "released": "Taken back from a console that stopped asking: decide it here.",
+    "interrupted": "Approved, but carrying it out was interrupted: approve again to finish (done acts are not repeated).",
 }
 
 
@@ -42,6 +44,7 @@ class PendingScreen(Screen[None]):
         Binding("y", "approve", "Approve ticked"),
         Binding("n", "deny", "Deny…"),
         Binding("f5", "reload", "Reload"),
+        Binding("s", "rules", "Standing rules"),
         *NAV_BINDINGS,
     ]
 
@@ -135,7 +138,7 @@ class PendingScreen(Screen[None]):
         placeholder.display = False
         row = self.rows[approval_id]
         status = row.get("status", "pending")
-        if status != "pending":
+        if status in STATUS_NOTE:
             placeholder.update(Text(STATUS_NOTE.get(status, status)))
             placeholder.display = True
         await detail.mount(PlanView(self.plans[approval_id], workflow=row.get("workflow", ""), run_id=row.get("run_id")))
@@ -202,6 +205,13 @@ class PendingScreen(Screen[None]):
         self.app.say(f"Approval #{message.approval_id} {verb}" + (f": {one_line(detail, 160)}" if detail else "."))
         self.app.request_state()
         self.action_reload()
+
+    def action_rules(self) -> None:
+        """Standing approval rules; from a selected request, a new rule starts with its tool."""
+        from gymconsole.tui.screens.rules import RulesScreen
+
+        row = self.rows.get(self.selected) if self.selected is not None else None
+        self.app.push_screen(RulesScreen(row["tool"] if row else None))
 
     def action_back(self) -> None:
         reason = self.query_one("#pending-reason", Input)

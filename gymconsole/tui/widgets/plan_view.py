@@ -1,7 +1,7 @@
 """How an action plan reads on screen: exactly who, how much, which door, what text.
 
 Shared by the approval modal and the pending-approvals screen.  The words
-come from the gate (:func:`gymconsole.engine.gate.item_line`), so the console
+come from the gate (:func:`gymconsole.plan_text.item_line`), so the console
 and the CLI describe a target the same way.  Every value in a plan comes from
 the database (names, notes, message text), so it is rendered as plain
 :class:`~rich.text.Text`, never as markup.
@@ -20,7 +20,7 @@ from textual.containers import Vertical
 from textual.widgets import SelectionList, Static
 from textual.widgets.selection_list import Selection
 
-from gymconsole.engine.gate import item_line
+from gymconsole.plan_text import item_line
 from gymconsole.present.sanitize import visible
 from gymconsole.tools.base import ActionPlan, PlanItem
 from gymconsole.tui.format import RISK_STYLE, theme_style

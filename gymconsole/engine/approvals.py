@@ -1,0 +1,294 @@
+"""The approval store: the one owner of the ``approvals`` table and its audit trail.
+
+An approval request's life is a small state machine; every change of state is
+one short write transaction that checks the state it leaves (so two processes
+never both move a request) and writes the audit row with it::
+
+    asking --> pending | approved | partly_approved | denied | released
+    pending, released --> approved | partly_approved | denied
+    approved, partly_approved --> carrying_out | done | failed | released
+    carrying_out --> done | failed | released | carrying_out (taken over once its carrier ended)
+    failed --> carrying_out | released
+
+* ``asking``: a person is being asked now, by the process recorded as its holder
+  (pid and that process's start time, so a reused PID is not mistaken for it);
+* ``pending``: nobody answered while the run waited (no asker, time ran out, the
+  asker failed, the run was cancelled, the question withdrawn: ``reason`` says
+  which); decide it later;
+* ``released``: taken back from its holder, because that process ended (or is a
+  zombie, or its PID now names another process) or a person ran
+  ``gymconsole approvals release ID``; decide it like a pending one;
+* ``approved`` / ``partly_approved`` / ``denied``: a person's answer;
+* ``carrying_out`` -> ``done`` | ``failed``: the approved plan being carried out
+  (the ledger keeps each act single, so finishing an interrupted one is safe).
+
+A request approved but whose holder ended before it was done, or whose run ended
+before carrying it out, is listed as ``interrupted`` (derived, never stored):
+approving it again finishes exactly what was approved.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from gymconsole.clock import Clock, iso
+from gymconsole.db import Database, Transaction
+from gymconsole.process import process_started, same_process_alive
+from gymconsole.tools.base import ActionPlan
+
+if TYPE_CHECKING:
+    from gymconsole.tools.registry import Decision
+
+ASKING, PENDING, RELEASED = "asking", "pending", "released"
+APPROVED, PARTLY_APPROVED, DENIED = "approved", "partly_approved", "denied"
+CARRYING_OUT, DONE, FAILED = "carrying_out", "done", "failed"
+INTERRUPTED = "interrupted"
+"""Not stored: an approved request whose carrying out was cut short (listed so it can be finished)."""
+
+STATES = (ASKING, PENDING, APPROVED, PARTLY_APPROVED, DENIED, CARRYING_OUT, DONE, FAILED, RELEASED)
+TRANSITIONS: dict[str, frozenset[str]] = {
+    ASKING: frozenset({PENDING, APPROVED, PARTLY_APPROVED, DENIED, RELEASED}),
+    PENDING: frozenset({APPROVED, PARTLY_APPROVED, DENIED}),
+    RELEASED: frozenset({APPROVED, PARTLY_APPROVED, DENIED}),
+    APPROVED: frozenset({CARRYING_OUT, DONE, FAILED, RELEASED}),
+    PARTLY_APPROVED: frozenset({CARRYING_OUT, DONE, FAILED, RELEASED}),
+    CARRYING_OUT: frozenset({CARRYING_OUT, DONE, FAILED, RELEASED}),  # taken over when its carrier ended
+    FAILED: frozenset({CARRYING_OUT, RELEASED}),
+    DENIED: frozenset(),
+    DONE: frozenset(),
+}
+DECIDABLE = (PENDING, RELEASED)
+"""States a person decides afresh (approve, partly approve, deny)."""
+UNFINISHED = (APPROVED, PARTLY_APPROVED, CARRYING_OUT, FAILED)
+"""Approved and not done: finished by approving again once nobody is carrying it out."""
+OPEN = (ASKING, *DECIDABLE, *UNFINISHED)
+
+_HELD: set[tuple[str, int]] = set()
+"""(database, approval id) this process is asking about or carrying out right now, whichever store holds it."""
+_ME: tuple[int, str | None] | None = None
+
+
+def me() -> tuple[int, str | None]:
+    """This process as a holder: (pid, start time)."""
+    global _ME
+    if _ME is None or _ME[0] != os.getpid():  # a forked child is another process
+        _ME = (os.getpid(), process_started(os.getpid()))
+    return _ME
+
+
+class StateError(Exception):
+    """A change of state the request is not in a state for (decided elsewhere meanwhile, already done...)."""
+
+
+@dataclass(frozen=True)
+class Approval:
+    """One stored request, as read from the store."""
+
+    id: int
+    run_id: int | None
+    workflow: str
+    tool: str
+    risk: str
+    title: str
+    plan: dict[str, Any]
+    item_count: int
+    status: str
+    """Stored state, or ``interrupted`` when it is approved and nobody is carrying it out any more."""
+    requested_at: str
+    pid: int | None
+    decided_at: str | None
+    decided_by: str | None
+    decided_via: str | None
+    reason: str | None
+    approved_keys: list[str] | None
+    executed_at: str | None
+    result: dict[str, Any] | None
+
+    def action_plan(self) -> ActionPlan:
+        return ActionPlan.from_dict(self.plan)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+def _approval(row: dict[str, Any], status: str) -> Approval:
+    return Approval(row["id"], row["run_id"], row["workflow"], row["tool"], row["risk"], row["title"],
+                    json.loads(row["plan"]), row["item_count"], status, row["requested_at"], row["pid"],
+                    row["decided_at"], row["decided_by"], row["decided_via"], row["reason"],
+                    json.loads(row["approved_keys"]) if row["approved_keys"] else None, row["executed_at"],
+                    json.loads(row["result"]) if row["result"] else None)
+
+
+def _keys_json(keys: Iterable[str] | None) -> str | None:
+    return None if keys is None else json.dumps(sorted(keys))
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One audit_log row: a decision about an act, or what became of an approved one."""
+
+    run_id: int | None
+    workflow: str
+    tool: str
+    risk: str
+    decision: str
+    actor: str
+    via: str
+    item_count: int
+    detail: str
+    approval_id: int | None = None
+
+
+class ApprovalStore:
+    """Every read and write of ``approvals`` (and its audit rows), one checked transition at a time."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    def _key(self, approval_id: int) -> tuple[str, int]:
+        return (str(self.db.path), approval_id)
+
+    # --- writing ----------------------------------------------------------------
+
+    async def audit(self, entry: AuditEntry, tx: Transaction | None = None) -> None:
+        """One audit_log row (in ``tx`` when given, else in a transaction of its own)."""
+        if tx is None:
+            async with self.db.write() as own:
+                return await self.audit(entry, own)
+        await tx.insert(
+            "INSERT INTO audit_log (at, approval_id, run_id, workflow, tool, risk, decision, actor, via, item_count, "
+            "detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [iso(self.clock.now()), entry.approval_id, entry.run_id, entry.workflow, entry.tool, entry.risk,
+             entry.decision, entry.actor, entry.via, entry.item_count, entry.detail])
+
+    async def open(self, run_id: int | None, workflow: str, plan: ActionPlan) -> tuple[int, str]:
+        """A new request in ``asking``, held by this process; returns (id, requested_at)."""
+        requested_at = iso(self.clock.now())
+        pid, started = me()
+        async with self.db.write() as tx:
+            approval_id = await tx.insert(
+                "INSERT INTO approvals (run_id, workflow, tool, risk, title, plan, item_count, status, requested_at, "
+                "pid, pid_started) VALUES (?, ?, ?, ?, ?, ?, ?, 'asking', ?, ?, ?)",
+                [run_id, workflow, plan.tool, plan.risk, plan.title, json.dumps(plan.as_dict()), len(plan.items),
+                 requested_at, pid, started])
+            assert approval_id is not None
+            # Held before COMMIT: a listing in this process must never take an on-screen request for an orphan.
+            _HELD.add(self._key(approval_id))
+        return approval_id, requested_at
+
+    async def move(self, approval_id: int, to: str, *, audit: AuditEntry | None = None,
+                   decision: Decision | None = None, reason: str | None = None,
+                   result: dict[str, Any] | None = None, expect: Iterable[str] | None = None) -> str:
+        """Move a request to state ``to`` from one it may leave for it; returns the state it left.
+
+        ``decision`` stores who decided (and the approved keys); ``result`` stores what carrying it out did.
+        Raises :class:`StateError` when the request is gone or not in a state that leads to ``to``.
+        """
+        async with self.db.write() as tx:
+            row = await tx.fetch_one("SELECT status FROM approvals WHERE id = ?", [approval_id])
+            if row is None:
+                raise StateError(f"no approval request #{approval_id}")
+            before = row["status"]
+            allowed = [s for s, targets in TRANSITIONS.items() if to in targets]
+            if expect is not None:
+                allowed = [s for s in allowed if s in set(expect)]
+            if before not in allowed:
+                raise StateError(f"approval #{approval_id} is {before.replace('_', ' ')}, not "
+                                 f"{' or '.join(s.replace('_', ' ') for s in allowed)}")
+            sets, params = ["status = ?"], [to]
+            if decision is not None:
+                sets += ["decided_at = ?", "decided_by = ?", "decided_via = ?", "approved_keys = ?"]
+                params += [iso(self.clock.now()), decision.actor, decision.via, _keys_json(decision.approved_keys)]
+            if to == RELEASED:
+                sets += ["decided_at = NULL", "decided_by = NULL", "decided_via = NULL", "approved_keys = NULL"]
+            if reason is not None:
+                sets.append("reason = ?")
+                params.append(reason)
+            if to == CARRYING_OUT or (to in (APPROVED, PARTLY_APPROVED) and before == ASKING):
+                pid, started = me()  # whoever carries it out holds it now
+                sets += ["pid = ?", "pid_started = ?"]
+                params += [pid, started]
+            if to in (DONE, FAILED):
+                sets += ["executed_at = ?", "result = ?"]
+                params += [iso(self.clock.now()), json.dumps(result or {}, default=str)]
+            await tx.execute(f"UPDATE approvals SET {', '.join(sets)} WHERE id = ?", [*params, approval_id])
+            if audit is not None:
+                await self.audit(audit, tx)
+        if to == CARRYING_OUT:
+            _HELD.add(self._key(approval_id))
+        elif to not in (APPROVED, PARTLY_APPROVED):
+            _HELD.discard(self._key(approval_id))
+        return before
+
+    def let_go(self, approval_id: int) -> None:
+        """This process no longer asks about or carries out the request (whatever its stored state)."""
+        _HELD.discard(self._key(approval_id))
+
+    # --- reading ----------------------------------------------------------------
+
+    async def get(self, approval_id: int) -> Approval | None:
+        row = await self.db.fetch_one("SELECT * FROM approvals WHERE id = ?", [approval_id])
+        return None if row is None else _approval(row, await self._shown_status(row))
+
+    async def open_requests(self) -> list[Approval]:
+        """Requests a person may still act on, oldest first: being asked, to decide, or to finish."""
+        marks = ", ".join("?" for _ in OPEN)
+        rows = await self.db.fetch_all(f"SELECT * FROM approvals WHERE status IN ({marks}) ORDER BY id", OPEN)
+        out = []
+        for row in rows:
+            status = await self._shown_status(row)
+            if status in (APPROVED, PARTLY_APPROVED, CARRYING_OUT):
+                continue  # being carried out right now
+            out.append(_approval(row, status))
+        return out
+
+    async def count_waiting(self) -> int:
+        """How many wait for a person to decide or finish (not those being asked or carried out now)."""
+        return sum(1 for a in await self.open_requests() if a.status != ASKING)
+
+    async def orphans(self) -> list[Approval]:
+        """Requests in ``asking`` whose holder is gone (ended, a zombie, or its PID reused)."""
+        rows = await self.db.fetch_all("SELECT * FROM approvals WHERE status = 'asking' ORDER BY id")
+        return [_approval(row, ASKING) for row in rows if not self.held(row)]
+
+    def held(self, row: dict[str, Any]) -> bool:
+        """Is the process recorded on the row still holding it (asking, or carrying it out)?"""
+        if self._key(row["id"]) in _HELD:
+            return True
+        pid, started = me()
+        if row["pid"] == pid and row["pid_started"] == started:
+            return False  # ours, and this process no longer holds it
+        return same_process_alive(row["pid"], row["pid_started"])
+
+    async def still_held(self, approval_id: int) -> bool:
+        row = await self.db.fetch_one("SELECT id, pid, pid_started FROM approvals WHERE id = ?", [approval_id])
+        return row is None or self.held(row)
+
+    async def _shown_status(self, row: dict[str, Any]) -> str:
+        status = row["status"]
+        if status == FAILED:
+            return INTERRUPTED
+        if status == CARRYING_OUT:
+            return CARRYING_OUT if self.held(row) else INTERRUPTED
+        if status in (APPROVED, PARTLY_APPROVED):
+            # Approved while its run waited: the run carries it out next, unless the run or its process ended.
+            if not self.held(row):
+                return INTERRUPTED
+            if row["run_id"] is not None:
+                run_status = await self.db.fetch_value("SELECT status FROM runs WHERE id = ?", [row["run_id"]])
+                if run_status != "running":
+                    return INTERRUPTED
+        return status
+
+    async def waiting_since(self, cutoff: str | None = None) -> list[dict[str, Any]]:
+        """(id, workflow, title, requested_at) of requests waiting for a person (asked, pending or released),
+        requested at or before ``cutoff`` when given; a plain read, for counts and alerts."""
+        rows = await self.db.fetch_all(
+            "SELECT id, workflow, title, requested_at FROM approvals WHERE status IN ('asking', 'pending', 'released') "
+            "AND requested_at <= ? ORDER BY id", [cutoff or "9999"])
+        return list(rows)

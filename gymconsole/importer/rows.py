@@ -1,0 +1,173 @@
+"""From header and cells to the values a table stores: the mapping, and each row parsed or rejected."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from gymconsole.importer.reader import UnusableFile
+from gymconsole.importer.tables import Column, TableSpec
+from gymconsole.importer.values import (BadValue, DateOrder, money_cents, parse_choice, parse_count, parse_date,
+                                        parse_flag, parse_moment, word_key)
+
+IGNORE = "ignore"
+_TOTALS = re.compile(r"^\s*(grand\s+)?(sub)?totals?\b|^\s*(count|sum)\s*[:=]", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """How one system's export of one table is read (``[import.mappings.NAME.TABLE]``)."""
+
+    columns: dict[str, str] = field(default_factory=dict)
+    """CSV header -> field name (or "ignore")."""
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Field -> {word in the export: the schema's value}."""
+    date_order: DateOrder | None = None
+
+
+@dataclass
+class Layout:
+    """Where each field is in the file: field name -> cell index, and the headers nobody reads."""
+
+    positions: dict[str, int]
+    ignored: list[str]
+
+
+def resolve_header(spec: TableSpec, header: list[str], mapping: Mapping) -> Layout:
+    """Match the header cells to the table's fields; a missing required field makes the file unusable."""
+    names = {column.name for column in spec.all_columns}
+    explicit: dict[str, str] = {}
+    for csv_header, name in mapping.columns.items():
+        if name != IGNORE and name not in names:
+            raise UnusableFile(f"the mapping names an unknown {spec.table} field {name!r} "
+                               f"(fields: {', '.join(sorted(names))})")
+        explicit[word_key(csv_header)] = name
+    exact = {word_key(column.name): column.name for column in spec.all_columns}
+    synonyms = {word_key(s): column.name for column in reversed(spec.all_columns) for s in column.synonyms}
+    positions: dict[str, int] = {}
+    ignored: list[str] = []
+    for index, cell in enumerate(header):
+        key = word_key(cell)
+        name = explicit.get(key) or exact.get(key) or synonyms.get(key)
+        if name is None or name == IGNORE or name in positions:
+            if cell:
+                ignored.append(cell)
+            continue
+        positions[name] = index
+    missing = [column.name for column in spec.all_columns if column.required and column.name not in positions]
+    if missing:
+        found = ", ".join(repr(cell) for cell in header if cell)[:200]
+        raise UnusableFile(f"missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+                           f"(the header has {found}; name them like `gymconsole import --template {spec.table}` "
+                           "or map them in the config)")
+    return Layout(positions, ignored)
+
+
+class RowParser:
+    """Turns one record's cells into ``(key, values)`` or raises BadValue with the reason."""
+
+    def __init__(self, spec: TableSpec, layout: Layout, mapping: Mapping, date_order: DateOrder,
+                 today: date, red_after_days: int) -> None:
+        self.spec = spec
+        self.key_index = layout.positions[spec.key.name]
+        self.fields = [(column, layout.positions[column.name], self._parser(column, mapping, date_order))
+                       for column in spec.columns if column.name in layout.positions]
+        self.derive_standing = spec.table == "members" and "standing" not in layout.positions
+        self.today = today
+        self.red_after_days = red_after_days
+        self.width = max(layout.positions.values()) + 1
+
+    @property
+    def stored(self) -> list[Column]:
+        """The columns a parsed row carries, in order (a derived standing last)."""
+        return [column for column, _, _ in self.fields]
+
+    def is_totals(self, cells: list[str]) -> bool:
+        """A trailing "Total" row of a report: no ID, and a cell that says total."""
+        key = cells[self.key_index].strip() if self.key_index < len(cells) else ""
+        return (not key or bool(_TOTALS.match(key))) and any(_TOTALS.match(cell) for cell in cells if cell)
+
+    def parse(self, cells: list[str]) -> tuple[str, list[Any]]:
+        if len(cells) < self.width:
+            cells = cells + [""] * (self.width - len(cells))
+        key = cells[self.key_index].strip()
+        if not key:
+            raise BadValue(f"{self.spec.key.name} is empty")
+        values: list[Any] = []
+        for column, index, parse in self.fields:
+            text = cells[index].strip()
+            if not text:
+                if column.required:
+                    raise BadValue(f"{column.name} is empty")
+                values.append(None)
+                continue
+            try:
+                values.append(parse(text))
+            except BadValue as exc:
+                raise BadValue(f"{column.name}: {exc}") from None
+        return key, values
+
+    @staticmethod
+    def _parser(column: Column, mapping: Mapping, date_order: DateOrder) -> Callable[[str], Any]:
+        order = mapping.date_order or date_order
+        if column.kind == "money":
+            return money_cents
+        if column.kind == "date":
+            return lambda text: parse_date(text, order)
+        if column.kind == "moment":
+            return lambda text: parse_moment(text, order)
+        if column.kind == "flag":
+            return parse_flag
+        if column.kind == "count":
+            return parse_count
+        if column.kind == "choice":
+            allowed = set(column.choices.values())
+            extra = {word_key(k): v for k, v in mapping.values.get(column.name, {}).items()}
+            for word, value in extra.items():
+                if value not in allowed:
+                    raise UnusableFile(f"the mapping maps {column.name} {word!r} to {value!r}, "
+                                       f"which is not one of: {', '.join(sorted(allowed))}")
+            choices = {**column.choices, **extra}
+            what = column.name.replace("_", " ")
+            return lambda text: parse_choice(text, choices, what)
+        return _text
+
+    def standing(self, balance: int | None, past_due_since: str | None) -> str:
+        """A standing for exports that carry none: green when nothing is owed, red once long past due."""
+        if not balance or balance <= 0:
+            return "green"
+        if past_due_since and (self.today - date.fromisoformat(past_due_since)).days >= self.red_after_days:
+            return "red"
+        return "yellow"
+
+
+def _text(text: str) -> str:
+    return text
+
+
+def staged(parser: RowParser, records: Iterable[tuple[int, list[str]]], counts: dict[str, int]
+           ) -> Iterator[tuple[Any, ...]]:
+    """Rows for the staging table: ``(line, key, bad, *values)``; totals rows are counted and left out."""
+    blanks = (None,) * (len(parser.stored) + (1 if parser.derive_standing else 0))
+    names = [column.name for column in parser.stored]
+    balance_at = names.index("balance") if "balance" in names else None
+    since_at = names.index("past_due_since") if "past_due_since" in names else None
+    for line, cells in records:
+        if parser.is_totals(cells):
+            counts["totals"] += 1
+            continue
+        counts["rows"] += 1
+        try:
+            key, values = parser.parse(cells)
+        except BadValue as exc:
+            cell = cells[parser.key_index].strip() if parser.key_index < len(cells) else ""
+            yield (line, cell or None, str(exc), *blanks)
+            continue
+        if parser.derive_standing:
+            balance = values[balance_at] if balance_at is not None else None
+            since = values[since_at] if since_at is not None else None
+            values.append(parser.standing(balance, since) if balance_at is not None else None)
+        yield (line, key, None, *values)

@@ -1,0 +1,80 @@
+"""One line on the dashboard: how fresh the imported data is ("data as of ..."), a warning when it is stale."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on
+from textual.message import Message
+from textual.widgets import Static
+
+from gymconsole.tui.format import local_time, theme_style
+
+if TYPE_CHECKING:
+    from gymconsole.importer.freshness import Freshness
+    from gymconsole.tui.app import GymConsoleApp
+
+
+def freshness_text(app: GymConsoleApp, entries: list[Freshness], demo: bool) -> Text:
+    """``data as of  members 11-30 09:14 · invoices 31 h old: import a fresh export`` (names from our code only)."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    imported = [entry for entry in entries if entry.imported_at]
+    muted = theme_style(app, "foreground-muted")
+    if demo:
+        text.append("data: the demo gym (counts as fresh)", muted)
+        return text
+    if not imported:
+        text.append("data: nothing imported yet (i: Import)", muted)
+        return text
+    text.append("data as of ", muted)
+    zone = app.config.scheduler.timezone
+    for index, entry in enumerate(imported):
+        if index:
+            text.append(" · ", muted)
+        if entry.stale:
+            text.append(f"{entry.table} {entry.age_hours:.0f} h old!", theme_style(app, "error", bold=True))
+        else:
+            text.append(f"{entry.table} {local_time(entry.imported_at, zone)}")
+    if any(entry.stale for entry in imported):
+        text.append("  import a fresh export (i)", theme_style(app, "warning", bold=True))
+    return text
+
+
+class DataFreshness(Static):
+    """Redrawn whenever the console state is (every 30 s, and after runs and imports)."""
+
+    class Loaded(Message):
+        def __init__(self, entries: list[Freshness], demo: bool) -> None:
+            super().__init__()
+            self.entries, self.demo = entries, demo
+
+    DEFAULT_CSS = """
+    DataFreshness {
+        height: 1;
+        padding: 0 1;
+    }
+    """
+
+    app: GymConsoleApp
+
+    def on_mount(self) -> None:
+        self.app.state_signal.subscribe(self, lambda _state: self.reload())
+        self.reload()
+
+    def reload(self) -> None:
+        services = self.app.services
+        if services is None:
+            return
+
+        async def load() -> None:
+            from gymconsole.importer.freshness import freshness, is_demo
+
+            entries = await freshness(services.db, self.app.clock.now(), self.app.config.safety.max_data_age_hours)
+            self.post_message(self.Loaded(entries, await is_demo(services.db)))
+
+        self.run_worker(load(), name="data freshness", group="freshness", exclusive=True, exit_on_error=False)
+
+    @on(Loaded)
+    def _loaded(self, message: Loaded) -> None:
+        self.update(freshness_text(self.app, message.entries, message.demo))

@@ -1,0 +1,122 @@
+"""The assistant against the fake Messages API (real SDK): read tools, a follow-up, an act that asks and is
+denied, query-tool abuse failing safely, budgets, no API key."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fakeapi import Reply, Text, ToolUse, Usage
+from helpers_engine import answer_no, engine
+
+from gymconsole.engine.ask import ASK, ASSISTANT_PROMPT, AskRefused, Assistant, NeedsClaude
+from gymconsole.engine.saved import SavedQuestions
+
+
+async def test_a_question_answered_with_two_read_tools_then_a_follow_up(config, demo_path, clock, fake_api):
+    async with engine(config, demo_path, clock, api=fake_api) as (services, events):
+        assistant = Assistant(services)
+        fake_api.script([
+            Reply([Text("Let me look."), ToolUse("get_past_due_members", {"limit": 3}),
+                   ToolUse("query_gym", {"sql": "SELECT COUNT(*) AS n FROM members WHERE balance > 300"})]),
+            Reply([Text("Members owing over $300:\n\n| Name | Balance |\n|---|---|\n| Ann | $310 |\n\nOne in total.",
+                        chunks=4)], usage=Usage(500, 60)),
+        ])
+        first = await assistant.ask("who owes more than $300?")
+        fake_api.script([Reply([Text("Yes: Ann came in on Monday.")])])
+        second = await assistant.ask("did she come in this week?", follow_up=first.run_id)
+        stored = await services.db.fetch_all("SELECT run_id, conversation_id, question FROM questions ORDER BY run_id")
+        run = await services.history.get_run(first.run_id)
+        replay = [e.to_dict() for e in await services.history.events(first.run_id)]
+
+    assert first.status == "succeeded", first.error
+    assert first.workflow == ASK and first.mode == "claude"
+    assert [c["name"] for c in first.tool_calls] == ["get_past_due_members", "query_gym"]
+    assert not any(c["is_error"] for c in first.tool_calls)
+    assert "| Ann | $310 |" in first.answer and first.question == "who owes more than $300?"
+    assert run["workflow"] == ASK and run["summary"] == first.answer
+    assert any(e["kind"] == "notice" and "who owes more than $300?" in e["message"] for e in replay)
+
+    requests = [r.json for r in fake_api.requests]
+    assert requests[0]["system"][0]["text"] == ASSISTANT_PROMPT
+    names = {tool["name"] for tool in requests[0]["tools"]}
+    assert {"query_gym", "get_member", "restore_door_access"} <= names
+    result_of_query = json.loads(requests[1]["messages"][2]["content"][1]["content"])
+    assert result_of_query["columns"] == ["n"] and isinstance(result_of_query["rows"][0][0], int)
+
+    # The follow-up carries the earlier question and answer: the conversation goes on.
+    assert second.status == "succeeded" and second.conversation_id == first.run_id
+    follow = requests[2]["messages"]
+    assert follow[0] == {"role": "user", "content": "who owes more than $300?"}
+    assert follow[1] == {"role": "assistant", "content": first.answer}
+    assert follow[2]["content"].endswith("did she come in this week?")
+    assert stored == [{"run_id": first.run_id, "conversation_id": first.run_id, "question": "who owes more than $300?"},
+                      {"run_id": second.run_id, "conversation_id": first.run_id, "question": "did she come in this week?"}]
+
+
+async def test_a_task_that_acts_asks_a_person_and_is_denied(config, demo_path, clock, fake_api):
+    """Even a moderate act (auto under safety.policy) asks when the assistant proposes it."""
+    assert config.safety.policy["moderate"] == "auto"
+    async with engine(config, demo_path, clock, api=fake_api, asker=answer_no) as (services, events):
+        member = await services.db.fetch_one(
+            "SELECT id FROM members WHERE status = 'active' AND balance_cents > 0 AND past_due_since IS NOT NULL "
+            "AND opted_out = 0 AND email IS NOT NULL AND past_due_since <= '2026-10-20' ORDER BY balance_cents DESC LIMIT 1")
+        fake_api.script([
+            Reply([ToolUse("notify_past_due_member", {"member_ids": [member["id"]]})]),
+            Reply([Text("The reminder was not sent: you declined it.")]),
+        ])
+        result = await Assistant(services).ask("send a payment reminder to our biggest debtor")
+        outbox = await services.db.fetch_value("SELECT COUNT(*) FROM outbox WHERE run_id = ?", [result.run_id])
+        audit = await services.db.fetch_all("SELECT decision, via, workflow FROM audit_log WHERE run_id = ?",
+                                            [result.run_id])
+
+    call = result.tool_calls[0]
+    assert call == {"name": "notify_past_due_member", "is_error": False, "risk": call["risk"], "decision": "denied"}
+    assert outbox == 0
+    assert audit == [{"decision": "denied", "via": "cli", "workflow": ASK}]
+    assert [e.kind for e in events.all].count("approval_requested") == 1
+
+
+async def test_query_abuse_through_the_model_fails_safely(config, demo_path, clock, fake_api):
+    async with engine(config, demo_path, clock, api=fake_api) as (services, events):
+        before = await services.db.fetch_value("SELECT COUNT(*) FROM members")
+        fake_api.script([
+            Reply([ToolUse("query_gym", {"sql": "DELETE FROM members"}),
+                   ToolUse("query_gym", {"sql": "SELECT email FROM main.members"}),
+                   ToolUse("query_gym", {"sql": "WITH RECURSIVE f(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM f) "
+                                                "SELECT COUNT(*) FROM f"})]),
+            Reply([Text("I cannot change or read that.")]),
+        ])
+        import gymconsole.tools.query as query
+
+        query.TIME_LIMIT_SECONDS, saved_limit = 0.2, query.TIME_LIMIT_SECONDS
+        try:
+            result = await Assistant(services).ask("delete every member and show me their emails")
+        finally:
+            query.TIME_LIMIT_SECONDS = saved_limit
+        after = await services.db.fetch_value("SELECT COUNT(*) FROM members")
+
+    assert result.status == "succeeded"
+    assert [c["is_error"] for c in result.tool_calls] == [True, True, True]
+    errors = [json.loads(block["content"])["error"] for block in fake_api.requests[1].json["messages"][-1]["content"]]
+    assert errors[0].startswith("only SELECT") and "prohibited" in errors[1] and "stopped after" in errors[2]
+    assert after == before and "@" not in events.dump()
+
+
+async def test_budgets_per_day_and_no_api_key(config, demo_path, clock, fake_api):
+    small = config.model_copy(update={"assistant": config.assistant.model_copy(update={"max_questions_per_day": 1})})
+    async with engine(small, demo_path, clock, api=fake_api) as (services, _):
+        fake_api.script([Reply([Text("42 members.")])])
+        assistant = Assistant(services)
+        assert (await assistant.ask("how many members?")).status == "succeeded"
+        with pytest.raises(AskRefused, match="max_questions_per_day 1"):
+            await assistant.ask("and prospects?")
+    assert len(fake_api.requests) == 1
+
+    async with engine(config, demo_path, clock) as (services, _):
+        await SavedQuestions(services.db, clock).save("big-debts", "who owes most?",
+                                                      ["SELECT id, balance FROM members ORDER BY balance DESC LIMIT 3"])
+        with pytest.raises(NeedsClaude, match="asking needs Claude"):
+            await Assistant(services).ask("how many members?")
+        offline = await SavedQuestions(services.db, clock).run_offline("big-debts")
+    assert offline[0]["columns"] == ["id", "balance"] and len(offline[0]["rows"]) == 3

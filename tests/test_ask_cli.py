@@ -1,0 +1,39 @@
+"""`gymconsole ask` and `gymconsole questions` in a real subprocess against the fake API."""
+
+from __future__ import annotations
+
+import json
+
+from fakeapi import Reply, Text, ToolUse
+from test_cli_run import JSON_KEYS, _gymconsole
+
+
+def test_ask_streams_tables_as_tables_saves_and_answers_json(demo_path, tmp_path, fake_api):
+    fake_api.script([
+        Reply([ToolUse("query_gym", {"sql": "SELECT first_name, balance FROM members ORDER BY balance DESC LIMIT 2"})]),
+        Reply([Text("The two largest balances:\n\n| Name | Balance |\n|---|---:|\n| Ann [/vip] | $310 |\n"
+                    "| Bo | $250 |\n\nBoth are past due.", chunks=5)]),
+    ])
+    live = _gymconsole("ask", "who owes most?", "--save", "top-debts", db=demo_path, api=fake_api, cwd=tmp_path)
+    assert live.returncode == 0, live.stderr
+    out = live.stdout
+    assert "query_gym" in out and "Ann [/vip]" in out and "Both are past due." in out
+    assert "| Ann" not in out and "┃Name" in out, out  # a drawn table, not Markdown pipes
+    assert "saved 'top-debts' with 1 query" in out
+
+    fake_api.script([Reply([Text("Yes.")])])
+    done = _gymconsole("ask", "and did Ann pay?", "--follow-up", "last", "--json", db=demo_path, api=fake_api,
+                       cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert JSON_KEYS <= set(result) and result["workflow"] == "ask" and result["answer"] == "Yes."
+    assert result["question"] == "and did Ann pay?" and result["conversation_id"] < result["run_id"]
+
+    # Without an API key: a plain message, the saved question offered, and it runs offline from its stored query.
+    offline = _gymconsole("ask", "who owes most?", db=demo_path, cwd=tmp_path)
+    assert offline.returncode == 1 and "asking needs Claude" in offline.stderr
+    assert "top-debts: who owes most?" in offline.stdout and "Traceback" not in offline.stderr
+    replay = _gymconsole("questions", "run", "top-debts", "--json", db=demo_path, cwd=tmp_path)
+    assert replay.returncode == 0, replay.stderr
+    rows = json.loads(replay.stdout)["results"][0]
+    assert rows["columns"] == ["first_name", "balance"] and len(rows["rows"]) == 2
