@@ -78,7 +78,7 @@ class ConfigScreen(Screen[None]):
         table.border_title = "effective configuration"
         yield table
         yield Static(id="config-detail")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         config: Config = self.app.config

@@ -87,7 +87,7 @@ class HistoryScreen(Screen[None]):
         table.border_title = "runs"
         yield table
         yield Static(id="history-status", markup=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#history-table", DataTable)

@@ -50,7 +50,7 @@ class ReplayScreen(Screen[None]):
         yield Header(show_clock=False)
         yield Static(Text(f"Loading run #{self.run_id}…"), id="replay-record")
         yield Vertical(id="replay-body")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         services = self.app.services

@@ -16,8 +16,13 @@ from typing import Any
 from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
-from textual.containers import Vertical
-from textual.widgets import SelectionList, Static
+from rich.segment import Segment
+from rich.style import Style as RichStyle
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.strip import Strip
+from textual.widgets import OptionList, SelectionList, Static
+from textual.widgets.option_list import OptionDoesNotExist
 from textual.widgets.selection_list import Selection
 
 from gymconsole.plan_text import item_line
@@ -83,7 +88,25 @@ def target_detail(app: App[Any] | None, plan: ActionPlan, item: PlanItem | None)
 
 
 class PlanItems(SelectionList[str]):
-    """The plan's targets, each ticked; untick one (space) to leave it out."""
+    """The plan's targets, each ticked; untick one (space) to leave it out.
+
+    Ticks read without colour: ``[x]`` ticked, ``[ ]`` not (Textual's own
+    button shows the same ``X`` for both and differs only by colour).
+    """
+
+    BINDINGS = [Binding("space", "select", "Tick/untick")]
+
+    def render_line(self, y: int) -> Strip:
+        line = OptionList.render_line(self, y)
+        index = self.scroll_offset.y + y
+        try:
+            selection = self.get_option_at_index(index)
+        except OptionDoesNotExist:
+            return line
+        ticked = selection.value in self._selected
+        base = next(iter(line)).style or self.rich_style
+        mark = base + RichStyle(bold=True, meta={"option": index})
+        return Strip([Segment("[x] " if ticked else "[ ] ", mark), *line])
 
     def __init__(self, plan: ActionPlan, *, id: str | None = None) -> None:
         super().__init__(*(Selection(item_label(item), item.key, True) for item in plan.items), id=id,
@@ -108,15 +131,27 @@ class PlanView(Vertical):
         self.plan, self.workflow, self.run_id = plan, workflow, run_id
 
     def compose(self) -> ComposeResult:
-        yield Static(plan_summary(self.app, self.plan, workflow=self.workflow, run_id=self.run_id),
-                     classes="plan-summary")
+        with VerticalScroll(classes="plan-summary-scroll"):
+            yield Static(plan_summary(self.app, self.plan, workflow=self.workflow, run_id=self.run_id),
+                         classes="plan-summary")
+        yield Static(classes="plan-ticked")
         yield PlanItems(self.plan)
-        detail = Static(classes="plan-target")
-        detail.border_title = "highlighted target"
-        yield detail
+        with VerticalScroll(classes="plan-target-scroll") as scroll:
+            scroll.border_title = "highlighted target · message as sent (tab, then ↑↓ to scroll)" \
+                if self.plan.message else "highlighted target"
+            yield Static(classes="plan-target")
 
     def on_mount(self) -> None:
         self._preview(self.plan.items[0] if self.plan.items else None)
+        self._count()
+
+    @on(SelectionList.SelectedChanged)
+    def _count(self) -> None:
+        total = len(self.plan.items)
+        ticked = len(self.items.selected)
+        text = Text(f"{ticked} of {total} ticked", style="bold")
+        text.append("  ·  space ticks or unticks the highlighted one", "dim")
+        self.query_one(".plan-ticked", Static).update(text)
 
     @property
     def items(self) -> PlanItems:
