@@ -185,3 +185,13 @@ def test_out_of_range_numbers_are_one_line_exit_2(history_db: dict[str, Any], ca
     code, out, err = cli(capsys, *args, "--db", str(history_db["path"]))
     assert code == 2 and out == ""
     assert err.startswith("gymconsole: ") and len(err.strip().splitlines()) == 1, err
+
+
+def test_search_finds_people_by_name_and_id(history_db: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(history_db["path"])
+    door = history_db["door"]
+    for words in ("Wright", "lena wright", "362", "#362"):
+        code, out, _ = cli(capsys, "history", "--search", words, "--db", db, "--json")
+        assert code == 0 and door.run_id in [run["id"] for run in json.loads(out)], words
+    code, out, _ = cli(capsys, "history", "--search", "Nobody Nowhere", "--db", db, "--json")
+    assert json.loads(out) == []

@@ -81,7 +81,7 @@ class HistoryScreen(Screen[None]):
             yield Select(workflows, prompt="any workflow", id="filter-workflow")
             yield Select([(status, status) for status in STATUSES], prompt="any status", id="filter-status")
             yield Input(placeholder="since YYYY-MM-DD", id="filter-since", max_length=10)
-            yield Input(placeholder="search summaries", id="filter-search")
+            yield Input(placeholder="search: name, ID or text", id="filter-search")
             yield Input(placeholder="member id", id="filter-member", type="integer")
         table: DataTable[Text] = DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
         table.border_title = "runs"
