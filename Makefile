@@ -30,7 +30,7 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 	@$(TOUCH) $(TEST_STAMP)
 
 demo: $(RUN_STAMP)
-	@$(BIN)/python -c "import os, sys; sys.exit(os.path.exists('$(DB)'))" && $(BIN)/gymconsole init --demo --db $(DB) || true
+	@$(BIN)/python -c "import os, subprocess, sys; sys.exit(0 if os.path.exists('$(DB)') else subprocess.call(['$(BIN)/gymconsole', 'init', '--demo', '--db', '$(DB)']))"
 
 run: demo
 	$(BIN)/gymconsole --db $(DB)

@@ -1,8 +1,8 @@
 """Typed, validated configuration loaded from ``config.toml``.
 
 Defaults live here and only here; ``config.toml`` overrides them.  Every field
-has a docstring (pydantic turns them into descriptions, which the config view
-shows).  Loading never raises anything but :class:`ConfigError`, whose message
+has a docstring, which the config view shows (read by ``config_docs`` when
+asked, not at import: parsing this file's source cost every command start-up).  Loading never raises anything but :class:`ConfigError`, whose message
 is one line naming the file and the key.
 """
 
@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 Risk = Literal["safe", "moderate", "high"]
 Policy = Literal["auto", "ask", "deny"]
@@ -27,7 +28,44 @@ class ConfigError(Exception):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _booleans_are_not_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """``bulk_threshold = true`` would be read as 1: a number must be written as a number."""
+        if isinstance(value, bool) and info.field_name is not None:
+            annotation = cls.model_fields[info.field_name].annotation
+            if annotation in (int, float) or (get_origin(annotation) in (Union, UnionType)
+                                              and bool not in get_args(annotation)
+                                              and {int, float} & set(get_args(annotation))):
+                raise ValueError(f"expected a number, got {str(value).lower()}")
+        return value
+
+
+NEVER_DAYS = 8 * 365 + 2
+"""A schedule that does not fire within this many days never will (February 29 fires every 4 years)."""
+
+
+def _placeholder_problem(task: str, names: set[str]) -> str | None:
+    """What is wrong with a task's ``{placeholders}``: only plain threshold names, no format specs (a width of
+    999999999 took 6.9 s and 1 GB), no attribute or index access (``{x.__class__}``)."""
+    import string
+
+    try:
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(task)
+                  if name is not None]
+    except ValueError as exc:
+        return f"cannot read its placeholders ({exc}); write a literal brace as {{{{ or }}}}"
+    for name, spec, conversion in fields:
+        shown = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+        if not name.isidentifier():
+            return f"placeholder {shown} must be a plain name such as {{suspend_after_days}}"
+        if spec or conversion:
+            return f"placeholder {shown} has a format; write plain {{{name}}}"
+        if name not in names:
+            return f"unknown placeholder {shown} (known: {', '.join(sorted(names))})"
+    return None
 
 
 class CronSchedule(_Model):
@@ -50,12 +88,18 @@ class CronSchedule(_Model):
 
     @model_validator(mode="after")
     def _valid_cron(self) -> CronSchedule:
+        from datetime import UTC, datetime, timedelta
+
         from apscheduler.triggers.cron import CronTrigger  # validation only
 
+        now = datetime.now(UTC)
         try:
-            CronTrigger(**self.model_dump(), timezone="UTC")
+            trigger = CronTrigger(**self.model_dump(), timezone="UTC", end_date=now + timedelta(days=NEVER_DAYS))
         except ValueError as exc:
             raise ValueError(f"bad cron field: {exc}") from None
+        if trigger.get_next_fire_time(None, now) is None:  # February 30, or April 31: never
+            raise ValueError(f"the schedule {self.describe()!r} never fires (no such date in the next "
+                             f"{NEVER_DAYS // 365} years)")
         return self
 
     def describe(self) -> str:
@@ -63,6 +107,17 @@ class CronSchedule(_Model):
         text = f"{self.minute} {self.hour} {self.day} {self.month} {self.day_of_week}"
         text += f" week {self.week}" if self.week != "*" else ""
         return text + (f" second {self.second}" if self.second != "0" else "")
+
+
+class ThinkingSetting(_Model):
+    """Extended thinking: off, a fixed token budget, or adaptive (where the model takes it)."""
+
+    mode: Literal["off", "budget", "adaptive"] = "off"
+    """`off`, `budget` (thinking.type enabled with budget_tokens) or `adaptive` (Opus 4.6+, Sonnet 4.6)."""
+    budget_tokens: int = Field(4096, ge=1024, le=64_000)
+    """Tokens the model may think with (budget mode), added to `model.max_output_tokens` for each request."""
+    interleaved: bool = True
+    """Think between tool calls too (budget mode; adaptive thinking always does)."""
 
 
 class WorkflowConfig(_Model):
@@ -76,6 +131,8 @@ class WorkflowConfig(_Model):
     """When the scheduler runs it (in `scheduler.timezone`)."""
     model: str | None = None
     """Claude model for this workflow; empty uses `model.default_model`."""
+    thinking: ThinkingSetting | None = None
+    """Extended thinking for this workflow; empty uses `model.thinking`."""
     max_iterations: int = Field(8, ge=1, le=50)
     """Most model round-trips in one run."""
     tools: list[str]
@@ -124,14 +181,28 @@ class SafetyConfig(_Model):
     """Per risk level: `auto` acts, `ask` needs a person, `deny` never acts."""
     approval_timeout_seconds: float = Field(300.0, gt=0)
     """How long an `ask` waits for a person before it is saved as pending."""
-    quiet_hours_start: int = Field(21, ge=0, le=23)
-    """Hour (local) from which no messages are sent."""
-    quiet_hours_end: int = Field(8, ge=0, le=23)
-    """Hour (local) at which sending may start again."""
+    quiet_hours_start: Annotated[int, Field(ge=0, le=23)] | Literal["none"] = 21
+    """Hour (local) from which no messages are sent; `"none"` for no quiet hours."""
+    quiet_hours_end: Annotated[int, Field(ge=0, le=23)] | Literal["none"] = 8
+    """Hour (local) at which sending may start again; `"none"` for no quiet hours."""
     bulk_threshold: int = Field(10, ge=1)
     """A send to at least this many people is a bulk act (risk `high`)."""
     max_data_age_hours: float = Field(26.0, gt=0)
     """Acts that depend on balances, standing or status are refused when the imported data they read is older."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _quiet_hours(cls, data: Any) -> Any:
+        """Equal bounds would silently mean "never quiet": that must be said as "none"."""
+        if not isinstance(data, dict):
+            return data
+        start, end = data.get("quiet_hours_start", 21), data.get("quiet_hours_end", 8)
+        if "none" in (start, end):
+            return {**data, "quiet_hours_start": "none", "quiet_hours_end": "none"}
+        if start == end and not isinstance(start, bool):
+            raise ValueError(f"quiet_hours_start and quiet_hours_end are both {start}: to send at any hour, "
+                             "write quiet_hours_start = \"none\"")
+        return data
 
     @field_validator("policy")
     @classmethod
@@ -150,6 +221,12 @@ class ModelPrice(_Model):
     """Tokens written to the prompt cache."""
     cache_read: float = Field(ge=0)
     """Tokens read from the prompt cache."""
+    cache_write_1h: float | None = Field(None, ge=0)
+    """Tokens written to the prompt cache for an hour; empty is twice `input`, as the API prices it."""
+
+    @property
+    def cache_write_hour(self) -> float:
+        return self.cache_write_1h if self.cache_write_1h is not None else self.input * 2
 
 
 class ModelAccess(_Model):
@@ -175,6 +252,20 @@ class ModelAccess(_Model):
     """Budget: USD one run may spend."""
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
     """Per-model prices for cost accounting."""
+    max_continuations: int = Field(2, ge=0, le=10)
+    """Times an answer cut off at `max_output_tokens` (or paused by the API) is continued before the run ends `truncated`."""
+    max_wait_seconds: float = Field(120.0, ge=0)
+    """Longest wait the API may ask for (`retry-after`) within a run; longer ends the run `rate_limited`."""
+    thinking: ThinkingSetting = ThinkingSetting()
+    """Extended thinking of every workflow that sets none."""
+    daily_budget_usd: float | None = Field(None, gt=0)
+    """Claude spend allowed per local day (all workflows); empty is no limit."""
+    monthly_budget_usd: float | None = Field(None, gt=0)
+    """Claude spend allowed per calendar month; empty is no limit."""
+    on_budget_reached: Literal["offline", "wait"] = "offline"
+    """When a limit is reached, scheduled runs use their `offline` playbook or `wait` until it resets."""
+    cache_ttl: Literal["5m", "1h"] = "5m"
+    """Lifetime of the shared prompt prefix in the cache: `1h` pays when runs are further apart than 5 minutes."""
 
     def price_for(self, model: str) -> ModelPrice:
         """The price of `model`, or of the longest configured prefix of it."""
@@ -222,11 +313,21 @@ class BackupConfig(_Model):
     """Local hour (`scheduler.timezone`) at which the daily copy is made."""
 
 
+class ConsoleConfig(_Model):
+    """The full-screen console, which may stay open for weeks."""
+
+    live_runs: int = Field(20, ge=1, le=500)
+    """Finished runs whose live views stay in memory; older ones reopen from the history."""
+
+
 class DatabaseConfig(_Model):
     """Where the gym's data lives."""
 
     path: str = "gym.db"
     """SQLite file, relative to the config file's folder."""
+    busy_wait_seconds: float = Field(120.0, gt=0, le=86_400)
+    """How long a command waits for another gymconsole's write to finish before giving up with one line
+    (the scheduler service waits for as long as it takes)."""
 
 
 class SmtpConfig(_Model):
@@ -343,6 +444,11 @@ class AlertsConfig(_Model):
     """Timeout of one alert request."""
 
 
+WATCH_PATTERNS = {"members": "members*.csv", "prospects": "prospects*.csv", "invoices": "invoices*.csv",
+                  "payments": "payments*.csv", "referrals": "referrals*.csv", "training_clients": "training*.csv",
+                  "door_credentials": "door*.csv"}
+
+
 class ImportMapping(_Model):
     """How one system's export of one table is read."""
 
@@ -363,13 +469,15 @@ class ImportConfig(_Model):
     """Folder the scheduler imports new exports from (relative to the config file); empty: no watch folder."""
     watch_mapping: str = ""
     """The mapping watched files are read with; empty: the default headers and synonyms."""
-    files: dict[str, str] = Field(default_factory=lambda: {
-        "members": "members*.csv", "prospects": "prospects*.csv", "invoices": "invoices*.csv",
-        "payments": "payments*.csv", "referrals": "referrals*.csv", "training_clients": "training*.csv",
-        "door_credentials": "door*.csv"})
-    """Per table, the file-name pattern of its exports in the watch folder."""
+    files: dict[str, str] = Field(default_factory=lambda: dict(WATCH_PATTERNS))
+    """Per table, the file-name pattern of its exports in the watch folder (tables left out keep the default)."""
     mappings: dict[str, dict[str, ImportMapping]] = Field(default_factory=dict)
     """Named mappings (`[import.mappings.NAME.members]`) for `--mapping NAME`."""
+
+    @field_validator("files")
+    @classmethod
+    def _default_patterns(cls, value: dict[str, str]) -> dict[str, str]:
+        return {**WATCH_PATTERNS, **value}
 
     @model_validator(mode="after")
     def _known_tables(self) -> ImportConfig:
@@ -431,6 +539,8 @@ class Config(_Model):
     """Importing the membership system's exports."""
     assistant: AssistantConfig = AssistantConfig()
     """The manager's assistant: questions and one-off tasks."""
+    console: ConsoleConfig = ConsoleConfig()
+    """The full-screen console."""
     workflows: dict[str, WorkflowConfig] = Field(default_factory=dict)
     """The workflows, by name."""
 
@@ -442,16 +552,15 @@ class Config(_Model):
 
     @model_validator(mode="after")
     def _known_tools(self) -> Config:
-        from gymconsole.tools.registry import TOOL_NAMES
+        from gymconsole.tools.names import TOOL_NAMES  # the names only: the tools themselves load when used
 
         for name, workflow in self.workflows.items():
             for tool in workflow.tools:
                 if tool not in TOOL_NAMES:
                     raise ValueError(f"workflows.{name}.tools: unknown tool {tool!r}")
-            try:
-                workflow.task.format(**self.thresholds.model_dump())
-            except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
-                raise ValueError(f"workflows.{name}.task: unknown placeholder {exc}") from None
+            problem = _placeholder_problem(workflow.task, set(self.thresholds.model_dump()))
+            if problem:
+                raise ValueError(f"workflows.{name}.task: {problem}")
         return self
 
     @model_validator(mode="after")
@@ -470,6 +579,10 @@ class Config(_Model):
     def model_for(self, workflow: str) -> str:
         """The model a workflow runs on."""
         return self.workflows[workflow].model or self.model.default_model
+
+    def thinking_for(self, workflow: str) -> ThinkingSetting:
+        """The extended-thinking setting a workflow runs with."""
+        return self.workflows[workflow].thinking or self.model.thinking
 
     def task_for(self, workflow: str) -> str:
         """The workflow's task text with thresholds filled in."""

@@ -1,4 +1,5 @@
-"""The log file, ``gymconsole.log`` beside the database: what happened, for a person reading it later.
+"""The log files beside the database: ``gymconsole.log`` (the console and the commands) and
+``gymconsole-service.log`` (the headless scheduler): what happened, for a person reading it later.
 
 * Local time with its UTC offset (``2026-11-30 06:00:02 -0500``), like the console.
 * gymconsole's own lines from INFO up; other libraries' only from WARNING up
@@ -22,6 +23,9 @@ from gymconsole.paths import private_file
 from gymconsole.present.sanitize import visible
 
 LOG_NAME = "gymconsole.log"
+SERVICE_LOG_NAME = "gymconsole-service.log"
+"""The headless scheduler's own file: two processes rotating one file would trip over each other (on Windows
+an open file cannot be renamed)."""
 MAX_BYTES = 2_000_000
 BACKUPS = 5
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -65,8 +69,8 @@ class PrivateRotatingFileHandler(RotatingFileHandler):
                 pass
 
 
-def file_handler(folder: Path) -> logging.Handler:
-    handler = PrivateRotatingFileHandler(folder / LOG_NAME, maxBytes=MAX_BYTES, backupCount=BACKUPS,
+def file_handler(folder: Path, name: str = LOG_NAME) -> logging.Handler:
+    handler = PrivateRotatingFileHandler(folder / name, maxBytes=MAX_BYTES, backupCount=BACKUPS,
                                          encoding="utf-8", delay=True)
     handler.setFormatter(LocalTimeFormatter(FORMAT))
     handler.addFilter(OwnLinesAndWarnings())

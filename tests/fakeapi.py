@@ -20,6 +20,21 @@ Every ``POST /v1/messages`` consumes the next step of the script:
 * ``StreamError`` -- a streamed reply with an ``event: error`` after N events.
 * ``Hang``        -- sleep (interruptibly) before answering.
 
+Content blocks: ``Text``, ``ToolUse``, ``Thinking`` (streamed as thinking_delta
+events then one signature_delta, as in the documented extended-thinking
+stream) and ``RedactedThinking``.
+
+Usage follows the API: a ``Reply`` without ``usage`` gets the usage the fake
+measures from the request, with the documented prompt-caching rules applied
+(tests/fakerules.py: exact prefixes, at most 4 breakpoints, 20-block lookback,
+per-model minimum lengths, 5-minute and 1-hour lifetimes on ``server.clock``).
+``usage=NO_USAGE`` sends none at all (the documented thinking stream), and a
+``Usage`` with fields set to None leaves those fields out.
+
+Requests the real API refuses (more than 4 cache breakpoints, thinking
+parameters a model does not take, thinking blocks dropped or altered before a
+tool result) are answered 400 invalid_request_error and consume no step.
+
 When the script is exhausted the server answers 500 "fake API script exhausted"
 (with ``x-should-retry: false`` so the SDK does not retry) so tests fail loudly.
 Any other path/method answers 404 and consumes no step.  Every request,
@@ -36,6 +51,7 @@ body and closes it (the client sees a normal end of body, just without
 
 from __future__ import annotations
 
+import hashlib
 import http.server
 import itertools
 import json
@@ -47,16 +63,21 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Iterable, Iterator, Union
 from urllib.parse import urlsplit
 
+from fakerules import PromptCache, RequestRejected, check_thinking, count_tokens
+
 __all__ = [
     "Drop",
     "FakeAnthropicServer",
     "Hang",
+    "NO_USAGE",
+    "RedactedThinking",
     "RecordedRequest",
     "Reply",
     "Status",
     "Step",
     "StreamError",
     "Text",
+    "Thinking",
     "ToolUse",
     "Usage",
     "error_type_for_status",
@@ -71,10 +92,32 @@ EXHAUSTED_MESSAGE = "fake API script exhausted"
 
 @dataclass
 class Usage:
-    input_tokens: int
-    output_tokens: int
-    cache_creation_input_tokens: int = 0
-    cache_read_input_tokens: int = 0
+    """Reported usage; a field set to None is left out of the stream."""
+
+    input_tokens: int | None
+    output_tokens: int | None
+    cache_creation_input_tokens: int | None = 0
+    cache_read_input_tokens: int | None = 0
+
+
+NO_USAGE = "no usage"
+"""``Reply(usage=NO_USAGE)``: no ``usage`` in ``message_start`` nor ``message_delta`` (the documented thinking stream)."""
+
+
+@dataclass
+class Thinking:
+    """A thinking block: ``chunks`` thinking_delta events, then one signature_delta."""
+
+    thinking: str
+    signature: str = ""
+    chunks: int = 1
+
+
+@dataclass
+class RedactedThinking:
+    """A redacted_thinking block: its encrypted ``data`` arrives whole in content_block_start."""
+
+    data: str
 
 
 @dataclass
@@ -102,7 +145,7 @@ class ToolUse:
     chunks: int = 1
 
 
-Block = Union[Text, ToolUse]
+Block = Union[Text, ToolUse, Thinking, RedactedThinking]
 
 
 @dataclass
@@ -132,6 +175,7 @@ class Status:
     the error type picked from ``code`` (see ``error_type_for_status``) and the
     message from ``message`` (or a default).  ``headers`` are sent verbatim,
     e.g. ``{"retry-after": "3"}`` or ``{"retry-after-ms": "1500"}``.
+    ``html`` sends that text as a ``text/html`` body instead (a proxy's error page).
     """
 
     kind: ClassVar[str] = "status"
@@ -140,6 +184,7 @@ class Status:
     headers: dict = field(default_factory=dict)
     body: dict | None = None
     message: str | None = None
+    html: str | None = None
 
 
 @dataclass
@@ -240,7 +285,7 @@ def _check_step(step: Any) -> None:
     reply = step if step.kind == "reply" else getattr(step, "reply", None)
     if reply is not None:
         for block in reply.blocks:
-            if type(block).__name__ not in ("Text", "ToolUse"):
+            if type(block).__name__ not in ("Text", "ToolUse", "Thinking", "RedactedThinking"):
                 raise TypeError(f"fakeapi: unknown content block {block!r}")
     if step.kind == "hang" and step.then is not None:
         _check_step(step.then)
@@ -256,7 +301,8 @@ class RecordedRequest:
     headers: dict  # lower-case names -> values
     json: Any  # parsed JSON body, or None if the body was empty / not JSON
     body: bytes
-    step: Any = None  # the step that answered it; None for 404s and "script exhausted"
+    step: Any = None  # the step that answered it; None for 404s, refused requests and "script exhausted"
+    cache_usage: Any = None  # what the prompt cache measured for this request (fakerules.CacheUsage)
 
     @property
     def stream(self) -> bool:
@@ -286,8 +332,27 @@ def _stop_reason(reply: Reply) -> str:
     return "tool_use" if any(type(b).__name__ == "ToolUse" for b in reply.blocks) else "end_turn"
 
 
-def _usage(reply: Reply) -> Usage:
-    return reply.usage if reply.usage is not None else Usage(input_tokens=10, output_tokens=5)
+def _output_tokens(reply: Reply) -> int:
+    parts = []
+    for block in reply.blocks:
+        kind = type(block).__name__
+        if kind == "Text":
+            parts.append(block.text)
+        elif kind == "Thinking":
+            parts.append(block.thinking)
+        elif kind == "RedactedThinking":
+            parts.append(block.data)
+        else:
+            parts.append(block.name + _tool_json(block))
+    return count_tokens("".join(parts))
+
+
+def _usage_fields(usage: Usage, *, output: bool) -> dict:
+    fields = {"input_tokens": usage.input_tokens, "cache_creation_input_tokens": usage.cache_creation_input_tokens,
+              "cache_read_input_tokens": usage.cache_read_input_tokens}
+    if output:
+        fields["output_tokens"] = usage.output_tokens
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 def _tool_json(block: ToolUse) -> str:
@@ -375,6 +440,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(data)
         self.wfile.flush()
 
+    def _send_text(self, code: int, text: str, content_type: str, headers: dict | None = None) -> None:
+        data = text.encode("utf-8")
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, str(value))
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
     def _start_sse(self, headers: dict | None, chunked: bool) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
@@ -441,6 +517,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             )
             return
 
+        try:
+            fake._validate(record)
+        except RequestRejected as exc:
+            fake._record(record)
+            self._send_json(400, _error_body("invalid_request_error", str(exc)), {"x-should-retry": "false"})
+            return
         step = fake._take_step(record)  # records the request too
         if step is None:
             n = fake._request_count()
@@ -450,36 +532,41 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 {"x-should-retry": "false"},
             )
             return
-        self._answer(step, stream=record.stream)
+        self._answer(step, stream=record.stream, request=record)
 
-    def _answer(self, step: Any, stream: bool) -> None:
+    def _answer(self, step: Any, stream: bool, request: RecordedRequest | None = None) -> None:
         fake = self.server.fake
         kind = getattr(step, "kind", None)
         if kind == "hang":
             if fake._closing.wait(step.seconds) or step.then is None:
                 self._abort()
                 return
-            self._answer(step.then, stream)
+            self._answer(step.then, stream, request)
+        elif kind == "status" and step.html is not None:
+            self._send_text(step.code, step.html, "text/html; charset=utf-8", step.headers)
         elif kind == "status":
             payload = step.body if step.body is not None else _error_body(error_type_for_status(step.code), step.message)
             self._send_json(step.code, payload, step.headers)
         elif kind == "reply":
+            usage = fake._usage_for(step, request)
             if stream:
                 self._start_sse(step.headers, chunked=True)
-                for event in fake._events(step):
+                for event in fake._events(step, usage):
                     self._write_event(event, chunked=True)
                 self._end_chunked()
             else:
-                self._send_json(200, fake._message(step), step.headers)
+                self._send_json(200, fake._message(step, usage=usage), step.headers)
         elif kind == "drop":
             chunked = not step.clean_eof
             self._start_sse(step.reply.headers, chunked=chunked)
-            for event in itertools.islice(fake._events(step.reply), step.after_events):
+            for event in itertools.islice(fake._events(step.reply, fake._usage_for(step.reply, request)),
+                                          step.after_events):
                 self._write_event(event, chunked=chunked)
             self._abort()
         elif kind == "stream_error":
             self._start_sse(step.reply.headers, chunked=True)
-            for event in itertools.islice(fake._events(step.reply), step.after_events):
+            for event in itertools.islice(fake._events(step.reply, fake._usage_for(step.reply, request)),
+                                          step.after_events):
                 self._write_event(event, chunked=True)
             self._write_event(("error", _error_body(step.error_type, step.message)), chunked=True)
             self._end_chunked()
@@ -494,8 +581,12 @@ class FakeAnthropicServer:
     works the same from sync and async tests (it runs in its own threads).
     """
 
-    def __init__(self, steps: Iterable[Any] | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(self, steps: Iterable[Any] | None = None, host: str = "127.0.0.1", clock: Any = None) -> None:
         self._host = host
+        self.cache = PromptCache(clock) if clock is not None else PromptCache()
+        """The key's prompt cache; ``clock`` (seconds, monotonic) decides when entries expire."""
+        self._signatures: dict[str, str] = {}
+        self._thought_tool_ids: set[str] = set()
         self._lock = threading.Lock()
         self._steps: deque = deque()
         self._requests: list[RecordedRequest] = []
@@ -666,68 +757,126 @@ class FakeAnthropicServer:
         with self._lock:
             return f"{prefix}_fake_{next(self._ids):06d}"
 
-    def _message(self, reply: Reply, *, streaming_start: bool = False) -> dict:
-        usage = _usage(reply)
+    def _validate(self, record: RecordedRequest) -> None:
+        """Refuse what the real API refuses (RequestRejected -> 400) before any step is used."""
+        body = record.json
+        if not isinstance(body, dict):
+            return
+        with self._lock:
+            signatures, thought = dict(self._signatures), set(self._thought_tool_ids)
+        check_thinking(body, record.headers, signatures, thought)
+        record.cache_usage = self.cache.apply(body) if body.get("messages") else None
+
+    def _usage_for(self, reply: Reply, request: RecordedRequest | None) -> Usage | None:
+        """The usage to report: the scripted one, none (NO_USAGE), or what the fake measured."""
+        if reply.usage == NO_USAGE:
+            return None
+        if reply.usage is not None:
+            return reply.usage
+        measured = getattr(request, "cache_usage", None)
+        if measured is None:
+            return Usage(input_tokens=10, output_tokens=_output_tokens(reply))
+        usage = Usage(measured.input_tokens, _output_tokens(reply), measured.cache_creation_input_tokens,
+                      measured.cache_read_input_tokens)
+        usage.split = (measured.ephemeral_5m_input_tokens, measured.ephemeral_1h_input_tokens)
+        return usage
+
+    def _remember(self, reply: Reply, blocks: list[dict]) -> None:
+        """Signatures issued, and the tool calls of answers that came with thinking (checked on the way back)."""
+        with self._lock:
+            thought = False
+            for block in blocks:
+                if block["type"] == "thinking":
+                    self._signatures[block["signature"]] = block["thinking"]
+                    thought = True
+                elif block["type"] == "redacted_thinking":
+                    self._signatures[block["data"]] = ""
+                    thought = True
+            if thought:
+                self._thought_tool_ids.update(b["id"] for b in blocks if b["type"] == "tool_use")
+
+    def _content(self, reply: Reply) -> list[dict]:
         content: list[dict] = []
-        if not streaming_start:
-            for block in reply.blocks:
-                if type(block).__name__ == "Text":
-                    content.append({"type": "text", "text": block.text})
-                elif type(block).__name__ == "ToolUse":
-                    if block.raw_json is not None:
-                        try:
-                            tool_input = json.loads(block.raw_json)
-                        except ValueError:
-                            tool_input = block.raw_json  # malformed on purpose: passed through as a string
-                    else:
-                        tool_input = block.input or {}
-                    content.append(
-                        {"type": "tool_use", "id": block.id or self._new_id("toolu"), "name": block.name, "input": tool_input}
-                    )
+        for block in reply.blocks:
+            kind = type(block).__name__
+            if kind == "Text":
+                content.append({"type": "text", "text": block.text})
+            elif kind == "Thinking":
+                signature = block.signature or "sig_" + hashlib.sha256(block.thinking.encode()).hexdigest()[:48]
+                content.append({"type": "thinking", "thinking": block.thinking, "signature": signature})
+            elif kind == "RedactedThinking":
+                content.append({"type": "redacted_thinking", "data": block.data})
+            elif kind == "ToolUse":
+                if block.raw_json is not None:
+                    try:
+                        tool_input = json.loads(block.raw_json)
+                    except ValueError:
+                        tool_input = block.raw_json  # malformed on purpose: passed through as a string
                 else:
-                    raise TypeError(f"fakeapi: unknown content block {block!r}")
-        return {
+                    tool_input = block.input or {}
+                content.append({"type": "tool_use", "id": block.id or self._new_id("toolu"), "name": block.name,
+                                "input": tool_input})
+            else:
+                raise TypeError(f"fakeapi: unknown content block {block!r}")
+        self._remember(reply, content)
+        return content
+
+    @staticmethod
+    def _usage_object(usage: Usage | None, *, streaming_start: bool) -> dict | None:
+        if usage is None:
+            return None
+        fields = _usage_fields(usage, output=True)
+        if streaming_start and "output_tokens" in fields:
+            fields["output_tokens"] = min(1, fields["output_tokens"] or 0)
+        split = getattr(usage, "split", None)
+        if split is not None:
+            fields["cache_creation"] = {"ephemeral_5m_input_tokens": split[0], "ephemeral_1h_input_tokens": split[1]}
+        return fields
+
+    def _message(self, reply: Reply, *, usage: Usage | None = None, streaming_start: bool = False,
+                 content: list[dict] | None = None) -> dict:
+        message = {
             "id": self._new_id("msg"),
             "type": "message",
             "role": "assistant",
             "model": reply.model,
-            "content": content,
+            "content": [] if streaming_start else (content if content is not None else self._content(reply)),
             "stop_reason": None if streaming_start else _stop_reason(reply),
             "stop_sequence": None,
-            "usage": {
-                "input_tokens": usage.input_tokens,
-                "output_tokens": 0 if streaming_start else usage.output_tokens,
-                "cache_creation_input_tokens": usage.cache_creation_input_tokens,
-                "cache_read_input_tokens": usage.cache_read_input_tokens,
-            },
         }
+        usage_object = self._usage_object(usage, streaming_start=streaming_start)
+        if usage_object is not None:
+            message["usage"] = usage_object
+        return message
 
-    def _events(self, reply: Reply) -> Iterator[dict]:
-        """The SSE event payloads for ``reply``, in order (each has a ``type``)."""
-        yield {"type": "message_start", "message": self._message(reply, streaming_start=True)}
-        for index, block in enumerate(reply.blocks):
-            if type(block).__name__ == "Text":
+    def _events(self, reply: Reply, usage: Usage | None = None) -> Iterator[dict]:
+        """The SSE event payloads for ``reply``, in order (each has a ``type``), as the API streams them."""
+        yield {"type": "message_start", "message": self._message(reply, usage=usage, streaming_start=True)}
+        for index, block in enumerate(self._content(reply)):
+            kind = block["type"]
+            if kind == "text":
                 yield {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}}
-                for piece in _split(block.text, block.chunks):
+                for piece in _split(block["text"], reply.blocks[index].chunks):
                     yield {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": piece}}
-            elif type(block).__name__ == "ToolUse":
-                yield {
-                    "type": "content_block_start",
-                    "index": index,
-                    "content_block": {"type": "tool_use", "id": block.id or self._new_id("toolu"), "name": block.name, "input": {}},
-                }
-                for piece in _split(_tool_json(block), block.chunks):
-                    yield {
-                        "type": "content_block_delta",
-                        "index": index,
-                        "delta": {"type": "input_json_delta", "partial_json": piece},
-                    }
+            elif kind == "thinking":
+                yield {"type": "content_block_start", "index": index,
+                       "content_block": {"type": "thinking", "thinking": ""}}
+                for piece in _split(block["thinking"], reply.blocks[index].chunks):
+                    yield {"type": "content_block_delta", "index": index,
+                           "delta": {"type": "thinking_delta", "thinking": piece}}
+                yield {"type": "content_block_delta", "index": index,
+                       "delta": {"type": "signature_delta", "signature": block["signature"]}}
+            elif kind == "redacted_thinking":
+                yield {"type": "content_block_start", "index": index, "content_block": dict(block)}
             else:
-                raise TypeError(f"fakeapi: unknown content block {block!r}")
+                yield {"type": "content_block_start", "index": index,
+                       "content_block": {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}}
+                for piece in _split(_tool_json(reply.blocks[index]), reply.blocks[index].chunks):
+                    yield {"type": "content_block_delta", "index": index,
+                           "delta": {"type": "input_json_delta", "partial_json": piece}}
             yield {"type": "content_block_stop", "index": index}
-        yield {
-            "type": "message_delta",
-            "delta": {"stop_reason": _stop_reason(reply), "stop_sequence": None},
-            "usage": {"output_tokens": _usage(reply).output_tokens},
-        }
+        delta: dict = {"type": "message_delta", "delta": {"stop_reason": _stop_reason(reply), "stop_sequence": None}}
+        if usage is not None:
+            delta["usage"] = {k: v for k, v in {"output_tokens": usage.output_tokens}.items() if v is not None}
+        yield delta
         yield {"type": "message_stop"}

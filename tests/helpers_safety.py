@@ -134,7 +134,7 @@ def build_world(folder: Path, **thresholds: int) -> tuple[Path, Path]:
     template = folder / "template.db"
     asyncio.run(create_demo(template, scale=1, today=datetime.now(ZoneInfo(zone)).date()))
     text = (ROOT / "config.toml").read_text(encoding="utf-8")
-    changes = {"quiet_hours_start": 0, "quiet_hours_end": 0, **thresholds}
+    changes = {"quiet_hours_start": "\"none\"", "quiet_hours_end": "\"none\"", **thresholds}
     for key, value in changes.items():
         text, found = re.subn(rf"(?m)^{key} = [\d.]+", f"{key} = {value}", text)
         assert found == 1, key

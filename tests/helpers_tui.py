@@ -41,7 +41,7 @@ def no_cursor_blink(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Input, "cursor_blink", False)
 
 
-async def wait_until(pilot: Pilot[Any], predicate: Callable[[], bool], *, timeout: float = 15.0,
+async def wait_until(pilot: Pilot[Any], predicate: Callable[[], bool], *, timeout: float = 60.0,
                      what: str = "condition") -> None:
     """Let the app work until ``predicate()`` holds (polling every few milliseconds).
 

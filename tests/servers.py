@@ -81,20 +81,46 @@ class SmtpRecorder:
         """Once this many messages were recorded, the next one is recorded and then the answer is withheld."""
         self.held = threading.Event()
         self.release = threading.Event()
+        self.pipelining = False
+        """Offer PIPELINING in the EHLO answer (aiosmtpd reads pipelined commands in order either way)."""
+        self.sessions = 0
+        """EHLOs seen: one per SMTP session."""
+        self.refuse: dict[str, str] = {}
+        """Recipient address -> the RCPT answer refusing it (the rest are taken)."""
+        self.drop_at: int | None = None
+        """The DATA of this (1-based) message is read, then the connection is cut without an answer, once."""
+        self._datas = 0
 
     def message_ids(self) -> list[str]:
         with self.lock:
             return [m.message_id for m in self.messages]
 
+    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
+                          responses: list[str]) -> list[str]:
+        session.host_name = hostname
+        with self.lock:
+            self.sessions += 1
+        if self.pipelining:
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
+
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         if self.rcpt_reply:
             return self.rcpt_reply
+        if address in self.refuse:
+            return self.refuse[address]
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         import asyncio
 
+        with self.lock:
+            self._datas += 1
+            drop = self._datas == self.drop_at
+        if drop:  # the server goes away before it says "250": it did not take the message
+            server.transport.abort()
+            return "421 going away"
         message = message_from_bytes(envelope.content, policy=policy.default)
         body = message.get_body(("plain",))
         with self.lock:

@@ -38,7 +38,7 @@ async def test_a_question_answered_with_two_read_tools_then_a_follow_up(config, 
     assert any(e["kind"] == "notice" and "who owes more than $300?" in e["message"] for e in replay)
 
     requests = [r.json for r in fake_api.requests]
-    assert requests[0]["system"][0]["text"] == ASSISTANT_PROMPT
+    assert requests[0]["system"][0]["text"].startswith(ASSISTANT_PROMPT)
     names = {tool["name"] for tool in requests[0]["tools"]}
     assert {"query_gym", "get_member", "restore_door_access"} <= names
     result_of_query = json.loads(requests[1]["messages"][2]["content"][1]["content"])
@@ -49,7 +49,7 @@ async def test_a_question_answered_with_two_read_tools_then_a_follow_up(config, 
     follow = requests[2]["messages"]
     assert follow[0] == {"role": "user", "content": "who owes more than $300?"}
     assert follow[1] == {"role": "assistant", "content": first.answer}
-    assert follow[2]["content"].endswith("did she come in this week?")
+    assert follow[2]["content"][-1]["text"].endswith("did she come in this week?")  # with the turn's cache breakpoint
     assert stored == [{"run_id": first.run_id, "conversation_id": first.run_id, "question": "who owes more than $300?"},
                       {"run_id": second.run_id, "conversation_id": first.run_id, "question": "did she come in this week?"}]
 

@@ -37,3 +37,37 @@ def test_ask_streams_tables_as_tables_saves_and_answers_json(demo_path, tmp_path
     assert replay.returncode == 0, replay.stderr
     rows = json.loads(replay.stdout)["results"][0]
     assert rows["columns"] == ["first_name", "balance"] and len(rows["rows"]) == 2
+
+
+def test_a_saved_question_on_a_schedule_becomes_a_workflow(demo_path, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    from test_cli_run import ROOT, _env
+
+    config = tmp_path / "config.toml"
+    shutil.copyfile(ROOT / "config.toml", config)
+
+    def gymconsole(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "gymconsole", *args, "--config", str(config), "--db",
+                               str(demo_path)], capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=60)
+
+    refused = gymconsole("questions", "save", "top-debts", "who owes most?", "--sql", "DELETE FROM members")
+    assert refused.returncode == 2 and "only SELECT" in refused.stderr
+    assert gymconsole("questions", "save", "top-debts", 'who owes {most}? "now"', "--sql",
+                      "SELECT id, balance FROM members ORDER BY balance DESC LIMIT 3").returncode == 0
+    offline = json.loads(gymconsole("questions", "run", "top-debts", "--json").stdout)
+    assert offline["mode"] == "offline" and len(offline["results"][0]["rows"]) == 3
+    bad = gymconsole("questions", "schedule", "top-debts", "--cron", "0 25 * * *")
+    assert bad.returncode == 2 and "--cron" in bad.stderr and "Traceback" not in bad.stderr
+    done = gymconsole("questions", "schedule", "top-debts", "--cron", "0 7 * * mon")
+    assert done.returncode == 0, done.stderr
+    listed = json.loads(gymconsole("workflows", "--json").stdout)
+    (saved,) = [w for w in listed if w.get("name", w.get("workflow")) == "saved_top_debts"]
+    assert "mon" in json.dumps(saved)
+    from gymconsole.config import load_config
+
+    loaded = load_config(config)
+    assert 'who owes {most}? "now"' in loaded.task_for("saved_top_debts")
+    assert "query_gym" in loaded.workflows["saved_top_debts"].tools

@@ -22,7 +22,7 @@ PASSWORD = "env-file-pa55word-42"
 
 def _config(folder: Path, extra: str = "") -> Path:
     path = folder / "console.toml"
-    path.write_text('[database]\npath = "gym.db"\n\n[safety]\nquiet_hours_start = 0\nquiet_hours_end = 0\n'
+    path.write_text('[database]\npath = "gym.db"\n\n[safety]\nquiet_hours_start = \"none\"\n'
                     + extra, encoding="utf-8")
     return path
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 import logging
 
 import pytest
@@ -36,10 +37,31 @@ async def test_529_honours_retry_after_ms(config, demo_path, clock, fake_api):
     assert "overloaded" in events.of("rate_limit_wait")[0].reason
 
 
-async def test_retry_after_is_capped(config, demo_path, clock, fake_api):
-    config = with_model(config, retry_max_seconds=30.0)
-    result, _, _ = await _run(config, demo_path, clock, fake_api, [Status(429, {"retry-after": "86400"}), DONE])
-    assert result.status == "succeeded" and clock.sleeps == [30.0]
+async def test_retry_after_is_never_cut_short(config, demo_path, clock, fake_api):
+    # the server asks for 5 s with the backoff cap at 2 s: the retry waits the full 5 s
+    config = with_model(config, retry_max_seconds=2.0)
+    result, _, _ = await _run(config, demo_path, clock, fake_api, [Status(429, {"retry-after": "5"}), DONE])
+    assert result.status == "succeeded" and clock.sleeps == [5.0]
+
+
+async def test_a_wait_longer_than_max_wait_ends_the_run_rate_limited(config, demo_path, clock, fake_api):
+    config = with_model(config, max_wait_seconds=60.0)
+    result, events, run = await _run(config, demo_path, clock, fake_api, [Status(429, {"retry-after": "900"}), DONE])
+    assert result.status == "rate_limited" and run["status"] == "rate_limited"
+    assert clock.sleeps == [] and len(fake_api.requests) == 1  # no retry that would surely fail
+    assert "asked to wait 900 s" in result.error and "model.max_wait_seconds (60 s)" in result.error
+    assert result.resume_at == clock.now() + timedelta(seconds=900)
+    assert events.of("run_finished")[0].resume_at == result.resume_at.isoformat()
+    assert "900" in str(events.of("rate_limit_wait")[0].seconds)
+
+
+async def test_a_500_with_an_html_page_shows_the_status_not_the_page(config, demo_path, clock, fake_api):
+    page = "<html><head><title>502 Bad Gateway</title></head><body><h1>nginx</h1></body></html>"
+    config = with_model(config, max_retries=1)
+    result, events, _ = await _run(config, demo_path, clock, fake_api, [Status(500, html=page), Status(500, html=page)])
+    assert result.status == "failed"
+    assert "500" in result.error and "Internal Server Error" in result.error and "text/html" in result.error
+    assert "<" not in result.error and "nginx" not in events.dump()
 
 
 async def test_500_backs_off_exponentially_with_jitter(config, demo_path, clock, fake_api):

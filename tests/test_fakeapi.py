@@ -119,7 +119,7 @@ async def test_default_stop_reason_and_text_stream(server):
             final = await s.get_final_message()
     assert pieces == ["hel", "lo", " g", "ym"]
     assert final.stop_reason == "end_turn"
-    assert final.usage.output_tokens == 5  # default Usage(10, 5)
+    assert final.usage.output_tokens == 3  # measured: 9 bytes of text / 4, rounded up
 
 
 @pytest.mark.asyncio
@@ -131,7 +131,8 @@ async def test_non_streaming_request_gets_plain_json_message(server):
     assert message.content[0].text == "plain"
     assert message.content[1].input == {"member_id": 1}
     assert message.content[1].id.startswith("toolu_")
-    assert message.usage.input_tokens == 10
+    assert message.usage.input_tokens == server.requests[0].cache_usage.input_tokens > 10  # measured (tools + message)
+    assert message.usage.cache_read_input_tokens == 0  # no breakpoint, nothing cached
     assert server.requests[0].stream is False
 
 
@@ -283,7 +284,7 @@ async def test_drop_with_clean_eof_yields_message_without_stop_reason(server):
             final = await s.get_final_message()
     assert final.stop_reason is None
     assert final.content[0].text == "hell"
-    assert final.usage.output_tokens == 0
+    assert final.usage.output_tokens <= 1  # message_start's count (the API sends 1 there)
 
 
 @pytest.mark.asyncio

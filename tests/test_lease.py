@@ -91,7 +91,7 @@ async def test_two_services_and_a_console_fire_each_time_once_and_take_over_afte
         async with open_services(config, offline=True, dry_run=True) as console:
             await console.scheduler.start()
             assert not console.scheduler.lease.held  # the service holds the schedules
-            await asyncio.sleep(3 * EVERY + 0.5)
+            await asyncio.sleep(2 * EVERY + 1)
             first.send_signal(signal.SIGKILL)
             await first.wait()
             killed_at = datetime.now(UTC)
@@ -99,7 +99,7 @@ async def test_two_services_and_a_console_fire_each_time_once_and_take_over_afte
             taken = lease_row(demo_path)
             assert taken is not None and taken["pid"] in (second.pid, os.getpid())
             assert parse(str(taken["acquired_at"])) - killed_at <= timedelta(seconds=config.scheduler.lease_seconds)
-            await asyncio.sleep(3 * EVERY + 0.5)
+            await asyncio.sleep(2 * EVERY + 1)
             await console.scheduler.shutdown()
         second.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(second.wait(), 30) == 0
@@ -117,7 +117,7 @@ async def test_two_services_and_a_console_fire_each_time_once_and_take_over_afte
     for name in FAST:
         times = [parse(due) for workflow, due, _ in fires if workflow == name]
         gaps = {(b - a).total_seconds() for a, b in zip(times, times[1:])}
-        assert len(times) >= 5 and gaps == {EVERY}, (name, times)  # no scheduled time lost, before or after the kill
+        assert len(times) >= 4 and gaps == {EVERY}, (name, times)  # no scheduled time lost, before or after the kill
         runs = [row for row in scheduled if row[0] == name]
         assert len(runs) == len(times)  # and none run twice
     outcomes = {outcome for _, _, outcome in fires}

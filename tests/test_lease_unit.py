@@ -3,6 +3,7 @@ connection, as two processes would have), deterministic handovers."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -109,3 +110,18 @@ async def test_a_clean_stop_hands_the_lease_over_at_once(two, clock: FakeClock) 
     assert console.scheduler.lease.held
     assert console.scheduler.lease.taken_from is not None and console.scheduler.lease.taken_from.role == "service"
     assert console.runner.started == []  # nothing fell due in between
+
+
+async def test_a_run_going_on_in_another_process_makes_the_holder_skip_that_time(two, clock: FakeClock) -> None:
+    service, console = two
+    await service.scheduler.start()
+    parent = os.getppid()  # a live process that is not this one, standing in for the console running it by hand
+    async with console.db.write() as tx:
+        await tx.execute("INSERT INTO runs (workflow, trigger, status, started_at, pid, mode, dry_run)"
+                         " VALUES ('hourly', 'manual', 'running', '2026-11-02T15:14:00', ?, 'offline', 0)", (parent,))
+    clock.advance(10)
+    await service.fire(datetime(2026, 11, 2, 15, 15, tzinfo=UTC))
+    assert service.runner.started == []
+    skipped = await service.db.fetch_one("SELECT status, summary FROM runs WHERE trigger = 'schedule'")
+    assert skipped is not None and skipped["status"] == "skipped"
+    assert f"in another gymconsole (pid {parent}) was still in progress" in skipped["summary"]

@@ -352,3 +352,31 @@ async def test_a_run_due_within_the_misfire_grace_is_caught_up_once(repo_config:
     await third.scheduler.shutdown()
     assert third.runner.started == []
     assert await third.statuses() == [("hourly", "schedule", "succeeded")]
+
+
+async def test_a_rate_limited_scheduled_run_is_tried_once_more_when_the_api_allows(
+        base: Config, clock: FakeClock, hdb: Database) -> None:
+    from types import SimpleNamespace
+
+    rig = Rig(hdb, base, clock)
+    plain_run = rig.runner.run
+
+    async def rate_limited_first(workflow: str, **kw: Any) -> Any:
+        result = await plain_run(workflow, **kw)
+        if len(rig.runner.started) > 1:
+            return result
+        return SimpleNamespace(status="rate_limited", resume_at=datetime.now(UTC) + timedelta(seconds=0.3))
+
+    rig.runner.run = rate_limited_first  # type: ignore[method-assign]
+    await rig.scheduler.start()
+    try:
+        rig.fire("alpha")
+        await wait_for(lambda: rig.scheduler.retry_time("alpha") is not None)
+        assert [j["retry_at"] is not None for j in rig.scheduler.jobs()] == [True, False]
+        await wait_for(lambda: len(rig.runner.started) == 2)
+        await wait_for(lambda: not rig.runner.running())
+        await asyncio.sleep(0.4)
+    finally:
+        await rig.scheduler.shutdown()
+    assert rig.runner.started == [("alpha", "schedule"), ("alpha", "schedule")]  # once more, not again
+    assert rig.scheduler.retry_time("alpha") is None

@@ -184,9 +184,11 @@ async def test_a_full_disk_is_waited_out(repo_config: Config, tmp_path: Path, mo
             service.fire_now()
             await wait_for(lambda: any("disk is full" in r.getMessage() for r in caplog.records), timeout=10)
             filler.unlink(missing_ok=True)  # someone frees space
-            await wait_for(lambda: service.runner.started == [("nightly", "schedule")], timeout=15)
-            await wait_for(lambda: not service.runner.running(), timeout=10)
-            assert [(w, s) for w, s, _ in await service.runs()] == [("nightly", "succeeded")]
+            async def succeeded() -> bool:
+                return [(w, s) for w, s, _ in await service.runs()] == [("nightly", "succeeded")]
+
+            await wait_for(succeeded, timeout=30)
+            assert service.runner.started[-1] == ("nightly", "schedule")
         finally:
             await service.scheduler.shutdown()
             await db.close()

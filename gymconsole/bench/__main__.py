@@ -11,13 +11,14 @@ import sys
 import time
 from pathlib import Path
 
-SECTIONS = ["tools", "engine", "history", "tui"]
+SECTIONS = ["tools", "engine", "history", "tui", "imports", "ratios", "soak"]
 
 
 def main(argv: list[str]) -> int:
     workdir = Path("bench-data")
     workdir.mkdir(exist_ok=True)
     wanted = argv or SECTIONS
+    failed = []
     for name in wanted:
         try:
             module = importlib.import_module(f"gymconsole.bench.{name}")
@@ -28,8 +29,12 @@ def main(argv: list[str]) -> int:
             continue
         print(f"\n== {name}")
         started = time.perf_counter()
-        module.run(workdir)
+        if module.run(workdir) is False:  # a section that checks aims says False when one failed
+            failed.append(name)
         print(f"   ({time.perf_counter() - started:.1f} s)")
+    if failed:
+        print(f"make bench: FAILED in {', '.join(failed)} (see the FAIL lines above)")
+        return 1
     return 0
 
 

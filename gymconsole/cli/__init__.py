@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sqlite3
 import sys
 from typing import NoReturn
 
 from gymconsole import __version__
-from gymconsole.cli.common import UsageError, add_common, fail
+from gymconsole.cli.common import CommandFailed, UsageError, add_common, fail
 
 SUBCOMMANDS = ["init", "tool", "run", "workflows", "history", "approvals", "scheduler", "outbox", "import", "backup",
                "service", "ask", "questions", "rules"]
@@ -32,14 +33,30 @@ def _command_in(argv: list[str]) -> str | None:
     return None
 
 
+SUMMARIES = {
+    "init": "create the database (empty, or a demo gym with --demo)",
+    "tool": "run one tool by hand and print its JSON result",
+    "run": "run one workflow now and show it live",
+    "workflows": "the workflows: schedule, next run, paused, last run",
+    "history": "past runs (newest first); `history show RUN` for one run",
+    "approvals": "requests waiting for a person; approve or deny them",
+    "scheduler": "run the workflows on their schedules, headless",
+    "outbox": "see and send the outbox; STOP replies; door drift",
+    "import": "import a CSV export of the membership system",
+    "backup": "copy the database safely, even while it is in use",
+    "service": "run the scheduler as a service at start-up",
+    "ask": "ask the assistant a question, or give it a one-off task",
+    "questions": "saved questions: list, save, run, delete",
+    "rules": "standing approvals: list, add, revoke",
+}
+"""Each subcommand's one line for ``gymconsole --help``, so the list costs no imports (a test
+checks them against each module's own ``help=``; a subcommand missing here is imported)."""
+
+
 def _needed(argv: list[str]) -> list[str]:
-    """Import only the subcommand in use: the console's first paint should not pay for the others."""
+    """The subcommands to import: only the one in use (the console and ``--help`` import none)."""
     command = _command_in(argv)
-    if command in SUBCOMMANDS:
-        return [command]
-    if command is None and not {"-h", "--help"} & set(argv):
-        return []
-    return SUBCOMMANDS  # help, or an unknown word: argparse lists them all
+    return [command] if command in SUBCOMMANDS else []
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -50,14 +67,18 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
-    """The parser; with ``argv`` only the subcommand it names is imported."""
+    """The parser; with ``argv`` only the subcommand it names is imported (the rest are listed by summary)."""
     parser = OneLineParser(prog="gymconsole", description="A gym's operations console.")
     parser.add_argument("--version", action="version", version=f"gymconsole {__version__}")
     add_common(parser)
     parser.add_argument("--offline", action="store_true", help="never call Claude; run the offline playbooks")
     parser.add_argument("--dry-run", action="store_true", help="acting tools only report what they would do")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMANDS if argv is None else _needed(argv):
+    needed = SUBCOMMANDS if argv is None else _needed(argv)
+    for name in SUBCOMMANDS:
+        if name not in needed and name in SUMMARIES:
+            subparsers.add_parser(name, help=SUMMARIES[name], add_help=False)  # listed, never parsed into
+            continue
         try:
             module = importlib.import_module(f"gymconsole.cli.{name}")
         except ModuleNotFoundError as exc:
@@ -84,6 +105,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(handler(args) or 0)
     except UsageError as exc:
         return fail(str(exc), 2)
+    except CommandFailed as exc:
+        return fail(str(exc), 1)
+    except (sqlite3.Error, OSError) as exc:  # a disk or the OS refusing, wherever it surfaced: one line
+        from gymconsole.db.connection import fault
+
+        return fail(str(fault("the database" if isinstance(exc, sqlite3.Error) else "gymconsole", exc)), 1)
     except KeyboardInterrupt:
         return fail("interrupted", 130)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from gymconsole.config import Config, ConfigError, load_config
-from gymconsole.db import DatabaseError
+from gymconsole.db import DatabaseBusy, DatabaseError, DatabaseFault, configure_waiting
 from gymconsole.present.sanitize import visible
 
 T = TypeVar("T")
@@ -23,6 +23,34 @@ CONFIG_HELP = ("config file (default: $GYMCONSOLE_CONFIG, else ./config.toml, el
 
 class UsageError(Exception):
     """Bad usage, configuration or input: one line, exit 2."""
+
+
+class CommandFailed(Exception):
+    """The command could not do its work (a busy database, a full disk): one line, exit 1."""
+
+
+class TerminalWaitNote:
+    """Shows "waiting for the database ..." on stderr while a writer waits: rewritten in place on a terminal,
+    a line every 10 s otherwise (a log, a pipe)."""
+
+    def __init__(self) -> None:
+        self._shown = -1.0
+
+    def __call__(self, seconds: float | None) -> None:
+        from gymconsole.db.connection import wait_note
+
+        tty = sys.stderr.isatty()
+        if seconds is None:
+            if tty and self._shown >= 0:
+                print("\r\033[K", end="", file=sys.stderr, flush=True)
+            self._shown = -1.0
+            return
+        if tty:
+            print(f"\rgymconsole: {wait_note(seconds)}\033[K", end="", file=sys.stderr, flush=True)
+            self._shown = seconds
+        elif self._shown < 0 or seconds - self._shown >= 10:
+            print(f"gymconsole: {wait_note(seconds)}", file=sys.stderr, flush=True)
+            self._shown = seconds
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
@@ -66,13 +94,14 @@ class _OneLine(logging.Formatter):
         return " ".join(visible(text).split())
 
 
-def setup_logging(config: Config, *, terminal: bool) -> None:
+def setup_logging(config: Config, *, terminal: bool, log_name: str | None = None) -> None:
     """Full records to ``gymconsole.log`` beside the database (see :mod:`gymconsole.logfile`); one-line
     warnings on stderr.
 
     The full-screen console passes ``terminal=False``: writing to the terminal
     under Textual would garble the screen.
     """
+    logging.raiseExceptions = False  # a log file on a full disk must not print tracebacks under the one line
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_gymconsole", False):
@@ -83,7 +112,8 @@ def setup_logging(config: Config, *, terminal: bool) -> None:
     from gymconsole.logfile import file_handler
 
     try:
-        handlers.append(file_handler(config.database_path().parent))
+        folder = config.database_path().parent
+        handlers.append(file_handler(folder, log_name) if log_name else file_handler(folder))
     except OSError:
         pass  # a read-only folder: the terminal handler below still reports problems
     if terminal:
@@ -124,13 +154,17 @@ def config_from(args: argparse.Namespace) -> Config:
         config = config.model_copy(update={"database": config.database.model_copy(update={"path": str(Path(db).resolve())}),
                                            "file_keys": config.file_keys | {"database.path"}})
     setup_logging(config, terminal=getattr(args, "command", None) is not None)
+    configure_waiting(config.database.busy_wait_seconds, TerminalWaitNote())
     return config
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine; database problems become UsageError (one line, exit 2)."""
+    """Run a coroutine; a missing or unusable database is a UsageError (one line, exit 2), a busy one or a
+    refusing disk a CommandFailed (one line, exit 1)."""
     try:
         return asyncio.run(coro)
+    except (DatabaseBusy, DatabaseFault) as exc:
+        raise CommandFailed(str(exc)) from None
     except DatabaseError as exc:
         raise UsageError(str(exc)) from None
 

@@ -8,8 +8,9 @@ Everything from the database is printed as plain text (never Rich markup).
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import re
-import sqlite3
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,13 +22,15 @@ from gymconsole.cli import common
 from gymconsole.cli.printer import STATUS_STYLE
 from gymconsole.clock import SystemClock
 from gymconsole.config import Config
-from gymconsole.db import open_database
+from gymconsole.db import DatabaseBusy, DatabaseFault, open_database
 from gymconsole.engine.events import Event, TextDelta
 from gymconsole.engine.history import STATUSES, HistoryStore
 from gymconsole.present.run_events import RunPresenter, mode_words, trigger_words
 from gymconsole.present.sanitize import visible
 from gymconsole.present.terminal import rich_line, safe_console
 from gymconsole.present.words import cost, plural, status_words
+
+log = logging.getLogger(__name__)
 
 STATUS_STYLES = STATUS_STYLE | {"missed": "yellow", "skipped": "dim", "running": "cyan"}
 
@@ -73,12 +76,12 @@ def parse_since(text: str, zone: ZoneInfo, now: datetime) -> datetime:
 
 
 async def close_orphans(store: HistoryStore) -> None:
-    """Show runs of a crashed process as ``interrupted``, not ``running`` (skipped on a read-only file)."""
+    """Show runs of a crashed process as ``interrupted``, not ``running`` (left for later when the database
+    cannot be written now: read-only, a full disk, busy past the bound; reading still works)."""
     try:
         await store.mark_interrupted()
-    except sqlite3.OperationalError as exc:
-        if "readonly" not in str(exc):
-            raise
+    except (DatabaseFault, DatabaseBusy) as exc:
+        log.warning("runs of ended processes not closed yet: %s", exc)
 
 
 def list_handler(args: argparse.Namespace) -> int:
@@ -132,6 +135,8 @@ def runs_table(runs: list[dict[str, Any]], config: Config, width: int = 120) -> 
     for run in runs:
         how = f"{run['trigger']}/{'AI' if run['mode'] == 'claude' else 'offline'}" + (" dry" if run["dry_run"] else "")
         text = run["error"] or run["summary"] or ""
+        if run.get("attention"):
+            text = f"attention: {run['attention']}; {text}"
         rows.append([
             Text(str(run["id"])), Text(visible(run["workflow"])), Text(how),
             Text(status_words(run["status"]), style=STATUS_STYLES.get(run["status"], "")),

@@ -91,16 +91,16 @@ def _print(report) -> None:  # type: ignore[no-untyped-def]
     prefix = "dry run, nothing changed: " if report.dry_run else ""
     print(_clean(f"{prefix}{report.summary()} ({report.file})"))
     for reject in report.rejects[:SHOWN]:
-        print(_clean(f"  rejected line {reject['line']}: {reject['reason']}"))
+        print("  " + _clean(f"rejected line {reject['line']}: {reject['reason']}"))
     if report.rejected > SHOWN:
         print(f"  ... and {report.rejected - SHOWN:,} more rejected (--rejects PATH writes them all)")
     for conflict in report.conflicts[:SHOWN]:
-        print(_clean(f"  kept line {conflict['line']} {conflict['name']}: {conflict['reason']}"))
+        print("  " + _clean(f"kept line {conflict['line']} {conflict['name']}: {conflict['reason']}"))
     if report.missing:
         names = ", ".join(report.missing_sample)
         more = f" and {report.missing - len(report.missing_sample):,} more" if report.missing > len(report.missing_sample) else ""
-        print(_clean(f"  not in the latest export (no acts on them until they are back): {names}{more}"))
+        print("  " + _clean(f"not in the latest export (no acts on them until they are back): {names}{more}"))
     if report.totals_rows:
         print(f"  skipped {report.totals_rows} totals row(s)")
     if report.ignored_columns:
-        print(_clean(f"  columns not imported: {', '.join(report.ignored_columns)[:200]}"))
+        print("  " + _clean(f"columns not imported: {', '.join(report.ignored_columns)[:200]}"))

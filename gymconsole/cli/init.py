@@ -56,7 +56,7 @@ def handle(args: argparse.Namespace) -> int:
     written = _write_config_if_none(args)
     config = common.config_from(args)
     path = config.database_path()
-    if path.exists() or path.is_symlink():
+    if (path.exists() and not _empty_file(path)) or path.is_symlink():
         if not args.force:
             raise common.UsageError(f"{path} already exists (add --force to replace it)")
         if path.is_dir():
@@ -153,6 +153,11 @@ def _parse_day(text: str | None) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         raise common.UsageError(f"--today: expected a date like 2026-11-02, got {text!r}") from None
+
+
+def _empty_file(path: Path) -> bool:
+    """A 0-byte file is no database: it is created in place, like a missing one."""
+    return path.is_file() and path.stat().st_size == 0
 
 
 def _remove(path: Path) -> None:

@@ -3,8 +3,8 @@
 ``run NAME`` asks the saved question again through the assistant (the same
 gate, rules and budgets as ``gymconsole ask``).  Without an API key (or with
 ``--offline``) it runs the read-only queries its answer used, labelled offline.
-To run one on a schedule, add a workflow to config.toml whose task is the
-question (see the README).
+``schedule NAME --cron "0 7 * * mon"`` adds it to config.toml as a workflow
+(``saved_NAME``) that the scheduler runs like any other, under the same policy.
 """
 
 from __future__ import annotations
@@ -21,9 +21,12 @@ from gymconsole.cli import common
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser("questions", help="saved questions: list, save, run, delete",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", choices=["list", "save", "run", "delete"], nargs="?", default="list")
+    parser.add_argument("action", choices=["list", "save", "run", "delete", "schedule"], nargs="?", default="list")
     parser.add_argument("name", nargs="?", help="the saved question's name (save, run, delete)")
     parser.add_argument("text", nargs="?", help="the question (save)")
+    parser.add_argument("--sql", action="append", default=[], metavar="SELECT",
+                        help="save: a read-only query to keep with it, so it also runs offline (repeat for more)")
+    parser.add_argument("--cron", metavar="FIELDS", help="schedule: when, as five cron fields, e.g. '0 7 * * mon'")
     parser.add_argument("--approve", choices=["ask", "yes", "no"], default="ask",
                         help="run: answer approval requests at the terminal, or always yes / no")
     parser.add_argument("--json", action="store_true", help="print JSON")
@@ -54,11 +57,13 @@ async def _handle(args: argparse.Namespace, config: Any) -> int:
 
     if args.action == "run":
         return await _run(args, config)
+    if args.action == "schedule":
+        return await _schedule(args, config)
     async with open_database(config.database_path()) as db:
         saved = SavedQuestions(db, SystemClock())
         try:
             if args.action == "save":
-                await saved.save(args.name, args.text)
+                await saved.save(args.name, args.text, await _checked_queries(db, args.sql))
             elif args.action == "delete":
                 await saved.delete(args.name)
             rows = await saved.list()
@@ -77,6 +82,64 @@ async def _handle(args: argparse.Namespace, config: Any) -> int:
         offline = f" · {len(row['queries'])} stored quer{'y' if len(row['queries']) == 1 else 'ies'}" \
             if row["queries"] else ""
         console.print(Text.assemble((row["name"], "bold"), f": {row['question']}", (offline, "dim")), soft_wrap=True)
+    return 0
+
+
+async def _checked_queries(db: Any, queries: list[str]) -> list[str]:
+    """Each --sql is run once through the query tool's checks: a refused one is a usage error, not a saved one."""
+    import asyncio
+
+    from gymconsole.tools.query import QueryRefused, run_query
+
+    for sql in queries:
+        try:
+            await asyncio.to_thread(run_query, db.path, sql)
+        except QueryRefused as exc:
+            raise common.UsageError(f"--sql {sql!r}: {exc}") from None
+    return queries
+
+
+async def _schedule(args: argparse.Namespace, config: Any) -> int:
+    """Append the saved question to config.toml as a workflow; the file is checked before it is replaced."""
+    import os
+    import tomllib
+
+    from gymconsole.clock import SystemClock
+    from gymconsole.config import ConfigError, parse_config
+    from gymconsole.db import open_database
+    from gymconsole.engine.saved import SavedQuestions, UnknownQuestion, workflow_block, workflow_name
+
+    if not args.cron:
+        raise common.UsageError('questions schedule: give --cron "MIN HOUR DAY MONTH DOW", e.g. --cron "0 7 * * mon"')
+    if config.source_path is None:
+        raise common.UsageError("questions schedule: no config file to add the workflow to")
+    async with open_database(config.database_path()) as db:
+        try:
+            question = await SavedQuestions(db, SystemClock()).get(args.name)
+        except UnknownQuestion as exc:
+            raise common.UsageError(str(exc)) from None
+    workflow = workflow_name(args.name)
+    if workflow in config.workflows:
+        raise common.UsageError(f"config.toml already has workflow {workflow!r}: edit or remove it there")
+    try:
+        block = workflow_block(args.name, question["question"], args.cron)
+    except ValueError as exc:
+        raise common.UsageError(str(exc)) from None
+    path = config.source_path
+    text = path.read_text(encoding="utf-8")
+    new_text = text.rstrip("\n") + "\n" + block
+    try:
+        parse_config(tomllib.loads(new_text), path)
+    except (tomllib.TOMLDecodeError, ConfigError) as exc:
+        raise common.UsageError(f"the workflow could not be added: {exc}") from None
+    temporary = path.with_name(path.name + ".new")
+    temporary.write_text(new_text, encoding="utf-8")
+    os.replace(temporary, path)
+    if args.json:
+        common.print_json({"status": "scheduled", "name": args.name, "workflow": workflow, "cron": args.cron})
+    else:
+        print(f"scheduled {args.name!r} as workflow {workflow} ({args.cron}) in {path}; "
+              "restart the console or the scheduler service to pick it up")
     return 0
 
 

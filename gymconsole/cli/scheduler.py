@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import logging
 import signal
-import sys
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,7 +24,11 @@ from zoneinfo import ZoneInfo
 from gymconsole.present.sanitize import header_safe, visible
 from gymconsole.cli import common
 from gymconsole.config import Config
+from gymconsole.db import configure_waiting
+from gymconsole.db.connection import wait_note
 from gymconsole.engine.events import ApprovalRequested, Event, RunFinished, RunStarted
+
+log = logging.getLogger(__name__)
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -51,9 +54,27 @@ def handle(args: argparse.Namespace) -> int:
             raise common.UsageError(f"unknown workflow {name!r}; known: {', '.join(sorted(config.workflows))}")
     if args.grace < 0:
         raise common.UsageError("--grace: must be 0 or more")
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from gymconsole.logfile import SERVICE_LOG_NAME
+
+    common.setup_logging(config, terminal=True, log_name=SERVICE_LOG_NAME)
+    configure_waiting(None, _ServiceWaitNote())  # the service never gives up on a busy database: it waits
     return common.run_async(serve(args, config))
+
+
+class _ServiceWaitNote:
+    """A waiting writer in the service: a log line when the wait starts, every minute, and when it ends."""
+
+    def __init__(self) -> None:
+        self._logged: float | None = None
+
+    def __call__(self, seconds: float | None) -> None:
+        if seconds is None:
+            if self._logged is not None:
+                log.warning("the database is free again")
+            self._logged = None
+        elif self._logged is None or seconds - self._logged >= 60:
+            log.warning(wait_note(seconds))
+            self._logged = seconds
 
 
 def _clean(text: str | None, limit: int = 200) -> str:

@@ -42,10 +42,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def parse_args_json(text: str) -> dict[str, Any]:
     """The JSON_ARGS argument as a dict, or a one-line usage error."""
+    from gymconsole.tools.base import JsonTooBig, loads_bounded
+
     try:
-        value = json.loads(text)
+        value = loads_bounded(text)
     except json.JSONDecodeError as exc:
         raise common.UsageError(f"JSON_ARGS is not valid JSON: {exc.msg} at position {exc.pos}") from None
+    except JsonTooBig as exc:
+        raise common.UsageError(f"JSON_ARGS: {exc}") from None
     if not isinstance(value, dict):
         raise common.UsageError(f"JSON_ARGS must be a JSON object like '{{\"member_id\": 1}}', not {type(value).__name__}")
     return value

@@ -1,5 +1,14 @@
 """The gym's SQLite database: schema, connection, demo data."""
 
-from gymconsole.db.connection import Database, DatabaseError, Transaction, open_database
+from gymconsole.db.connection import (
+    Database,
+    DatabaseBusy,
+    DatabaseError,
+    DatabaseFault,
+    Transaction,
+    configure_waiting,
+    open_database,
+)
 
-__all__ = ["Database", "DatabaseError", "Transaction", "open_database"]
+__all__ = ["Database", "DatabaseBusy", "DatabaseError", "DatabaseFault", "Transaction", "configure_waiting",
+           "open_database"]

@@ -29,6 +29,8 @@ class Allowance:
     ok: bool
     wait_until: datetime | None = None
     reason: str = ""
+    room: int = 0
+    """How many may go now (the tighter of the hourly and daily limits)."""
 
 
 class Pacer:
@@ -56,7 +58,7 @@ class Pacer:
         return end if end > local else self._local_at(local + timedelta(days=1), self.config.safety.quiet_hours_end)
 
     async def allowance(self, channel: str) -> Allowance:
-        """May ``channel`` send one more message now?"""
+        """May ``channel`` send now, and how many?"""
         if (quiet_end := self.quiet_until()) is not None:
             s = self.config.safety
             return Allowance(False, quiet_end, f"quiet hours ({s.quiet_hours_start}:00-{s.quiet_hours_end}:00)")
@@ -64,14 +66,16 @@ class Pacer:
         now = self.clock.now()
         local = now.astimezone(self._zone)
         midnight = self._local_at(local, 0)
-        if await outbox.sent_since(self.db, channel, midnight) >= limits.per_day:
+        sent_today = await outbox.sent_since(self.db, channel, midnight)
+        if sent_today >= limits.per_day:
             return Allowance(False, self._local_at(local + timedelta(days=1), 0),
                              f"{channel}: daily cap of {limits.per_day} reached")
-        if await outbox.sent_since(self.db, channel, now - HOUR) >= limits.per_hour:
+        sent_this_hour = await outbox.sent_since(self.db, channel, now - HOUR)
+        if sent_this_hour >= limits.per_hour:
             oldest = await outbox.oldest_sent_since(self.db, channel, now - HOUR)
             # the oldest send in the window leaves it one second after it is an hour old
             wait = (datetime.fromisoformat(oldest).replace(tzinfo=UTC) + HOUR + timedelta(seconds=1) if oldest
                     else now + timedelta(minutes=1))
             return Allowance(False, max(wait, now + timedelta(seconds=1)),
                              f"{channel}: {limits.per_hour} per hour reached")
-        return Allowance(True)
+        return Allowance(True, room=min(limits.per_day - sent_today, limits.per_hour - sent_this_hour))

@@ -58,6 +58,27 @@ class TextDelta(Event):
 
 
 @dataclass(frozen=True)
+class ThinkingDelta(Event):
+    """A piece of the model's extended thinking as it streams (shown live; history stores the whole block)."""
+
+    kind: ClassVar[str] = "thinking_delta"
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class ThinkingBlock(Event):
+    """One whole thinking block, after it streamed; ``redacted`` blocks have no readable text.
+
+    Shown set apart from the answer, stored in history and replayed; never sent anywhere but back to the API
+    (the signature stays in the engine).
+    """
+
+    kind: ClassVar[str] = "thinking"
+    text: str = ""
+    redacted: bool = False
+
+
+@dataclass(frozen=True)
 class ToolCallStarted(Event):
     kind: ClassVar[str] = "tool_started"
     call_id: str = ""
@@ -119,6 +140,8 @@ class UsageUpdated(Event):
     cache_write_tokens: int = 0
     cost_usd: float = 0.0
     request_bytes: int = 0
+    unknown_requests: int = 0
+    """Requests whose usage the API did not report: the cost above leaves them out."""
 
 
 @dataclass(frozen=True)
@@ -144,11 +167,17 @@ class RunFinished(Event):
     summary: str = ""
     error: str | None = None
     iterations: int = 0
+    acts: dict[str, int] = field(default_factory=dict)
+    """What the acting tools did, from the gate and the ledger: done, skipped, denied, pending, failed."""
+    attention: str | None = None
+    """Set when the facts contradict the model's summary (it reported acting, but nothing was done)."""
+    resume_at: str | None = None
+    """For ``rate_limited``: when the API said the run could go on (ISO time, UTC)."""
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
-    for cls in (RunStarted, IterationStarted, TextDelta, ToolCallStarted, ToolCallFinished, ApprovalRequested,
+    for cls in (RunStarted, IterationStarted, TextDelta, ThinkingDelta, ThinkingBlock, ToolCallStarted, ToolCallFinished, ApprovalRequested,
                 ApprovalDecided, UsageUpdated, RateLimitWait, Notice, RunFinished)
 }
 
@@ -179,5 +208,10 @@ class EventBus:
                 outcome = subscriber(event)
                 if inspect.isawaitable(outcome):
                     await outcome
-            except Exception:
-                log.exception("event subscriber %r failed on %s", subscriber, event.kind)
+            except Exception as exc:
+                from gymconsole.db.connection import DatabaseBusy, DatabaseFault
+
+                if isinstance(exc, DatabaseBusy | DatabaseFault):  # the cause is said once, where it ends the run
+                    log.info("event subscriber %r skipped %s: %s", subscriber, event.kind, exc)
+                else:
+                    log.exception("event subscriber %r failed on %s", subscriber, event.kind)

@@ -38,6 +38,7 @@ from gymconsole.engine.events import (
     Notice,
     RunFinished,
     TextDelta,
+    ThinkingDelta,
     ToolCallFinished,
     UsageUpdated,
     event_from_dict,
@@ -51,7 +52,7 @@ TEXT_FLUSH_SECONDS = 0.5
 """... or this long after its first chunk."""
 
 STATUSES = ("running", "succeeded", "failed", "cancelled", "awaiting_approval", "budget_exhausted",
-            "interrupted", "missed", "skipped")
+            "interrupted", "missed", "skipped", "truncated", "context_exceeded", "rate_limited")
 """Every status a run row can have (``missed``/``skipped`` come from the scheduler)."""
 FINAL_STATUSES = frozenset(STATUSES) - {"running"}
 PRUNE_BATCH_RUNS = 200
@@ -123,6 +124,8 @@ class RunRecorder:
         state = await self._state(event.run_id)
         if state is None:
             return
+        if isinstance(event, ThinkingDelta):
+            return  # shown live; the whole block is stored once (ThinkingBlock)
         if isinstance(event, TextDelta):
             self._buffer_text(event, state)
             if state.text_bytes >= TEXT_FLUSH_BYTES or \
@@ -161,6 +164,8 @@ class RunRecorder:
             log.warning("history: event for unknown run #%s dropped", run_id)
             self._unknown.add(run_id)
             return None
+        if row["status"] != "running":  # a late event (a pending approval decided later): not kept in memory
+            return _RunState(next_seq=row["seq"] + 1)
         state = self._runs.setdefault(run_id, _RunState(next_seq=row["seq"] + 1))
         return state
 
@@ -220,8 +225,9 @@ class RunRecorder:
             status = event.status if event.status in FINAL_STATUSES else "failed"
             await tx.execute(
                 "UPDATE runs SET status = ?, summary = ?, error = ?, ended_at = ?,"
-                " iterations = MAX(iterations, ?) WHERE id = ?",
-                (status, event.summary, event.error, iso(self.clock.now()), event.iterations, event.run_id))
+                " iterations = MAX(iterations, ?), acts = ?, attention = ? WHERE id = ?",
+                (status, event.summary, event.error, iso(self.clock.now()), event.iterations,
+                 json.dumps(event.acts) if event.acts else None, event.attention, event.run_id))
 
 
 def _is_int(value: Any) -> bool:

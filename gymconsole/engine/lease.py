@@ -207,3 +207,17 @@ class Lease:
 async def current_holder(db: Database) -> Holder | None:
     """Who holds the schedules, as the database says (for ``service status`` and the like)."""
     return _holder(await db.fetch_one("SELECT * FROM scheduler_lease WHERE id = 1"))
+
+
+async def running_elsewhere(db: Database, workflow: str) -> tuple[int, int] | None:
+    """A run of ``workflow`` in progress in another live gymconsole process (run id, pid), if any.
+
+    A manual run started in the console while the service holds the schedules: the service skips the
+    scheduled time rather than running the workflow twice at once.
+    """
+    rows = await db.fetch_all("SELECT id, pid FROM runs WHERE workflow = ? AND status = 'running' AND pid IS NOT NULL"
+                              " AND pid != ? ORDER BY id DESC", (workflow, os.getpid()))
+    for row in rows:
+        if pid_alive(int(row["pid"])):
+            return int(row["id"]), int(row["pid"])
+    return None

@@ -172,11 +172,18 @@ class Fault:
 
 
 def _api_message(exc: Any) -> tuple[str, str]:
+    """The API's own error type and message; for a body that is not the API's JSON (a proxy's HTML page), the
+    HTTP reason and the content type, never the body itself."""
     body = getattr(exc, "body", None)
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         error = body["error"]
         return str(error.get("type", "error")), " ".join(str(error.get("message", "")).split())[:200]
-    return "error", " ".join(str(getattr(exc, "message", exc)).split())[:200]
+    response = getattr(exc, "response", None)
+    if response is None:
+        return "error", " ".join(str(getattr(exc, "message", exc)).split())[:200]
+    reason = getattr(response, "reason_phrase", "") or "error"
+    content_type = response.headers.get("content-type", "").split(";")[0].strip() or "no content type"
+    return "error", f"{reason} (the answer was {content_type}, not the API's JSON)"
 
 
 def classify_fault(exc: BaseException) -> Fault | None:
@@ -206,8 +213,7 @@ def classify_fault(exc: BaseException) -> Fault | None:
         label = {429: "rate limited", 529: "the API is overloaded"}.get(status, "the API failed")
         if not retryable:
             return Fault(False, f"the API refused the request ({detail})")
-        return Fault(True, f"{label} ({detail})", retry_after_seconds(headers) if rate_limited else None,
-                     rate_limited=rate_limited)
+        return Fault(True, f"{label} ({detail})", retry_after_seconds(headers), rate_limited=rate_limited)
     if isinstance(exc, anthropic.APITimeoutError):
         return Fault(True, "the request timed out")
     if isinstance(exc, anthropic.APIConnectionError):

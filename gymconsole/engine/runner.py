@@ -10,7 +10,14 @@ raises :class:`AlreadyRunning` (with the run in progress) for a second one.
 Statuses a run ends with: ``succeeded``, ``failed`` (with a one-line
 ``error``), ``cancelled``, ``awaiting_approval`` (it finished but an approval
 timed out and was saved as pending), ``budget_exhausted`` (iterations, tokens
-or cost; the reason is in ``error``).
+or cost; the reason is in ``error``), ``truncated`` (the answer was still cut
+off after the continuations allowed), ``context_exceeded`` (the model's
+context window filled up), ``rate_limited`` (the API asked for a longer wait
+than allowed; ``resume_at`` says when it could go on).
+
+Whatever the status, the result states what was done (``acts``, from the
+gate's decisions and the ledger) ahead of the model's summary, and
+``attention`` says when the summary claims acts that did not happen.
 """
 
 from __future__ import annotations
@@ -19,14 +26,17 @@ import asyncio
 import logging
 import random
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from gymconsole.clock import Clock
 from gymconsole.config import Config
-from gymconsole.db import Database
-from gymconsole.engine.events import EventBus, RunFinished, RunStarted
+from gymconsole.db import Database, DatabaseBusy, DatabaseFault
+from gymconsole.engine.events import EventBus, Notice, RunFinished, RunStarted
 from gymconsole.engine.ratelimit import InputTokenLimiter
+from gymconsole.engine.outcome import ACT_KEYS, attention_note, ledger_done
 from gymconsole.engine.session import RunOutcome, RunSession
+from gymconsole.engine.spend import SpendGuard
 from gymconsole.tools.base import ToolContext
 from gymconsole.tools.registry import Approver
 
@@ -76,12 +86,16 @@ class RunResult:
     cost_usd: float = 0.0
     summary: str = ""
     error: str | None = None
+    acts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ACT_KEYS, 0))
+    attention: str | None = None
+    resume_at: datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "workflow": self.workflow, "status": self.status, "mode": self.mode,
-                "dry_run": self.dry_run, "iterations": self.iterations, "tool_calls": self.tool_calls,
+                "dry_run": self.dry_run, "iterations": self.iterations, "acts": self.acts,
+                "attention": self.attention, "tool_calls": self.tool_calls,
                 "usage": self.usage, "cost_usd": round(self.cost_usd, 6), "summary": self.summary,
-                "error": self.error}
+                "error": self.error, "resume_at": self.resume_at.isoformat() if self.resume_at else None}
 
 
 @dataclass
@@ -111,6 +125,8 @@ class WorkflowRunner:
         self.limiter = InputTokenLimiter(clock, config.model.input_tokens_per_minute)
         """Shared by every run of this process: the API's limit is per key."""
         self._active: dict[str, _Active] = {}
+        self.spend: SpendGuard | None = None
+        """Spend limits (set by open_services); None checks none."""
 
     @property
     def mode(self) -> str:
@@ -157,9 +173,30 @@ class WorkflowRunner:
             return active.result
         return RunResult(active.run_id or 0, workflow, "cancelled", self.mode, self.dry_run, error="cancelled")
 
+    async def _spend_check(self, workflow: str, trigger: str, mode: str, dry: bool) -> tuple[str, str | None,
+                                                                                          RunResult | None]:
+        """The mode a run goes ahead in once the spend limits are checked, a notice, or the result of a wait."""
+        if mode != "claude" or self.spend is None:
+            return mode, None, None
+        limit = await self.spend.reached()
+        if limit is None:
+            return mode, None, None
+        await self.spend.alert_once(limit)
+        why = limit.describe(self.spend.zone)
+        if trigger != "schedule":
+            return mode, f"{why}; this run goes to Claude because it was started by hand", None
+        if self.config.model.on_budget_reached == "wait":
+            reason = f"scheduled run skipped: {why}"
+            run_id = await self.recorder.record_skipped(workflow, trigger, "skipped", reason, mode="claude",
+                                                        dry_run=dry)
+            return mode, None, RunResult(run_id, workflow, "skipped", "claude", dry, error=reason)
+        return "offline", f"{why}; this scheduled run uses its offline playbook (no AI)", None
+
     async def _execute(self, workflow: str, trigger: str, dry_run: bool | None, active: _Active) -> RunResult:
-        mode = self.mode
         dry = self.dry_run if dry_run is None else dry_run
+        mode, spend_notice, waited = await self._spend_check(workflow, trigger, self.mode, dry)
+        if waited is not None:
+            return waited
         starting = asyncio.ensure_future(self.recorder.start_run(workflow, trigger, mode, dry))
         cancelled = False
         try:
@@ -173,6 +210,8 @@ class WorkflowRunner:
         model = self.config.model_for(workflow) if mode == "claude" else ""
         try:
             await session.emit(RunStarted, mode=mode, trigger=trigger, dry_run=dry, model=model)
+            if spend_notice:
+                await session.emit(Notice, level="warning", message=spend_notice)
             if cancelled:
                 raise asyncio.CancelledError()
             await self._check_door_drift(session)
@@ -181,6 +220,9 @@ class WorkflowRunner:
             outcome = RunOutcome("cancelled", session.last_text, "cancelled")
             active.result = await asyncio.shield(self._finish(session, mode, outcome))
             raise
+        except (DatabaseBusy, DatabaseFault) as exc:  # recorded if the database lets us; else closed at next start
+            log.info("run %s of %s stopped: %s", run_id, workflow, exc)
+            outcome = RunOutcome("failed", session.last_text, f"the database refused: {exc}")
         except Exception as exc:  # a bug must end the run as failed, never leave it "running"
             log.exception("run %s of %s failed", run_id, workflow)
             outcome = RunOutcome("failed", session.last_text, f"internal error: {type(exc).__name__}: {exc}")
@@ -215,9 +257,24 @@ class WorkflowRunner:
             ids = ", ".join(f"#{i}" for i in session.timed_out if i is not None)
             error = f"waiting for a person to decide approval {ids}".rstrip()
         summary = self._redact(outcome.summary)
-        await session.emit(RunFinished, status=status, summary=summary, error=error, iterations=session.iterations)
+        acts = await self._acts(session)
+        attention = attention_note(summary, acts, session.ctx.dry_run)
+        resume_at = outcome.resume_at.isoformat() if outcome.resume_at else None
+        await session.emit(RunFinished, status=status, summary=summary, error=error, iterations=session.iterations,
+                           acts=acts, attention=attention, resume_at=resume_at)
         return RunResult(session.run_id, session.workflow, status, mode, session.ctx.dry_run, session.iterations,
-                         list(session.tool_calls), session.usage.as_dict(), session.usage.cost_usd, summary, error)
+                         list(session.tool_calls), session.usage.as_dict(), session.usage.cost_usd, summary, error,
+                         acts, attention, outcome.resume_at)
+
+    async def _acts(self, session: RunSession) -> dict[str, int]:
+        """The acts of the run: the ledger's count of acts carried out, the gate's and guard rails' for the rest."""
+        acts = {key: session.acts.get(key, 0) for key in ACT_KEYS}
+        if not session.ctx.dry_run and session.run_id:
+            try:
+                acts["done"] = await ledger_done(self.db, session.run_id)
+            except Exception:  # the tools' own count stands; the run's end must still be recorded
+                log.exception("run %s: counting its acts in the ledger failed", session.run_id)
+        return acts
 
     def _redact(self, text: str) -> str:
         return text.replace(self._api_key, "[redacted]") if self._api_key else text

@@ -104,3 +104,39 @@ class SavedQuestions:
             except QueryRefused as exc:
                 results.append({"sql": sql, "error": str(exc)})
         return results
+
+
+def workflow_name(name: str) -> str:
+    """The workflow a scheduled saved question becomes: ``saved_<name>``."""
+    return "saved_" + check_name(name).replace("-", "_")
+
+
+def workflow_block(name: str, question: str, cron: str) -> str:
+    """The ``config.toml`` table of a saved question run on a schedule: a workflow like any other.
+
+    ``cron`` is five fields (minute hour day month day-of-week).  Raises ValueError (one line).
+    """
+    import json as _json
+
+    from gymconsole.config import CronSchedule
+    from gymconsole.engine.ask import ask_tools
+
+    fields = cron.split()
+    if len(fields) != 5:
+        raise ValueError(f"--cron takes five fields (minute hour day month day-of-week), e.g. '0 7 * * mon'; got {cron!r}")
+    minute, hour, day, month, day_of_week = fields
+    try:
+        CronSchedule(minute=minute, hour=hour, day=day, month=month, day_of_week=day_of_week)
+    except Exception as exc:
+        raise ValueError(f"--cron {cron!r}: {str(exc).splitlines()[-1].strip()}") from None
+    task = (f"A saved question of the manager's ({name}), asked on a schedule:\n{question.strip()}\n\n"
+            "Answer it from the tools; act only if the question asks for an action.")
+    task = task.replace("{", "{{").replace("}", "}}")
+    schedule = ", ".join(f"{key} = {_json.dumps(value)}" for key, value in
+                         (("minute", minute), ("hour", hour), ("day", day), ("month", month),
+                          ("day_of_week", day_of_week)))
+    return (f"\n[workflows.{workflow_name(name)}]\n"
+            f"title = {_json.dumps('Saved: ' + name)}\n"
+            f"schedule = {{ {schedule} }}\n"
+            f"tools = {_json.dumps(ask_tools())}\n"
+            f"task = {_json.dumps(task, ensure_ascii=False)}\n")

@@ -62,7 +62,7 @@ from gymconsole.config import Config, WorkflowConfig
 from gymconsole.db import Database
 from gymconsole.engine.history import HistoryStore, RunRecorder
 from gymconsole.engine.faults import Backoff, describe, is_transient
-from gymconsole.engine.lease import Lease
+from gymconsole.engine.lease import Lease, running_elsewhere
 from gymconsole.engine.runner import AlreadyRunning
 
 log = logging.getLogger(__name__)
@@ -248,7 +248,13 @@ class WorkflowScheduler:
             "paused": self.is_paused(name),
             "paused_itself": self.is_paused_itself(name),
             "running_run_id": running.get(name),
+            "retry_at": self.retry_time(name),
         } for name, wf in self.config.workflows.items()]
+
+    def retry_time(self, workflow: str) -> datetime | None:
+        """When a rate-limited scheduled run of ``workflow`` will be tried again, if it will."""
+        job = self._aps.get_job(f"{workflow}:rate-limit-retry") if self._aps is not None else None
+        return getattr(job, "next_run_time", None) if job is not None else None
 
     # --- running ---------------------------------------------------------------------------------------
 
@@ -428,10 +434,18 @@ class WorkflowScheduler:
             log.debug("%s: due at %s; the schedules are run by another process", workflow, self._local(due))
             return
         current = self.runner.running().get(workflow)
+        where = ""
+        if current is None:
+            try:
+                elsewhere = await running_elsewhere(self.db, workflow)
+            except Exception:  # the claim below meets the same fault and waits it out
+                elsewhere = None
+            if elsewhere is not None:
+                current, where = elsewhere[0], f" in another gymconsole (pid {elsewhere[1]})"
         if current is not None:
             if await self.lease.claim(workflow, due, outcome="skipped", check_paused=False) is None:
-                await self._record_skip(workflow, "skipped",
-                                        f"scheduled run skipped: run #{current} of {workflow} was still in progress")
+                await self._record_skip(workflow, "skipped", f"scheduled run skipped: run #{current} of {workflow}"
+                                        f"{where} was still in progress")
             return
         task = self._track(self._scheduled_run(workflow, due), f"scheduled run of {workflow}")
         try:
@@ -462,6 +476,7 @@ class WorkflowScheduler:
                         await self._before_run(workflow)
                     result = await self.runner.run(workflow, trigger="schedule")  # raises only before it started
                     backoff.recovered()
+                    self._retry_when_rate_limited(workflow, result)
                     return result
                 except Exception as exc:
                     if not is_transient(exc):
@@ -478,6 +493,26 @@ class WorkflowScheduler:
         except Exception:
             log.exception("scheduled run of %s failed", workflow)
             return None
+
+    def _retry_when_rate_limited(self, workflow: str, result: Any) -> None:
+        """A scheduled run the API rate-limited for long is tried once more when the API said it could go on."""
+        resume_at = getattr(result, "resume_at", None)
+        if getattr(result, "status", None) != "rate_limited" or resume_at is None or self._aps is None:
+            return
+        self._aps.add_job(self._retry_run, trigger="date", run_date=resume_at, args=[workflow],
+                          id=f"{workflow}:rate-limit-retry", name=f"{workflow} (retry after the rate limit)",
+                          replace_existing=True, misfire_grace_time=self.config.scheduler.misfire_grace_seconds)
+        log.info("%s: rate limited; one more try at %s", workflow, self._local(resume_at))
+
+    async def _retry_run(self, workflow: str) -> None:
+        """The one retry of a rate-limited scheduled run (its result is not retried again)."""
+        assert self.runner is not None
+        if not self.lease.held or self.is_paused(workflow) or workflow in self.runner.running():
+            return
+        try:
+            await self._track(self.runner.run(workflow, trigger="schedule"), f"retry of {workflow}")
+        except Exception:
+            log.exception("the retry of %s after the rate limit failed", workflow)
 
     async def _before_run(self, workflow: str) -> None:
         """The hook before a scheduled run (the import watch folder); its failure is logged and the run goes on."""

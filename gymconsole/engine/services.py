@@ -23,6 +23,7 @@ from gymconsole.engine.gate import ApprovalGate, Asker
 from gymconsole.engine.history import HistoryStore, RunRecorder
 from gymconsole.engine.runlog import RunLogger
 from gymconsole.engine.runner import WorkflowRunner
+from gymconsole.engine.spend import SpendGuard
 from gymconsole.engine.scheduler import WorkflowScheduler
 
 
@@ -52,6 +53,7 @@ async def open_services(
     config: Config,
     *,
     db_path: Path | None = None,
+    db: Database | None = None,
     clock: Clock | None = None,
     asker: Asker | None = None,
     api_key: str | None = None,
@@ -59,10 +61,12 @@ async def open_services(
     offline: bool = False,
     dry_run: bool | None = None,
 ) -> AsyncIterator[Services]:
-    """Open the database and build the engine; everything is closed on exit."""
+    """Open the database (unless ``db`` is already open) and build the engine; what this opened is closed on exit."""
     clock = clock or SystemClock()
     key = api_key if api_key is not None else find_api_key()
-    db = await Database.open(db_path or config.database_path())
+    owned = db is None
+    if db is None:
+        db = await Database.open(db_path or config.database_path())
     try:
         bus = EventBus()
         history = HistoryStore(db, clock)
@@ -78,6 +82,7 @@ async def open_services(
             api_key=key, base_url=base_url, offline=offline or not key,
             dry_run=config.safety.dry_run if dry_run is None else dry_run,
         )
+        runner.spend = SpendGuard(db, config, clock, alert=delivery.alerts.send)
         scheduler = WorkflowScheduler(config=config, db=db, clock=clock, runner=runner, history=history)
         if config.import_.watch_folder:
             from gymconsole.importer.watch import WatchFolder
@@ -90,4 +95,5 @@ async def open_services(
             await scheduler.shutdown()
             await delivery.aclose()
     finally:
-        await db.close()
+        if owned:
+            await db.close()

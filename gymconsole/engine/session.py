@@ -9,11 +9,14 @@ emits ``ToolCallStarted`` / ``ToolCallFinished`` with a one-line summary.
 from __future__ import annotations
 
 import itertools
+from collections import Counter
+from datetime import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
 from gymconsole.config import Config, ModelPrice
 from gymconsole.engine.events import Event, EventBus, IterationStarted, TextDelta, ToolCallFinished, ToolCallStarted
+from gymconsole.engine.outcome import count_acts
 from gymconsole.engine.usage import UsageTotals
 from gymconsole.tools.base import ToolContext
 from gymconsole.tools.registry import REGISTRY, Approver, Executed, ToolOutcome, call_tool
@@ -26,6 +29,8 @@ class RunOutcome:
     status: str
     summary: str = ""
     error: str | None = None
+    resume_at: datetime | None = None
+    """For ``rate_limited``: when the API said requests could go on."""
 
 
 @dataclass
@@ -46,6 +51,8 @@ class RunSession:
     """The latest assistant (or playbook) text: the summary if the run is cut short."""
     executed: Executed | None = None
     """Told when an approved act was carried out (the gate marks the approval done)."""
+    acts: Counter[str] = field(default_factory=Counter)
+    """Targets of the acting tools by what became of them (done, skipped, denied, pending, failed)."""
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     @property
@@ -96,6 +103,8 @@ class RunSession:
             self.timed_out.append(outcome.decision.approval_id)
         self.tool_calls.append({"name": name, "is_error": outcome.is_error, "risk": outcome.risk,
                                 "decision": decision})
+        if outcome.decision is not None or "done_count" in outcome.result:
+            count_acts(self.acts, outcome.result)
         await self.emit(ToolCallFinished, call_id=call_id, name=name, summary=summarize(outcome),
                         result=outcome.result, duration_ms=round(outcome.duration_ms, 2),
                         is_error=outcome.is_error, risk=outcome.risk, decision=decision,

@@ -49,7 +49,7 @@ class ExportFile:
             end = reader.line_num + self.skip_lines
             for cells in reader:
                 line, end = end + 1, reader.line_num + self.skip_lines
-                if any(cell.strip() for cell in cells):
+                if any(cells) and "".join(cells).strip():
                     yield line, cells
 
     def _text(self) -> io.TextIOWrapper:

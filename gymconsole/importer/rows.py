@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import date
 from typing import Any
 
@@ -86,9 +87,11 @@ class RowParser:
         return [column for column, _, _ in self.fields]
 
     def is_totals(self, cells: list[str]) -> bool:
-        """A trailing "Total" row of a report: no ID, and a cell that says total."""
+        """A trailing "Total" row of a report: no ID (or "Total" as the ID), and a cell that says total."""
         key = cells[self.key_index].strip() if self.key_index < len(cells) else ""
-        return (not key or bool(_TOTALS.match(key))) and any(_TOTALS.match(cell) for cell in cells if cell)
+        if key and not _TOTALS.match(key):
+            return False
+        return any(_TOTALS.match(cell) for cell in cells if cell)
 
     def parse(self, cells: list[str]) -> tuple[str, list[Any]]:
         if len(cells) < self.width:
@@ -97,17 +100,18 @@ class RowParser:
         if not key:
             raise BadValue(f"{self.spec.key.name} is empty")
         values: list[Any] = []
+        append = values.append
         for column, index, parse in self.fields:
             text = cells[index].strip()
-            if not text:
-                if column.required:
-                    raise BadValue(f"{column.name} is empty")
-                values.append(None)
-                continue
-            try:
-                values.append(parse(text))
-            except BadValue as exc:
-                raise BadValue(f"{column.name}: {exc}") from None
+            if text:
+                try:
+                    append(parse(text))
+                except BadValue as exc:
+                    raise BadValue(f"{column.name}: {exc}") from None
+            elif column.required:
+                raise BadValue(f"{column.name} is empty")
+            else:
+                append(None)
         return key, values
 
     @staticmethod
@@ -116,9 +120,9 @@ class RowParser:
         if column.kind == "money":
             return money_cents
         if column.kind == "date":
-            return lambda text: parse_date(text, order)
+            return partial(parse_date, order=order)
         if column.kind == "moment":
-            return lambda text: parse_moment(text, order)
+            return partial(parse_moment, order=order)
         if column.kind == "flag":
             return parse_flag
         if column.kind == "count":
@@ -132,7 +136,15 @@ class RowParser:
                                        f"which is not one of: {', '.join(sorted(allowed))}")
             choices = {**column.choices, **extra}
             what = column.name.replace("_", " ")
-            return lambda text: parse_choice(text, choices, what)
+            seen: dict[str, str] = {}  # exports repeat a handful of words a million times
+
+            def choice(text: str) -> str:
+                value = seen.get(text)
+                if value is None:
+                    value = seen[text] = parse_choice(text, choices, what)
+                return value
+
+            return choice
         return _text
 
     def standing(self, balance: int | None, past_due_since: str | None) -> str:

@@ -27,8 +27,15 @@ class BadValue(ValueError):
     """A cell that cannot be read as what its column holds."""
 
 
+_PLAIN_NUMBER = re.compile(r"-?\d{1,13}(?:\.\d{1,2})?")
+
+
 def money_cents(text: str) -> int:
     """``$1,234.56``, ``1234.56``, ``(12.00)``, ``-12.00``, ``12.00-``, ``1.234,56`` -> integer cents."""
+    if _PLAIN_NUMBER.fullmatch(text):  # the common case, exactly: no float rounding, no Decimal
+        whole, _, fraction = text.partition(".")
+        cents = abs(int(whole)) * 100 + int((fraction + "00")[:2])
+        return -cents if text.startswith("-") else cents
     raw = text
     negative = False
     if text.startswith("(") and text.endswith(")"):
@@ -60,6 +67,12 @@ def _european(text: str) -> str:
 
 def parse_date(text: str, order: DateOrder) -> str:
     """A calendar date as ``YYYY-MM-DD``; a time of day, if any, is dropped."""
+    if len(text) == 10 and text[4] == "-" and text[7] == "-":
+        try:
+            date.fromisoformat(text)  # the common case: ISO already (validated, returned as it is)
+            return text
+        except ValueError:
+            pass
     return parse_moment(text, order)[:10]
 
 
@@ -70,6 +83,11 @@ def parse_moment(text: str, order: DateOrder) -> str:
     parts could be the month), ``DD.MM.YYYY`` (always day first), two-digit
     years, and Excel serial day numbers (``45231`` is 2023-11-01).
     """
+    if len(text) == 10 and text[4] == "-" and text[7] == "-":
+        try:
+            return date.fromisoformat(text).isoformat()  # the common case: ISO already
+        except ValueError:
+            pass
     try:
         if match := _ISO.fullmatch(text):
             year, month, day, hour, minute, second, _zone = match.groups()
@@ -149,7 +167,7 @@ def word_key(text: str) -> str:
 
 def parse_choice(text: str, choices: dict[str, str], what: str) -> str:
     """A status word mapped to the schema's value; ``choices`` keys are already :func:`word_key`-ed."""
-    value = choices.get(word_key(text))
+    value = choices.get(text) or choices.get(word_key(text))
     if value is None:
         known = sorted({v for v in choices.values()})
         raise BadValue(f"unknown {what} {text!r} (expected one of: {', '.join(known)}, or map it in the config)")

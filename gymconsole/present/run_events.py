@@ -29,10 +29,13 @@ from gymconsole.engine.events import (
     RunFinished,
     RunStarted,
     TextDelta,
+    ThinkingBlock,
+    ThinkingDelta,
     ToolCallFinished,
     ToolCallStarted,
     UsageUpdated,
 )
+from gymconsole.engine.outcome import describe_acts
 from gymconsole.present.sanitize import deep_visible, visible
 from gymconsole.present.words import (
     RISK_WORDS,
@@ -91,10 +94,17 @@ class RunPresenter:
         self.detail = detail
         self.title = title
         self.last_usage: UsageUpdated | None = None
+        self.thinking_live = False
+        """Thinking is streaming (its block, when it ends, is then not shown again)."""
 
     @staticmethod
     def narration(event: TextDelta) -> str:
         """The model's (or playbook's) words, made visible; newlines kept."""
+        return visible(event.text, multiline=True)
+
+    def thinking(self, event: ThinkingDelta) -> str:
+        """A streamed piece of the model's extended thinking, made visible."""
+        self.thinking_live = True
         return visible(event.text, multiline=True)
 
     def lines(self, event: Event) -> list[Line]:
@@ -149,6 +159,14 @@ class RunPresenter:
         return [line(("  § ", "approval"), f"{number}{tool_words(event.tool)}: {decision_words(event.status)}"
                      f"{who} {via}{count}{why}")]
 
+    def _thought(self, event: ThinkingBlock) -> list[Line]:
+        live, self.thinking_live = self.thinking_live, False
+        if event.redacted:
+            return [line(("  thinking: (redacted by the API)", "thinking"))]
+        if live:
+            return []  # it was shown as it streamed
+        return [line(("  thinking: ", "thinking"), (visible(event.text, multiline=True).strip(), "thinking"))]
+
     def _usage(self, event: UsageUpdated) -> list[Line]:
         self.last_usage = event
         return []
@@ -167,6 +185,10 @@ class RunPresenter:
                     (f" · {plural(event.iterations, 'step')}", "muted"), (self.usage_words(), "muted"))]
         if event.error:
             out.append(line(("  reason: ", "strong"), visible(event.error)))
+        if getattr(event, "acts", None):
+            out.append(line(("  ", ""), (describe_acts(event.acts), "strong")))
+        if getattr(event, "attention", None):
+            out.append(line(("  attention: ", "strong error"), visible(event.attention)))
         if event.summary:
             out.append(line(("  summary: ", "strong"), visible(event.summary, multiline=True)))
         return out
@@ -176,6 +198,9 @@ class RunPresenter:
         if u is None:
             return ""
         words = f" · AI cost {cost(u.cost_usd)}"
+        unknown = getattr(u, "unknown_requests", 0)
+        if unknown:
+            words += f" + {plural(unknown, 'request')} whose usage the API did not report"
         if self.detail:
             words += (f" (tokens in {u.input_tokens:,}, out {u.output_tokens:,}, cache read "
                       f"{u.cache_read_tokens:,}, cache write {u.cache_write_tokens:,})")
@@ -194,6 +219,8 @@ _HANDLERS: dict[type[Event], Any] = {
     Notice: RunPresenter._notice,
     RunFinished: RunPresenter._finished,
     TextDelta: lambda self, event: [line(RunPresenter.narration(event))],
+    ThinkingDelta: lambda self, event: [],
+    ThinkingBlock: RunPresenter._thought,
 }
 """Events added later (thinking, say) get a handler here; unknown ones print their fields."""
 

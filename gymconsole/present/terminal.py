@@ -19,7 +19,7 @@ from gymconsole.present.run_events import Line
 from gymconsole.present.sanitize import visible
 
 ROLE_STYLE = {"strong": "bold", "muted": "dim", "tool": "cyan", "ok": "green", "error": "red", "warning": "yellow",
-              "approval": "magenta", "accent": "cyan"}
+              "approval": "magenta", "accent": "cyan", "thinking": "dim italic"}
 
 
 class _Visible:

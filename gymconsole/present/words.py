@@ -21,6 +21,9 @@ STATUS_WORDS = {
     "interrupted": "interrupted (process ended)",
     "missed": "missed",
     "skipped": "skipped",
+    "truncated": "stopped: answer cut off",
+    "context_exceeded": "stopped: too much to read at once",
+    "rate_limited": "stopped: the AI service was busy",
 }
 """A run's status as the manager reads it."""
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gymconsole.clock import Clock, iso
 from gymconsole.config import Config, Risk
@@ -32,7 +32,8 @@ SQLITE_INT_MAX = 2**63 - 1
 class ToolArgs(BaseModel):
     """Base of every tool's arguments: unknown arguments are refused, not crashed on."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Built on first use, not at import: a command that calls one tool should not build thirty schemas.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -48,6 +49,15 @@ class ToolArgs(BaseModel):
             elif isinstance(node, int) and not -SQLITE_INT_MAX - 1 <= node <= SQLITE_INT_MAX:
                 raise ValueError("numbers must fit in 64 bits")
         return data
+
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans(cls, value: Any) -> Any:
+        """No tool takes true/false, and pydantic would read ``{"member_id": true}`` as member 1."""
+        if isinstance(value, bool) or (isinstance(value, list) and any(isinstance(v, bool) for v in value)):
+            raise ValueError("true/false is not a number or an ID")
+        return value
 
 
 class ReadArgs(ToolArgs):
@@ -204,28 +214,35 @@ def _size(value: Any) -> int:
 
 
 def bound_result(result: dict[str, Any], limit: int = MAX_RESULT_BYTES) -> dict[str, Any]:
-    """Keep a tool result under ``limit`` bytes of JSON, whatever a tool returned.
+    """Keep a tool result under ``limit`` bytes of JSON, whatever a tool returned (see :func:`bound_json`)."""
+    return bound_json(result, limit)[0]
+
+
+def bound_json(result: dict[str, Any], limit: int = MAX_RESULT_BYTES) -> tuple[dict[str, Any], str]:
+    """A tool result held under ``limit`` bytes of JSON, with that JSON: the text measured is the text sent.
 
     Long strings (and keys) are cut first, then list samples are shortened
     from the end, the longest list first, several items at a time (so a huge
     result costs a few serialisations, not one per item); the result says it
     was truncated so the model knows to narrow its question.
     """
-    if _size(result) <= limit:
-        return result
+    text = compact_json(result)
+    if len(text) <= limit and len(text.encode()) <= limit:
+        return result, text
     budget = limit - len(',"truncated":true')
     trimmed = _cut_strings(result, 160)
     size = _size(trimmed)
     while size > budget:
         longest = _longest_list(trimmed)
         if not longest:
-            return _too_large(result, limit)
+            bounded = _too_large(result, limit)
+            return bounded, compact_json(bounded)
         excess = size - budget
         while longest and excess > 0:
             excess -= _size(longest.pop()) + 1
         size = _size(trimmed)
     trimmed["truncated"] = True
-    return trimmed
+    return trimmed, compact_json(trimmed)
 
 
 def _too_large(result: dict[str, Any], limit: int) -> dict[str, Any]:
@@ -257,3 +274,31 @@ def _longest_list(node: Any) -> list[Any] | None:
             best = current
         stack.extend(child for child in children if isinstance(child, dict | list))
     return best
+
+
+MAX_JSON_CHARS = 1_000_000
+MAX_JSON_DEPTH = 32
+"""Tool arguments are a few levels deep; anything far deeper is a mistake or an attack (60,000 levels raised
+RecursionError)."""
+
+
+class JsonTooBig(ValueError):
+    """JSON input too large or nested too deep, as one line."""
+
+
+def loads_bounded(text: str, *, max_chars: int = MAX_JSON_CHARS, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """``json.loads`` for untrusted input: size and nesting bounded (JsonTooBig), malformed JSON as ValueError."""
+    if len(text) > max_chars:
+        raise JsonTooBig(f"JSON input too large ({len(text):,} characters; at most {max_chars:,})")
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise JsonTooBig(f"JSON input nested too deep (at most {max_depth} levels)") from None
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth > max_depth:
+                raise JsonTooBig(f"JSON input nested too deep (at most {max_depth} levels)")
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return value

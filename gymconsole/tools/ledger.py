@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from gymconsole.db import Transaction
+from gymconsole.db import DatabaseBusy, DatabaseFault, Transaction
 from gymconsole.tools.base import SAMPLE_SIZE, ActionPlan, PlanItem, ToolContext
 from gymconsole.tools.guards import stale_data_block
 
@@ -161,6 +161,8 @@ async def _each(ctx: ToolContext, plan: ActionPlan, one: Callable[[PlanItem], Aw
                 skipped.append(_skip(item, refused))
                 continue
             what, payload = await one(item)
+        except (DatabaseBusy, DatabaseFault):
+            raise  # the database itself refuses (full disk, busy past the bound): no use trying the next item
         except Exception as exc:  # this item's transaction (its claim too) rolled back: it can be tried again
             log.warning("%s for %s failed: %s", plan.tool, item.label, exc, exc_info=True)
             failed.append(_skip(item, f"failed: {exc}"))

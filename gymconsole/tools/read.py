@@ -6,6 +6,7 @@ aggregation happens in SQL.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from pydantic import Field
@@ -150,16 +151,13 @@ async def _member_summary(ctx: ToolContext, base: str, args: MemberArgs) -> dict
         where.append("IFNULL(last_visit, '') < ?")
         values.append(ctx.days_ago(f.inactive_days))
     clause = " AND ".join(where)
-    rows = await ctx.db.fetch_all(
-        "SELECT membership_type, COUNT(*) AS n, IFNULL(SUM(last_visit >= ?), 0) AS recent, "
-        f"IFNULL(SUM(opted_out != 0), 0) AS opted FROM members WHERE {clause} GROUP BY membership_type",
-        [ctx.days_ago(30), *values],
-    )
-    sample = await ctx.db.fetch_all(
-        f"SELECT id, first_name, last_name, membership_type, join_date, last_visit FROM members "
-        f"WHERE {clause} ORDER BY last_visit, id LIMIT ?",
-        [*values, args.limit],
-    )
+    rows, sample = await ctx.db.fetch_batch([
+        ("SELECT membership_type, COUNT(*) AS n, IFNULL(SUM(last_visit >= ?), 0) AS recent, "
+         f"IFNULL(SUM(opted_out != 0), 0) AS opted FROM members WHERE {clause} GROUP BY membership_type",
+         [ctx.days_ago(30), *values]),
+        (f"SELECT id, first_name, last_name, membership_type, join_date, last_visit FROM members "
+         f"WHERE {clause} ORDER BY last_visit, id LIMIT ?", [*values, args.limit]),
+    ])
     total = sum(row["n"] for row in rows)
     recent = sum(row["recent"] for row in rows)
     return {
@@ -266,17 +264,13 @@ async def get_past_due_training_clients(ctx: ToolContext, args: TrainingArgs) ->
         where.append("t.trainer = ?")
         params.append(f.trainer)
     clause = " AND ".join(where)
-    rows = await ctx.db.fetch_all(
-        f"SELECT t.trainer, COUNT(*) AS n, SUM(t.amount_past_due_cents) AS owed FROM training_clients t "
-        f"CROSS JOIN members m ON m.id = t.member_id WHERE {clause} GROUP BY t.trainer ORDER BY t.trainer",
-        params,
-    )
-    sample = await ctx.db.fetch_all(
-        "SELECT m.id, m.first_name, m.last_name, t.trainer, t.package, t.amount_past_due_cents, t.past_due_since "
-        f"FROM training_clients t CROSS JOIN members m ON m.id = t.member_id WHERE {clause} "
-        "ORDER BY t.amount_past_due_cents DESC, t.id LIMIT ?",
-        [*params, args.limit],
-    )
+    rows, sample = await ctx.db.fetch_batch([
+        (f"SELECT t.trainer, COUNT(*) AS n, SUM(t.amount_past_due_cents) AS owed FROM training_clients t "
+         f"CROSS JOIN members m ON m.id = t.member_id WHERE {clause} GROUP BY t.trainer ORDER BY t.trainer", params),
+        ("SELECT m.id, m.first_name, m.last_name, t.trainer, t.package, t.amount_past_due_cents, t.past_due_since "
+         f"FROM training_clients t CROSS JOIN members m ON m.id = t.member_id WHERE {clause} "
+         "ORDER BY t.amount_past_due_cents DESC, t.id LIMIT ?", [*params, args.limit]),
+    ])
     return {
         "past_due_training_clients": sum(row["n"] for row in rows),
         "total_past_due": dollars(sum(row["owed"] for row in rows)),
@@ -299,16 +293,14 @@ class ReferralArgs(ReadArgs):
 async def get_referral_candidates(ctx: ToolContext, args: ReferralArgs) -> dict[str, Any]:
     status = (args.filters or ReferralFilters()).status or "joined"
     window = ctx.days_ago(ctx.config.thresholds.referral_window_days)
-    counts = await ctx.db.fetch_all(
-        "SELECT status, (referred_on >= ?) AS in_window, COUNT(*) AS n FROM referrals GROUP BY status, in_window",
-        [window],
-    )
-    sample = await ctx.db.fetch_all(
-        "SELECT r.id AS referral_id, r.referrer_id, m.first_name, m.last_name, r.referred_name, r.referred_on, r.joined_on "
-        "FROM referrals r JOIN members m ON m.id = r.referrer_id "
-        "WHERE r.status = ? AND r.referred_on >= ? ORDER BY r.referred_on, r.id LIMIT ?",
-        [status, window, args.limit],
-    )
+    counts, sample = await ctx.db.fetch_batch([
+        ("SELECT status, (referred_on >= ?) AS in_window, COUNT(*) AS n FROM referrals GROUP BY status, in_window",
+         [window]),
+        ("SELECT r.id AS referral_id, r.referrer_id, m.first_name, m.last_name, r.referred_name, r.referred_on, "
+         "r.joined_on FROM referrals r JOIN members m ON m.id = r.referrer_id "
+         "WHERE r.status = ? AND r.referred_on >= ? ORDER BY r.referred_on, r.id LIMIT ?",
+         [status, window, args.limit]),
+    ])
     summary: dict[str, int] = {}
     for row in counts:
         key = f"{row['status']}_{'in_window' if row['in_window'] else 'outside_window'}"
@@ -446,28 +438,29 @@ class MemberLookupArgs(ToolArgs):
     member_id: int = Field(ge=1, description="The member's ID.")
 
 
+MEMBER_LOOKUP = (
+    "SELECT m.*, d.access_state AS door, d.changed_at AS door_changed_at, "
+    "(SELECT COUNT(*) FROM invoices WHERE member_id = m.id AND status = 'open') AS open_invoice_count, "
+    "(SELECT COALESCE(SUM(amount_cents), 0) FROM invoices WHERE member_id = m.id AND status = 'open') "
+    "AS open_invoice_cents, "
+    "(SELECT json_group_object(kind, last_sent) FROM (SELECT kind, MAX(created_at) AS last_sent FROM outbox "
+    "WHERE person_kind = 'member' AND person_id = m.id GROUP BY kind)) AS notices_json, "
+    "EXISTS (SELECT 1 FROM collections WHERE member_id = m.id) AS in_collections "
+    "FROM members m LEFT JOIN door_credentials d ON d.member_id = m.id WHERE m.id = ?")
+"""Everything ``get_member`` shows in one statement: one trip to the database thread."""
+
+
 async def get_member(ctx: ToolContext, args: MemberLookupArgs) -> dict[str, Any]:
-    member = await ctx.db.fetch_one(
-        "SELECT m.*, d.access_state AS door, d.changed_at AS door_changed_at FROM members m "
-        "LEFT JOIN door_credentials d ON d.member_id = m.id WHERE m.id = ?",
-        [args.member_id],
-    )
+    member = await ctx.db.fetch_one(MEMBER_LOOKUP, [args.member_id])
     if member is None:
         return {"error": f"no member with id {args.member_id}"}
-    open_invoices = await ctx.db.fetch_one(
-        "SELECT COUNT(*) AS n, COALESCE(SUM(amount_cents), 0) AS amount FROM invoices WHERE member_id = ? AND status = 'open'",
-        [args.member_id],
-    )
-    notices = await ctx.db.fetch_all(
-        "SELECT kind, MAX(created_at) AS last_sent FROM outbox WHERE person_kind = 'member' AND person_id = ? GROUP BY kind",
-        [args.member_id],
-    )
-    collections = await ctx.db.fetch_value("SELECT COUNT(*) FROM collections WHERE member_id = ?", [args.member_id])
+    open_count, open_cents = member.pop("open_invoice_count"), member.pop("open_invoice_cents")
+    notices, in_collections = json.loads(member.pop("notices_json") or "{}"), member.pop("in_collections")
     person = _people([member])[0]
     person["notes"] = (person.get("notes") or "")[:300]
-    person["open_invoices"] = {"count": open_invoices["n"], "amount": dollars(open_invoices["amount"])}
-    person["notices_sent"] = {row["kind"]: row["last_sent"] for row in notices}
-    person["in_collections"] = bool(collections)
+    person["open_invoices"] = {"count": open_count, "amount": dollars(open_cents)}
+    person["notices_sent"] = notices
+    person["in_collections"] = bool(in_collections)
     for private in ("email", "phone"):
         person[private] = bool(person.get(private))
     return {"member": person}

@@ -17,9 +17,11 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from gymconsole.db import DatabaseBusy, DatabaseFault
 from gymconsole.tools.act import ACT_TOOLS
-from gymconsole.tools.base import ActionPlan, Tool, ToolContext, bound_result
+from gymconsole.tools.base import ActionPlan, Tool, ToolContext, bound_json, bound_result
 from gymconsole.tools.guards import stale_data_block
+from gymconsole.tools.names import TOOL_NAMES as LISTED_NAMES
 from gymconsole.tools.query import QUERY_TOOLS
 from gymconsole.tools.read import READ_TOOLS
 
@@ -27,6 +29,9 @@ log = logging.getLogger(__name__)
 
 REGISTRY: dict[str, Tool] = {tool.name: tool for tool in [*READ_TOOLS, *QUERY_TOOLS, *ACT_TOOLS]}
 TOOL_NAMES: frozenset[str] = frozenset(REGISTRY)
+if TOOL_NAMES != LISTED_NAMES:
+    raise ImportError(f"gymconsole/tools/names.py does not match the registry: add {sorted(TOOL_NAMES - LISTED_NAMES)}, "
+                      f"remove {sorted(LISTED_NAMES - TOOL_NAMES)}")
 
 DecisionStatus = Literal["approved", "partial", "denied", "timed_out", "dry_run"]
 
@@ -62,8 +67,12 @@ class ToolOutcome:
     decision: Decision | None = None
     plan: ActionPlan | None = None
     subjects: list[tuple[str, int]] = field(default_factory=list)
+    text: str | None = None
+    """The result as compact JSON, kept from bounding it (so it is serialised once)."""
 
     def content(self) -> str:
+        if self.text is not None:
+            return self.text
         return json.dumps(self.result, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
@@ -96,7 +105,8 @@ async def call_tool(ctx: ToolContext, name: str, raw_input: Any, allowed: Iterab
     started = time.perf_counter()
 
     def outcome(result: dict[str, Any], is_error: bool, risk: str = "safe", **extra: Any) -> ToolOutcome:
-        return ToolOutcome(name, bound_result(result), is_error, risk, (time.perf_counter() - started) * 1000, **extra)
+        bounded, text = bound_json(result)
+        return ToolOutcome(name, bounded, is_error, risk, (time.perf_counter() - started) * 1000, text=text, **extra)
 
     tool = REGISTRY.get(name)
     allowed_names = set(allowed) if allowed is not None else TOOL_NAMES
@@ -148,6 +158,8 @@ async def call_tool(ctx: ToolContext, name: str, raw_input: Any, allowed: Iterab
         if on_executed is not None and decision.approval_id is not None:
             await on_executed(decision, result)
         return outcome(result, "error" in result, plan.risk, decision=decision, plan=chosen, subjects=subjects)
+    except (DatabaseBusy, DatabaseFault):
+        raise  # not the model's doing and nothing it can fix: the run ends, saying why in one line
     except Exception as exc:  # a handler bug must reach the model as an error result, not end the run
         log.exception("tool %s failed", name)
         return outcome({"error": f"tool failed: {type(exc).__name__}: {exc}"}, True, tool.risk)

@@ -13,13 +13,14 @@ the app to act.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import on
+from textual import events, on
 from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
@@ -37,21 +38,27 @@ from gymconsole.tui.asker import ApprovalsChanged, ModalAsker
 from gymconsole.tui.bridge import EngineEvent, EventBridge, TextChunk
 from gymconsole.tui.commands import ConsoleCommands
 from gymconsole.tui.format import one_line
-from gymconsole.tui.screens.approval import ApprovalModal
 from gymconsole.tui.screens.dashboard import DashboardScreen
 from gymconsole.tui.state import ConsoleState, load_state
 from gymconsole.tui.trace import RunTrace
 
 if TYPE_CHECKING:
+    from gymconsole.db import Database
     from gymconsole.engine.services import Services
 
 log = logging.getLogger(__name__)
 
-KEEP_FINISHED = 20
-"""Finished runs of this session kept for the live view."""
 STATE_REFRESH_SECONDS = 30.0
 STATE_COALESCE_SECONDS = 0.25
 FINISHED_SEVERITY = {"succeeded": "information", "failed": "error", "interrupted": "error"}
+AFTER_FIRST_PAINT = ("gymconsole.engine.services", "gymconsole.tui.screens.approval", "gymconsole.tui.screens.history",
+                     "gymconsole.tui.screens.live")
+"""Loaded on a thread once the dashboard shows, so neither the first paint nor a key press waits for them."""
+
+
+def _load_the_rest() -> None:
+    for name in AFTER_FIRST_PAINT:
+        importlib.import_module(name)
 
 
 class ServicesReady(Message):
@@ -84,8 +91,10 @@ class GymConsoleApp(App[int]):
 
     def __init__(self, config: Config, *, db_path: Path | None = None, clock: Clock | None = None,
                  api_key: str | None = None, base_url: str | None = None, offline: bool = False,
-                 dry_run: bool | None = None, actor: str | None = None) -> None:
+                 dry_run: bool | None = None, actor: str | None = None, database: Database | None = None) -> None:
         super().__init__()
+        self._database = database
+        """Already open (the CLI checked it before taking over the screen): used, not opened again."""
         self.config = config
         self.db_path = Path(db_path) if db_path is not None else config.database_path()
         self.clock: Clock = clock or SystemClock()
@@ -136,6 +145,9 @@ class GymConsoleApp(App[int]):
         return DashboardScreen()
 
     def on_mount(self) -> None:
+        from gymconsole.tui import busy
+
+        busy.install(self, self.config.database.busy_wait_seconds)  # "waiting for the database ..." on screen
         self.sub_title = "offline" if self._offline else "claude"
         self.call_after_refresh(self._start)
 
@@ -143,12 +155,13 @@ class GymConsoleApp(App[int]):
         self.run_worker(self._open(), name="start the engine", group="startup", exit_on_error=False)
 
     async def _open(self) -> None:
+        await asyncio.to_thread(_load_the_rest)
         from gymconsole.db import DatabaseError
         from gymconsole.engine.services import open_services
 
         try:
             services = await self._stack.enter_async_context(open_services(
-                self.config, db_path=self.db_path, clock=self.clock, asker=self.asker, api_key=self._api_key or "",
+                self.config, db_path=self.db_path, db=self._database, clock=self.clock, asker=self.asker, api_key=self._api_key or "",
                 base_url=self._base_url, offline=self._offline, dry_run=self._dry_run))
         except DatabaseError as exc:
             self.startup_error = str(exc)
@@ -176,7 +189,9 @@ class GymConsoleApp(App[int]):
 
         if not self.is_screen_installed("history"):
             self.install_screen(HistoryScreen(), "history")
-            self._get_screen("history")  # registers it: compose and mount now, not on the first press of h
+            screen = self._get_screen("history")  # registers it: compose and mount now, not on the first press of h
+            if isinstance(screen, HistoryScreen):
+                self.call_after_refresh(screen.prepare)  # and its first page, so opening it only shows it
 
     def when_ready(self, callback: Callable[[], object]) -> None:
         """Call back once the engine is open (at once if it already is)."""
@@ -210,7 +225,11 @@ class GymConsoleApp(App[int]):
 
     def _disarm_quit(self) -> None:
         self._quit_armed = False
-        self._state_timer: Timer | None = None
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key | events.MouseDown):
+            self.asker.person_active()  # someone is at the desk: approvals may open modals again
+        await super().on_event(event)
 
     # --- engine events -------------------------------------------------------------------
 
@@ -231,6 +250,9 @@ class GymConsoleApp(App[int]):
     @on(EngineEvent)
     def _engine_event(self, message: EngineEvent) -> None:
         event = message.event
+        if event.run_id not in self.traces and (not event.run_id or isinstance(event, ApprovalDecided)):
+            self.request_state()  # decided later from the pending list: its run is over, no live view to wake
+            return
         trace = self._trace(event.run_id, event.workflow)
         trace.apply(event)
         self.run_signal.publish(event.run_id)
@@ -261,9 +283,14 @@ class GymConsoleApp(App[int]):
         detail = one_line(trace.error or trace.summary, 160)
         self.say(f"{trace.title} #{trace.run_id} {trace.status.replace('_', ' ')}" + (f": {detail}" if detail else ""),
                  severity=FINISHED_SEVERITY.get(trace.status, "warning"))
+        self._forget_old_runs()
+
+    def _forget_old_runs(self) -> None:
+        """Keep the live views of the newest ``console.live_runs`` finished runs; older ones reopen from history."""
         finished = [run_id for run_id, t in self.traces.items() if t.finished]
-        for run_id in finished[:-KEEP_FINISHED]:
+        for run_id in finished[:-self.config.console.live_runs]:
             del self.traces[run_id]
+            self.run_signal.publish(run_id)  # the live screen drops its tab
 
     @on(ApprovalsChanged)
     def _approvals_changed(self) -> None:
@@ -375,6 +402,8 @@ class GymConsoleApp(App[int]):
 
     def _to_dashboard(self) -> bool:
         """Close every screen above the dashboard; False while an approval is on screen."""
+        from gymconsole.tui.screens.approval import ApprovalModal
+
         if any(isinstance(screen, ApprovalModal) for screen in self.screen_stack):
             self.say("Decide the approval first (y approve, n deny).", severity="warning")
             return False
@@ -388,6 +417,9 @@ class GymConsoleApp(App[int]):
     def action_open_live(self, run_id: int | None = None) -> None:
         from gymconsole.tui.screens.live import LiveScreen
 
+        if run_id is not None and run_id not in self.traces:
+            self.action_open_run(run_id)  # no longer kept live: its replay, from the history
+            return
         if isinstance(self.screen, LiveScreen):
             if run_id is not None:
                 self.screen.show_run(run_id)
@@ -449,7 +481,7 @@ class GymConsoleApp(App[int]):
 
 def make_app(config: Config, *, db_path: Path | None = None, clock: Clock | None = None, api_key: str | None = None,
              base_url: str | None = None, offline: bool = False, dry_run: bool | None = None,
-             actor: str | None = None, use_env_key: bool = True) -> GymConsoleApp:
+             actor: str | None = None, use_env_key: bool = True, database: Database | None = None) -> GymConsoleApp:
     """The console for a configuration; the CLI, the tests and the screenshots all build it here.
 
     ``api_key`` None means "from the environment" (unless ``use_env_key`` is False); the key is
@@ -457,4 +489,4 @@ def make_app(config: Config, *, db_path: Path | None = None, clock: Clock | None
     """
     key = api_key if api_key is not None else (find_api_key() if use_env_key else None)
     return GymConsoleApp(config, db_path=db_path, clock=clock, api_key=key, base_url=base_url, offline=offline,
-                         dry_run=dry_run, actor=actor)
+                         dry_run=dry_run, actor=actor, database=database)

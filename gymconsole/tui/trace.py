@@ -22,6 +22,8 @@ from gymconsole.engine.events import (
     RunFinished,
     RunStarted,
     TextDelta,
+    ThinkingBlock,
+    ThinkingDelta,
     ToolCallFinished,
     ToolCallStarted,
     UsageUpdated,
@@ -73,6 +75,12 @@ class RunTrace:
     error: str | None = None
     version: int = 0
     presenter: RunPresenter = field(default_factory=RunPresenter, repr=False, compare=False)
+    thinking: list[str] = field(default_factory=list)
+    """The model's extended thinking (shown apart from the narration)."""
+    thinking_redacted: int = 0
+    acts: dict[str, int] = field(default_factory=dict)
+    attention: str | None = None
+    _thinking_live: bool = False
 
     @property
     def finished(self) -> bool:
@@ -94,6 +102,19 @@ class RunTrace:
         match event:
             case TextDelta():
                 self.add_text(event.text)
+                return
+            case ThinkingDelta():
+                self.thinking.append(visible(event.text, multiline=True))
+                self._thinking_live = True
+                return
+            case ThinkingBlock():
+                if event.redacted:
+                    self.thinking_redacted += 1
+                elif not self._thinking_live:  # a replay: the stored block, whole
+                    self.thinking.append(visible(event.text, multiline=True))
+                if self.thinking and not self.thinking[-1].endswith("\n"):
+                    self.thinking.append("\n\n")
+                self._thinking_live = False
                 return
             case RunStarted():
                 self.mode, self.trigger, self.dry_run, self.model = event.mode, event.trigger, event.dry_run, event.model
@@ -125,6 +146,7 @@ class RunTrace:
                 self.rate_limit_seconds += event.seconds
             case RunFinished():
                 self.status, self.summary, self.error = event.status, event.summary, event.error
+                self.acts, self.attention = dict(event.acts), event.attention
                 self.iteration = max(self.iteration, event.iterations)
                 self.waiting_approval = ""
         for line in self.presenter.lines(event):

@@ -22,6 +22,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from gymconsole.config import Config, ConfigError, load_config
 from gymconsole.present.sanitize import visible
+from gymconsole.config_docs import field_doc
 from gymconsole.tui.format import cell, one_line, shown_path, theme_style
 from gymconsole.tui.screens.dashboard import NAV_BINDINGS
 
@@ -42,7 +43,7 @@ def walk_config(model: BaseModel, prefix: str = "") -> Iterator[tuple[str, Any, 
             for child, child_value in value.items():
                 yield from walk_config(child_value, f"{key}.{child}.")
         else:
-            yield key, value, field.description or ""
+            yield key, value, field_doc(type(model), name)
 
 
 def show_value(value: Any) -> str:

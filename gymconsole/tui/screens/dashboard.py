@@ -28,6 +28,7 @@ from gymconsole.tui.format import (
 from gymconsole.tui.state import ConsoleState
 from gymconsole.tui.widgets.console_bar import ConsoleBar
 from gymconsole.tui.widgets.data_freshness import DataFreshness
+from gymconsole.tui.widgets.spend_panel import SpendPanel
 
 if TYPE_CHECKING:
     from gymconsole.tui.app import GymConsoleApp
@@ -66,6 +67,7 @@ class DashboardScreen(Screen[None]):
         yield Header(show_clock=False)
         yield ConsoleBar(id="console-bar")
         yield DataFreshness(id="data-freshness")
+        yield SpendPanel(id="spend-panel")
         table: DataTable[Text] = DataTable(id="workflows", cursor_type="row", zebra_stripes=True)
         table.border_title = f"workflows (times in {self.app.config.scheduler.timezone})"
         yield table

@@ -73,6 +73,8 @@ class HistoryScreen(Screen[None]):
         self.filter = RunFilter()
         self._page_starts: list[int | None] = [None]
         self._page = 0
+        self._shown: tuple[int, RunFilter, list[tuple[Any, ...]]] | None = None
+        """The page on screen (number, filter, rows): a reload that finds the same rows redraws nothing."""
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -99,6 +101,11 @@ class HistoryScreen(Screen[None]):
         """Shown (again): the current page, fresh from the database (filters are kept between visits)."""
         self.load(self._page)
 
+    def prepare(self) -> None:
+        """Load the first page before the screen is first shown (the console calls this while idle)."""
+        if self._shown is None:
+            self.load(0)
+
     # --- loading ---------------------------------------------------------------
 
     def load(self, page: int) -> None:
@@ -124,11 +131,23 @@ class HistoryScreen(Screen[None]):
         del self._page_starts[message.page + 1:]
         if len(message.rows) == PAGE_SIZE:
             self._page_starts.append(message.rows[-1]["id"])
+        shown = (message.page, message.filter, [tuple(row.values()) for row in message.rows])
+        if shown != self._shown:
+            self._shown = shown
+            self._fill(message.rows)
+        more = " · ] next page" if len(self._page_starts) > message.page + 1 else ""
+        back = " · [ previous page" if message.page else ""
+        count = f"{len(message.rows)} runs" if message.rows else "no runs match"
+        self.query_one("#history-status", Static).update(f"page {message.page + 1} · {count}{more}{back}"
+                                                         f" · enter opens a run")
+        self._page = message.page
+
+    def _fill(self, rows: list[dict[str, Any]]) -> None:
         table = self.query_one("#history-table", DataTable)
         table.clear()
         zone = self.app.config.scheduler.timezone
         app = self.app
-        for row in message.rows:
+        for row in rows:
             run_tokens = (row.get("input_tokens") or 0) + (row.get("output_tokens") or 0)
             table.add_row(
                 cell(row["id"]), cell(local_time(row.get("started_at"), zone)), cell(row.get("workflow")),
@@ -138,12 +157,6 @@ class HistoryScreen(Screen[None]):
                 cell(one_line(row.get("error") or row.get("summary"), 90)),
                 key=str(row["id"]),
             )
-        more = " · ] next page" if len(self._page_starts) > message.page + 1 else ""
-        back = " · [ previous page" if message.page else ""
-        shown = f"{len(message.rows)} runs" if message.rows else "no runs match"
-        self.query_one("#history-status", Static).update(f"page {message.page + 1} · {shown}{more}{back}"
-                                                         f" · enter opens a run")
-        self._page = message.page
 
     # --- filters ---------------------------------------------------------------
 

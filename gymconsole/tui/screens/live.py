@@ -1,9 +1,11 @@
-"""Live runs: one tab per run of this session, streaming as the engine works.
+"""Live runs: one tab per recent run of this session, streaming as the engine works.
 
 The app keeps a :class:`~gymconsole.tui.trace.RunTrace` per run and publishes
 a run id on ``app.run_signal`` whenever one changes; this screen only draws.
 Closing the screen never stops a run (runs belong to the engine, not to the
-screen); reopening it draws each run again from its trace.
+screen); reopening it draws each run again from its trace.  The app keeps the
+traces of runs in progress and of the newest ``console.live_runs`` finished
+ones; when it forgets one, its tab goes too (the run reopens from history).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def tab_label(trace: RunTrace) -> Content:
 
 
 class LiveScreen(Screen[None]):
-    """Every run of this session, the newest first selected."""
+    """The recent runs of this session, the newest first selected."""
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
@@ -79,13 +81,15 @@ class LiveScreen(Screen[None]):
     async def run_changed(self, run_id: int) -> None:
         """Draw what a run gained; a run new to this screen gets a tab (and is shown if asked)."""
         trace = self.app.traces.get(run_id)
-        if trace is None:
-            return
         tabs = self.tabs
         panes = tabs.query(f"#{pane_id(run_id)}")
+        if trace is None:  # forgotten by the app: its tab and view go with it
+            await self._drop_forgotten()
+            return
         if not panes:
             self.query_one("#no-runs").display = False
             await tabs.add_pane(TabPane(tab_label(trace), RunView(trace), id=pane_id(run_id)))
+            await self._drop_forgotten()  # any left over while they were still mounting
             if trace.status == "running":
                 tabs.active = pane_id(run_id)
             return
@@ -96,6 +100,15 @@ class LiveScreen(Screen[None]):
         for view in panes.first().query(RunView):
             if view.is_mounted:
                 view.request_sync()
+
+    async def _drop_forgotten(self) -> None:
+        """Remove the tabs of runs the app no longer keeps (once their views have finished mounting)."""
+        for pane in list(self.tabs.query(TabPane)):
+            run_id = int(pane.id.removeprefix("run-")) if pane.id and pane.id.startswith("run-") else None
+            if run_id is None or run_id in self.app.traces:
+                continue
+            if pane.is_mounted and all(view.is_mounted for view in pane.query(RunView)):
+                await self.tabs.remove_pane(pane.id)
 
     def show_run(self, run_id: int) -> None:
         if self.tabs.query(f"#{pane_id(run_id)}"):

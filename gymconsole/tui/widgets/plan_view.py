@@ -162,4 +162,5 @@ class PlanView(Vertical):
         self._preview(self.items.highlighted_item())
 
     def _preview(self, item: PlanItem | None) -> None:
-        self.query_one(".plan-target", Static).update(target_detail(self.app, self.plan, item))
+        for detail in self.query(".plan-target").results(Static):  # none when closed while it was mounting
+            detail.update(target_detail(self.app, self.plan, item))

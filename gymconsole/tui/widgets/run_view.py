@@ -36,6 +36,7 @@ from gymconsole.tui.format import (
     tokens,
 )
 from gymconsole.tui.trace import RunTrace, ToolCall
+from gymconsole.tui.widgets.thinking import ThinkingView
 
 MAX_LOG_LINES = 20_000
 REDRAW_HZ = 10
@@ -158,6 +159,7 @@ class RunView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield RunStatus(classes="run-status")
+        yield ThinkingView()
         with Horizontal(classes="run-body"):
             log = NarrationLog(classes="reasoning")
             log.border_title = "reasoning"
@@ -172,7 +174,10 @@ class RunView(Vertical):
                                       style="italic"), classes="tool-detail")
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
+        tables = self.query(DataTable)
+        if not tables:  # removed while it was mounting (the live screen let go of an old run)
+            return
+        table = tables.first()
         for name in CALL_COLUMNS:
             table.add_column(name, key=name, width=COLUMN_WIDTHS.get(name))
         self.sync()
@@ -215,6 +220,7 @@ class RunView(Vertical):
             if table.cursor_row == table.get_row_index(call.call_id):
                 self._show_detail(call)
         self.query_one(RunStatus).show(trace)
+        self.query_one(ThinkingView).show(trace)
 
     def _cells(self, number: int, call: ToolCall) -> list[Text]:
         app = self.app

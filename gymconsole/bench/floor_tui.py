@@ -1,0 +1,36 @@
+"""The first-paint floor: a minimal Textual app painting a Static and a 6-row DataTable.
+
+``make bench`` runs it in a pseudo-terminal beside the real console and
+divides: the console's first paint is reported as a ratio to this.
+It prints the same marker the dashboard's border shows, so both are timed
+the same way (spawn to the first frame carrying the marker), then quits on
+any key.
+"""
+
+from textual.app import App, ComposeResult
+from textual.widgets import DataTable, Static
+
+MARKER = "workflows (times in"
+
+
+class FloorApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield Static("gymconsole floor")
+        table: DataTable[str] = DataTable()
+        table.border_title = f"{MARKER} UTC)"
+        yield table
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.styles.border = ("round", "white")
+        table.add_columns("workflow", "schedule", "next run", "state")
+        for number in range(6):
+            table.add_row(f"workflow {number}", "cron 0 6 * * *", "in 3 h", "scheduled")
+        table.focus()
+
+    def on_key(self) -> None:
+        self.exit()
+
+
+if __name__ == "__main__":
+    FloorApp().run()

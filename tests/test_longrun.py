@@ -1,0 +1,127 @@
+"""A console left open for weeks and a service running for months: what they keep is bounded.
+
+The bounds are checked by structure (views kept, modals shown, tasks left), never by timing;
+the memory figures of 500 runs are in ``make bench`` (gymconsole/bench/soak.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from helpers_tui import no_cursor_blink, open_console, tui_config, wait_until
+from textual.widgets import TabPane
+
+from gymconsole.config import Config
+from gymconsole.engine.events import ApprovalDecided, RunFinished, RunStarted, TextDelta
+from gymconsole.engine.services import open_services
+from gymconsole.tui.screens.approval import ApprovalModal
+from gymconsole.tui.screens.live import LiveScreen, pane_id
+from gymconsole.tui.screens.replay import ReplayScreen
+from gymconsole.tui.widgets.run_view import RunView
+
+__all__ = ["no_cursor_blink"]
+
+ASKING = ("door_access", "daily_escalation", "past_due_monitoring")
+"""Offline playbooks that ask a person (door access twice)."""
+
+
+def keeping(config: Config, live_runs: int) -> Config:
+    return config.model_copy(update={"console": config.console.model_copy(update={"live_runs": live_runs})})
+
+
+async def _a_run(services: Any, workflow: str, *, finish: bool = True, text: str = "") -> int:
+    run_id = await services.recorder.start_run(workflow, "schedule", "offline", False)
+    await services.bus.emit(RunStarted(run_id, workflow, mode="offline", trigger="schedule"))
+    await services.bus.emit(TextDelta(run_id, workflow, text=text or f"run #{run_id}\n"))
+    if finish:
+        await services.bus.emit(RunFinished(run_id, workflow, status="succeeded", summary=f"run #{run_id}"))
+    return run_id
+
+
+def _tabs(app: Any) -> list[str]:
+    return [pane.id for pane in app.screen.query(TabPane)] if isinstance(app.screen, LiveScreen) else []
+
+
+async def test_the_live_screen_keeps_only_the_newest_runs_and_older_ones_reopen_from_history(
+        config, demo_path, clock) -> None:
+    async with open_console(keeping(tui_config(config), 2), demo_path, clock) as pilot:
+        app = pilot.app
+        services = app.services
+        still_running = await _a_run(services, "invoice_review", finish=False)
+        done = [await _a_run(services, "door_access") for _ in range(5)]
+        kept = [still_running, *done[-2:]]
+        await wait_until(pilot, lambda: _tabs(app) == [pane_id(run_id) for run_id in kept],
+                         what="the tabs of the running run and the newest two")
+        assert list(app.traces) == kept
+        assert len(app.screen.query(RunView)) == 3
+        # A decision on a forgotten run's pending request (made later) wakes no ghost view.
+        await services.bus.emit(ApprovalDecided(done[0], "door_access", approval_id=1, tool="suspend_door_access",
+                                                status="approved", via="tui"))
+        await pilot.pause()
+        assert list(app.traces) == kept and len(_tabs(app)) == 3
+        # A forgotten run is one key away: its replay, from the history.
+        app.action_open_live(done[0])
+        await wait_until(pilot, lambda: isinstance(app.screen, ReplayScreen), what="the replay")
+        assert app.screen.run_id == done[0]
+        # Reopening the live screen draws only what is kept.
+        await pilot.press("escape", "escape")
+        await pilot.press("l")
+        await wait_until(pilot, lambda: len(_tabs(app)) == 3, what="the live screen again")
+
+
+async def test_approvals_while_nobody_is_at_the_desk_wait_in_pending_under_one_notice(
+        config, demo_path, clock, monkeypatch) -> None:
+    async with open_console(tui_config(config, approval_timeout_seconds=0.3), demo_path, clock) as pilot:
+        app = pilot.app
+        shown: list[ApprovalModal] = []
+        push = app.push_screen
+
+        def counting_push(screen: Any, *args: Any, **kwargs: Any) -> Any:
+            if isinstance(screen, ApprovalModal):
+                shown.append(screen)
+            return push(screen, *args, **kwargs)
+
+        monkeypatch.setattr(app, "push_screen", counting_push)
+        runner = app.services.runner
+        results = await asyncio.gather(*(runner.run(name, trigger="schedule") for name in ASKING))  # nobody there
+        assert {result.status for result in results} == {"awaiting_approval"}
+        pending = await app.services.db.fetch_value("SELECT COUNT(*) FROM approvals WHERE status = 'pending'")
+        assert pending > len(ASKING)  # door access asks twice
+        assert len(shown) == 1  # the first question only; the rest went straight to the pending list
+        await wait_until(pilot, lambda: not any(isinstance(s, ApprovalModal) for s in app.screen_stack),
+                         what="no modal left")
+        await wait_until(pilot, lambda: app.asker.notice in app._notifications, what="the notice")
+        notices = [n for n in app._notifications if "Pending approvals" in n.message]
+        assert [n.message.split(" approvals")[0] for n in notices] == [str(pending)]
+        # Someone comes back: the next question is asked on screen again.
+        await pilot.press("escape")
+        assert not app.asker.away
+        run = asyncio.ensure_future(runner.run("daily_escalation", trigger="schedule"))
+        await wait_until(pilot, lambda: len(shown) == 2, what="a modal again")
+        assert (await run).status == "awaiting_approval"  # unanswered again: away again
+        assert app.asker.away
+        # Nothing of those runs is left behind.
+        await wait_until(pilot, lambda: app.asker.waiting == 0 and app.asker.current is None, what="the asker idle")
+        assert runner.running() == {}
+        assert not app.services.recorder._runs
+        assert not app.bridge._pending
+        assert not [w for w in app.workers if not w.is_finished]
+
+
+async def test_the_headless_service_keeps_nothing_per_run(config: Config, demo_path: Path, clock) -> None:
+    """What the scheduler service holds after many runs and a late decision: nothing of them."""
+    async with open_services(config, clock=clock, offline=True, api_key="") as services:
+        subscribers = len(services.bus._subscribers)
+        for _ in range(2):
+            await asyncio.gather(*(services.scheduler.run_now(name) for name in config.workflows))
+        pending = await services.gate.pending()
+        assert pending
+        await services.gate.decide_pending(pending[0]["id"], False, actor="tester", via="cli", reason="no")
+        await services.delivery.idle()
+        assert services.runner.running() == {}
+        assert not services.scheduler._tasks and not services.scheduler._bookkeeping
+        assert not services.recorder._runs and not services.recorder._flushes
+        assert not services.delivery._tasks
+        assert len(services.bus._subscribers) == subscribers  # no subscriber per run

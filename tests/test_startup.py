@@ -1,0 +1,98 @@
+"""What each command loads at start-up: only what it uses (timings are in `make bench`, not here)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gymconsole.cli import SUBCOMMANDS, SUMMARIES, build_parser
+from gymconsole.config import Config
+from gymconsole.tui.screens.config_view import walk_config
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = str(ROOT / "config.toml")
+
+PROBE = """
+import contextlib, io, json, sys
+from gymconsole.cli import main
+out = io.StringIO()
+try:
+    with contextlib.redirect_stdout(out):
+        code = main(json.loads(sys.argv[1]))
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"code": code, "out": out.getvalue(), "modules": sorted(sys.modules)}))
+"""
+
+
+def loaded_by(*argv: str) -> tuple[str, set[str]]:
+    """Run the CLI in a fresh interpreter; what it printed and every module it imported."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", PROBE, json.dumps(list(argv))], capture_output=True, text=True,
+                            timeout=60, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert report["code"] in (0, None), report
+    return report["out"], set(report["modules"])
+
+
+def heavy(modules: set[str]) -> set[str]:
+    roots = ("anthropic", "textual", "apscheduler.schedulers", "gymconsole.engine.agent", "gymconsole.tui",
+             "gymconsole.delivery", "pydantic._internal._docs_extraction_used")
+    return {name for name in modules if name.startswith(roots)}
+
+
+def test_help_lists_every_subcommand_without_importing_them() -> None:
+    out, modules = loaded_by("--help")
+    for name in SUBCOMMANDS:
+        assert name in out
+    assert not {f"gymconsole.cli.{name}" for name in SUBCOMMANDS} & modules
+    assert not heavy(modules)
+
+
+def test_help_summaries_match_each_subcommand() -> None:
+    parser = build_parser()  # every subcommand really imported
+    actions = next(a for a in parser._actions if a.dest == "command")
+    helps = {choice.dest: choice.help for choice in actions._choices_actions}
+    assert {name: helps[name] for name in SUMMARIES} == SUMMARIES
+
+
+def test_a_read_tool_loads_neither_the_engine_nor_the_console(demo_path: Path) -> None:
+    out, modules = loaded_by("tool", "get_member", '{"member_id": 1}', "--db", str(demo_path), "--config", CONFIG)
+    assert json.loads(out)["member"]["id"] == 1
+    assert not heavy(modules)
+    assert not any(name.startswith(("gymconsole.engine", "apscheduler.schedulers")) for name in modules)
+
+
+def test_history_json_does_not_load_the_tools(demo_path: Path) -> None:
+    out, modules = loaded_by("history", "--json", "--db", str(demo_path), "--config", CONFIG)
+    json.loads(out)
+    assert "gymconsole.tools.registry" not in modules and not heavy(modules)
+
+
+def test_config_documentation_is_read_only_when_asked() -> None:
+    assert not Config.model_config.get("use_attribute_docstrings")
+    assert all(field.description is None for field in Config.model_fields.values())  # nothing parsed at import
+    rows = list(walk_config(Config()))
+    assert rows and all(description for _, _, description in rows), [key for key, _, d in rows if not d]
+    assert dict((key, d) for key, _, d in rows)["delivery.smtp.port"].startswith("SMTP port")
+
+
+def test_the_tool_names_list_matches_the_registry() -> None:
+    from gymconsole.tools import names, registry
+
+    assert names.TOOL_NAMES == registry.TOOL_NAMES
+
+
+@pytest.mark.parametrize("argv", [["frob"], ["tool", "--frob"]])
+def test_an_unknown_word_is_still_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from gymconsole.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "gymconsole:" in err
