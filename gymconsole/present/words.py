@@ -56,6 +56,7 @@ TOOL_WORDS = {
     "flag_invoice": "flag invoice",
     "suspend_door_access": "suspend door access",
     "restore_door_access": "restore door access",
+    "query_gym": "query the gym's data",
 }
 
 NOTICE_KIND_WORDS = {"reminder": "send past-due reminder", "final_notice": "send final notice"}
