@@ -27,6 +27,8 @@ from rich.text import Text
 from gymconsole.cli import common
 from gymconsole.cli.printer import LivePrinter
 from gymconsole.config import Config
+from gymconsole.present.sanitize import visible
+from gymconsole.present.terminal import safe_console
 from gymconsole.tools.registry import Decision
 
 EXIT_INTERRUPTED = 130
@@ -114,7 +116,7 @@ def terminal_asker(console: Console) -> Any:
         actor = current_user()
         console.print()
         for line in request_lines(request, sample=25):
-            console.print(Text(line), soft_wrap=True, highlight=False)
+            console.print(Text(visible(line)), soft_wrap=True, highlight=False)
         console.print(Text(f"(no answer within {request.timeout_seconds:g} s saves it for later)", style="dim"))
         while True:
             console.print(Text(PROMPT, style="bold"), end="")
@@ -170,11 +172,11 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
 async def _execute(args: argparse.Namespace, config: Config, state: dict[str, Any]) -> Any:
     from gymconsole.engine.services import open_services
 
-    console = Console(stderr=args.json, highlight=False)
+    console = safe_console(stderr=args.json)
     dry_run = True if getattr(args, "dry_run", False) else None
     async with open_services(config, asker=_asker(args.approve, console), offline=bool(getattr(args, "offline", False)),
                              dry_run=dry_run) as services:
         if not args.json:
-            services.bus.subscribe(LivePrinter(console))
+            services.bus.subscribe(LivePrinter(console, titles={n: w.title for n, w in config.workflows.items()}))
         state["runner"] = services.runner
         return await services.runner.run(args.workflow)
