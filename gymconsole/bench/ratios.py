@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import sqlite3
 import statistics
 from datetime import UTC, date, datetime, time as dtime
 from pathlib import Path

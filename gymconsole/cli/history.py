@@ -8,7 +8,6 @@ Everything from the database is printed as plain text (never Rich markup).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import re
 from datetime import UTC, datetime, time, timedelta

@@ -60,7 +60,6 @@ def handle(args: argparse.Namespace) -> int:
 def fixed_asker(answer: str) -> Any:
     """An asker that answers every request ``yes`` or ``no``, as the OS user."""
     from gymconsole.engine.gate import current_user
-    from gymconsole.plan_text import request_lines
 
     async def ask(request: Any) -> Decision:
         if answer == "yes":

@@ -17,7 +17,6 @@ from gymconsole.engine.events import (
     ApprovalRequested,
     Event,
     IterationStarted,
-    Notice,
     RateLimitWait,
     RunFinished,
     RunStarted,

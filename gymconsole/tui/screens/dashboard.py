@@ -111,7 +111,6 @@ class DashboardScreen(Screen[None]):
         if state is None:
             self._show_detail()
             return
-        table = self.query_one("#workflows", DataTable)
         zone = self.app.config.scheduler.timezone
         app = self.app
         now = app.clock.now()
