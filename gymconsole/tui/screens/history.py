@@ -55,7 +55,7 @@ class HistoryScreen(Screen[None]):
         Binding("escape", "back", "Back"),
         Binding("right_square_bracket", "next_page", "Next page"),
         Binding("left_square_bracket", "previous_page", "Prev page"),
-        Binding("slash", "focus_search", "Search"),
+        Binding("f", "focus_search", "Find"),
         Binding("m", "focus_member", "Member"),
         Binding("backspace", "clear_filters", "Clear filters", key_display="⌫"),
         *NAV_BINDINGS,
