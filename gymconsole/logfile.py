@@ -20,6 +20,7 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 from gymconsole.paths import private_file
+from gymconsole.present.sanitize import visible
 
 LOG_NAME = "gymconsole.log"
 SERVICE_LOG_NAME = "gymconsole-service.log"
@@ -35,6 +36,10 @@ class LocalTimeFormatter(logging.Formatter):
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
         return time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(record.created))
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Control characters made visible: a name in a message cannot rewrite a ``tail -f``."""
+        return visible(super().format(record), multiline=True)
 
 
 class OwnLinesAndWarnings(logging.Filter):

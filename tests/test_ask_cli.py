@@ -17,7 +17,7 @@ def test_ask_streams_tables_as_tables_saves_and_answers_json(demo_path, tmp_path
     live = _gymconsole("ask", "who owes most?", "--save", "top-debts", db=demo_path, api=fake_api, cwd=tmp_path)
     assert live.returncode == 0, live.stderr
     out = live.stdout
-    assert "query_gym" in out and "Ann [/vip]" in out and "Both are past due." in out
+    assert "query the gym's data" in out and "Ann [/vip]" in out and "Both are past due." in out
     assert "| Ann" not in out and "┃Name" in out, out  # a drawn table, not Markdown pipes
     assert "saved 'top-debts' with 1 query" in out
 

@@ -109,15 +109,16 @@ def test_show_prints_the_whole_trace_as_plain_text(history_db: dict[str, Any],
     door = history_db["door"]
     code, out, err = cli(capsys, "history", "show", str(door.run_id), "--db", str(history_db["path"]))
     assert code == 0 and err == ""
-    assert out.startswith(f"Run #{door.run_id} door_access")
-    assert "started (manual, offline)" in out and "-> get_door_access_status" in out
-    assert "<- get_door_access_status" in out and " ms, safe)" in out and "result {" in out
-    assert "approval #" in out and "approved by tester via cli" in out and "decision approved" in out
-    assert f"finished: {door.status}" in out
+    assert out.startswith(f"Run #{door.run_id} Door access")
+    assert "▶ Door access" in out and "→ look up door access" in out
+    assert "tool get_door_access_status, risk safe" in out  # the raw identifiers stay in the detail
+    assert "✓ look up door access" in out and " ms)" in out and "result {" in out
+    assert "approval #" in out and "approved by tester at the terminal" in out and "[approved]" in out
+    assert f"■ {door.status}" in out
     # Hostile names from the demo data come out literally (never as Rich markup).
     assert "Siobhan O'Brien [/vip]" in out and "[@click=app.quit]click me[/] Markup" in out
-    order = [out.index(s) for s in ("started (", "-> get_door_access_status", "<- get_door_access_status",
-                                     "approval #", "finished:")]
+    order = [out.index(s) for s in ("▶ ", "→ look up door access", "✓ look up door access",
+                                     "approval #", "■ ")]
     assert order == sorted(order)
 
 
@@ -184,3 +185,13 @@ def test_out_of_range_numbers_are_one_line_exit_2(history_db: dict[str, Any], ca
     code, out, err = cli(capsys, *args, "--db", str(history_db["path"]))
     assert code == 2 and out == ""
     assert err.startswith("gymconsole: ") and len(err.strip().splitlines()) == 1, err
+
+
+def test_search_finds_people_by_name_and_id(history_db: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(history_db["path"])
+    door = history_db["door"]
+    for words in ("Wright", "lena wright", "362", "#362"):
+        code, out, _ = cli(capsys, "history", "--search", words, "--db", db, "--json")
+        assert code == 0 and door.run_id in [run["id"] for run in json.loads(out)], words
+    code, out, _ = cli(capsys, "history", "--search", "Nobody Nowhere", "--db", db, "--json")
+    assert json.loads(out) == []

@@ -59,11 +59,11 @@ def test_offline_json_shape(demo_path, tmp_path):
 def test_offline_live_output_and_approve_no(demo_path, tmp_path):
     done = _gymconsole("run", "door_access", "--offline", "--approve", "no", db=demo_path, cwd=tmp_path)
     out = done.stdout
-    assert "▶ door_access" in out and "offline playbook (no AI)" in out
-    assert "→ get_door_access_status" in out and "✓ get_door_access_status" in out
+    assert "▶ Door access" in out and "offline playbook (no AI)" in out
+    assert "→ look up door access" in out and "✓ look up door access" in out
     assert "■ " in out and "summary: Offline playbook (no AI)" in out
     if "approval #" in out:  # members are due a door change: a person was asked and --approve no said no
-        assert "denied by" in out and "via cli" in out and "suspended 0" not in out
+        assert "denied by" in out and "at the terminal" in out and "suspended 0" not in out
     assert done.returncode == (0 if "■ succeeded" in out else 1), out + done.stderr
 
 
@@ -100,7 +100,7 @@ def test_claude_run_against_the_fake_api(demo_path, tmp_path, fake_api):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Checking [/vip] referrals [bold red]now[/bold red] [@click=app.quit]x[/]." in done.stdout
     assert "summary: No [/vip] rewards were due." in done.stdout
-    assert "Claude claude-sonnet-4-6" in done.stdout and re.search(r"tokens in [0-9,]+ out [0-9,]+ cache read", done.stdout)
+    assert "Claude claude-sonnet-4-6" in done.stdout and re.search(r"AI cost \$[0-9.]+", done.stdout)
     assert KEY not in done.stdout + done.stderr
     assert all(r.headers["authorization"] == f"Bearer {KEY}" for r in fake_api.requests)
     assert KEY not in fake_api.text_of_all_requests()

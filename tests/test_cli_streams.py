@@ -37,7 +37,7 @@ def test_a_cp1252_console_gets_every_line_with_what_it_cannot_show_replaced(demo
     assert "UnicodeEncodeError" not in errors and "failed on" not in errors and errors == ""
     text = out.read_bytes().decode("cp1252")  # it is cp1252, as the console asked
     lines = text.splitlines()
-    assert lines[0].startswith("? past_due_monitoring \xb7 run #1")  # ▶ is not in cp1252; the middle dot is
+    assert lines[0].startswith("? Past-due monitoring \xb7 run #1")  # ▶ is not in cp1252; the middle dot is
     assert len(lines) > 5 and "succeeded" in text and "summary:" in text
     assert statuses(demo_path) == ["succeeded"]
 

@@ -134,3 +134,14 @@ async def test_the_summary_does_not_decide_the_outcome(config, demo_path, clock,
     assert result.attention == f"the model reported acting, but 0 acts were carried out, {len(ids)} were denied"
     assert run["attention"] == result.attention and '"denied": %d' % len(ids) in run["acts"]
     assert events.of("run_finished")[0].acts == result.acts
+
+
+@pytest.mark.parametrize("summary, claims", [
+    ("Done.", False), ("Done, everyone handled.", True), ("No rewards were due.", False),
+    ("Suspended door access for 2 members.", True), ("I did not send anything; 7 were skipped.", False),
+    ("All 5 reminders were sent.", True), ("Reviewed 40 invoices, none needed a flag.", False),
+])
+def test_what_counts_as_a_claim_of_acting(summary, claims):
+    from gymconsole.engine.outcome import claims_acting
+
+    assert claims_acting(summary) is claims

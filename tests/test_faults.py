@@ -10,6 +10,7 @@ their own module (test_scheduler_dst.py).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import sqlite3
@@ -29,7 +30,9 @@ BUSY_WAIT = 2
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     template, config = build_world(tmp_path_factory.mktemp("faults"))
-    text = config.read_text(encoding="utf-8").replace("[database]", f"[database]\nbusy_wait_seconds = {BUSY_WAIT}", 1)
+    text, found = re.subn(r"(?m)^busy_wait_seconds = .*$", f"busy_wait_seconds = {BUSY_WAIT}",
+                          config.read_text(encoding="utf-8"))
+    assert found == 1
     config.write_text(text, encoding="utf-8")
     return template, config
 
@@ -86,7 +89,7 @@ def test_a_long_write_lock_is_waited_out_visibly_then_one_line(world: tuple[Path
         started = time.monotonic()
         run = gymconsole(db, world[1], "run", "door_access", "--offline", "--approve", "yes")
         waited = time.monotonic() - started
-        last = one_line_failure(run, f"the database stayed busy for {BUSY_WAIT} s (another gymconsole was writing)")
+        last = one_line_failure(run, f"the database is locked: another gymconsole was writing for {BUSY_WAIT} s")
         assert "nothing was changed" in last
         assert "gymconsole: waiting for the database: another gymconsole is writing (1 s)" in run.stderr
         assert waited < BUSY_WAIT + 20  # bounded (process start-up included)

@@ -38,7 +38,7 @@ FAR_MONTH = str((datetime.now(UTC).month + 5) % 12 + 1)
 @pytest.fixture(autouse=True)
 def short_busy_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(connection, "BUSY_TIMEOUT_MS", 100)
-    monkeypatch.setattr(connection, "BEGIN_ATTEMPTS", 2)
+    monkeypatch.setattr(connection._WAITING, "limit", 0.2)  # a writer gives up after 0.2 s (database.busy_wait_seconds)
 
 
 def one_workflow(base: Config, grace: int) -> Config:
@@ -139,7 +139,7 @@ async def test_a_run_that_cannot_start_within_the_grace_is_recorded_missed_with_
         await db.close()
     assert service.runner.started == []
     assert len(runs) == 1 and runs[0][:2] == ("nightly", "missed")
-    assert "could not start (OperationalError: database is locked)" in runs[0][2]
+    assert "could not start (DatabaseBusy: the database is locked" in runs[0][2]
 
 
 def mount_small_disk(where: Path) -> bool:

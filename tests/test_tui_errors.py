@@ -51,7 +51,7 @@ async def test_a_claude_run_streams_text_and_tool_calls(config, demo_path, clock
         await wait_until(pilot, lambda: view.query_one(DataTable).row_count == 1, what="the tool call")
         text = " ".join(view.query_one(NarrationLog).lines)
         assert "Let me look at door access" in text and "reporting only." in text
-        assert "tokens 4,700 in · 120 out" in str(view.query_one(RunStatus).render())
+        assert "AI cost $0.0159 (4,820 tokens)" in str(view.query_one(RunStatus).render())
         assert KEY not in app.export_screenshot()
     assert fake_api.requests[0].headers["authorization"] == f"Bearer {KEY}"
 

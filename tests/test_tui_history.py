@@ -50,14 +50,14 @@ async def test_filters_search_and_member(config, demo_path, clock) -> None:
         await refiltered(pilot, screen, [ids[4], ids[2], ids[0]])
         screen.query_one("#filter-status", Select).value = "failed"
         await refiltered(pilot, screen, [ids[2]])
-        await pilot.press("x")  # clear every filter
+        await pilot.press("backspace")  # clear every filter
         await refiltered(pilot, screen, ids[::-1])
-        await pilot.press("slash", *"[/vip]", "enter")  # markup-like text is searched as text
+        await pilot.press("f", *"[/vip]", "enter")  # markup-like text is searched as text
         await refiltered(pilot, screen, [ids[3]])
         assert "O'Brien [/vip]" in str(screen.query_one("#history-table", DataTable).get_row(str(ids[3]))[-1])
-        await pilot.press("x", "m", *"11", "enter")  # every run that touched member 11
+        await pilot.press("backspace", "m", *"11", "enter")  # every run that touched member 11
         await refiltered(pilot, screen, [ids[2], ids[0]])
-        await pilot.press("x")
+        await pilot.press("backspace")
         since = screen.query_one("#filter-since", Input)
         since.focus()
         await pilot.press(*"2026-11-03", "enter")  # the fourth run is a day later
@@ -95,7 +95,7 @@ async def test_open_a_run_and_replay_its_trace(config, demo_path, clock) -> None
         await wait_until(pilot, lambda: bool(replay.query(RunView)), what="the replayed run")
         view = replay.query_one(RunView)
         await wait_until(pilot, lambda: view.query_one(DataTable).row_count == 1, what="its tool call")
-        assert str(view.query_one(DataTable).get_row("c1")[1]) == "get_member"
+        assert str(view.query_one(DataTable).get_row("c1")[1]) == "look up a member"
         assert view.trace.status == "failed" and view.trace.usage["input"] == 1200
         assert any("member #11" in line for line in view.query_one(NarrationLog).lines)
         assert "database is locked" in str(replay.query_one("#replay-record").render())

@@ -82,7 +82,8 @@ def test_trace_folds_events_into_state() -> None:
     assert trace.calls["t1"].decision == "denied" and trace.calls["t1"].finished
     assert trace.rate_limit_waits == 1 and trace.rate_limit_seconds == 4.0
     text = "".join(trace.text)
-    assert text.startswith("Checking\n⚠ retrying after 529\n⏸ waiting 4.0 s") and text.endswith("✗ API down\n")
+    assert text.startswith("Checking\n⚠ retrying after 529\n⏸ waiting 4.0 s") and text.endswith("reason: API down\n")
+    assert "■ failed · 2 steps" in text
 
 
 class LogApp(App[None]):
@@ -123,7 +124,7 @@ async def test_config_view_shows_sources_and_rechecks_the_file(tmp_path: Path, d
         assert "API key     present" in summary and "gym.db" in summary
         assert "SECRET" not in app.export_screenshot()
         path.write_text(path.read_text().replace("retention_days = 90", "retention_days = -1"))
-        await pilot.press("r")
+        await pilot.press("v")
         summary = str(screen.query_one("#config-summary").render())
         assert "history.retention_days" in summary and "greater than or equal to 1" in summary
 

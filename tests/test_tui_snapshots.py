@@ -28,6 +28,9 @@ from gymconsole.tui.screens.approval import ApprovalModal
 from gymconsole.tui.screens.history import HistoryScreen
 from gymconsole.tui.screens.replay import ReplayScreen
 
+SIZES = pytest.mark.parametrize("size", [(80, 24), SIZE, (200, 60)], ids=["80x24", "120x36", "200x60"])
+"""Every screen at the sizes people use: the office PC's 80x24 window, a usual one, a big monitor."""
+
 __all__ = ["no_cursor_blink"]
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_NOW = FakeClock().now()
@@ -68,9 +71,10 @@ def seeded(config: Config) -> FakeClock:
     return FakeClock(DEMO_NOW)
 
 
-def test_dashboard(snap_compare: Any, snap_config: Config) -> None:
+@SIZES
+def test_dashboard(snap_compare: Any, snap_config: Config, size: tuple[int, int]) -> None:
     clock = seeded(snap_config)
-    assert snap_compare(console(snap_config, clock), terminal_size=SIZE, run_before=ready)
+    assert snap_compare(console(snap_config, clock), terminal_size=size, run_before=ready)
 
 
 def test_dashboard_dry_run_and_paused_workflow(snap_compare: Any, snap_config: Config) -> None:
@@ -87,7 +91,8 @@ def test_dashboard_dry_run_and_paused_workflow(snap_compare: Any, snap_config: C
     assert snap_compare(console(snap_config), terminal_size=SIZE, run_before=before)
 
 
-def test_live_run(snap_compare: Any, snap_config: Config) -> None:
+@SIZES
+def test_live_run(snap_compare: Any, snap_config: Config, size: tuple[int, int]) -> None:
     from gymconsole.engine.events import (
         IterationStarted,
         Notice,
@@ -137,7 +142,7 @@ def test_live_run(snap_compare: Any, snap_config: Config) -> None:
         await wait_until(pilot, lambda: pilot.app.screen.query("RunView"), what="the live view")
         await pilot.pause(0.3)  # the view redraws at 10 Hz
 
-    assert snap_compare(console(snap_config), terminal_size=SIZE, run_before=before)
+    assert snap_compare(console(snap_config), terminal_size=size, run_before=before)
 
 
 async def _request(app: GymConsoleApp, tool: str, args: dict[str, Any], workflow: str) -> ApprovalRequest:
@@ -148,7 +153,8 @@ async def _request(app: GymConsoleApp, tool: str, args: dict[str, Any], workflow
     return ApprovalRequest(17, 42, workflow, plan.tool, plan.risk, plan.title, plan, 300.0, iso(services.clock.now()))
 
 
-def test_approval_modal_door_suspension(snap_compare: Any, snap_config: Config) -> None:
+@SIZES
+def test_approval_modal_door_suspension(snap_compare: Any, snap_config: Config, size: tuple[int, int]) -> None:
     async def before(pilot: Pilot[Any]) -> None:
         await ready(pilot)
         request = await _request(pilot.app, "suspend_door_access",
@@ -156,10 +162,11 @@ def test_approval_modal_door_suspension(snap_compare: Any, snap_config: Config) 
         await pilot.app.push_screen(ApprovalModal(request, clock=pilot.app.clock, actor="tester", queued=1))
         await pilot.press("down", "space")  # leave the second member out
 
-    assert snap_compare(console(snap_config), terminal_size=SIZE, run_before=before)
+    assert snap_compare(console(snap_config), terminal_size=size, run_before=before)
 
 
 def test_approval_modal_bulk_message_with_deny_reason(snap_compare: Any, snap_config: Config) -> None:
+    """At 80x24: the list of people, the message as sent and the keys all stay on screen."""
     async def before(pilot: Pilot[Any]) -> None:
         await ready(pilot)
         request = await _request(pilot.app, "send_campaign", {
@@ -169,10 +176,11 @@ def test_approval_modal_bulk_message_with_deny_reason(snap_compare: Any, snap_co
         await pilot.app.push_screen(ApprovalModal(request, clock=pilot.app.clock, actor="tester"))
         await pilot.press("n", *"not before the holiday")
 
-    assert snap_compare(console(snap_config), terminal_size=SIZE, run_before=before)
+    assert snap_compare(console(snap_config), terminal_size=(80, 24), run_before=before)
 
 
-def test_pending_approvals(snap_compare: Any, snap_config: Config) -> None:
+@SIZES
+def test_pending_approvals(snap_compare: Any, snap_config: Config, size: tuple[int, int]) -> None:
     async def pend() -> None:  # nobody is asked: both door requests are saved as pending
         async with open_services(snap_config, clock=FakeClock(DEMO_NOW), offline=True, api_key="") as services:
             await services.runner.run("door_access", trigger="schedule")
@@ -185,10 +193,11 @@ def test_pending_approvals(snap_compare: Any, snap_config: Config) -> None:
         await wait_until(pilot, lambda: bool(pilot.app.screen.query("PlanItems")), what="the pending plan")
         await pilot.pause()
 
-    assert snap_compare(console(snap_config), terminal_size=SIZE, run_before=before)
+    assert snap_compare(console(snap_config), terminal_size=size, run_before=before)
 
 
-def test_history(snap_compare: Any, snap_config: Config) -> None:
+@SIZES
+def test_history(snap_compare: Any, snap_config: Config, size: tuple[int, int]) -> None:
     clock = seeded(snap_config)
 
     async def before(pilot: Pilot[Any]) -> None:
@@ -198,10 +207,11 @@ def test_history(snap_compare: Any, snap_config: Config) -> None:
         assert isinstance(screen, HistoryScreen)
         await wait_until(pilot, lambda: "page 1" in str(screen.query_one("#history-status").render()), what="a page")
 
-    assert snap_compare(console(snap_config, clock), terminal_size=SIZE, run_before=before)
+    assert snap_compare(console(snap_config, clock), terminal_size=size, run_before=before)
 
 
-def test_replay(snap_compare: Any, snap_config: Config) -> None:
+@SIZES
+def test_replay(snap_compare: Any, snap_config: Config, size: tuple[int, int]) -> None:
     clock = seeded(snap_config)
 
     async def before(pilot: Pilot[Any]) -> None:
@@ -214,12 +224,13 @@ def test_replay(snap_compare: Any, snap_config: Config) -> None:
                          and bool(pilot.app.screen.query("RunView")), what="the replay")
         await pilot.pause(0.2)
 
-    assert snap_compare(console(snap_config, clock), terminal_size=SIZE, run_before=before)
+    assert snap_compare(console(snap_config, clock), terminal_size=size, run_before=before)
 
 
-def test_config_view(snap_compare: Any, snap_config: Config) -> None:
+@SIZES
+def test_config_view(snap_compare: Any, snap_config: Config, size: tuple[int, int]) -> None:
     async def before(pilot: Pilot[Any]) -> None:
         await ready(pilot)
         await pilot.press("c", "down", "down")
 
-    assert snap_compare(console(snap_config), terminal_size=SIZE, run_before=before)
+    assert snap_compare(console(snap_config), terminal_size=size, run_before=before)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import sqlite3
 import statistics
 from datetime import UTC, date, datetime, time as dtime
 from pathlib import Path
@@ -104,8 +103,7 @@ async def _outbox_row(workdir: Path, rounds: int) -> Ratio:
             "delivery": DeliveryConfig.model_validate({
                 "email": "smtp", "email_pacing": pacing,
                 "smtp": {"host": "127.0.0.1", "port": sink.port, "security": "none", "from_address": "desk@gym.test"}}),
-            "safety": SafetyConfig.model_validate(base.safety.model_dump() | {"quiet_hours_start": 0,
-                                                                               "quiet_hours_end": 0})})
+            "safety": SafetyConfig.model_validate(base.safety.model_dump() | {"quiet_hours_start": "none"})})
         async with open_database(path) as db:
             recipients = await _queue_outbox(db, clock)
             sender = OutboxSender(db, config, clock)

@@ -28,6 +28,8 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from gymconsole.present.sanitize import visible
+from gymconsole.present.terminal import safe_console
 from gymconsole.cli import common
 from gymconsole.clock import SystemClock
 from gymconsole.config import Config
@@ -88,7 +90,7 @@ async def _main(args: argparse.Namespace, config: Config) -> int:
     from gymconsole.engine.history import RunRecorder
 
     clock = SystemClock()
-    console = Console(highlight=False, soft_wrap=True)
+    console = safe_console(soft_wrap=True)
     async with open_database(config.database_path()) as db:
         bus = EventBus()
         bus.subscribe(RunRecorder(db, clock))  # later decisions join the history of the run that asked
@@ -134,9 +136,9 @@ def _print_pending(console: Console, rows: list[dict[str, Any]], as_json: bool) 
         run = f" · run #{row['run_id']}" if row["run_id"] else ""
         note = STATUS_NOTE.get(row["status"], "")
         heading = f"#{row['id']} {row['status']} since {row['requested_at']} UTC · {row['workflow']}{run}"
-        console.print(Text(heading + (f" ({note})" if note else ""), style="bold"))
+        console.print(Text(visible(heading + (f" ({note})" if note else "")), style="bold"))
         for line in describe_plan(row["plan"]):
-            console.print(Text("  " + line))
+            console.print(Text("  " + visible(line)))
         console.print()
     console.print(Text("Decide with: gymconsole approvals approve ID [--only ID,ID]  |  "
                        "gymconsole approvals deny ID --reason TEXT", style="dim"))
@@ -146,7 +148,7 @@ def _print_pending(console: Console, rows: list[dict[str, Any]], as_json: bool) 
 def _print_outcome(console: Console, outcome: dict[str, Any]) -> None:
     approval = f"approval #{outcome['approval_id']}"
     if outcome["status"] == "denied":
-        console.print(Text(f"{approval} denied: {outcome['reason']}"))
+        console.print(Text(f"{approval} denied: {visible(outcome['reason'])}"))
         return
     if outcome["status"] == "released":
         console.print(Text(f"{approval} released (it was {outcome['was'].replace('_', ' ')}): it waits for a "
@@ -155,12 +157,12 @@ def _print_outcome(console: Console, outcome: dict[str, Any]) -> None:
     if outcome["status"] == "dry_run":
         console.print(Text(f"{approval}: dry run, nothing was done and it stays pending. It would do:"))
         for line in describe_plan(outcome["plan"]):
-            console.print(Text("  " + line))
+            console.print(Text("  " + visible(line)))
         return
     result = outcome["result"]
-    console.print(Text(f"{approval} {outcome['status']}: {outcome['summary']}"))
+    console.print(Text(f"{approval} {outcome['status']}: {visible(outcome['summary'])}"))
     for entry in result.get("done", []):
-        console.print(Text("  done: " + item_line({k: v for k, v in entry.items()})))
+        console.print(Text("  done: " + visible(item_line({k: v for k, v in entry.items()}))))
     if result.get("done_count", 0) > len(result.get("done", [])):
         console.print(Text(f"  ... and {result['done_count'] - len(result['done'])} more done"))
     if result.get("already_done_count"):

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from gymconsole.config import Config, ConfigError, load_config
 from gymconsole.db import DatabaseBusy, DatabaseError, DatabaseFault, configure_waiting
+from gymconsole.present.sanitize import visible
 
 T = TypeVar("T")
 DEFAULT_CONFIG = "config.toml"
@@ -73,7 +74,7 @@ def record_id(text: str) -> int:
 
 
 def fail(message: str, code: int) -> int:
-    print(f"gymconsole: {message}", file=sys.stderr)
+    print(f"gymconsole: {visible(message)}", file=sys.stderr)
     return code
 
 
@@ -90,7 +91,7 @@ class _OneLine(logging.Formatter):
         text = f"gymconsole: {record.levelname.lower()}: {record.getMessage()}"
         if record.exc_info and record.exc_info[1] is not None:
             text += f" ({type(record.exc_info[1]).__name__}: {record.exc_info[1]}; details in the log file)"
-        return " ".join(text.split())
+        return " ".join(visible(text).split())
 
 
 def setup_logging(config: Config, *, terminal: bool, log_name: str | None = None) -> None:

@@ -8,14 +8,12 @@ Everything from the database is printed as plain text (never Rich markup).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import re
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -24,23 +22,12 @@ from gymconsole.cli.printer import STATUS_STYLE
 from gymconsole.clock import SystemClock
 from gymconsole.config import Config
 from gymconsole.db import DatabaseBusy, DatabaseFault, open_database
-from gymconsole.engine.outcome import describe_acts
-from gymconsole.engine.events import (
-    ApprovalDecided,
-    ApprovalRequested,
-    Event,
-    IterationStarted,
-    Notice,
-    RateLimitWait,
-    RunFinished,
-    RunStarted,
-    TextDelta,
-    ThinkingBlock,
-    ToolCallFinished,
-    ToolCallStarted,
-    UsageUpdated,
-)
+from gymconsole.engine.events import Event, TextDelta
 from gymconsole.engine.history import STATUSES, HistoryStore
+from gymconsole.present.run_events import RunPresenter, mode_words, trigger_words
+from gymconsole.present.sanitize import visible
+from gymconsole.present.terminal import rich_line, safe_console
+from gymconsole.present.words import cost, plural, status_words
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--workflow", help="only this workflow")
     parser.add_argument("--status", help=f"only this status ({', '.join(STATUSES)})")
     parser.add_argument("--since", help="only runs started since: YYYY-MM-DD (local), an ISO time, or 3d / 12h")
-    parser.add_argument("--search", help="text in the run's summary or error")
+    parser.add_argument("--search", help="text in the run's summary or error, or a member's or prospect's name or ID")
     parser.add_argument("--member", type=common.record_id, metavar="ID", help="only runs that touched this member")
     parser.add_argument("--limit", type=common.record_id, default=50, help="how many runs (default 50)")
     parser.add_argument("--before", type=common.record_id, metavar="RUN_ID", help="the page of runs older than this one")
@@ -119,7 +106,7 @@ def list_handler(args: argparse.Namespace) -> int:
     if args.json:
         common.print_json(runs)
         return 0
-    console = Console(highlight=False)
+    console = safe_console()
     console.print(runs_table(runs, config, console.width))
     if len(runs) == args.limit:
         print(f"(more: --before {runs[-1]['id']})")
@@ -150,11 +137,11 @@ def runs_table(runs: list[dict[str, Any]], config: Config, width: int = 120) -> 
         if run.get("attention"):
             text = f"attention: {run['attention']}; {text}"
         rows.append([
-            Text(str(run["id"])), Text(run["workflow"]), Text(how),
-            Text(run["status"], style=STATUS_STYLES.get(run["status"], "")),
+            Text(str(run["id"])), Text(visible(run["workflow"])), Text(how),
+            Text(status_words(run["status"]), style=STATUS_STYLES.get(run["status"], "")),
             Text(local(run["started_at"], zone, "%m-%d %H:%M")), Text(run_duration(run)),
-            Text(f"{run['input_tokens'] + run['output_tokens']:,}"), Text(f"${run['cost_usd']:.2f}"),
-            Text(" ".join(text.split())[:300])])
+            Text(f"{run['input_tokens'] + run['output_tokens']:,}"), Text(cost(run["cost_usd"])),
+            Text(" ".join(visible(text).split())[:300])])
     table = Table(title=Text(f"Runs (times in {config.scheduler.timezone})"), expand=True)
     headers = ["#", "workflow", "how", "status", "started", "took", "tokens", "cost"]
     widths = {h: max([len(h)] + [len(row[i].plain) for row in rows]) for i, h in enumerate(headers)}
@@ -192,88 +179,42 @@ def show_handler(args: argparse.Namespace) -> int:
         common.print_json({"run": run, "events": [{"seq": r["seq"], "at": r["at"], **r["event"].to_dict()}
                                                   for r in records]})
         return 0
-    console = Console(highlight=False)
-    for line in trace_lines(run, records, ZoneInfo(config.scheduler.timezone)):
+    console = safe_console()
+    flow = config.workflows.get(run["workflow"])
+    for line in trace_lines(run, records, ZoneInfo(config.scheduler.timezone), flow.title if flow else ""):
         console.print(line)
     return 0
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str, separators=(", ", ": "))
-
-
-def trace_lines(run: dict[str, Any], records: list[dict[str, Any]], zone: ZoneInfo) -> list[Text]:
-    """The run's header and every event in order, as plain Text lines (data is never markup)."""
-    head = Text(f"Run #{run['id']} {run['workflow']}", style="bold")
-    head.append(f"  {run['status']}", style=STATUS_STYLES.get(run["status"], ""))
+def trace_lines(run: dict[str, Any], records: list[dict[str, Any]], zone: ZoneInfo,
+                title: str = "") -> list[Text]:
+    """The run's header and every event in order, in the presenter's words with the raw detail under them."""
+    head = Text(f"Run #{run['id']} {visible(title or run['workflow'])}", style="bold")
+    head.append(f"  {status_words(run['status'])}", style=STATUS_STYLES.get(run["status"], ""))
     lines = [head, Text(
-        f"{run['trigger']}, {run['mode']}{', dry run' if run['dry_run'] else ''}; started "
+        f"{visible(run['workflow'])} · {trigger_words(run['trigger'])} · {mode_words(run['mode'])}"
+        f"{' · dry run' if run['dry_run'] else ''}; started "
         f"{local(run['started_at'], zone, '%Y-%m-%d %H:%M:%S %Z')}"
         + (f", ended {local(run['ended_at'], zone, '%H:%M:%S')}" if run["ended_at"] else "")
-        + f"; {run['iterations']} iteration(s); tokens in {run['input_tokens']:,} out {run['output_tokens']:,}"
-        f" cache read {run['cache_read_tokens']:,} write {run['cache_write_tokens']:,}; ${run['cost_usd']:.4f}",
-        style="dim")]
+        + f"; {plural(run['iterations'] or 0, 'step')}; AI cost {cost(run['cost_usd'])} (tokens in "
+        f"{run['input_tokens']:,}, out {run['output_tokens']:,}, cache read {run['cache_read_tokens']:,}, "
+        f"cache write {run['cache_write_tokens']:,})", style="dim")]
     if run.get("subjects"):
-        lines.append(Text("touched: " + ", ".join(f"{k} {i}" for k, i in run["subjects"][:50]), style="dim"))
+        lines.append(Text("touched: " + ", ".join(f"{visible(k)} {visible(i)}" for k, i in run["subjects"][:50]),
+                          style="dim"))
     if run.get("pruned_at") and not records:
         lines.append(Text(f"(events pruned {local(run['pruned_at'], zone)} under the retention setting)"))
+    presenter = RunPresenter(detail=True, title=title)
     for record in records:
         stamp = Text(local(record["at"], zone, "%H:%M:%S") + "  ", style="dim")
-        for body in describe(record["event"]):
+        for body in describe(presenter, record["event"]):
             lines.append(stamp + body)
             stamp = Text(" " * 10)
     return lines
 
 
-def describe(event: Event) -> list[Text]:
-    """One event as one or more lines."""
-    if isinstance(event, RunStarted):
-        extra = f", model {event.model}" if event.model else ""
-        return [Text(f"started ({event.trigger}, {event.mode}{', dry run' if event.dry_run else ''}{extra})",
-                     style="bold")]
-    if isinstance(event, IterationStarted):
-        return [Text(f"-- iteration {event.iteration}", style="dim")]
-    if isinstance(event, ThinkingBlock):
-        if event.redacted:
-            return [Text("thinking: (redacted by the API)", style="dim italic")]
-        return [Text(f"thinking: {line}", style="dim italic") for line in (event.text.strip().splitlines() or [""])]
+def describe(presenter: RunPresenter, event: Event) -> list[Text]:
+    """One event as one or more lines (narration keeps its own line breaks)."""
     if isinstance(event, TextDelta):
-        return [Text(line) for line in (event.text.strip("\n").splitlines() or [""])]
-    if isinstance(event, ToolCallStarted):
-        return [Text(f"-> {event.name} ({event.risk}) {_json(event.input)}", style="cyan")]
-    if isinstance(event, ToolCallFinished):
-        line = Text(f"<- {event.name}: {event.summary} ({event.duration_ms:.0f} ms, {event.risk}",
-                    style="red" if event.is_error else "green")
-        line.append((f", decision {event.decision}" if event.decision else "") + ")"
-                    + (" ERROR" if event.is_error else ""))
-        return [line, Text("   result " + _json(event.result), style="dim")]
-    if isinstance(event, ApprovalRequested):
-        return [Text(f"?  approval #{event.approval_id} asked: {event.title} ({event.tool}, {event.risk}, "
-                     f"waits {event.timeout_seconds:.0f} s)", style="magenta"),
-                Text("   plan " + _json(event.plan), style="dim")]
-    if isinstance(event, ApprovalDecided):
-        who = f" by {event.actor}" if event.actor else ""
-        why = f": {event.reason}" if event.reason else ""
-        return [Text(f"!  approval #{event.approval_id} {event.status}{who} via {event.via}, "
-                     f"{event.approved_count} approved{why}", style="magenta")]
-    if isinstance(event, UsageUpdated):
-        return [Text(f"usage: in {event.input_tokens:,} out {event.output_tokens:,} cache read "
-                     f"{event.cache_read_tokens:,} write {event.cache_write_tokens:,}, ${event.cost_usd:.4f}",
-                     style="dim")]
-    if isinstance(event, RateLimitWait):
-        return [Text(f"waited {event.seconds:.1f} s: {event.reason}", style="yellow")]
-    if isinstance(event, Notice):
-        return [Text(f"{event.level}: {event.message}", style="yellow" if event.level != "info" else "")]
-    if isinstance(event, RunFinished):
-        text = Text(f"finished: {event.status}", style=STATUS_STYLES.get(event.status, "bold"))
-        out = [text]
-        if event.acts:  # the facts first, then what the model said
-            out.append(Text(describe_acts(event.acts), style="bold"))
-        if event.attention:
-            out.append(Text(f"attention: {event.attention}", style="bold red"))
-        if event.summary:
-            out.append(Text(event.summary))
-        if event.error:
-            out.append(Text(f"error: {event.error}", style="red"))
-        return out
-    return [Text(_json(event.to_dict()))]
+        return [Text(part) for part in (presenter.narration(event).strip("\n").splitlines() or [""])]
+    return [rich_line(line) for line in presenter.lines(event)]

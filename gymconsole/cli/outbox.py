@@ -16,6 +16,7 @@ import signal
 import sys
 from typing import Any
 
+from gymconsole.present.sanitize import visible
 from gymconsole.cli import common
 from gymconsole.clock import SystemClock
 from gymconsole.config import Config
@@ -70,8 +71,8 @@ def _list(args: argparse.Namespace) -> int:
     if rows:
         print()
     for row in rows:
-        error = f"  {row['last_error']}" if row["last_error"] else ""
-        print(f"#{row['id']:<6} {row['status']:8} {row['channel']:5} {row['kind']:13} {row['to_address']:28} "
+        error = f"  {visible(row['last_error'])}" if row["last_error"] else ""
+        print(f"#{row['id']:<6} {row['status']:8} {row['channel']:5} {row['kind']:13} {visible(row['to_address']):28} "
               f"tries {row['attempts']}  {row['created_at']}{error}")
     return 0
 
@@ -119,9 +120,9 @@ def _send(args: argparse.Namespace) -> int:
     if _json(args):
         common.print_json(report.as_dict())
     else:
-        print(report.line())
+        print(visible(report.line()))
         for error in report.errors:
-            print(f"  {error}")
+            print(f"  {visible(error)}")
     return 1 if report.failed else 0
 
 
@@ -140,7 +141,7 @@ def _stop(args: argparse.Namespace) -> int:
         common.print_json(result.as_dict())
     elif result.matched:
         who = [f"member #{i}" for i in result.members] + [f"prospect #{i}" for i in result.prospects]
-        print(f"opted out: {', '.join(who)}; {result.failed_messages} queued message(s) failed as opted out")
+        print(f"opted out: {visible(', '.join(who))}; {result.failed_messages} queued message(s) failed as opted out")
     else:
         print(f"no member or prospect has the number {args.phone}")
     return 0 if result.matched else 1
@@ -160,7 +161,7 @@ def _drift(args: argparse.Namespace) -> int:
     if _json(args):
         common.print_json(report.as_dict())
     else:
-        print(report.line())
+        print(visible(report.line()))
         for diff in report.differences:
             print(f"  {diff['badge']}: {diff['database']} here, {diff['controller']} on the controller")
     return 0 if report.clean else 1

@@ -6,8 +6,9 @@ with the plan (answer ``y``, ``n`` and a reason, or the IDs to approve only
 some); without a terminal ``ask`` answers ``no``.  ``--json`` prints one JSON
 object at the end instead of the live view.
 
-Exit status: 0 the run succeeded, 1 it did not, 2 bad usage or configuration,
-130 interrupted (the run is recorded as cancelled).
+Exit status: 0 the run succeeded, 1 it did not (or its summary claims acts
+that did not happen), 2 bad usage or configuration, 130 interrupted (the run
+is recorded as cancelled).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from rich.text import Text
 from gymconsole.cli import common
 from gymconsole.cli.printer import LivePrinter
 from gymconsole.config import Config
+from gymconsole.present.sanitize import visible
+from gymconsole.present.terminal import safe_console
 from gymconsole.tools.registry import Decision
 
 EXIT_INTERRUPTED = 130
@@ -57,7 +60,6 @@ def handle(args: argparse.Namespace) -> int:
 def fixed_asker(answer: str) -> Any:
     """An asker that answers every request ``yes`` or ``no``, as the OS user."""
     from gymconsole.engine.gate import current_user
-    from gymconsole.plan_text import request_lines
 
     async def ask(request: Any) -> Decision:
         if answer == "yes":
@@ -113,7 +115,7 @@ def terminal_asker(console: Console) -> Any:
         actor = current_user()
         console.print()
         for line in request_lines(request, sample=25):
-            console.print(Text(line), soft_wrap=True, highlight=False)
+            console.print(Text(visible(line)), soft_wrap=True, highlight=False)
         console.print(Text(f"(no answer within {request.timeout_seconds:g} s saves it for later)", style="dim"))
         while True:
             console.print(Text(PROMPT, style="bold"), end="")
@@ -163,17 +165,17 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
         common.print_json(result.as_dict())
     if result.status == "cancelled" and state["interrupted"]:
         return EXIT_INTERRUPTED
-    return 0 if result.status == "succeeded" else 1
+    return 0 if result.status == "succeeded" and not result.attention else 1
 
 
 async def _execute(args: argparse.Namespace, config: Config, state: dict[str, Any]) -> Any:
     from gymconsole.engine.services import open_services
 
-    console = Console(stderr=args.json, highlight=False)
+    console = safe_console(stderr=args.json)
     dry_run = True if getattr(args, "dry_run", False) else None
     async with open_services(config, asker=_asker(args.approve, console), offline=bool(getattr(args, "offline", False)),
                              dry_run=dry_run) as services:
         if not args.json:
-            services.bus.subscribe(LivePrinter(console))
+            services.bus.subscribe(LivePrinter(console, titles={n: w.title for n, w in config.workflows.items()}))
         state["runner"] = services.runner
         return await services.runner.run(args.workflow)

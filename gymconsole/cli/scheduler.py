@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from gymconsole.present.sanitize import header_safe, visible
 from gymconsole.cli import common
 from gymconsole.config import Config
 from gymconsole.db import configure_waiting
@@ -78,8 +79,7 @@ class _ServiceWaitNote:
 
 def _clean(text: str | None, limit: int = 200) -> str:
     """One printable line (data from the model or the database may hold control characters)."""
-    flat = " ".join("".join(ch if ch.isprintable() else " " for ch in (text or "")).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    return header_safe(text or "", limit)
 
 
 class RunLog:
@@ -90,7 +90,7 @@ class RunLog:
 
     def _print(self, text: str) -> None:
         stamp = datetime.now(self.zone).strftime("%Y-%m-%d %H:%M:%S")
-        print(f"{stamp} {text}", flush=True)
+        print(f"{stamp} {visible(text)}", flush=True)
 
     def __call__(self, event: Event) -> None:
         head = f"run #{event.run_id} {event.workflow}"

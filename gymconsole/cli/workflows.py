@@ -11,10 +11,11 @@ import argparse
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from gymconsole.present.terminal import safe_console
+from gymconsole.present.words import schedule_words, status_words
 from gymconsole.cli import common
 from gymconsole.cli.history import STATUS_STYLES, local
 from gymconsole.clock import SystemClock
@@ -79,9 +80,11 @@ def handle(args: argparse.Namespace) -> int:
         last = Text("never", style="dim")
         if row["last_run_id"]:
             last = Text(f"#{row['last_run_id']} {local(row['last_started_at'], zone, '%m-%d %H:%M')} ")
-            last.append(row["last_status"], style=STATUS_STYLES.get(row["last_status"], ""))
-        table.add_row(Text(row["name"]), Text(row["title"]), Text(row["schedule"]), Text(next_run), state, last)
-    console = Console(highlight=False)
+            last.append(status_words(row["last_status"]), style=STATUS_STYLES.get(row["last_status"], ""))
+        schedule = schedule_words(config.workflows[row["name"]].schedule) if row["name"] in config.workflows \
+            else row["schedule"]
+        table.add_row(Text(row["name"]), Text(row["title"]), Text(schedule), Text(next_run), state, last)
+    console = safe_console()
     console.print(table)
     if rows and rows[0]["paused_all"]:
         console.print(Text("All schedules are paused (the console's master switch).", style="yellow"))

@@ -291,8 +291,8 @@ class Database(Transaction):
                         raise fault(self.path, exc) from None
                 waited = time.monotonic() - started
                 if _WAITING.limit is not None and waited >= _WAITING.limit:
-                    raise DatabaseBusy(f"the database stayed busy for {waited:.0f} s (another gymconsole was "
-                                       "writing); nothing was changed: try again when it is done") from None
+                    raise DatabaseBusy(f"the database is locked: another gymconsole was writing for {waited:.0f} s; "
+                                       "nothing was changed: try again when it is done") from None
                 if _WAITING.reporter is not None:
                     _WAITING.reporter(waited)
                 else:

@@ -496,6 +496,13 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX IF NOT EXISTS rule_uses_day ON rule_uses (rule_id, day);
     """,
+    # get_past_due_training_clients: its two queries each read one covering index (by trainer; largest first)
+    """
+    CREATE INDEX IF NOT EXISTS training_owing_by_trainer ON training_clients (trainer, amount_past_due_cents,
+        member_id) WHERE amount_past_due_cents > 0;
+    CREATE INDEX IF NOT EXISTS training_owing_largest ON training_clients (amount_past_due_cents DESC, id, member_id,
+        trainer, package, past_due_since) WHERE amount_past_due_cents > 0;
+    """,
     # runs end truncated, context_exceeded or rate_limited (their own statuses), and record the acts done
     # (from the gate and the ledger) and a note when the model's summary claims more.  Widening the CHECK
     # rewrites only the table's SQL text (SQLite's documented writable_schema procedure: the rows are unchanged);
@@ -511,13 +518,6 @@ MIGRATIONS: list[str] = [
     ALTER TABLE runs ADD COLUMN acts TEXT;
     ALTER TABLE runs ADD COLUMN attention TEXT;
     CREATE INDEX effects_run ON effects (run_id, status) WHERE run_id IS NOT NULL;
-    """,
-    # get_past_due_training_clients: its two queries each read one covering index (by trainer; largest first)
-    """
-    CREATE INDEX IF NOT EXISTS training_owing_by_trainer ON training_clients (trainer, amount_past_due_cents,
-        member_id) WHERE amount_past_due_cents > 0;
-    CREATE INDEX IF NOT EXISTS training_owing_largest ON training_clients (amount_past_due_cents DESC, id, member_id,
-        trainer, package, past_due_since) WHERE amount_past_due_cents > 0;
     """,
 ]
 

@@ -20,6 +20,7 @@ from gymconsole.config import Config
 from gymconsole.db import Database
 from gymconsole.delivery.email import Email, SmtpSender
 from gymconsole.engine.approvals import ApprovalStore
+from gymconsole.present.sanitize import header_safe
 from gymconsole.delivery.transport import DeliveryError, http_json, scrub, secret
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ class AlertNotifier:
 
     async def send(self, line: str) -> bool:
         """Send one alert line to every configured channel; True if at least one took it. Never raises."""
+        line = header_safe(line, MAX_LINE)  # names, titles and errors in it are untrusted
         a = self.config.alerts
         delivered = False
         webhook = secret(a.slack_webhook_env)

@@ -25,6 +25,7 @@ from typing import Protocol
 
 from gymconsole.config import Config, SmtpConfig
 from gymconsole.delivery.transport import DeliveryError, scrub, secret, stable_key
+from gymconsole.present.sanitize import header_safe
 
 PEER = "the mail server"
 
@@ -72,8 +73,8 @@ class SmtpSender:
     def build(self, email: Email) -> EmailMessage:
         message = EmailMessage()
         message["From"] = formataddr((self.smtp.from_name, self.smtp.from_address))
-        message["To"] = email.to
-        message["Subject"] = email.subject or "A message from the front desk"
+        message["To"] = header_safe(email.to, 320)
+        message["Subject"] = header_safe(email.subject or "A message from the front desk", 300)
         message["Date"] = format_datetime(email.date)
         message["Message-ID"] = email.message_id
         message.set_content(email.body)

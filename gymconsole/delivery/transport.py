@@ -24,6 +24,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from gymconsole.present.sanitize import visible
+
 MAX_ERROR_TEXT = 160
 
 
@@ -52,7 +54,7 @@ def scrub(text: str, *secrets: str | None) -> str:
     for value in secrets:
         if value:
             text = text.replace(value, "***")
-    line = " ".join(text.split())
+    line = " ".join(visible(text).split())
     return line if len(line) <= MAX_ERROR_TEXT else line[: MAX_ERROR_TEXT - 1] + "…"
 
 

@@ -121,7 +121,7 @@ class ClaudeAgent:
         return [{"role": "user", "content": first_turn(session.config, session.workflow, now_line,
                                                         session.ctx.dry_run)}]
 
-    def _budget_left(self, session: RunSession, next_input: int, max_output: int) -> str | None:
+    def _budget_left(self, session: RunSession, next_input: int) -> str | None:
         m, used = session.config.model, session.usage
         if used.total_tokens + next_input > m.max_tokens_per_run:
             return (f"token budget: the run has used {used.total_tokens:,} tokens and the next request needs about "
@@ -146,7 +146,7 @@ class ClaudeAgent:
             body = plan.body(messages)
             request_bytes = len(json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode())
             estimate = estimator.estimate(request_bytes)
-            if reason := self._budget_left(session, estimate, plan.max_tokens):
+            if reason := self._budget_left(session, estimate):
                 return RunOutcome("budget_exhausted", session.last_text, reason)
             await session.start_iteration()
             answer = await self._request(client, session, body, estimate, plan.headers())

@@ -13,14 +13,18 @@ import logging
 import sqlite3
 
 from gymconsole.db import DatabaseError
+from gymconsole.db.connection import DatabaseBusy
 
 TRANSIENT_ERRNOS = {errno.ENOSPC, errno.EIO, errno.EAGAIN, errno.EACCES, errno.EBUSY,
                     getattr(errno, "EDQUOT", errno.ENOSPC)}
-TRANSIENT_SQLITE = ("locked", "busy", "disk is full", "disk i/o error", "unable to open", "readonly")
+TRANSIENT_SQLITE = ("locked", "busy", "disk is full", "disk i/o error", "disk error", "unable to open", "readonly",
+                    "read-only", "cannot open")
 
 
 def is_transient(exc: BaseException) -> bool:
     """A fault that may clear by itself (another writer, a full disk, a network share hiccup)."""
+    if isinstance(exc, DatabaseBusy):
+        return True
     if isinstance(exc, sqlite3.OperationalError | DatabaseError):
         text = str(exc).lower()
         return any(word in text for word in TRANSIENT_SQLITE)

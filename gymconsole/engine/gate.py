@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from gymconsole.clock import Clock, iso
+from gymconsole.clock import Clock
 from gymconsole.config import Config
 from gymconsole.db import Database
 from gymconsole.engine import approvals as states

@@ -265,7 +265,7 @@ class HistoryStore:
         now = iso(self.clock.now())
         marked = 0
         for row in orphans:
-            message = f"the process running it (pid {row['pid']}) stopped before the run finished"
+            message = f"the process running it (pid {row['pid']}) stopped before the run's end was recorded"
             async with self.db.write() as tx:
                 changed = await tx.execute(
                     "UPDATE runs SET status = 'interrupted', ended_at = ?, error = ?"
@@ -308,8 +308,9 @@ class HistoryStore:
             where.append("r.status = ?")
             params.append(status)
         if search:
-            where.append("(r.summary LIKE ? ESCAPE '\\' OR r.error LIKE ? ESCAPE '\\')")
-            params += [_like(search), _like(search)]
+            clause, values = _search_clause(search)
+            where.append(clause)
+            params += values
         if before_id is not None:
             where.append("r.id < ?")
             params.append(before_id)
@@ -399,3 +400,23 @@ def _load_event(run_id: int, row: dict[str, Any]) -> Event:
         return Notice(run_id=run_id, workflow=row["workflow"], level="warning",
                       message=f"(an event of unknown kind {row['kind']!r})")
     return event_from_dict(data)
+
+
+_PEOPLE = ("SELECT rs.run_id FROM run_subjects rs WHERE "
+           "(rs.subject_kind = 'member' AND rs.subject_id IN (SELECT id FROM members "
+           "WHERE first_name || ' ' || last_name LIKE ? ESCAPE '\\')) "
+           "OR (rs.subject_kind = 'prospect' AND rs.subject_id IN (SELECT id FROM prospects "
+           "WHERE first_name || ' ' || last_name LIKE ? ESCAPE '\\'))")
+
+
+def _search_clause(search: str) -> tuple[str, list[Any]]:
+    """Text in the summary or error, a member's or prospect's name, or (``42`` / ``#42``) their ID."""
+    pattern = _like(search.strip())
+    clause = f"(r.summary LIKE ? ESCAPE '\\' OR r.error LIKE ? ESCAPE '\\' OR r.id IN ({_PEOPLE})"
+    values: list[Any] = [pattern, pattern, pattern, pattern]
+    number = search.strip().lstrip("#")
+    if number.isdigit() and len(number) < 19:
+        clause += (" OR r.id IN (SELECT rs.run_id FROM run_subjects rs WHERE rs.subject_kind IN ('member', 'prospect') "
+                   "AND rs.subject_id = ?)")
+        values.append(int(number))
+    return clause + ")", values

@@ -19,7 +19,10 @@ from gymconsole.db import Database
 ACT_KEYS = ("done", "skipped", "denied", "pending", "failed")
 
 _CLAIM = re.compile(r"\b(sent|queued|notified|emailed|texted|messaged|contacted|suspended|restored|escalated|"
-                    r"credited|rewarded|issued|flagged|handled|done|completed|taken care of|processed)\b", re.I)
+                    r"credited|rewarded|issued|flagged)\b", re.I)
+_GENERIC = re.compile(r"\b(done|completed|handled|processed|taken care of|dealt with)\b", re.I)
+"""Words that claim acts only when they say whom: "everyone handled", "all 7 processed" (not a bare "Done.")."""
+_WHOM = re.compile(r"\b(everyone|everybody|all|each|every|members?|prospects?|invoices?|referrals?|\d+)\b", re.I)
 _NEGATION = re.compile(r"\b(no|not|nothing|none|never|without|zero|0|neither|nor|would)\b|n't\b|\bskipp", re.I)
 
 
@@ -48,7 +51,8 @@ async def ledger_done(db: Database, run_id: int) -> int:
 def claims_acting(summary: str) -> bool:
     """Whether some sentence of the summary says something was done, without a negation."""
     for sentence in re.split(r"(?<=[.!?;])\s+|\n+", summary):
-        if _CLAIM.search(sentence) and not _NEGATION.search(sentence):
+        claim = _CLAIM.search(sentence) or (_GENERIC.search(sentence) and _WHOM.search(sentence))
+        if claim and not _NEGATION.search(sentence):
             return True
     return False
 

@@ -342,10 +342,14 @@ class WorkflowScheduler:
             if not wf.enabled or self.is_paused(name):
                 continue
             due = self._fire_times(name, since, now)
-            last_scheduled = await self.db.fetch_value(
-                "SELECT MAX(started_at) FROM runs WHERE workflow = ? AND trigger = 'schedule'", (name,))
-            if last_scheduled:  # a run the heartbeat did not see yet (the process died within the minute)
-                due = [t for t in due if iso(t) > last_scheduled]
+            if not await self.db.fetch_value("SELECT 1 FROM schedule_fires WHERE workflow = ? LIMIT 1", (name,)):
+                # No claims yet (a database from before the lease): a run the heartbeat did not see is taken as
+                # done up to its start.  With claims, they alone say what ran: a run that started late (under
+                # load) must not hide the next due time it started after.
+                last_scheduled = await self.db.fetch_value(
+                    "SELECT MAX(started_at) FROM runs WHERE workflow = ? AND trigger = 'schedule'", (name,))
+                if last_scheduled:
+                    due = [t for t in due if iso(t) > last_scheduled]
             due = [t for t in due if not await self.lease.claimed(name, t)]  # the old holder ran them
             if not due:
                 continue

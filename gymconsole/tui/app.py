@@ -32,6 +32,8 @@ from textual.worker import Worker, WorkerState
 from gymconsole.clock import Clock, SystemClock
 from gymconsole.config import Config, find_api_key
 from gymconsole.engine.events import ApprovalDecided, Notice, RunFinished, RunStarted
+from gymconsole.present.sanitize import visible
+from gymconsole.present.words import plural
 from gymconsole.tui.asker import ApprovalsChanged, ModalAsker
 from gymconsole.tui.bridge import EngineEvent, EventBridge, TextChunk
 from gymconsole.tui.commands import ConsoleCommands
@@ -75,8 +77,17 @@ class GymConsoleApp(App[int]):
     CSS_PATH = Path(__file__).with_name("console.tcss")
     TITLE = "gymconsole"
     COMMANDS = App.COMMANDS | {ConsoleCommands}
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
-                Binding("question_mark,slash", "ask", "Ask", show=False)]
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+        # The README's global keys work on every screen, modals included; screens show them in their footers.
+        Binding("q", "quit", "Quit", show=False),
+        Binding("h", "open_history", "History", show=False),
+        Binding("a", "open_approvals", "Approvals", show=False),
+        Binding("c", "open_config", "Config", show=False),
+        Binding("l", "open_live", "Live runs", show=False),
+        Binding("d", "toggle_dry_run", "Dry run", show=False),
+        Binding("question_mark,slash", "ask", "Ask", show=False),
+    ]
 
     def __init__(self, config: Config, *, db_path: Path | None = None, clock: Clock | None = None,
                  api_key: str | None = None, base_url: str | None = None, offline: bool = False,
@@ -125,7 +136,8 @@ class GymConsoleApp(App[int]):
 
     def say(self, message: str, *, severity: str = "information", timeout: float | None = None) -> None:
         """A notification whose text is never parsed as markup (it may quote members or the model)."""
-        self.notify(message, severity=severity, timeout=timeout, markup=False)  # type: ignore[arg-type]
+        self.notify(visible(message, multiline=True), severity=severity, timeout=timeout,  # type: ignore[arg-type]
+                    markup=False)
 
     # --- start and stop ---------------------------------------------------------------
 
@@ -206,8 +218,8 @@ class GymConsoleApp(App[int]):
         if running and not self._quit_armed:
             self._quit_armed = True
             self.set_timer(5.0, self._disarm_quit)
-            self.say(f"{len(running)} run(s) in progress: press q again within 5 s to cancel them and quit.",
-                     severity="warning")
+            self.say(f"{plural(len(running), 'run')} in progress: press q (or ctrl+q) again within 5 s to cancel "
+                     f"{'it' if len(running) == 1 else 'them'} and quit.", severity="warning")
             return
         self.exit(0)
 

@@ -17,6 +17,9 @@ from rich.style import Style
 from rich.text import Text
 from textual.app import App
 
+from gymconsole.present.sanitize import deep_visible, visible
+from gymconsole.present.words import cost, decision_words, schedule_words, status_words
+
 if TYPE_CHECKING:
     from gymconsole.config import CronSchedule
 
@@ -55,14 +58,21 @@ def theme_style(app: App[Any] | None, variable: str, *, bold: bool = False) -> S
 
 def cell(value: Any, style: Style | str = "") -> Text:
     """A table cell that is never parsed as markup."""
-    return Text("" if value is None else str(value), style=style, no_wrap=True, end="")
+    return Text(visible(value), style=style, no_wrap=True, end="")
 
 
 def styled(app: App[Any] | None, value: Any, table: dict[str, str], key: str | None = None) -> Text:
-    """A cell coloured by a lookup table (status, risk, decision); underscores read as spaces."""
+    """A cell coloured by a lookup table (status, risk, decision), in the manager's words."""
     name = str(value if key is None else key)
     variable = table.get(name)
-    shown = str(value).replace("_", " ") if value is not None else ""
+    if value is None:
+        shown = ""
+    elif key is None and table is STATUS_STYLE:
+        shown = status_words(name)
+    elif key is None and table is DECISION_STYLE:
+        shown = decision_words(name)
+    else:
+        shown = str(value).replace("_", " ")
     return cell(shown, theme_style(app, variable, bold=name in ("failed", "high", "denied")) if variable else "")
 
 
@@ -70,21 +80,22 @@ def one_line(text: str | None, width: int = 80) -> str:
     """The first line of a text, shortened to ``width`` characters."""
     if not text:
         return ""
-    line = " ".join(str(text).split())
+    line = " ".join(visible(text).split())
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def compact(value: Any, width: int = 60) -> str:
     """A JSON value on one short line."""
     try:
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+        text = json.dumps(deep_visible(value), separators=(",", ":"), ensure_ascii=False, default=str)
     except (TypeError, ValueError):
         text = str(value)
     return one_line(text, width)
 
 
 def money(value: float | None) -> str:
-    return f"${(value or 0):,.4f}" if value and value < 1 else f"${(value or 0):,.2f}"
+    """A run's cost (four decimals under a dollar)."""
+    return cost(value)
 
 
 def tokens(value: int | None) -> str:
@@ -149,25 +160,8 @@ def badge(app: App[Any] | None, label: str, variable: str) -> Text:
 
 
 def describe_schedule(schedule: CronSchedule) -> str:
-    """A cron schedule in words when it is a common shape (``daily 06:00``), else its cron text."""
-    minute, hour, day, month, weekday, week = (schedule.minute, schedule.hour, schedule.day, schedule.month,
-                                               schedule.day_of_week, schedule.week)
-    if not minute.isdigit() or month != "*" or schedule.second != "0":
-        return schedule.describe()
-    if hour == "*" and day == weekday == week == "*":
-        return f"hourly at :{int(minute):02d}"
-    if not hour.isdigit():
-        return schedule.describe()
-    at = f"{int(hour):02d}:{int(minute):02d}"
-    if day == weekday == week == "*":
-        return f"daily {at}"
-    if day.isdigit() and weekday == week == "*":
-        return f"monthly, day {day}, {at}"
-    if day == "*" and weekday.isalpha():
-        every = {"*": "every", "*/2": "every other"}.get(week)
-        if every:
-            return f"{every} {weekday.capitalize()} {at}"
-    return schedule.describe()
+    """A cron schedule in words (``daily 06:00``); the CLI uses the same words."""
+    return schedule_words(schedule)
 
 
 def shown_path(path: Path | str | None) -> str:
@@ -196,5 +190,5 @@ def when(value: str | datetime | None, zone: str, now: datetime) -> str:
 
 
 def status_text(status: str | None) -> str:
-    """``awaiting_approval`` as ``awaiting approval``."""
-    return (status or "").replace("_", " ")
+    """``budget_exhausted`` as ``stopped: budget reached``."""
+    return status_words(status)

@@ -12,13 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gymconsole.engine.outcome import describe_acts
 from gymconsole.engine.events import (
     ApprovalDecided,
     ApprovalRequested,
     Event,
     IterationStarted,
-    Notice,
     RateLimitWait,
     RunFinished,
     RunStarted,
@@ -29,6 +27,8 @@ from gymconsole.engine.events import (
     ToolCallStarted,
     UsageUpdated,
 )
+from gymconsole.present.run_events import RunPresenter
+from gymconsole.present.sanitize import visible
 
 
 @dataclass
@@ -73,6 +73,7 @@ class RunTrace:
     summary: str = ""
     error: str | None = None
     version: int = 0
+    presenter: RunPresenter = field(default_factory=RunPresenter, repr=False, compare=False)
     thinking: list[str] = field(default_factory=list)
     """The model's extended thinking (shown apart from the narration)."""
     thinking_redacted: int = 0
@@ -86,7 +87,7 @@ class RunTrace:
 
     def add_text(self, text: str) -> None:
         if text:
-            self.text.append(text)
+            self.text.append(visible(text, multiline=True))
             self.version += 1
 
     def _line(self, text: str) -> None:
@@ -95,46 +96,46 @@ class RunTrace:
         self.add_text(f"{prefix}{text}\n")
 
     def apply(self, event: Event) -> None:
-        """Fold one event into the trace."""
+        """Fold one event into the trace; the narration gets the presenter's lines (tool calls have their table)."""
         self.version += 1
         match event:
             case TextDelta():
                 self.add_text(event.text)
+                return
             case ThinkingDelta():
-                self.thinking.append(event.text)
+                self.thinking.append(visible(event.text, multiline=True))
                 self._thinking_live = True
+                return
             case ThinkingBlock():
                 if event.redacted:
                     self.thinking_redacted += 1
                 elif not self._thinking_live:  # a replay: the stored block, whole
-                    self.thinking.append(event.text)
+                    self.thinking.append(visible(event.text, multiline=True))
                 if self.thinking and not self.thinking[-1].endswith("\n"):
                     self.thinking.append("\n\n")
                 self._thinking_live = False
+                return
             case RunStarted():
                 self.mode, self.trigger, self.dry_run, self.model = event.mode, event.trigger, event.dry_run, event.model
                 self.status = "running"
+                return
             case IterationStarted():
                 self.iteration = event.iteration
             case ToolCallStarted():
                 call = self.calls.setdefault(event.call_id, ToolCall(event.call_id, event.name))
                 call.input, call.risk = event.input, event.risk
                 call.version += 1
+                return
             case ToolCallFinished():
                 call = self.calls.setdefault(event.call_id, ToolCall(event.call_id, event.name))
                 call.summary, call.result, call.duration_ms = event.summary, event.result, event.duration_ms
                 call.is_error, call.risk, call.decision, call.finished = event.is_error, event.risk, event.decision, True
                 call.version += 1
+                return
             case ApprovalRequested():
-                self.waiting_approval = event.title
-                self._line(f"⏳ approval requested: {event.title}")
+                self.waiting_approval = visible(event.title)
             case ApprovalDecided():
                 self.waiting_approval = ""
-                if event.via == "policy" and event.status in ("approved", "dry_run"):
-                    return  # routine: the tool pane's decision column says it ("auto", "dry_run")
-                who = f" by {event.actor}" if event.actor else ""
-                why = f" ({event.reason})" if event.reason else ""
-                self._line(f"⚖ {event.tool}: {event.status} via {event.via}{who}{why}")
             case UsageUpdated():
                 self.usage = {"input": event.input_tokens, "output": event.output_tokens,
                               "cache_read": event.cache_read_tokens, "cache_write": event.cache_write_tokens}
@@ -142,22 +143,13 @@ class RunTrace:
             case RateLimitWait():
                 self.rate_limit_waits += 1
                 self.rate_limit_seconds += event.seconds
-                self._line(f"⏸ waiting {event.seconds:.1f} s: {event.reason}")
-            case Notice():
-                self._line(f"{'⚠' if event.level in ('warning', 'error') else 'ℹ'} {event.message}")
             case RunFinished():
                 self.status, self.summary, self.error = event.status, event.summary, event.error
                 self.acts, self.attention = dict(event.acts), event.attention
                 self.iteration = max(self.iteration, event.iterations)
                 self.waiting_approval = ""
-                if event.error:
-                    self._line(f"✗ {event.error}")
-                if event.acts:
-                    self._line(f"● {describe_acts(event.acts)}")
-                if event.attention:
-                    self._line(f"⚠ attention: {event.attention}")
-                if event.summary:
-                    self._line(f"■ {event.summary}")
+        for line in self.presenter.lines(event):
+            self._line(line.plain.strip())
 
     @classmethod
     def from_events(cls, run_id: int, workflow: str, events: list[Event], **fields: Any) -> RunTrace:

@@ -34,7 +34,9 @@ class ApprovalModal(ModalScreen[Decision | None]):
     BINDINGS = [
         Binding("y", "approve", "Approve ticked"),
         Binding("n", "deny", "Deny…"),
-        Binding("space", "toggle_row", "Tick/untick", show=True),
+        Binding("space", "toggle_row", "Tick/untick", show=False),
+        Binding("tab", "app.focus_next", "Targets/message"),
+        Binding("q", "app.quit", "Quit"),
         Binding("escape", "cancel_reason", "Back", show=False),
     ]
 
@@ -58,7 +60,7 @@ class ApprovalModal(ModalScreen[Decision | None]):
             yield PlanView(self.plan, workflow=request.workflow, run_id=request.run_id, id="approval-plan")
             yield Static(id="approval-countdown")
             yield Input(placeholder="Why deny? (enter to deny, escape to go back)", id="deny-reason")
-            yield Footer()
+            yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#deny-reason").display = False

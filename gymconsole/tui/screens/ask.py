@@ -114,7 +114,7 @@ class AskScreen(Screen[None]):
                               "happened; or give a one-off task (every act asks you first)."), id="ask-intro")
         yield Static("", id="ask-status", markup=False)
         yield Input(placeholder="Ask a question or give a task, then enter · esc back", id="ask-input")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.app.run_signal.subscribe(self, self.run_changed)

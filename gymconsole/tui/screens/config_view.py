@@ -2,7 +2,7 @@
 
 Values come from walking the :class:`~gymconsole.config.Config` model; the
 source of each is ``config.source_of(key)`` (the file, or ``default``) and
-its meaning is the field's docstring.  ``r`` re-reads the file and shows
+its meaning is the field's docstring.  ``v`` re-reads the file and shows
 whether it is still valid (changes apply at the next start).  The API key
 is only ever shown as present or absent.
 """
@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from gymconsole.config import Config, ConfigError, load_config
+from gymconsole.present.sanitize import visible
 from gymconsole.config_docs import field_doc
 from gymconsole.tui.format import cell, one_line, shown_path, theme_style
 from gymconsole.tui.screens.dashboard import NAV_BINDINGS
@@ -50,10 +51,10 @@ def show_value(value: Any) -> str:
     if isinstance(value, str):
         return one_line(value, 70)
     if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
+        return visible(", ".join(str(v) for v in value))
     if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items())
-    return str(value)
+        return visible(", ".join(f"{k}={v}" for k, v in value.items()))
+    return visible(value)
 
 
 class ConfigScreen(Screen[None]):
@@ -61,7 +62,7 @@ class ConfigScreen(Screen[None]):
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
-        Binding("r", "revalidate", "Re-check file"),
+        Binding("v", "revalidate", "Validate file"),
         *NAV_BINDINGS,
     ]
 
@@ -78,7 +79,7 @@ class ConfigScreen(Screen[None]):
         table.border_title = "effective configuration"
         yield table
         yield Static(id="config-detail")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         config: Config = self.app.config
@@ -127,8 +128,8 @@ class ConfigScreen(Screen[None]):
         text.append(key, "bold")
         text.append(f"  ({self.app.config.source_of(key)})\n", theme_style(self.app, "foreground-muted"))
         text.append((description or "") + "\n")
-        if isinstance(value, str) and "\n" in value.strip():
-            text.append(value.strip(), theme_style(self.app, "accent"))
+        if isinstance(value, str) and ("\n" in value.strip() or len(value) > 70):
+            text.append(visible(value.strip(), multiline=True), theme_style(self.app, "accent"))
         self.query_one("#config-detail", Static).update(text)
 
     def action_revalidate(self) -> None:

@@ -13,6 +13,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from gymconsole.present.words import plural, tool_words
 from gymconsole.tui.format import (
     STATUS_STYLE,
     cell,
@@ -33,14 +34,18 @@ if TYPE_CHECKING:
     from gymconsole.tui.app import GymConsoleApp
 
 COLUMNS = ("workflow", "schedule", "next run", "in", "last run", "last status", "state")
+KEEP_ORDER = ("workflow", "next run", "last status", "in", "state", "schedule", "last run")
+"""Which columns stay when the window is narrow: the first ones always, the last ones go first."""
+CELL_PADDING = 2
 RECENT_COLUMNS = ("run", "started", "workflow", "status", "summary")
 
 NAV_BINDINGS = [
+    Binding("l", "app.open_live", "Live"),
     Binding("h", "app.open_history", "History"),
     Binding("a", "app.open_approvals", "Approvals"),
     Binding("c", "app.open_config", "Config"),
-    Binding("l", "app.open_live", "Live runs"),
     Binding("d", "app.toggle_dry_run", "Dry run"),
+    Binding("q", "app.quit", "Quit"),
 ]
 """Keys every full screen shares (the command palette reaches the same actions)."""
 
@@ -49,12 +54,11 @@ class DashboardScreen(Screen[None]):
     """The console's home."""
 
     BINDINGS = [
-        Binding("r", "run_selected", "Run now"),
-        Binding("p", "pause_selected", "Pause/resume"),
-        Binding("P", "app.pause_all", "Pause all"),
+        Binding("r", "run_selected", "Run"),
+        Binding("p", "pause_selected", "Pause"),
+        Binding("P", "app.pause_all", "Pause all", show=False),
         *NAV_BINDINGS,
         Binding("i", "app.open_import", "Import"),
-        Binding("q", "app.quit", "Quit"),
     ]
 
     app: GymConsoleApp
@@ -74,15 +78,17 @@ class DashboardScreen(Screen[None]):
             recent: DataTable[Text] = DataTable(id="recent-runs", cursor_type="row", zebra_stripes=True)
             recent.border_title = "recent runs (enter opens)"
             yield recent
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#workflows", DataTable)
-        for name in COLUMNS:
-            table.add_column(name, key=name)
-        for name, workflow in self.app.config.workflows.items():
-            table.add_row(cell(workflow.title, "bold"), cell(describe_schedule(workflow.schedule)), cell("…"),
-                          cell(""), cell(""), cell(""), cell("starting…"), key=name)
+        self._cells: dict[str, dict[str, Text]] = {
+            name: {"workflow": cell(workflow.title, "bold"), "schedule": cell(describe_schedule(workflow.schedule)),
+                   "next run": cell("…"), "in": cell(""), "last run": cell(""), "last status": cell(""),
+                   "state": cell("starting…")}
+            for name, workflow in self.app.config.workflows.items()}
+        self._shown_columns: tuple[str, ...] = ()
+        self._fit_columns()
         recent = self.query_one("#recent-runs", DataTable)
         for name in RECENT_COLUMNS:
             recent.add_column(name, key=name)
@@ -105,13 +111,12 @@ class DashboardScreen(Screen[None]):
         if state is None:
             self._show_detail()
             return
-        table = self.query_one("#workflows", DataTable)
         zone = self.app.config.scheduler.timezone
         app = self.app
         now = app.clock.now()
         for job in state.jobs:
             name = job["name"]
-            if name not in table.rows:
+            if name not in self._cells:
                 continue
             last = state.last_runs.get(name) or {}
             if name in state.running:
@@ -123,14 +128,15 @@ class DashboardScreen(Screen[None]):
             else:
                 status_cell = cell("scheduled", theme_style(app, "success"))
             next_run = job.get("next_run")
-            updates: dict[str, Any] = {
-                "next run": cell(when(next_run, zone, now) if next_run else "—"),
+            held = _held_words(job)
+            self._cells[name].update({
+                "next run": cell(held, theme_style(app, "warning")) if held else cell(
+                    when(next_run, zone, now) if next_run else "—"),
                 "last run": cell(when(last.get("started_at"), zone, now) if last else "never"),
-                "last status": styled(app, last.get("status", ""), STATUS_STYLE) if last else cell(""),
+                "last status": styled(app, last.get("status", ""), STATUS_STYLE) if last else cell("never run"),
                 "state": status_cell,
-            }
-            for column, value in updates.items():
-                table.update_cell(name, column, value, update_width=True)
+            })
+        self._fit_columns(force_update=True)
         self._show_recent(state)
         self._tick()
         self._show_detail()
@@ -158,10 +164,42 @@ class DashboardScreen(Screen[None]):
         services = self.app.services
         table.border_subtitle = _lease_line(state, now, services.scheduler.lease if services is not None else None)
         for job in state.jobs:
-            if job["name"] in table.rows:
-                held = job.get("paused") or not job.get("enabled", True)
-                value = "—" if held else countdown(parse_time(job.get("next_run")), now)
-                table.update_cell(job["name"], "in", cell(value), update_width=True)
+            if job["name"] in self._cells:
+                held = _held_words(job)
+                value = cell(held, theme_style(self.app, "warning")) if held else cell(
+                    countdown(parse_time(job.get("next_run")), now))
+                self._cells[job["name"]]["in"] = value
+                if "in" in self._shown_columns and job["name"] in table.rows:
+                    table.update_cell(job["name"], "in", value, update_width=True)
+
+    def on_resize(self) -> None:
+        self._fit_columns()
+
+    def _fit_columns(self, *, force_update: bool = False) -> None:
+        """Show the columns that fit the window, dropping the least important first."""
+        table = self.query_one("#workflows", DataTable)
+        room = (self.size.width or self.app.size.width) - 4
+        widths = {column: max(len(column), *(self._cells[name][column].cell_len for name in self._cells))
+                  + CELL_PADDING for column in COLUMNS}
+        keep: list[str] = []
+        for column in KEEP_ORDER:
+            if len(keep) < 3 or sum(widths[c] for c in keep) + widths[column] <= room:
+                keep.append(column)
+        shown = tuple(column for column in COLUMNS if column in keep)
+        if shown != self._shown_columns:
+            cursor = table.cursor_row
+            table.clear(columns=True)
+            for column in shown:
+                table.add_column(column, key=column)
+            for name, cells in self._cells.items():
+                table.add_row(*(cells[column] for column in shown), key=name)
+            if table.row_count:
+                table.move_cursor(row=min(cursor, table.row_count - 1))
+            self._shown_columns = shown
+        elif force_update:
+            for name, cells in self._cells.items():
+                for column in shown:
+                    table.update_cell(name, column, cells[column], update_width=True)
 
     @on(DataTable.RowHighlighted, "#workflows")
     def _highlighted(self) -> None:
@@ -178,8 +216,10 @@ class DashboardScreen(Screen[None]):
         text.append(workflow.title, "bold")
         text.append(f"  ({name})\n", muted)
         mode = "offline playbook" if self.app.offline_mode else f"model {config.model_for(name)}"
-        text.append(f"{mode} · up to {workflow.max_iterations} iterations · {workflow.schedule.describe()}\n", muted)
-        text.append("tools: " + ", ".join(workflow.tools) + "\n", muted)
+        text.append(f"{mode} · up to {plural(workflow.max_iterations, 'step')} · {describe_schedule(workflow.schedule)}"
+                    f" (cron {workflow.schedule.describe()})\n", muted)
+        text.append("can: " + ", ".join(tool_words(tool) for tool in workflow.tools) + "\n", muted)
+        text.append("keys: r run now · p pause or resume · P pause or resume all\n", muted)
         text.append(one_line(config.task_for(name), 600))
         state = self.app.state
         last = state.last_runs.get(name) if state else None
@@ -221,3 +261,10 @@ def _lease_line(state: ConsoleState, now: datetime, lease: Any = None) -> str:
     if holder is None or holder.expires_at <= now:
         return "schedules: the last holder stopped; this console takes over within seconds"
     return f"schedules run by {holder.describe(now)}"
+
+
+def _held_words(job: dict[str, Any]) -> str:
+    """Why a workflow will not run on its schedule, in words (empty when it will)."""
+    if not job.get("enabled", True):
+        return "manual only"
+    return "paused" if job.get("paused") else ""

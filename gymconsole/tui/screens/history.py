@@ -55,9 +55,9 @@ class HistoryScreen(Screen[None]):
         Binding("escape", "back", "Back"),
         Binding("right_square_bracket", "next_page", "Next page"),
         Binding("left_square_bracket", "previous_page", "Prev page"),
-        Binding("slash", "focus_search", "Search"),
+        Binding("f", "focus_search", "Find"),
         Binding("m", "focus_member", "Member"),
-        Binding("x", "clear_filters", "Clear filters"),
+        Binding("backspace", "clear_filters", "Clear filters", key_display="⌫"),
         *NAV_BINDINGS,
     ]
 
@@ -83,13 +83,13 @@ class HistoryScreen(Screen[None]):
             yield Select(workflows, prompt="any workflow", id="filter-workflow")
             yield Select([(status, status) for status in STATUSES], prompt="any status", id="filter-status")
             yield Input(placeholder="since YYYY-MM-DD", id="filter-since", max_length=10)
-            yield Input(placeholder="search summaries", id="filter-search")
+            yield Input(placeholder="search: name, ID or text", id="filter-search")
             yield Input(placeholder="member id", id="filter-member", type="integer")
         table: DataTable[Text] = DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
         table.border_title = "runs"
         yield table
         yield Static(id="history-status", markup=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#history-table", DataTable)

@@ -68,7 +68,7 @@ class ConfirmImport(ModalScreen[bool]):
         text.append("\n\ny: import   n: back", "dim")
         with Vertical(id="confirm-import"):
             yield Static(text)
-        yield Footer()
+        yield Footer(compact=True)
 
     def action_answer(self, value: bool) -> None:
         self.dismiss(value)
@@ -111,7 +111,7 @@ class ImportScreen(Screen[None]):
         result = Static(id="import-result")
         result.border_title = "preview"
         yield result
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         from gymconsole.importer.tables import TABLES

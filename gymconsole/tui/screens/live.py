@@ -34,7 +34,7 @@ def pane_id(run_id: int) -> str:
 
 
 def tab_label(trace: RunTrace) -> Content:
-    return Content(f"{STATUS_MARK.get(trace.status, '·')} {trace.workflow} #{trace.run_id}")
+    return Content(f"{STATUS_MARK.get(trace.status, '·')} {trace.title or trace.workflow} #{trace.run_id}")
 
 
 class LiveScreen(Screen[None]):
@@ -42,8 +42,8 @@ class LiveScreen(Screen[None]):
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
-        Binding("left_square_bracket", "previous_run", "Prev run"),
-        Binding("right_square_bracket", "next_run", "Next run"),
+        Binding("left_square_bracket", "previous_run", "Prev"),
+        Binding("right_square_bracket", "next_run", "Next"),
         Binding("x", "cancel_run", "Cancel run"),
         *NAV_BINDINGS,
     ]
@@ -64,7 +64,7 @@ class LiveScreen(Screen[None]):
             for trace in traces:
                 with TabPane(tab_label(trace), id=pane_id(trace.run_id)):
                     yield RunView(trace)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#no-runs").display = not self.app.traces

@@ -43,6 +43,7 @@ class PendingScreen(Screen[None]):
         Binding("escape", "back", "Back"),
         Binding("y", "approve", "Approve ticked"),
         Binding("n", "deny", "Deny…"),
+        Binding("tab", "app.focus_next", "Targets"),
         Binding("f5", "reload", "Reload"),
         Binding("s", "rules", "Standing rules"),
         *NAV_BINDINGS,
@@ -76,7 +77,7 @@ class PendingScreen(Screen[None]):
                 detail.border_title = "what it will do"
                 yield Static(Text("Nothing selected."), id="pending-plan")
         yield Input(placeholder="Why deny? (enter to deny, escape to go back)", id="pending-reason")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#pending-table", DataTable)

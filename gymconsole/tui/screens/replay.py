@@ -14,7 +14,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from gymconsole.engine.events import Event
+from gymconsole.present.run_events import mode_words, trigger_words
+from gymconsole.present.sanitize import visible
+from gymconsole.present.words import status_words
 from gymconsole.tui.format import STATUS_STYLE, local_time, money, theme_style
+from gymconsole.tui.screens.dashboard import NAV_BINDINGS
 from gymconsole.tui.trace import RunTrace
 from gymconsole.tui.widgets.run_view import RunView
 
@@ -27,6 +31,7 @@ class ReplayScreen(Screen[None]):
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
+        *NAV_BINDINGS,
     ]
 
     app: GymConsoleApp
@@ -45,7 +50,7 @@ class ReplayScreen(Screen[None]):
         yield Header(show_clock=False)
         yield Static(Text(f"Loading run #{self.run_id}…"), id="replay-record")
         yield Vertical(id="replay-body")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         services = self.app.services
@@ -94,15 +99,15 @@ class ReplayScreen(Screen[None]):
         text = Text(no_wrap=False)
         text.append(f"run #{run['id']} ", "bold")
         status = run.get("status", "")
-        text.append(f" {status} ", theme_style(app, STATUS_STYLE.get(status, "foreground"), bold=True))
-        text.append(f"  {run.get('workflow')} · {run.get('trigger')} · {run.get('mode')}"
-                    + (" · DRY RUN" if run.get("dry_run") else ""))
+        text.append(f" {status_words(status)} ", theme_style(app, STATUS_STYLE.get(status, "foreground"), bold=True))
+        text.append(f"  {visible(run.get('workflow'))} · {trigger_words(str(run.get('trigger')))} · "
+                    f"{mode_words(str(run.get('mode')))}" + (" · DRY RUN" if run.get("dry_run") else ""))
         text.append(f"  ·  started {local_time(run.get('started_at'), zone)}")
         if run.get("ended_at"):
             text.append(f" · ended {local_time(run.get('ended_at'), zone)}")
         text.append(f"  ·  {money(run.get('cost_usd'))}")
         if run.get("summary"):
-            text.append("\n" + str(run["summary"]))
+            text.append("\n" + visible(run["summary"], multiline=True))
         if run.get("error"):
-            text.append("\n" + str(run["error"]), theme_style(app, "error"))
+            text.append("\n" + visible(run["error"], multiline=True), theme_style(app, "error"))
         return text

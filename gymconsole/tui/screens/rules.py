@@ -87,7 +87,7 @@ class RulesScreen(Screen[None]):
             detail.border_title = "what it approved"
             yield detail
         yield Input(placeholder=EXAMPLE, id="rule-input")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#rules-table", DataTable)

@@ -16,11 +16,17 @@ from typing import Any
 from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
-from textual.containers import Vertical
-from textual.widgets import SelectionList, Static
+from rich.segment import Segment
+from rich.style import Style as RichStyle
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.strip import Strip
+from textual.widgets import OptionList, SelectionList, Static
+from textual.widgets.option_list import OptionDoesNotExist
 from textual.widgets.selection_list import Selection
 
 from gymconsole.plan_text import item_line
+from gymconsole.present.sanitize import visible
 from gymconsole.tools.base import ActionPlan, PlanItem
 from gymconsole.tui.format import RISK_STYLE, theme_style
 
@@ -38,13 +44,13 @@ def as_plan(value: ActionPlan | dict[str, Any] | str) -> ActionPlan:
 
 def item_label(item: PlanItem) -> Text:
     """``Jane Doe (member #42): balance $120.00, 21 days past due, door active -> suspended``."""
-    return Text(item_line(item.as_dict()), no_wrap=True, overflow="ellipsis")
+    return Text(visible(item_line(item.as_dict())), no_wrap=True, overflow="ellipsis")
 
 
 def plan_summary(app: App[Any] | None, plan: ActionPlan, *, workflow: str = "", run_id: int | None = None) -> Text:
     """The heading of a plan: what, how many, the risk, the message, what is left out and why."""
     text = Text(no_wrap=False)
-    text.append(plan.action, theme_style(app, "foreground", bold=True))
+    text.append(visible(plan.action), theme_style(app, "foreground", bold=True))
     text.append(f"  ·  {len(plan.items)} {'target' if len(plan.items) == 1 else 'targets'}")
     text.append("  ·  risk ")
     text.append(plan.risk.upper(), theme_style(app, RISK_STYLE.get(plan.risk, "foreground"), bold=True))
@@ -55,16 +61,16 @@ def plan_summary(app: App[Any] | None, plan: ActionPlan, *, workflow: str = "", 
         text.append(f"  ·  run #{run_id}")
     shown_args = {k: v for k, v in plan.args.items() if k not in ("member_ids", "template", "subject") and v}
     if shown_args:
-        text.append("  ·  " + ", ".join(f"{k}={v}" for k, v in shown_args.items()))
+        text.append("  ·  " + visible(", ".join(f"{k}={v}" for k, v in shown_args.items())))
     if plan.message:
-        text.append(f"\nmessage by {plan.message.get('channel', '?')}")
+        text.append(f"\nmessage by {visible(plan.message.get('channel', '?'))}")
         if plan.message.get("subject"):
-            text.append(f", subject {plan.message['subject']!r}")
+            text.append(f", subject “{visible(plan.message['subject'])}”")
         text.append(f": {len(plan.items)} personalised {'copy' if len(plan.items) == 1 else 'copies'}")
     if plan.skipped:
         reasons = Counter(str(entry.get("reason", "")) for entry in plan.skipped)
         shown = "; ".join(f"{count} {reason}" for reason, count in reasons.most_common(SHOWN_SKIP_REASONS))
-        text.append(f"\nnot included: {len(plan.skipped)} ({shown})", theme_style(app, "foreground-muted"))
+        text.append(f"\nnot included: {len(plan.skipped)} ({visible(shown)})", theme_style(app, "foreground-muted"))
     return text
 
 
@@ -73,16 +79,34 @@ def target_detail(app: App[Any] | None, plan: ActionPlan, item: PlanItem | None)
     text = Text(no_wrap=False)
     if item is None:
         return text
-    text.append(item_line(item.as_dict()))
+    text.append(visible(item_line(item.as_dict())))
     if plan.message:
         body = item.detail.get("text") or plan.message.get("sample") or ""
         text.append("\nmessage as sent:\n", "bold")
-        text.append(str(body), theme_style(app, "accent"))
+        text.append(visible(body, multiline=True), theme_style(app, "accent"))
     return text
 
 
 class PlanItems(SelectionList[str]):
-    """The plan's targets, each ticked; untick one (space) to leave it out."""
+    """The plan's targets, each ticked; untick one (space) to leave it out.
+
+    Ticks read without colour: ``[x]`` ticked, ``[ ]`` not (Textual's own
+    button shows the same ``X`` for both and differs only by colour).
+    """
+
+    BINDINGS = [Binding("space", "select", "Tick/untick")]
+
+    def render_line(self, y: int) -> Strip:
+        line = OptionList.render_line(self, y)
+        index = self.scroll_offset.y + y
+        try:
+            selection = self.get_option_at_index(index)
+        except OptionDoesNotExist:
+            return line
+        ticked = selection.value in self._selected
+        base = next(iter(line)).style or self.rich_style
+        mark = base + RichStyle(bold=True, meta={"option": index})
+        return Strip([Segment("[x] " if ticked else "[ ] ", mark), *line])
 
     def __init__(self, plan: ActionPlan, *, id: str | None = None) -> None:
         super().__init__(*(Selection(item_label(item), item.key, True) for item in plan.items), id=id,
@@ -107,15 +131,27 @@ class PlanView(Vertical):
         self.plan, self.workflow, self.run_id = plan, workflow, run_id
 
     def compose(self) -> ComposeResult:
-        yield Static(plan_summary(self.app, self.plan, workflow=self.workflow, run_id=self.run_id),
-                     classes="plan-summary")
+        with VerticalScroll(classes="plan-summary-scroll"):
+            yield Static(plan_summary(self.app, self.plan, workflow=self.workflow, run_id=self.run_id),
+                         classes="plan-summary")
+        yield Static(classes="plan-ticked")
         yield PlanItems(self.plan)
-        detail = Static(classes="plan-target")
-        detail.border_title = "highlighted target"
-        yield detail
+        with VerticalScroll(classes="plan-target-scroll") as scroll:
+            scroll.border_title = "highlighted target · message as sent (tab, then ↑↓ to scroll)" \
+                if self.plan.message else "highlighted target"
+            yield Static(classes="plan-target")
 
     def on_mount(self) -> None:
         self._preview(self.plan.items[0] if self.plan.items else None)
+        self._count()
+
+    @on(SelectionList.SelectedChanged)
+    def _count(self) -> None:
+        total = len(self.plan.items)
+        ticked = len(self.items.selected)
+        text = Text(f"{ticked} of {total} ticked", style="bold")
+        text.append("  ·  space ticks or unticks the highlighted one", "dim")
+        self.query_one(".plan-ticked", Static).update(text)
 
     @property
     def items(self) -> PlanItems:

@@ -19,6 +19,9 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import DataTable, Log, Static
 
+from gymconsole.present.run_events import mode_words, trigger_words
+from gymconsole.present.sanitize import deep_visible, visible
+from gymconsole.present.words import status_words, tool_words
 from gymconsole.tui.format import (
     DECISION_STYLE,
     RISK_STYLE,
@@ -39,7 +42,7 @@ MAX_LOG_LINES = 20_000
 REDRAW_HZ = 10
 _TOKENS = re.compile(r"\n|[^\S\n]+|\S+")
 
-CALL_COLUMNS = ("#", "tool", "risk", "decision", "result", "time", "arguments")
+CALL_COLUMNS = ("#", "action", "result", "decision", "risk", "time", "arguments")
 COLUMN_WIDTHS = {"result": 30}
 
 
@@ -51,16 +54,17 @@ class RunStatus(Static):
     def show(self, trace: RunTrace) -> None:
         app = self.app
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(f" {trace.status} ", theme_style(app, STATUS_STYLE.get(trace.status, "foreground"), bold=True))
-        text.append(f" {trace.title or trace.workflow} #{trace.run_id}", theme_style(app, "foreground", bold=True))
-        tags = [trace.mode or "…", trace.trigger] + (["DRY RUN"] if trace.dry_run else [])
+        text.append(f" {status_words(trace.status)} ",
+                    theme_style(app, STATUS_STYLE.get(trace.status, "foreground"), bold=True))
+        text.append(f" {visible(trace.title or trace.workflow)} #{trace.run_id}", theme_style(app, "foreground", bold=True))
+        tags = [mode_words(trace.mode, trace.model) if trace.mode else "…",
+                trigger_words(trace.trigger) if trace.trigger else ""] + (["DRY RUN"] if trace.dry_run else [])
         text.append("  " + " · ".join(tag for tag in tags if tag), theme_style(app, "foreground-muted"))
-        limit = f"/{trace.max_iterations}" if trace.max_iterations else ""
-        text.append(f"  iteration {trace.iteration}{limit}")
-        text.append(f"  tokens {tokens(trace.usage.get('input'))} in · {tokens(trace.usage.get('output'))} out")
-        if trace.usage.get("cache_read"):
-            text.append(f" · {tokens(trace.usage.get('cache_read'))} cached")
-        text.append(f"  {money(trace.cost_usd)}")
+        limit = f" of {trace.max_iterations}" if trace.max_iterations else ""
+        text.append(f"  step {trace.iteration}{limit}")
+        text.append(f"  AI cost {money(trace.cost_usd)}")
+        if trace.total_tokens:
+            text.append(f" ({tokens(trace.total_tokens)} tokens)", theme_style(app, "foreground-muted"))
         if trace.rate_limit_waits:
             text.append(f"  rate-limit waits {trace.rate_limit_waits} ({duration(trace.rate_limit_seconds)})",
                         theme_style(app, "warning"))
@@ -221,7 +225,7 @@ class RunView(Vertical):
     def _cells(self, number: int, call: ToolCall) -> list[Text]:
         app = self.app
         error = theme_style(app, "error", bold=True)
-        name = cell(call.name, error if call.is_error else "")
+        name = cell(tool_words(call.name, call.input), error if call.is_error else "")
         if not call.finished:
             result = (cell("running…", theme_style(app, "accent")) if not self.trace.finished
                       else cell("never finished", theme_style(app, "warning")))
@@ -229,7 +233,7 @@ class RunView(Vertical):
             result = cell(one_line(call.summary or compact(call.result), 44), error if call.is_error else "")
         spent = duration(call.duration_ms / 1000) if call.duration_ms is not None else ""
         decision = styled(app, call.decision or "", DECISION_STYLE)
-        return [cell(number), name, styled(app, call.risk, RISK_STYLE), decision, result, cell(spent),
+        return [cell(number), name, result, decision, styled(app, call.risk, RISK_STYLE), cell(spent),
                 cell(compact(call.input, 40))]
 
     @on(NarrationLog.Rewrap)
@@ -248,22 +252,23 @@ class RunView(Vertical):
 
     def _show_detail(self, call: ToolCall) -> None:
         text = Text(no_wrap=False)
-        text.append(f"{call.name}", theme_style(self.app, "error" if call.is_error else "accent", bold=True))
-        text.append(f"  risk {call.risk}")
+        text.append(tool_words(call.name, call.input), theme_style(self.app, "error" if call.is_error else "accent",
+                                                                   bold=True))
+        text.append(f"  (tool {visible(call.name)})  risk {call.risk}")
         if call.decision:
-            text.append(f"  decision {call.decision}")
+            text.append(f"  decision {visible(call.decision)}")
         if call.duration_ms is not None:
             text.append(f"  {duration(call.duration_ms / 1000)}")
         text.append("\narguments\n", "bold")
         text.append(_pretty(call.input))
         text.append("\nresult\n", "bold")
-        text.append(call.summary + "\n" if call.summary else "")
+        text.append(visible(call.summary, multiline=True) + "\n" if call.summary else "")
         text.append(_pretty(call.result) if call.finished else "(running)")
         self.query_one(".tool-detail", Static).update(text)
 
 
 def _pretty(value: object) -> str:
     try:
-        return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+        return json.dumps(deep_visible(value), indent=2, ensure_ascii=False, default=str)
     except (TypeError, ValueError):
         return str(value)

@@ -21,7 +21,8 @@ class ThinkingView(Collapsible):
     """Folded thinking of one run; ``show(trace)`` redraws it when the trace has more."""
 
     DEFAULT_CSS = """
-    ThinkingView { height: auto; max-height: 12; display: none; }
+    ThinkingView { height: auto; max-height: 12; display: none; border: none; padding: 0; margin: 0; }
+    ThinkingView > Contents { padding: 0 0 0 2; }
     ThinkingView.has-thinking { display: block; }
     ThinkingView Static { color: $text-muted; text-style: italic; }
     """
