@@ -97,6 +97,8 @@ class ModalAsker:
             self.app.post_message(ApprovalsChanged())
 
     def _save_unseen(self, request: ApprovalRequest) -> Decision:
+        from gymconsole.tools.registry import Decision  # noqa: PLC0415 (loaded after the first paint)
+
         self._saved(request)
         return Decision(status="timed_out", via="timeout", actor=self.actor,
                         reason="nobody at the desk; saved for a person to decide", approval_id=request.approval_id)
