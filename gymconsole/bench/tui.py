@@ -41,52 +41,11 @@ SIZE = (120, 36)
 
 def spawn_console(args: list[str], *, until: bytes, size: tuple[int, int] = SIZE, timeout: float = 20.0,
                   then: bytes = b"q", env: dict[str, str] | None = None) -> tuple[float, int, bytes]:
-    """Run ``python -m gymconsole ARGS`` in a pty; seconds until ``until`` appears, the exit code, the output.
+    """Run ``python -m gymconsole ARGS`` in a pty (:func:`gymconsole.bench.measure.pty_until`); seconds until
+    ``until`` appears, the exit code, the output.  After the marker, ``then`` is typed (``q`` quits)."""
+    from gymconsole.bench.measure import pty_until
 
-    After the marker, ``then`` is typed (``q`` quits).  A process that does not finish in
-    time is killed with SIGKILL and reported as exit code -9.
-    """
-    import fcntl
-    import pty
-    import select
-    import signal
-    import struct
-    import subprocess
-    import termios
-
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
-    environment = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(size[0]), "LINES": str(size[1]),
-                   **(env or {})}
-    started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "gymconsole", *args], stdin=slave, stdout=slave, stderr=slave,
-                               env=environment, close_fds=True, start_new_session=True)
-    os.close(slave)
-    output = bytearray()
-    seen_at: float | None = None
-    deadline = started + timeout
-    try:
-        while time.perf_counter() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.05)
-            if ready:
-                try:
-                    chunk = os.read(master, 65536)
-                except OSError:  # the child closed the terminal
-                    break
-                output += chunk
-                if seen_at is None and until in output:
-                    seen_at = time.perf_counter() - started
-                    os.write(master, then)
-            if process.poll() is not None and not ready:
-                break
-        try:
-            code = process.wait(timeout=max(0.1, deadline - time.perf_counter()))
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            code = process.wait()
-    finally:
-        os.close(master)
-    return (seen_at if seen_at is not None else float("inf")), code, bytes(output)
+    return pty_until([sys.executable, "-m", "gymconsole", *args], until, size, timeout=timeout, then=then, env=env)
 
 
 def bench_first_paint(workdir: Path, config_path: Path, demo: Path, rounds: int = 5) -> list[float]:
