@@ -17,7 +17,6 @@ import asyncio
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from gymconsole.cli import common
@@ -25,6 +24,7 @@ from gymconsole.cli.printer import LivePrinter
 from gymconsole.config import Config
 from gymconsole.engine.answer import Piece, TableBlock, TableSplitter
 from gymconsole.engine.events import Event, RunFinished, TextDelta
+from gymconsole.present.tables import table_renderable
 
 EXIT_INTERRUPTED = 130
 
@@ -45,14 +45,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.set_defaults(handler=handle)
 
 
-def table_renderable(block: TableBlock) -> Table:
-    """A Markdown table as a Rich table; every cell plain text (data from the model is never markup)."""
-    table = Table(show_header=True, header_style="bold", show_lines=False, pad_edge=False)
-    for name in block.header:
-        table.add_column(Text(name), overflow="fold")
-    for row in block.rows:
-        table.add_row(*(Text(cell) for cell in row))
-    return table
 
 
 class AskPrinter(LivePrinter):

@@ -144,13 +144,14 @@ async def _schedule(args: argparse.Namespace, config: Any) -> int:
 
 
 async def _run(args: argparse.Namespace, config: Any) -> int:
-    from gymconsole.cli.ask import AskPrinter, table_renderable
+    from gymconsole.cli.ask import AskPrinter
     from gymconsole.cli.run import _asker
     from gymconsole.engine.answer import TableBlock
     from gymconsole.engine.ask import AskRefused, Assistant
     from gymconsole.engine.runner import AlreadyRunning
     from gymconsole.engine.saved import SavedQuestions, UnknownQuestion
     from gymconsole.engine.services import open_services
+    from gymconsole.present.tables import table_renderable
 
     console = Console(stderr=args.json, highlight=False)
     async with open_services(config, asker=_asker(args.approve, console), offline=bool(getattr(args, "offline", False))) \

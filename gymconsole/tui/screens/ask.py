@@ -10,7 +10,7 @@ needs Claude and lists the saved questions (which run their stored queries).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
 from rich.text import Text
@@ -23,6 +23,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
 from gymconsole.engine.answer import TableBlock, split_answer
+from gymconsole.present.tables import table_renderable
 from gymconsole.tui.trace import RunTrace
 
 if TYPE_CHECKING:
@@ -35,15 +36,6 @@ _NOTE_LINES = ("⚖", "⚠", "⏸", "✗")
 """Trace lines kept above a finished answer: decisions, warnings, waits, errors."""
 
 
-def table_renderable(block: TableBlock) -> Any:
-    from rich.table import Table
-
-    table = Table(show_header=True, header_style="bold", pad_edge=False, expand=False)
-    for name in block.header:
-        table.add_column(Text(name), overflow="fold")
-    for row in block.rows:
-        table.add_row(*(Text(cell) for cell in row))
-    return table
 
 
 def render_answer(trace: RunTrace) -> RenderableType:
