@@ -84,6 +84,17 @@ IN_FLIGHT: set[str] = set()
 """Keys this process has claimed and is carrying out on another system right now (see run_items_remote)."""
 
 
+async def _check_and_claim(ctx: ToolContext, tx: Transaction, plan: ActionPlan, check: Check, item: PlanItem
+                           ) -> tuple[str, Any] | None:
+    """Re-check the item and claim its key; ``("skipped", reason)`` or ``("already", None)`` when it is not done."""
+    reason = await check(tx, item)
+    if reason is not None:
+        return "skipped", reason
+    if not await claim(ctx, tx, item, plan.tool):
+        return "already", None
+    return None
+
+
 async def run_items(ctx: ToolContext, plan: ActionPlan, check: Check, act: Act) -> dict[str, Any]:
     """Execute planned items one transaction each: re-check, claim, act, mark done.
 
@@ -92,11 +103,8 @@ async def run_items(ctx: ToolContext, plan: ActionPlan, check: Check, act: Act) 
 
     async def one(item: PlanItem) -> tuple[str, Any]:
         async with ctx.db.write() as tx:
-            reason = await check(tx, item)
-            if reason is not None:
-                return "skipped", reason
-            if not await claim(ctx, tx, item, plan.tool):
-                return "already", None
+            if (refused := await _check_and_claim(ctx, tx, plan, check, item)) is not None:
+                return refused
             outcome = await act(tx, item)
             await mark_done(ctx, tx, item, outcome)
             return "done", outcome
@@ -118,11 +126,8 @@ async def run_items_remote(ctx: ToolContext, plan: ActionPlan, check: Check, int
 
     async def one(item: PlanItem) -> tuple[str, Any]:
         async with ctx.db.write() as tx:
-            reason = await check(tx, item)
-            if reason is not None:
-                return "skipped", reason
-            if not await claim(ctx, tx, item, plan.tool):
-                return "already", None
+            if (refused := await _check_and_claim(ctx, tx, plan, check, item)) is not None:
+                return refused
             wanted = await intent(tx, item)
             await tx.execute("UPDATE effects SET result = ? WHERE key = ?", [json.dumps(
                 {"intent": wanted, "pid": os.getpid(), "pid_started": process_started(os.getpid())}), item.key])
