@@ -8,6 +8,7 @@ a widget.  Colours come from the running theme, never from hex literals.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -76,11 +77,15 @@ def styled(app: App[Any] | None, value: Any, table: dict[str, str], key: str | N
     return cell(shown, theme_style(app, variable, bold=name in ("failed", "high", "denied")) if variable else "")
 
 
+_LINE_SPACE = re.compile(r"[ \t\r\n]+")
+
+
 def one_line(text: str | None, width: int = 80) -> str:
-    """The first line of a text, shortened to ``width`` characters."""
+    """A text's lines joined into one, shortened to ``width`` characters.  Line breaks are layout here, so
+    they become spaces; every other control character is still made visible."""
     if not text:
         return ""
-    line = " ".join(visible(text).split())
+    line = visible(" ".join(_LINE_SPACE.split(text.strip())))
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
