@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from gymconsole.present.words import plural
 from gymconsole.tui.format import badge, money, theme_style, tokens
 from gymconsole.tui.state import ConsoleState
 
@@ -37,7 +38,7 @@ class ConsoleBar(Static):
         if state.asking:
             text.append(f" ({state.asking} asking now)", theme_style(app, "warning"))
         totals = state.totals
-        text.append(f"  ·  today {totals.get('runs', 0)} runs · {tokens(totals.get('tokens'))} tokens · "
+        text.append(f"  ·  today {plural(int(totals.get('runs') or 0), 'run')} · {tokens(totals.get('tokens'))} tokens · "
                     f"{money(totals.get('cost_usd'))}")
         if state.running:
             text.append(f"  ·  {len(state.running)} running", theme_style(app, "accent", bold=True))
