@@ -128,7 +128,7 @@ async def test_a_request_from_a_scheduled_run_rings_and_queues(config, demo_path
 
 
 async def test_a_timed_out_request_waits_in_pending_and_is_approved_there(config, demo_path, clock) -> None:
-    async with open_console(tui_config(config, approval_timeout_seconds=0.5), demo_path, clock) as pilot:
+    async with open_console(tui_config(config, approval_timeout_seconds=3), demo_path, clock) as pilot:
         app = pilot.app
         await _ask_door_access(pilot)
         run_id = await finished(pilot, "door_access")  # nobody answers: each request times out
@@ -156,7 +156,7 @@ async def test_a_timed_out_request_waits_in_pending_and_is_approved_there(config
 
 
 async def test_approving_a_pending_request_in_dry_run_changes_nothing(config, demo_path, clock) -> None:
-    async with open_console(tui_config(config, approval_timeout_seconds=0.5), demo_path, clock) as pilot:
+    async with open_console(tui_config(config, approval_timeout_seconds=3), demo_path, clock) as pilot:
         app = pilot.app
         await _ask_door_access(pilot)
         run_id = await finished(pilot, "door_access")
