@@ -21,6 +21,8 @@ from gymconsole.tui.format import (
     describe_schedule,
     one_line,
     parse_time,
+    run_status,
+    run_summary,
     styled,
     theme_style,
     when,
@@ -133,7 +135,7 @@ class DashboardScreen(Screen[None]):
                 "next run": cell(held, theme_style(app, "warning")) if held else cell(
                     when(next_run, zone, now) if next_run else "—"),
                 "last run": cell(when(last.get("started_at"), zone, now) if last else "never"),
-                "last status": styled(app, last.get("status", ""), STATUS_STYLE) if last else cell("never run"),
+                "last status": run_status(app, last) if last else cell("never run"),
                 "state": status_cell,
             })
         self._fit_columns(force_update=True)
@@ -149,8 +151,8 @@ class DashboardScreen(Screen[None]):
         recent.clear()
         for run in state.recent:
             recent.add_row(cell(f"#{run['id']}"), cell(when(run.get("started_at"), zone, now)),
-                           cell(run.get("workflow")), styled(self.app, run.get("status", ""), STATUS_STYLE),
-                           cell(one_line(run.get("error") or run.get("summary"), 60)), key=str(run["id"]))
+                           cell(run.get("workflow")), run_status(self.app, run),
+                           cell(one_line(run_summary(run), 60)), key=str(run["id"]))
         if row_key is not None and row_key in recent.rows:
             recent.move_cursor(row=recent.get_row_index(row_key))
 
@@ -223,6 +225,9 @@ class DashboardScreen(Screen[None]):
         text.append(one_line(config.task_for(name), 600))
         state = self.app.state
         last = state.last_runs.get(name) if state else None
+        if last and last.get("attention"):
+            text.append(f"\n\nlast run #{last.get('id', '?')} needs attention: ", theme_style(self.app, "warning", bold=True))
+            text.append(one_line(last["attention"], 300))
         if last and (last.get("summary") or last.get("error")):
             text.append(f"\n\nlast run #{last.get('id', '?')}: ", "bold")
             text.append(one_line(last.get("error") or last.get("summary"), 400),

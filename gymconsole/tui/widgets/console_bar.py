@@ -38,6 +38,10 @@ class ConsoleBar(Static):
         if state.asking:
             text.append(f" ({state.asking} asking now)", theme_style(app, "warning"))
         totals = state.totals
+        attention = int(totals.get("attention") or 0)
+        if attention:  # before the totals: at 80 columns the end of the strip is cut off
+            text.append(f"  ·  {plural(attention, 'run')} today need{'s' if attention == 1 else ''} attention",
+                        theme_style(app, "warning", bold=True))
         text.append(f"  ·  today {plural(int(totals.get('runs') or 0), 'run')} · {tokens(totals.get('tokens'))} tokens · "
                     f"{money(totals.get('cost_usd'))}")
         if state.running:
