@@ -116,13 +116,12 @@ async def _script(db: Database, config: Config, clock: _BenchClock, workflow: st
                 done]
     if workflow == "invoice_review":
         review = await read("get_invoices_for_review", {"limit": 10})
-        flags = [ToolUse("flag_invoice", {"invoice_id": f["invoice_id"], "reason": f["finding"],
-                                          "note": f"{f['finding']} ${f['amount']:.2f}"}) for f in review["findings"][:6]]
-        flags += [ToolUse("flag_invoice", {"invoice_id": d["invoice_ids"][-1], "reason": "duplicate",
-                                           "note": f"same as #{d['invoice_ids'][0]}"})
+        flags = [{"invoice_id": f["invoice_id"], "reason": f["finding"], "note": f"{f['finding']} ${f['amount']:.2f}"}
+                 for f in review["findings"][:6]]
+        flags += [{"invoice_id": d["invoice_ids"][-1], "reason": "duplicate", "note": f"same as #{d['invoice_ids'][0]}"}
                   for d in review["possible_duplicates"][:3]]
         return [Reply([Text("Reviewing this month's invoices."), ToolUse("get_invoices_for_review", {"limit": 10})]),
-                Reply([Text("Flagging the findings."), *flags]), done]
+                Reply([Text("Flagging the findings."), ToolUse("flag_invoice", {"invoices": flags})]), done]
     if workflow == "door_access":
         status = await read("get_door_access_status", {"limit": 10})
         suspend = [p["id"] for p in status["should_suspend"]["sample"]]
