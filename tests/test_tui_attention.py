@@ -51,3 +51,24 @@ async def test_a_run_that_claims_acts_not_done_needs_attention_on_the_dashboard_
         assert "needs attention" in row
         assert any(value.startswith(f"attention: the model reported acting, but 0 acts were carried out, "
                                     f"{len(paid_up)} were skipped") for value in row)
+
+
+async def test_the_dashboard_shows_when_a_rate_limited_scheduled_run_is_tried_again(config, demo_path, clock) -> None:
+    from datetime import UTC, datetime, timedelta
+    from types import SimpleNamespace
+    from zoneinfo import ZoneInfo
+
+    async with open_console(tui_config(config), demo_path, clock, size=(80, 24)) as pilot:
+        app = pilot.app
+        await pilot.press("P")  # the schedules on (the test config starts them paused)
+        await wait_until(pilot, lambda: not app.services.scheduler.paused_all, what="schedules on")
+        # what the scheduler does with a scheduled run that ended rate_limited (tests/test_scheduler.py runs it)
+        resume = datetime.now(UTC) + timedelta(hours=2)  # APScheduler times the retry by the real clock
+        app.services.scheduler._retry_when_rate_limited(
+            "door_access", SimpleNamespace(status="rate_limited", resume_at=resume))
+        app.request_state()
+        table = app.screen.query_one("#workflows", DataTable)
+        await wait_until(pilot, lambda: str(table.get_cell("door_access", "next run")).startswith("retry"),
+                         what="the retry time on the dashboard")
+        local = resume.astimezone(ZoneInfo(config.scheduler.timezone))
+        assert str(table.get_cell("door_access", "next run")).endswith(f"{local:%H:%M}")

@@ -131,9 +131,14 @@ class DashboardScreen(Screen[None]):
                 status_cell = cell("scheduled", theme_style(app, "success"))
             next_run = job.get("next_run")
             held = _held_words(job)
+            retry = job.get("retry_at") if not held else None
+            if retry:  # a rate-limited scheduled run, tried once more when the API said it could go on
+                next_cell = cell(f"retry {when(retry, zone, now)}", theme_style(app, "warning", bold=True))
+            else:
+                next_cell = cell(held, theme_style(app, "warning")) if held else cell(
+                    when(next_run, zone, now) if next_run else "—")
             self._cells[name].update({
-                "next run": cell(held, theme_style(app, "warning")) if held else cell(
-                    when(next_run, zone, now) if next_run else "—"),
+                "next run": next_cell,
                 "last run": cell(when(last.get("started_at"), zone, now) if last else "never"),
                 "last status": run_status(app, last) if last else cell("never run"),
                 "state": status_cell,
@@ -169,7 +174,7 @@ class DashboardScreen(Screen[None]):
             if job["name"] in self._cells:
                 held = _held_words(job)
                 value = cell(held, theme_style(self.app, "warning")) if held else cell(
-                    countdown(parse_time(job.get("next_run")), now))
+                    countdown(parse_time(job.get("retry_at") or job.get("next_run")), now))
                 self._cells[job["name"]]["in"] = value
                 if "in" in self._shown_columns and job["name"] in table.rows:
                     table.update_cell(job["name"], "in", value, update_width=True)
