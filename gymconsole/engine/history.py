@@ -389,7 +389,9 @@ class HistoryStore:
             " COALESCE(SUM(cost_usd), 0.0) AS cost_usd, COUNT(attention) AS attention"
             " FROM runs WHERE started_at >= ? AND status NOT IN ('missed', 'skipped')", (iso(start),))
         assert row is not None
-        row["tokens"] = row["input_tokens"] + row["output_tokens"]
+        # every token processed, cached or not: with caching most input is read from the cache
+        row["tokens"] = (row["input_tokens"] + row["output_tokens"] + row["cache_read_tokens"]
+                         + row["cache_write_tokens"])
         return row
 
 

@@ -148,7 +148,8 @@ class HistoryScreen(Screen[None]):
         zone = self.app.config.scheduler.timezone
         app = self.app
         for row in rows:
-            run_tokens = (row.get("input_tokens") or 0) + (row.get("output_tokens") or 0)
+            run_tokens = sum(row.get(key) or 0 for key in ("input_tokens", "output_tokens", "cache_read_tokens",
+                                                            "cache_write_tokens"))  # cached input counts too
             table.add_row(
                 cell(row["id"]), cell(local_time(row.get("started_at"), zone)), cell(row.get("workflow")),
                 cell(row.get("trigger")), cell(row.get("mode", "") + (" dry" if row.get("dry_run") else "")),

@@ -31,6 +31,10 @@ class ConsoleBar(Static):
             text.append(" scheduler PAUSED", theme_style(app, "warning", bold=True))
         else:
             text.append(" scheduler running", theme_style(app, "success"))
+        attention = int(state.totals.get("attention") or 0)  # today's runs; early in the strip, which 80 columns cut
+        if attention:
+            text.append(f"  ·  {plural(attention, 'run')} need{'s' if attention == 1 else ''} attention",
+                        theme_style(app, "warning", bold=True))
         waiting = state.pending + state.asking
         text.append("  ·  ")
         text.append(f"{state.pending} pending approval{'s' if state.pending != 1 else ''}",
@@ -38,10 +42,6 @@ class ConsoleBar(Static):
         if state.asking:
             text.append(f" ({state.asking} asking now)", theme_style(app, "warning"))
         totals = state.totals
-        attention = int(totals.get("attention") or 0)
-        if attention:  # before the totals: at 80 columns the end of the strip is cut off
-            text.append(f"  ·  {plural(attention, 'run')} today need{'s' if attention == 1 else ''} attention",
-                        theme_style(app, "warning", bold=True))
         text.append(f"  ·  today {plural(int(totals.get('runs') or 0), 'run')} · {tokens(totals.get('tokens'))} tokens · "
                     f"{money(totals.get('cost_usd'))}")
         if state.running:
