@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from fakeapi import Reply, Text
+from fakeapi import Reply, Text, ToolUse
 from helpers_engine import engine
 
 from gymconsole.cli import main
@@ -52,3 +52,31 @@ def test_workflows_shows_cost_per_run_and_per_month_from_history(config, demo_pa
     code, out, _ = cli(capsys, "workflows", "--db", str(demo_path))
     assert code == 0 and "AI cost" not in out and "door_access" in out
     assert max(len(line) for line in out.splitlines()) <= 80
+
+
+async def _attention_run(config, demo_path, clock, fake_api) -> str:
+    from gymconsole.tools.base import ToolContext
+    from gymconsole.tools.read import DoorArgs, get_door_access_status
+
+    async with engine(config, demo_path, clock, api=fake_api) as (services, _):
+        status = await get_door_access_status(ToolContext(services.db, services.config, clock, "door_access"),
+                                              DoorArgs(limit=3))
+        paid_up = [p["id"] for p in status["should_restore"]["sample"]]  # the guard rails skip suspending these
+        fake_api.script([Reply([ToolUse("suspend_door_access", {"member_ids": paid_up, "reason": "past due"})]),
+                         Reply([Text("Done, I suspended everyone who owes.")])])
+        return (await services.runner.run("door_access")).attention
+
+
+def test_a_run_that_needs_attention_says_so_in_history_and_workflows(config, demo_path, clock, fake_api, capsys,
+                                                                    monkeypatch) -> None:
+    attention = asyncio.run(_attention_run(config, demo_path, clock, fake_api))
+    assert attention.startswith("the model reported acting, but 0 acts were carried out")
+    monkeypatch.setattr("gymconsole.cli.workflows.SystemClock", lambda: clock)
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, _ = cli(capsys, "history", "--db", str(demo_path))
+    line = next(line for line in out.splitlines() if "door_access" in line)
+    assert code == 0 and "needs attention" in line and f"attention: {attention}" in line
+    code, out, _ = cli(capsys, "workflows", "--db", str(demo_path))
+    assert code == 0 and "needs attention" in next(line for line in out.splitlines() if "door_access" in line)
+    code, out, _ = cli(capsys, "workflows", "--db", str(demo_path), "--json")
+    assert {row["name"]: row for row in json.loads(out)}["door_access"]["last_attention"] == attention

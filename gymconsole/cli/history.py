@@ -143,6 +143,7 @@ def runs_table(runs: list[dict[str, Any]], config: Config, width: int = 120) -> 
             text = f"attention: {run['attention']}; {text}"
         rows.append([
             Text(str(run["id"])), Text(visible(run["workflow"])), Text(how),
+            Text("needs attention", style="bold yellow") if run.get("attention") else
             Text(status_words(run["status"]), style=STATUS_STYLES.get(run["status"], "")),
             Text(local(run["started_at"], zone, "%m-%d %H:%M")), Text(run_duration(run)),
             Text(f"{run_tokens(run):,}"), Text(cost(run["cost_usd"])),
