@@ -101,3 +101,21 @@ async def test_the_daily_chart_counts_days_in_the_gym_time_zone_whatever_the_pc_
         time.tzset()
     assert clock.now() - early < timedelta(hours=10)
     assert report.daily[-1] == 0.5 and report.daily[-2] == 0.0 and report.today == 0.5
+
+
+async def test_the_one_alert_is_sent_again_when_no_channel_took_it(config, demo_path, clock, fake_api, monkeypatch):
+    from servers import Answer, JsonServer
+
+    webhook = JsonServer().start()
+    webhook.script(Answer(status=503, body={"error": "down"}))  # the first try: the webhook is down
+    monkeypatch.setenv("GYMCONSOLE_SLACK_WEBHOOK", webhook.url + "/hooks/secret")
+    config = with_model(config, daily_budget_usd=0.50)
+    try:
+        async with engine(config, demo_path, clock, api=fake_api) as (services, _):
+            await _spent(services, clock, 0.75)
+            runs = [await services.runner.run("referral_check", trigger="schedule") for _ in range(3)]
+    finally:
+        webhook.close()
+    assert [run.mode for run in runs] == ["offline"] * 3 and fake_api.requests == []
+    assert len(webhook.requests) == 2 and len(webhook.delivered) == 1  # tried again once, then delivered once
+    assert "today's Claude spend $0.75 has reached the limit of $0.50" in webhook.delivered[0].json["text"]

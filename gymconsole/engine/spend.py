@@ -85,7 +85,8 @@ class SpendGuard:
         return None
 
     async def alert_once(self, limit: SpendLimit) -> None:
-        """One alert per limit and period, whichever process notices first."""
+        """One alert per limit and period, whichever process notices first.  An alert no channel took (the
+        webhook or mail server down) is given back, so a later check sends it; without ``alert`` it is logged."""
         key = f"spend_alert:{limit.period}"
         async with self.db.write() as tx:
             seen = await tx.fetch_one("SELECT value FROM meta WHERE key = ?", (key,))
@@ -97,8 +98,10 @@ class SpendGuard:
             "use their offline playbooks" if self.config.model.on_budget_reached == "offline"
             else "wait until it resets")
         log.warning("%s", line)
-        if self.alert is not None:
-            await self.alert(line)
+        if self.alert is not None and not await self.alert(line):
+            async with self.db.write() as tx:
+                await tx.execute("UPDATE meta SET value = ? WHERE key = ? AND value = ?",
+                                 (seen["value"] if seen is not None else "", key, limit.key))
 
 
 @dataclass
