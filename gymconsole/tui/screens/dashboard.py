@@ -240,7 +240,8 @@ class DashboardScreen(Screen[None]):
         state = self.app.state
         last = state.last_runs.get(name) if state else None
         if last and last.get("attention"):
-            text.append(f"\n\nlast run #{last.get('id', '?')} needs attention: ", theme_style(self.app, "warning", bold=True))
+            text.append(f"\n\nlast run #{last.get('id', '?')} needs attention: ",
+                        theme_style(self.app, "warning", bold=True))
             text.append(one_line(last["attention"], 300))
         if last and (last.get("summary") or last.get("error")):
             text.append(f"\n\nlast run #{last.get('id', '?')}: ", "bold")
