@@ -137,3 +137,27 @@ def test_the_examples_the_config_screen_shows_are_the_messages_as_sent(config: C
     assert shown["reminder by email"] == ("Subject: Northside Fitness: your account\nHello Jane Wright: $2,480.00 is "
                                           "open at Northside Fitness. Call (555) 010-2030.\nSam at the front desk")
     assert shown["reminder by text message"].endswith("\nText STOP to Northside Fitness to opt out.")
+
+
+async def test_the_config_screen_shows_a_message_as_sent_at_80x24(config: Config, demo_path: Path, clock: Any) -> None:
+    from helpers_tui import open_console, tui_config, wait_until
+    from test_tui_hostile import screen_text
+    from textual.widgets import DataTable
+
+    from gymconsole.tui.screens.config_view import ConfigScreen
+
+    async with open_console(tui_config(gym_config(config)), demo_path, clock, size=(80, 24)) as pilot:
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, ConfigScreen), what="config")
+        table = pilot.app.screen.query_one("#config-table", DataTable)
+        table.move_cursor(row=table.get_row_index("messages.campaign_footer"))
+        await wait_until(pilot, lambda: "campaign by email, as sent" in screen_text(pilot.app), what="the example")
+        await pilot.press("tab", "end")  # the detail pane scrolls to the end of the example
+        await wait_until(pilot, lambda: "Sam at the front desk · Northside Fitness · (555) 010-2030"
+                         in screen_text(pilot.app), what="the footer")
+        assert "Hi Jane, your first week of classes is on us." in screen_text(pilot.app)
+        await pilot.press("shift+tab")
+        table.move_cursor(row=table.get_row_index("messages.sms_stop"))
+        await pilot.press("tab", "end")
+        await wait_until(pilot, lambda: "Text STOP to Northside Fitness to opt out." in screen_text(pilot.app),
+                         what="the STOP line")

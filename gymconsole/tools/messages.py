@@ -74,6 +74,6 @@ def examples(config: Config) -> list[tuple[str, str]]:
         ("final notice by email",
          f"Subject: {notice_subject(config)}\n{notice_text(config, 'final_notice', 'email', person)}"),
         ("reminder by text message", notice_text(config, "reminder", "sms", person)),
-        ("campaign by email (the model writes the first line)", campaign_text(config, campaign, "email", person)),
+        ("campaign by email", campaign_text(config, campaign, "email", person)),
         ("campaign by text message", campaign_text(config, campaign, "sms", person)),
     ]

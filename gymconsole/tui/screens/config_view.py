@@ -145,7 +145,7 @@ class ConfigScreen(Screen[None]):
         if isinstance(value, str) and ("\n" in value.strip() or len(value) > 70):
             text.append(visible(value.strip(), multiline=True), theme_style(self.app, "accent"))
         for what, message in self._messages_shown_for(key):
-            text.append(f"\n{what}, as sent to an example member:\n", "bold")
+            text.append(f"{what}, as sent to an example member:\n", "bold")
             text.append(visible(message, multiline=True) + "\n", theme_style(self.app, "accent"))
         self.query_one("#config-detail", Static).update(text)
 
@@ -156,7 +156,7 @@ class ConfigScreen(Screen[None]):
         if not key.startswith(("gym.", "messages.")):
             return []
         wanted = MESSAGES_SHOWN.get(key.partition(".")[2] if key.startswith("messages.") else "gym", ())
-        return [(what, message) for what, message in examples(self.app.config) if what.split(" (")[0] in wanted]
+        return [(what, message) for what, message in examples(self.app.config) if what in wanted]
 
     def action_revalidate(self) -> None:
         path = self.app.config.source_path
