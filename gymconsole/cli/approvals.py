@@ -157,7 +157,7 @@ def _print_outcome(console: Console, outcome: dict[str, Any]) -> None:
         console.print(Text(f"{approval} denied: {visible(outcome['reason'])}"))
         return
     if outcome["status"] == "released":
-        console.print(Text(f"{approval} released (it was {outcome['was'].replace('_', ' ')}): it waits for a "
+        console.print(Text(f"{approval} released (it was {approval_status_words(outcome['was'])}): it waits for a "
                            "person to decide: gymconsole approvals approve|deny ID"))
         return
     if outcome["status"] == "dry_run":
