@@ -22,6 +22,7 @@ from textual.widgets import Footer, Input, Static
 from gymconsole.clock import Clock
 from gymconsole.tools.registry import Decision
 from gymconsole.tui.format import RISK_STYLE, duration, parse_time, theme_style
+from gymconsole.tui.screens.dashboard import MODAL_NAV_BINDINGS
 from gymconsole.tui.widgets.plan_view import PlanItems, PlanView, as_plan
 
 if TYPE_CHECKING:
@@ -36,8 +37,8 @@ class ApprovalModal(ModalScreen[Decision | None]):
         Binding("n", "deny", "Deny…"),
         Binding("space", "toggle_row", "Tick/untick", show=False),
         Binding("tab", "app.focus_next", "Targets/message"),
-        Binding("q", "app.quit", "Quit"),
         Binding("escape", "cancel_reason", "Back", show=False),
+        *MODAL_NAV_BINDINGS,
     ]
 
     def __init__(self, request: ApprovalRequest, *, clock: Clock, actor: str, queued: int = 0) -> None:

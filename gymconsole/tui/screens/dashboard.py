@@ -49,6 +49,10 @@ NAV_BINDINGS = [
 ]
 """Keys every full screen shares (the command palette reaches the same actions)."""
 
+MODAL_NAV_BINDINGS = [Binding(b.key, b.action, b.description, show=b.key == "q") for b in NAV_BINDINGS]
+"""The same keys in a modal, where the app's own bindings do not reach: quit shown, the rest at work but
+unlisted (while an approval is open, moving away says to decide first)."""
+
 
 class DashboardScreen(Screen[None]):
     """The console's home."""

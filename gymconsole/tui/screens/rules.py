@@ -57,7 +57,7 @@ class RulesScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("plus,insert", "add", "Add rule"),
-        Binding("x", "revoke", "Revoke"),
+        Binding("minus,delete", "revoke", "Revoke", key_display="-"),  # `x` is Cancel run on Live runs
     ]
     DEFAULT_CSS = """
     RulesScreen #rules-table { height: 1fr; border: round $primary; }
