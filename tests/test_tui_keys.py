@@ -1,5 +1,6 @@
 """The README's global keys on every screen, modals included, at 80x24: `q` and `ctrl+q` quit alike, `d` toggles
-dry run, and no letter means two things from one screen to the next."""
+dry run, and no letter means two things from one screen to the next.  On the way, the approval modal at 80x24
+shows the whole request, with the deny-reason box open as well."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 from helpers_tui import finished, no_cursor_blink, open_console, select_workflow, settle, tui_config, wait_until
 from textual.binding import Binding
 from textual.widgets import Input
+
+from test_tui_hostile import screen_text
 
 from gymconsole.tui.app import GymConsoleApp
 from gymconsole.tui.screens.approval import ApprovalModal
@@ -20,6 +23,7 @@ from gymconsole.tui.screens.live import LiveScreen
 from gymconsole.tui.screens.pending import PendingScreen
 from gymconsole.tui.screens.replay import ReplayScreen
 from gymconsole.tui.screens.rules import RulesScreen
+from gymconsole.tui.widgets.plan_view import PlanItems
 
 __all__ = ["no_cursor_blink"]
 GLOBAL = {"q": "quit", "h": "open_history", "a": "open_approvals", "c": "open_config", "l": "open_live",
@@ -70,6 +74,21 @@ async def _globals_work_here(pilot: Any, quits: list[str]) -> None:
     assert type(app.screen).__name__ == where
 
 
+def _all_of_the_request_shows(modal: ApprovalModal) -> None:
+    """At 80x24: the action and counts, five targets or more, three lines of the message as sent, the keys."""
+    shown = screen_text(modal.app)
+    plan = modal.plan
+    assert plan.message and len(plan.items) >= 5
+    assert plan.action in shown and f"{len(plan.items)} targets" in shown and f"of {len(plan.items)} ticked" in shown
+    assert modal.query_one(PlanItems).scrollable_content_region.height >= 5
+    assert shown.count("[x] ") >= 5
+    pane = modal.query_one(".plan-target-scroll")
+    assert pane.scrollable_content_region.height >= 3
+    first_words = " ".join(plan.items[0].detail["text"].split()[:6])
+    assert first_words in " ".join(shown.split()), shown
+    assert ("y Approve ticked" in shown and "n Deny" in shown) or "enter denies" in shown
+
+
 async def _open(pilot: Any, key: str, screen_type: type) -> None:
     await pilot.press(key)
     await wait_until(pilot, lambda: isinstance(pilot.app.screen, screen_type), what=screen_type.__name__,
@@ -82,17 +101,21 @@ async def test_global_keys_work_on_every_screen_and_modal_at_80x24(config, demo_
         quits: list[str] = []
         app.action_quit = lambda: quits.append(type(app.screen).__name__)  # type: ignore[method-assign]
         await _globals_work_here(pilot, quits)
-        select_workflow(app, "door_access")
+        select_workflow(app, "past_due_monitoring")
         await _open(pilot, "r", ApprovalModal)
         await _globals_work_here(pilot, quits)
         await pilot.press("h")  # the request comes first: it stays on screen and says so
         await pilot.pause()
         assert isinstance(app.screen, ApprovalModal)
-        while not any(t.workflow == "door_access" and t.finished for t in app.traces.values()):
+        _all_of_the_request_shows(app.screen)
+        await pilot.press("n")  # the reason box opens: the targets and the message stay in view
+        await wait_until(pilot, lambda: "enter denies" in screen_text(app), what="the reason box")
+        _all_of_the_request_shows(app.screen)
+        while not any(t.workflow == "past_due_monitoring" and t.finished for t in app.traces.values()):
             if isinstance(app.screen, ApprovalModal):
                 await pilot.press("n", "enter")
             await pilot.pause()
-        await finished(pilot, "door_access")
+        await finished(pilot, "past_due_monitoring")
         await _open(pilot, "l", LiveScreen)
         await _globals_work_here(pilot, quits)
         await _open(pilot, "h", HistoryScreen)

@@ -76,7 +76,8 @@ class PendingScreen(Screen[None]):
             with Vertical(id="pending-detail") as detail:
                 detail.border_title = "what it will do"
                 yield Static(Text("Nothing selected."), id="pending-plan")
-        yield Input(placeholder="Why deny? (enter to deny, escape to go back)", id="pending-reason")
+        yield Input(placeholder="Why deny? Type it, enter denies, escape goes back", id="pending-reason",
+                    compact=True)
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
