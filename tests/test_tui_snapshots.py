@@ -234,3 +234,39 @@ def test_config_view(snap_compare: Any, snap_config: Config, size: tuple[int, in
         await pilot.press("c", "down", "down")
 
     assert snap_compare(console(snap_config), terminal_size=size, run_before=before)
+
+
+@SIZES
+def test_import(snap_compare: Any, snap_config: Config, size: tuple[int, int]) -> None:
+    async def before(pilot: Pilot[Any]) -> None:
+        await ready(pilot)
+        await pilot.press("i")
+        await wait_until(pilot, lambda: type(pilot.app.screen).__name__ == "ImportScreen", what="the import screen")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(console(snap_config), terminal_size=size, run_before=before)
+
+
+@SIZES
+def test_standing_rules(snap_compare: Any, snap_config: Config, size: tuple[int, int]) -> None:
+    async def before(pilot: Pilot[Any]) -> None:
+        await ready(pilot)
+        await pilot.press("a", "s")
+        await wait_until(pilot, lambda: type(pilot.app.screen).__name__ == "RulesScreen", what="the rules screen")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(console(snap_config), terminal_size=size, run_before=before)
+
+
+@SIZES
+def test_ask(snap_compare: Any, snap_config: Config, size: tuple[int, int]) -> None:
+    async def before(pilot: Pilot[Any]) -> None:
+        await ready(pilot)
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: type(pilot.app.screen).__name__ == "AskScreen", what="the ask screen")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(console(snap_config), terminal_size=size, run_before=before)
