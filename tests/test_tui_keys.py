@@ -61,6 +61,8 @@ async def _globals_work_here(pilot: Any, quits: list[str]) -> None:
     where = type(app.screen).__name__
     typing = isinstance(app.focused, Input)
     keys = ["ctrl+q"] if typing else ["q", "ctrl+q"]
+    footer = "\n".join([line for line in screen_text(app).splitlines() if line.strip()][-2:])  # a modal's is inside
+    assert ("^q Quit" if typing else "q Quit") in footer, f"{where}: {footer}"  # even in 80 columns
     for key in keys:
         count = len(quits)
         await pilot.press(key)

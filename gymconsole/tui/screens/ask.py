@@ -25,6 +25,7 @@ from textual.widgets import Footer, Header, Input, Static
 from gymconsole.engine.answer import TableBlock, split_answer
 from gymconsole.present.tables import table_renderable
 from gymconsole.tui.trace import RunTrace
+from gymconsole.tui.screens.dashboard import TYPING_QUIT
 
 if TYPE_CHECKING:
     from gymconsole.tui.app import GymConsoleApp
@@ -79,6 +80,7 @@ class AskScreen(Screen[None]):
         Binding("escape", "app.pop_screen", "Back"),
         Binding("ctrl+n", "new_conversation", "New conversation"),
         Binding("ctrl+x", "cancel", "Stop"),
+        TYPING_QUIT,
     ]
     DEFAULT_CSS = """
     AskScreen #ask-log { height: 1fr; padding: 0 1; }

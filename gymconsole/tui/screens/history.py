@@ -57,11 +57,11 @@ class HistoryScreen(Screen[None]):
 
     BINDINGS = [
         Binding("escape", "back", "Back"),
-        Binding("right_square_bracket", "next_page", "Next page"),
-        Binding("left_square_bracket", "previous_page", "Prev page"),
+        Binding("right_square_bracket", "next_page", "Next"),
+        Binding("left_square_bracket", "previous_page", "Prev"),
         Binding("f", "focus_search", "Find"),
         Binding("m", "focus_member", "Member"),
-        Binding("backspace", "clear_filters", "Clear filters", key_display="⌫"),
+        Binding("backspace", "clear_filters", "Clear", key_display="⌫"),
         *NAV_BINDINGS,
     ]
 

@@ -22,6 +22,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from gymconsole.tui.format import cell, local_time, one_line, theme_style
+from gymconsole.tui.screens.dashboard import TYPING_QUIT
 
 if TYPE_CHECKING:
     from gymconsole.importer.freshness import Freshness
@@ -79,7 +80,7 @@ class ImportScreen(Screen[None]):
 
     # `y` ("yes, import this") like the approval keys: `a` and `p` already mean Approvals and Pause elsewhere.
     BINDINGS = [Binding("enter", "preview", "Preview"), Binding("y", "apply", "Apply…"),
-                Binding("escape", "app.pop_screen", "Back")]
+                Binding("escape", "app.pop_screen", "Back"), TYPING_QUIT]
     DEFAULT_CSS = """
     #import-tables { height: 10; }
     #import-path { margin: 0 0; }

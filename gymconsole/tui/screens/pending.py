@@ -44,8 +44,8 @@ class PendingScreen(Screen[None]):
         Binding("y", "approve", "Approve ticked"),
         Binding("n", "deny", "Deny…"),
         Binding("tab", "app.focus_next", "Targets"),
-        Binding("f5", "reload", "Reload"),
-        Binding("s", "rules", "Standing rules"),
+        Binding("f5", "reload", "Reload", show=False),  # the README lists it; the footer keeps room for Quit
+        Binding("s", "rules", "Rules"),
         *NAV_BINDINGS,
     ]
 

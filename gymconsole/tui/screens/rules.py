@@ -22,6 +22,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from gymconsole.tui.format import cell
+from gymconsole.tui.screens.dashboard import NAV_BINDINGS
 
 if TYPE_CHECKING:
     from gymconsole.engine.rules import Rule
@@ -58,6 +59,7 @@ class RulesScreen(Screen[None]):
         Binding("escape", "app.pop_screen", "Back"),
         Binding("plus,insert", "add", "Add rule"),
         Binding("minus,delete", "revoke", "Revoke", key_display="-"),  # `x` is Cancel run on Live runs
+        *NAV_BINDINGS,
     ]
     DEFAULT_CSS = """
     RulesScreen #rules-table { height: 1fr; border: round $primary; }
