@@ -149,7 +149,7 @@ def _stop(args: argparse.Namespace) -> int:
         common.print_json(result.as_dict())
     elif result.matched:
         who = [f"member #{i}" for i in result.members] + [f"prospect #{i}" for i in result.prospects]
-        print(f"opted out: {visible(', '.join(who))}; {result.failed_messages} queued message(s) failed as opted out")
+        print(f"opted out: {visible(', '.join(who))}; {plural(result.failed_messages, 'queued message')} failed as opted out")
     else:
         print(f"no member or prospect has the number {args.phone}")
     return 0 if result.matched else 1

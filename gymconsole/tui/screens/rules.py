@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from gymconsole.tui.format import cell
 from gymconsole.tui.screens.dashboard import NAV_BINDINGS
+from gymconsole.present.words import plural
 
 if TYPE_CHECKING:
     from gymconsole.engine.rules import Rule
@@ -124,7 +125,7 @@ class RulesScreen(Screen[None]):
         table.clear()
         for rule in message.rules:
             targets = sum(use["item_count"] for use in rule.uses)
-            table.add_row(cell(f"#{rule.id}"), cell(rule.describe()), cell(f"{len(rule.uses)} acts, {targets} targets"),
+            table.add_row(cell(f"#{rule.id}"), cell(rule.describe()), cell(f"{plural(len(rule.uses), 'act')}, {plural(targets, 'target')}"),
                           cell(rule.expires_at[:10]), key=str(rule.id))
         self._show(self.selected)
         if message.note:

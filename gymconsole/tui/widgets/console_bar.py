@@ -33,7 +33,7 @@ class ConsoleBar(Static):
             text.append(" scheduler running", theme_style(app, "success"))
         waiting = state.pending + state.asking
         text.append("  ·  ")
-        text.append(f"{state.pending} pending approval{'s' if state.pending != 1 else ''}",
+        text.append(f"{plural(state.pending, 'pending approval')}",
                     theme_style(app, "warning", bold=True) if waiting else theme_style(app, "foreground-muted"))
         if state.asking:
             text.append(f" ({state.asking} asking now)", theme_style(app, "warning"))
