@@ -11,6 +11,7 @@ from helpers_engine import answer_no, engine
 
 from gymconsole.engine.ask import Assistant
 from gymconsole.engine.rules import RuleBook, RuleError
+from gymconsole.present.run_events import RunPresenter
 from gymconsole.tools.act import NotifyArgs, plan_notify
 from gymconsole.tools.base import ToolContext
 
@@ -45,15 +46,24 @@ async def test_a_rule_approves_an_act_in_scope_and_refuses_others(config, demo_p
         audit = await services.db.fetch_all("SELECT decision, actor, via, detail FROM audit_log WHERE run_id = ? "
                                             "ORDER BY id", [result.run_id])
         listed = await book.get(rule.id)
-        stored = json.dumps([e.to_dict() for e in await services.history.events(result.run_id)])
+        replay = await services.history.events(result.run_id)
+        stored = json.dumps([e.to_dict() for e in replay])
 
     assert [c["decision"] for c in result.tool_calls] == [f"rule #{rule.id}", "denied", "denied"]
     assert sent == [{"person_id": recent[0]}]
+    # The audit log names the rule (via 'rule'), who made it and its scope.
     assert [(a["decision"], a["actor"], a["via"]) for a in audit] == [
-        ("approved", f"rule #{rule.id}", "policy"), ("denied", "tester", "cli"), ("denied", "tester", "cli")]
-    assert f"standing rule #{rule.id}: notify_past_due_member when days_past_due <= 10" in audit[0]["detail"]
+        ("approved", f"rule #{rule.id}", "rule"), ("denied", "tester", "cli"), ("denied", "tester", "cli")]
+    assert (f"standing rule #{rule.id} (made by manager): send past-due notice when days past due <= 10, "
+            "up to 2 a day, until 2026-12-02") in audit[0]["detail"]
     assert [(u["item_count"], u["run_id"]) for u in listed.uses] == [(1, result.run_id)]
-    assert f'"decision": "rule #{rule.id}"' in stored and f"standing rule #{rule.id}" in stored
+    # History: raw in --json (the stored events), plain words where it is read (history show, live view, CLI).
+    assert f'"decision": "rule #{rule.id}"' in stored and '"via": "rule"' in stored
+    presenter = RunPresenter()
+    shown = "\n".join(line.plain for event in replay for line in presenter.lines(event))
+    assert f"send past-due notice: approved by standing rule #{rule.id} (made by manager): send past-due notice " \
+           "when days past due <= 10" in shown
+    assert f"[approved by standing rule #{rule.id}]" in shown
     assert len(events.of("approval_requested")) == 2
 
 

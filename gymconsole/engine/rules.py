@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from gymconsole.clock import Clock, iso
 from gymconsole.config import Config
 from gymconsole.db import Database
+from gymconsole.present.words import tool_words
 from gymconsole.tools.base import ActionPlan, ToolContext
 from gymconsole.tools.registry import REGISTRY, Decision
 
@@ -108,13 +109,14 @@ class Rule:
     uses: list[dict[str, Any]] = field(default_factory=list)
 
     def describe(self) -> str:
-        when = " and ".join(c.text() for c in self.conditions) or "any target"
+        """The rule in the manager's words: ``restore door access when balance <= 0, up to 20 a day, until ...``."""
+        when = " and ".join(c.text().replace("_", " ") for c in self.conditions) or "any target"
         limits = []
         if self.max_per_day is not None:
             limits.append(f"up to {self.max_per_day} a day")
         if self.max_amount_per_day is not None:
             limits.append(f"up to ${self.max_amount_per_day:,.2f} a day")
-        return f"{self.tool} when {when}, {', '.join(limits)}, until {self.expires_at[:10]}"
+        return f"{tool_words(self.tool)} when {when}, {', '.join(limits)}, until {self.expires_at[:10]}"
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "tool": self.tool, "conditions": [c.text() for c in self.conditions],
@@ -227,8 +229,8 @@ class RuleBook:
                                 "detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                 [rule.id, day, now, ctx.run_id, ctx.workflow, len(items), amount,
                                  f"{plan.title}: {names}{' ...' if len(items) > 5 else ''}"])
-                return Decision("approved", "policy", f"rule #{rule.id}",
-                                f"standing rule #{rule.id}: {rule.describe()}")
+                return Decision("approved", "rule", f"rule #{rule.id}",
+                                f"standing rule #{rule.id} (made by {rule.created_by}): {rule.describe()}")
         return None
 
 
