@@ -43,7 +43,7 @@ async def test_ask_from_any_screen_streams_a_table_and_an_act_asks(config, demo_
         await wait_until(pilot, lambda: screen.last_run is not None, what="the answer")
         text = drawn(screen.query(".ask-answer").last())
         assert "O'Brien [/vip]" in text and "┃Name" in text and "| O'Brien" not in text  # a table, not pipes
-        assert "query_gym: 2 rows" in text and "That is one." in text
+        assert "query the gym's data: 2 rows" in text and "That is one." in text
 
         # A follow-up that acts: the approval modal asks; n denies.
         await pilot.press(*"suspend member 2", "enter")
@@ -62,13 +62,16 @@ async def test_without_a_key_it_says_so_and_offers_saved_questions(config, demo_
         await SavedQuestions(app.services.db, clock).save("top-debts", "who owes most?",
                                                           ["SELECT id, balance FROM members ORDER BY balance DESC LIMIT 2"])
         await pilot.press("slash")
-        await pilot.press(*"how many members?", "enter")
         screen = app.screen
-        await wait_until(pilot, lambda: "needs Claude" in drawn(screen.query(".ask-answer").last()),
-                         what="the offline message")
+        # Said as the prompt opens, before anything is typed; and again for a question typed anyway.
+        await wait_until(pilot, lambda: screen.query(".ask-answer") and "Asking needs Claude" in drawn(
+            screen.query(".ask-answer").last()), what="the offline message")
         assert "top-debts: who owes most?" in drawn(screen.query(".ask-answer").last())
+        await pilot.press(*"how many members?", "enter")
+        await wait_until(pilot, lambda: len(screen.query(".ask-answer")) == 2 and "needs Claude" in drawn(
+            screen.query(".ask-answer").last()), what="the offline message again")
         app.action_saved_question("top-debts")
-        await wait_until(pilot, lambda: len(screen.query(".ask-answer")) == 2, what="the saved question's table")
+        await wait_until(pilot, lambda: len(screen.query(".ask-answer")) == 3, what="the saved question's table")
         assert "┃id" in drawn(screen.query(".ask-answer").last())
 
 
@@ -91,9 +94,31 @@ async def test_rules_are_added_and_revoked_from_the_approvals_screen(config, dem
         await pilot.press("enter")
         await wait_until(pilot, lambda: len(screen.rules) == 1, what="the new rule")
         assert screen.query_one("#rules-table", DataTable).row_count == 1
-        assert "restore_door_access when balance <= 0, up to 5 a day" in drawn(screen.query_one("#rules-detail"))
+        assert "restore door access when balance <= 0, up to 5 a day" in drawn(screen.query_one("#rules-detail"))
         screen.query_one("#rules-table", DataTable).focus()
         await pilot.press("x")
         await wait_until(pilot, lambda: not screen.rules, what="the revocation")
         (rule,) = await RuleBook(app.services.db, app.config, clock).list(include_inactive=True)
         assert rule.revoked_by == "tester"
+
+
+async def test_question_mark_and_slash_open_the_prompt_from_every_screen(config, demo_path, clock) -> None:
+    """From each screen (not typing in a field), ? or / opens the prompt and escape goes back to that screen."""
+    from gymconsole.tui.screens.rules import RulesScreen
+
+    async with open_console(tui_config(config), demo_path, clock, size=(80, 24)) as pilot:
+        app = pilot.app
+        openers = [lambda: None, app.action_open_history, app.action_open_approvals,
+                   lambda: app.push_screen(RulesScreen()), app.action_open_config, app.action_open_live]
+        for number, open_screen in enumerate(openers):
+            open_screen()
+            await pilot.pause()
+            if app.focused is not None and app.focused.__class__.__name__ == "Input":
+                app.set_focus(None)  # in a text field ? is a character; the screen's own keys apply elsewhere
+            before = app.screen
+            await pilot.press("question_mark" if number % 2 else "slash")
+            assert isinstance(app.screen, AskScreen), type(before).__name__
+            await pilot.press("escape")
+            assert app.screen is before
+            if len(app.screen_stack) > 1:
+                app.pop_screen()

@@ -462,6 +462,7 @@ class GymConsoleApp(App[int]):
         if isinstance(self.screen, AskScreen):
             return
         if any(isinstance(screen, ApprovalModal) for screen in self.screen_stack):
+            self.say("Answer the approval request first (y approves, n denies); then ? asks.", severity="warning")
             return
         if not self.is_screen_installed("ask"):
             self.install_screen(AskScreen(), "ask")

@@ -24,6 +24,8 @@ from textual.widgets import Footer, Header, Input, Static
 
 from gymconsole.engine.answer import TableBlock, split_answer
 from gymconsole.present.tables import table_renderable
+from gymconsole.present.words import decision_words, tool_words
+from gymconsole.present.sanitize import visible
 from gymconsole.tui.trace import RunTrace
 
 if TYPE_CHECKING:
@@ -43,9 +45,9 @@ def render_answer(trace: RunTrace) -> RenderableType:
     parts: list[RenderableType] = []
     for call in trace.calls.values():
         mark, style = ("✗", "red") if call.is_error else (("✓", "green") if call.finished else ("…", "yellow"))
-        decision = f" [{call.decision}]" if call.decision else ""
-        parts.append(Text.assemble((f"  {mark} ", style), (call.name, "cyan"), f": {call.summary or 'running'}",
-                                   (decision, "bold")))
+        decision = f" [{decision_words(call.decision)}]" if call.decision else ""
+        parts.append(Text.assemble((f"  {mark} ", style), (tool_words(call.name, call.input), "cyan"),
+                                   f": {visible(call.summary) or 'running'}", (decision, "bold")))
     if trace.finished and trace.summary:  # the answer itself, without the narration of earlier steps
         notes = [piece.strip("\n") for piece in trace.text if piece.lstrip("\n").startswith(_NOTE_LINES)]
         parts += [Text(note, style="yellow") for note in notes]
@@ -111,6 +113,8 @@ class AskScreen(Screen[None]):
     def on_mount(self) -> None:
         self.app.run_signal.subscribe(self, self.run_changed)
         self.query_one("#ask-input", Input).focus()
+        if self.app.services is not None and self.app.offline_mode:  # said at once, not after typing a question
+            self.run_worker(self._offline_help(), group="ask-help", exit_on_error=False)
 
     def on_screen_resume(self) -> None:
         self.query_one("#ask-input", Input).focus()
@@ -220,6 +224,8 @@ class AskScreen(Screen[None]):
         self._pending_answer = None
         if target is not None:
             target.update(Text(message.text, style="yellow"))
+        else:
+            self.log_view.mount(Static(Text(message.text, style="yellow"), classes="ask-answer"))
         self.log_view.scroll_end(animate=False)
 
     async def run_changed(self, run_id: int) -> None:
