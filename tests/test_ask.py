@@ -130,3 +130,23 @@ async def test_the_consoles_dry_run_switch_reaches_the_assistant(config, demo_pa
         result = await assistant.ask("suspend everyone who owes")
     assert result.dry_run is True
     assert "DRY RUN" in json.dumps(fake_api.requests[0].json["messages"][-1]["content"])
+
+
+async def test_a_question_stops_at_its_budget_and_the_days_cost_bounds_the_next(config, demo_path, clock, fake_api):
+    """$0.10 a question, $0.20 a day (Sonnet: $3 / $15 per million tokens): the first question stops at its own
+    budget; the second may spend only the day's remaining $0.0785; the third is refused before anything is sent."""
+    budgets = config.assistant.model_copy(update={"max_cost_per_question": 0.10, "max_cost_per_day": 0.20})
+    async with engine(config.model_copy(update={"assistant": budgets}), demo_path, clock, api=fake_api) as (services, _):
+        assistant = Assistant(services)
+        fake_api.script([Reply([ToolUse("get_past_due_members", {"limit": 3})], usage=Usage(40_000, 100))])
+        first = await assistant.ask("who owes?")  # $0.1215: over its $0.10
+        fake_api.script([Reply([ToolUse("get_past_due_members", {"limit": 3})], usage=Usage(30_000, 100))])
+        second = await assistant.ask("and this week?")  # $0.0915: within a question's $0.10, over the day's rest
+        with pytest.raises(AskRefused, match=r"today's assistant budget is spent: \$0.21 of \$0.20"):
+            await assistant.ask("and last week?")
+        spent = await assistant.spent_today()
+
+    assert first.status == second.status == "budget_exhausted"
+    assert "max_cost_per_run $0.10" in first.error and "max_cost_per_run $0.08" in second.error
+    assert first.tool_calls == second.tool_calls == []  # the tool calls asked for past the budget were not run
+    assert len(fake_api.requests) == 2 and spent == (2, pytest.approx(0.213))
