@@ -7,7 +7,7 @@ import json
 
 import pytest
 from fakeapi import Reply, Text, ToolUse, Usage
-from helpers_engine import answer_no, engine
+from helpers_engine import answer_no, answer_yes, engine
 
 from gymconsole.engine.ask import ASK, ASSISTANT_PROMPT, AskRefused, Assistant, NeedsClaude
 from gymconsole.engine.saved import SavedQuestions
@@ -150,3 +150,27 @@ async def test_a_question_stops_at_its_budget_and_the_days_cost_bounds_the_next(
     assert "max_cost_per_run $0.10" in first.error and "max_cost_per_run $0.08" in second.error
     assert first.tool_calls == second.tool_calls == []  # the tool calls asked for past the budget were not run
     assert len(fake_api.requests) == 2 and spent == (2, pytest.approx(0.213))
+
+
+async def test_why_questions_read_the_run_history_and_the_audit_log(config, demo_path, clock, fake_api):
+    """'Why was member N locked out?': the door change, the run that made it, and who approved it, from the views."""
+    async with engine(config, demo_path, clock, api=fake_api, asker=answer_yes) as (services, _):
+        (member,) = await services.db.fetch_all(
+            "SELECT m.id FROM members m JOIN door_credentials d ON d.member_id = m.id WHERE m.status = 'active' "
+            "AND d.access_state = 'active' AND m.missing_since IS NULL AND m.balance_cents >= 10000 "
+            "AND m.past_due_since <= '2026-10-01' ORDER BY m.id LIMIT 1")
+        fake_api.script([Reply([ToolUse("suspend_door_access", {"member_ids": [member["id"]], "reason": "past due"})]),
+                         Reply([Text("Suspended one member for non-payment.")])])
+        door = await services.runner.run("door_access")
+        clock.advance(3600)
+        why = (f"SELECT c.action, c.reason, r.workflow, r.summary, a.decision, a.actor, a.via FROM door_changes c "
+               f"JOIN runs r ON r.id = c.run_id JOIN audit_log a ON a.run_id = c.run_id AND a.tool = 'suspend_door_access' "
+               f"AND a.decision = 'approved' WHERE c.member_id = {member['id']}")
+        fake_api.script([Reply([ToolUse("query_gym", {"sql": why})]),
+                         Reply([Text("Door access was suspended by the door access run: past due, approved by tester.")])])
+        answer = await Assistant(services).ask(f"why was member {member['id']} locked out?")
+
+    assert door.status == answer.status == "succeeded" and answer.tool_calls[0]["is_error"] is False
+    result = json.loads(fake_api.requests[-1].json["messages"][-1]["content"][0]["content"])
+    assert result["rows"] == [["suspend", "past due", "door_access", "Suspended one member for non-payment.",
+                               "approved", "tester", "cli"]]
