@@ -93,6 +93,13 @@ async def test_rules_never_widen_policy_dry_run_or_outlive_revocation(config, de
     clock.advance(timedelta(days=1, seconds=1).total_seconds())
     assert await book.list() == [] and (await book.get(expiring.id)).revoked_at is None
     assert (await gate(ask_policy).approve(ctx, plan)).via == "cli"  # an expired rule approves nothing
+    lifecycle = await demo_db.fetch_all("SELECT decision, actor, via, tool, detail FROM audit_log "
+                                        "WHERE decision LIKE 'rule_%' ORDER BY id")
+    assert [(a["decision"], a["actor"], a["via"], a["tool"]) for a in lifecycle] == [
+        ("rule_added", "manager", "cli", "notify_past_due_member"),
+        ("rule_revoked", "manager", "cli", "notify_past_due_member"),
+        ("rule_added", "manager", "cli", "notify_past_due_member")]
+    assert lifecycle[0]["detail"].startswith(f"standing rule #{rule.id}: send past-due notice when any target")
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -100,6 +100,9 @@ async def test_rules_are_added_and_revoked_from_the_approvals_screen(config, dem
         await wait_until(pilot, lambda: not screen.rules, what="the revocation")
         (rule,) = await RuleBook(app.services.db, app.config, clock).list(include_inactive=True)
         assert rule.revoked_by == "tester"
+        audit = await app.services.db.fetch_all("SELECT decision, actor, via FROM audit_log ORDER BY id")
+        assert audit == [{"decision": "rule_added", "actor": "tester", "via": "tui"},
+                         {"decision": "rule_revoked", "actor": "tester", "via": "tui"}]
 
 
 async def test_question_mark_and_slash_open_the_prompt_from_every_screen(config, demo_path, clock) -> None:

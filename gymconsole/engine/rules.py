@@ -13,7 +13,9 @@ re-check every target when it is carried out), and a rule approves a plan only
 if *every* target meets *every* condition and the day's limit has room for all
 of them; otherwise the person is asked as before.  Each use is recorded
 (``rule_uses``), under the same write lock as the limit check, and the
-decision names the rule in the audit log and in the run's history.
+decision names the rule in the audit log (via ``rule``) and in the run's
+history.  Adding and revoking a rule are audited too (``rule_added``,
+``rule_revoked``, with who and how).
 """
 
 from __future__ import annotations
@@ -151,8 +153,17 @@ class RuleBook:
     def _today(self) -> str:
         return self.clock.now().astimezone(ZoneInfo(self.config.scheduler.timezone)).date().isoformat()
 
+    async def _audit(self, tx: Any, rule: Rule, decision: str, actor: str, via: str) -> None:
+        """Making and revoking a rule are audited like the decisions it makes."""
+        from gymconsole.engine.approvals import ApprovalStore, AuditEntry
+
+        risk = REGISTRY[rule.tool].risk if rule.tool in REGISTRY else ""
+        await ApprovalStore(self.db, self.clock).audit(AuditEntry(
+            None, "", rule.tool, risk, decision, actor, via, 0, f"standing rule #{rule.id}: {rule.describe()}"
+            + (f" ({rule.note})" if rule.note else "")), tx)
+
     async def add(self, tool: str, conditions: list[str], *, days: int, max_per_day: int | None = None,
-                  max_amount_per_day: float | None = None, note: str = "", actor: str) -> Rule:
+                  max_amount_per_day: float | None = None, note: str = "", actor: str, via: str = "cli") -> Rule:
         act = REGISTRY.get(tool)
         if act is None or act.kind != "act":
             acting = sorted(name for name, t in REGISTRY.items() if t.kind == "act")
@@ -172,7 +183,10 @@ class RuleBook:
                 "created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [tool, json.dumps([c.__dict__ for c in parsed]), max_per_day, max_amount_per_day, expires,
                  note.strip()[:200], iso(now), actor])
-        assert rule_id is not None
+            assert rule_id is not None
+            rule = Rule(rule_id, tool, parsed, max_per_day, max_amount_per_day, expires, note.strip()[:200], iso(now),
+                        actor)
+            await self._audit(tx, rule, "rule_added", actor, via)
         return await self.get(rule_id)
 
     async def get(self, rule_id: int) -> Rule:
@@ -191,13 +205,14 @@ class RuleBook:
         rows = await self.db.fetch_all(f"SELECT id FROM approval_rules {where} ORDER BY id", params)
         return [await self.get(row["id"]) for row in rows]
 
-    async def revoke(self, rule_id: int, *, actor: str) -> Rule:
+    async def revoke(self, rule_id: int, *, actor: str, via: str = "cli") -> Rule:
         rule = await self.get(rule_id)
         if rule.revoked_at:
             raise RuleError(f"rule #{rule_id} was already revoked by {rule.revoked_by} at {rule.revoked_at}")
         async with self.db.write() as tx:
-            await tx.execute("UPDATE approval_rules SET revoked_at = ?, revoked_by = ? WHERE id = ? "
-                             "AND revoked_at IS NULL", [iso(self.clock.now()), actor, rule_id])
+            if await tx.execute("UPDATE approval_rules SET revoked_at = ?, revoked_by = ? WHERE id = ? "
+                                "AND revoked_at IS NULL", [iso(self.clock.now()), actor, rule_id]):
+                await self._audit(tx, rule, "rule_revoked", actor, via)
         return await self.get(rule_id)
 
     async def decide(self, ctx: ToolContext, plan: ActionPlan) -> Decision | None:

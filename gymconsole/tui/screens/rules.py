@@ -172,7 +172,7 @@ class RulesScreen(Screen[None]):
             try:
                 rule = await book.add(spec.tool, [w for w in spec.when if w.strip()], days=spec.days,
                                       max_per_day=spec.per_day, max_amount_per_day=spec.max_amount, note=spec.note,
-                                      actor=actor)
+                                      actor=actor, via="tui")
             except RuleError as exc:
                 self.app.say(str(exc), severity="warning")
                 return
@@ -189,7 +189,7 @@ class RulesScreen(Screen[None]):
         actor = self.app.asker.actor
 
         async def revoke() -> None:
-            await book.revoke(rule_id, actor=actor)
+            await book.revoke(rule_id, actor=actor, via="tui")
             self.post_message(self.Loaded(await book.list(), f"Revoked rule #{rule_id}."))
 
         self.run_worker(revoke(), group="rules-change", exit_on_error=False)
