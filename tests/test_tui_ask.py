@@ -17,6 +17,15 @@ from gymconsole.tui.screens.ask import AskScreen
 __all__ = ["no_cursor_blink"]
 
 
+def _first_hit(app) -> str:
+    from textual.widgets import OptionList
+
+    results = app.screen.query(OptionList)
+    if not results or not results.first().option_count:
+        return ""
+    return str(results.first().get_option_at_index(0).prompt)
+
+
 def drawn(static: Static, width: int = 76) -> str:
     """What a Static shows, drawn as the terminal would draw it."""
     console = Console(width=width, record=True, file=io.StringIO())
@@ -45,6 +54,14 @@ async def test_ask_from_any_screen_streams_a_table_and_an_act_asks(config, demo_
         assert "O'Brien [/vip]" in text and "┃Name" in text and "| O'Brien" not in text  # a table, not pipes
         assert "query the gym's data: 2 rows" in text and "That is one." in text
 
+        # The manager likes it: ctrl+s saves it under a name, with the query its answer used.
+        await pilot.press("ctrl+s", *"top-owed", "enter")
+        await wait_until(pilot, lambda: "saved as top-owed" in str(screen.query_one("#ask-status", Static).content),
+                         what="the saved question")
+        (saved,) = await SavedQuestions(app.services.db, clock).list()
+        assert saved["name"] == "top-owed" and saved["question"] == "who owes most?"
+        assert saved["queries"] == ["SELECT first_name, balance FROM members ORDER BY balance DESC LIMIT 2"]
+
         # A follow-up that acts: the approval modal asks; n denies.
         await pilot.press(*"suspend member 2", "enter")
         await wait_until(pilot, lambda: isinstance(app.screen, ApprovalModal), what="the approval modal")
@@ -70,7 +87,10 @@ async def test_without_a_key_it_says_so_and_offers_saved_questions(config, demo_
         await pilot.press(*"how many members?", "enter")
         await wait_until(pilot, lambda: len(screen.query(".ask-answer")) == 2 and "needs Claude" in drawn(
             screen.query(".ask-answer").last()), what="the offline message again")
-        app.action_saved_question("top-debts")
+        await pilot.press("ctrl+p", *"top-debts")  # the palette lists saved questions
+        await wait_until(pilot, lambda: _first_hit(app) and "Saved question: top-debts" in _first_hit(app),
+                         what="the palette's hit")
+        await pilot.press("enter")
         await wait_until(pilot, lambda: len(screen.query(".ask-answer")) == 3, what="the saved question's table")
         assert "┃id" in drawn(screen.query(".ask-answer").last())
 

@@ -468,6 +468,12 @@ class GymConsoleApp(App[int]):
             self.install_screen(AskScreen(), "ask")
         self.push_screen("ask")
 
+    def action_open_rules(self) -> None:
+        from gymconsole.tui.screens.rules import RulesScreen
+
+        if self._to_dashboard():
+            self.push_screen(RulesScreen())
+
     def action_saved_question(self, name: str) -> None:
         """Ask a saved question again (offline: run its stored queries) on the ask screen."""
         self.action_ask()
