@@ -145,3 +145,19 @@ async def test_question_mark_and_slash_open_the_prompt_from_every_screen(config,
             assert app.screen is before
             if len(app.screen_stack) > 1:
                 app.pop_screen()
+
+
+async def test_ctrl_x_stops_a_question_while_the_input_has_focus(config, demo_path, clock, fake_api) -> None:
+    from fakeapi import Hang
+
+    fake_api.script([Hang(30)])
+    async with open_console(tui_config(config), demo_path, clock, size=(80, 24), api_key=KEY,
+                            base_url=fake_api.base_url) as pilot:
+        app = pilot.app
+        await pilot.press("question_mark", *"who owes most?", "enter")
+        screen = app.screen
+        await wait_until(pilot, lambda: fake_api.requests, what="the request")
+        assert app.focused is screen.query_one("#ask-input")
+        await pilot.press("ctrl+x")
+        await wait_until(pilot, lambda: not screen.waiting, what="the stop")
+        assert "cancelled" in str(screen.query_one("#ask-status", Static).content)

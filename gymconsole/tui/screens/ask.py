@@ -81,7 +81,7 @@ class AskScreen(Screen[None]):
         Binding("escape", "back", "Back"),
         Binding("ctrl+n", "new_conversation", "New conversation"),
         Binding("ctrl+s", "save_question", "Save question"),
-        Binding("ctrl+x", "cancel", "Stop"),
+        Binding("ctrl+x", "cancel", "Stop", priority=True),  # over the input's "cut": the input always has focus
     ]
     PLACEHOLDER = "Ask a question or give a task, then enter · esc back"
     DEFAULT_CSS = """
