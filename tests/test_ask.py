@@ -171,6 +171,24 @@ async def test_why_questions_read_the_run_history_and_the_audit_log(config, demo
         answer = await Assistant(services).ask(f"why was member {member['id']} locked out?")
 
     assert door.status == answer.status == "succeeded" and answer.tool_calls[0]["is_error"] is False
+    assert answer.attention is None  # telling what an earlier run did is not claiming to have acted
     result = json.loads(fake_api.requests[-1].json["messages"][-1]["content"][0]["content"])
     assert result["rows"] == [["suspend", "past due", "door_access", "Suspended one member for non-payment.",
                                "approved", "tester", "cli"]]
+
+
+@pytest.mark.parametrize("answer, attention", [
+    ("Lena was suspended on Monday by the door access run.", False),
+    ("Three reminders were sent last week.", False),
+    ("I sent Lena a reminder.", True),
+    ("We've restored her door access.", True),
+    ("I did not send anything.", False),
+])
+def test_an_answer_about_the_past_is_not_a_claim_of_acting(answer, attention):
+    """The assistant's answers tell what earlier runs did; only 'I sent ...' without any act is flagged."""
+    from gymconsole.engine.outcome import attention_note
+
+    none = {"done": 0, "skipped": 0, "denied": 0, "pending": 0, "failed": 0}
+    assert (attention_note(answer, none, False, reports=True) is not None) is attention
+    assert attention_note(answer, {**none, "denied": 1}, False, reports=True) == (
+        None if "not" in answer else "the model reported acting, but 0 acts were carried out, 1 was denied")

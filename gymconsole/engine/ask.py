@@ -134,6 +134,7 @@ class _AssistantRunner(WorkflowRunner):
     """The workflow runner, driving the ``ask`` workflow with the assistant's agent."""
 
     question: _Question | None = None
+    reports_on_the_past = True
 
     async def _drive(self, session: RunSession, mode: str) -> RunOutcome:
         question = self.question
