@@ -27,6 +27,7 @@ async def test_a_question_answered_with_two_read_tools_then_a_follow_up(config, 
         second = await assistant.ask("did she come in this week?", follow_up=first.run_id)
         stored = await services.db.fetch_all("SELECT run_id, conversation_id, question FROM questions ORDER BY run_id")
         run = await services.history.get_run(first.run_id)
+        found = await services.history.list_runs(search="more than $300")  # found by its question
         replay = [e.to_dict() for e in await services.history.events(first.run_id)]
 
     assert first.status == "succeeded", first.error
@@ -35,6 +36,7 @@ async def test_a_question_answered_with_two_read_tools_then_a_follow_up(config, 
     assert not any(c["is_error"] for c in first.tool_calls)
     assert "| Ann | $310 |" in first.answer and first.question == "who owes more than $300?"
     assert run["workflow"] == ASK and run["summary"] == first.answer
+    assert [r["id"] for r in found] == [first.run_id]
     assert any(e["kind"] == "notice" and "who owes more than $300?" in e["message"] for e in replay)
 
     requests = [r.json for r in fake_api.requests]
