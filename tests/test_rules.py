@@ -115,3 +115,23 @@ async def test_rules_are_scoped_and_expire(demo_db, config, clock, kwargs, messa
     conditions = kwargs.pop("conditions")
     with pytest.raises(RuleError, match=message):
         await book.add(tool, conditions, actor="manager", **kwargs)
+
+
+async def test_an_amount_limit_counts_the_dollars_a_rule_approved_today(config, demo_db, clock):
+    from gymconsole.engine.events import EventBus
+    from gymconsole.engine.gate import ApprovalGate
+
+    first, second = await _owing(demo_db, newer_than=60, older_than=7, n=2)
+    ctx = ToolContext(demo_db, config, clock, workflow="past_due_monitoring", run_id=None)
+    plans = [await plan_notify(ctx, NotifyArgs(member_ids=[member])) for member in (first, second)]
+    balances = [plan.items[0].detail["balance"] for plan in plans]
+    book = RuleBook(demo_db, config, clock)
+    rule = await book.add("notify_past_due_member", [], days=5, max_amount_per_day=balances[0] + 0.01, actor="manager")
+    ask_policy = config.model_copy(update={"safety": config.safety.model_copy(update={"policy": {"moderate": "ask"}})})
+    gate = ApprovalGate(db=demo_db, config=ask_policy, clock=clock, bus=EventBus(), asker=answer_no)
+
+    assert (await gate.approve(ctx, plans[0])).actor == f"rule #{rule.id}"
+    assert (await gate.approve(ctx, plans[1])).status == "denied"  # over today's dollars: a person is asked
+    clock.advance(timedelta(days=1).total_seconds())
+    assert (await gate.approve(ctx, plans[0])).via == "rule"  # a new day, a new allowance
+    assert [u["amount"] for u in (await book.get(rule.id)).uses] == [balances[0], balances[0]]
