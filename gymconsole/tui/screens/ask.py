@@ -261,8 +261,8 @@ class AskScreen(Screen[None]):
     @on(AskDone)
     def _done(self, message: AskDone) -> None:
         self.waiting = False
-        self._status(f"run #{message.run_id} {message.status.replace('_', ' ')} · enter a follow-up · "
-                     "ctrl+s saves the question · ctrl+n new conversation")
+        self._status(f"run #{message.run_id} {message.status.replace('_', ' ')} · type a follow-up · "
+                     "ctrl+s save it · ctrl+n new conversation")
         if message.status == "succeeded":
             self.last_run = message.run_id
             self.last_question = self._asked
