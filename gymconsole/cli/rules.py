@@ -75,6 +75,8 @@ async def _handle(args: argparse.Namespace, config: Any) -> int:
 
 
 def _show(rules: list[Any], as_json: bool, headline: str | None) -> int:
+    from gymconsole.engine.rules import use_words
+
     if as_json:
         data = [rule.as_dict() for rule in rules]
         common.print_json(data if headline is None else data[0])
@@ -93,6 +95,6 @@ def _show(rules: list[Any], as_json: bool, headline: str | None) -> int:
         console.print(Text(f"    approved {len(rule.uses)} act{'s' if len(rule.uses) != 1 else ''} "
                            f"({targets} targets) · created by {rule.created_by} at {rule.created_at[:16]}", style="dim"))
         for use in rule.uses[:3]:
-            console.print(Text(f"      {use['at'][:16]} run #{use['run_id']} {use['workflow']}: {use['detail']}",
+            console.print(Text(f"      {use['at'][:16]} {use_words(use)}: {use['detail']}",
                                style="dim"), soft_wrap=True)
     return 0

@@ -128,6 +128,11 @@ class Rule:
                 "description": self.describe(), "uses": self.uses}
 
 
+def use_words(use: dict[str, Any]) -> str:
+    """Which run one use of a rule approved for: ``run #12 door_access`` (the workflow alone without a run)."""
+    return f"run #{use['run_id']} {use['workflow']}" if use.get("run_id") is not None else str(use["workflow"])
+
+
 def _rule(row: dict[str, Any]) -> Rule:
     conditions = [Condition(c["field"], c["op"], c["value"]) for c in json.loads(row["conditions"])]
     return Rule(row["id"], row["tool"], conditions, row["max_per_day"], row["max_amount_per_day"], row["expires_at"],
