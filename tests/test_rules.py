@@ -135,3 +135,22 @@ async def test_an_amount_limit_counts_the_dollars_a_rule_approved_today(config, 
     clock.advance(timedelta(days=1).total_seconds())
     assert (await gate.approve(ctx, plans[0])).via == "rule"  # a new day, a new allowance
     assert [u["amount"] for u in (await book.get(rule.id)).uses] == [balances[0], balances[0]]
+
+
+async def test_a_rule_for_final_notices_does_not_approve_reminders(config, demo_db, clock):
+    """'Approve final notices for up to 20 members a day': the notice's kind is part of the rule's scope."""
+    from gymconsole.engine.events import EventBus
+    from gymconsole.engine.gate import ApprovalGate
+
+    (member,) = await _owing(demo_db, newer_than=60, older_than=30, n=1)
+    ctx = ToolContext(demo_db, config, clock, workflow="past_due_monitoring", run_id=None)
+    final = await plan_notify(ctx, NotifyArgs(member_ids=[member], kind="final_notice"))
+    reminder = await plan_notify(ctx, NotifyArgs(member_ids=[member], kind="reminder"))
+    assert final.items and reminder.items
+    rule = await RuleBook(demo_db, config, clock).add("notify_past_due_member", ["kind = final_notice"], days=30,
+                                                      max_per_day=20, actor="manager")
+    ask_policy = config.model_copy(update={"safety": config.safety.model_copy(update={"policy": {"moderate": "ask"}})})
+    gate = ApprovalGate(db=demo_db, config=ask_policy, clock=clock, bus=EventBus(), asker=answer_no)
+
+    assert (await gate.approve(ctx, final)).actor == f"rule #{rule.id}"
+    assert (await gate.approve(ctx, reminder)).status == "denied"  # not in its scope: the person was asked

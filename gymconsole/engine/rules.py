@@ -46,8 +46,11 @@ FIELDS = {
     "channel": "email or sms",
     "person_kind": "member or prospect",
     "status": "the invoice's status",
+    "kind": "reminder or final_notice (past-due notices)",
 }
-"""What conditions may test: fields of the plan's resolved targets."""
+"""What conditions may test: fields of the plan's resolved targets (and ``kind``, the notice every target gets)."""
+PLAN_FIELDS = ("kind",)
+"""Arguments that hold for every target of a plan, tested as if they were the target's."""
 _CONDITION = re.compile(r"^\s*([a-z_]+)\s*(<=|>=|!=|=|<|>)\s*(.+?)\s*$")
 
 
@@ -228,7 +231,8 @@ class RuleBook:
         if not await self.db.fetch_value("SELECT 1 FROM approval_rules WHERE tool = ? AND revoked_at IS NULL "
                                          "AND expires_at > ? LIMIT 1", [plan.tool, now]):
             return None  # no rule for this act: no write lock taken
-        items = [item.as_dict() for item in plan.items]
+        shared = {name: plan.args[name] for name in PLAN_FIELDS if name in plan.args}
+        items = [{**item.as_dict(), **shared} for item in plan.items]
         amount = _plan_amount(plan)
         day = self._today()
         async with self.db.write() as tx:  # the limit check and the use are one transaction
