@@ -21,7 +21,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Select, Static
 
-from gymconsole.tui.format import STATUS_STYLE, cell, local_time, money, one_line, styled, tokens
+from gymconsole.tui.format import cell, local_time, money, one_line, run_status, run_summary, tokens
 from gymconsole.tui.screens.dashboard import NAV_BINDINGS
 
 if TYPE_CHECKING:
@@ -148,13 +148,14 @@ class HistoryScreen(Screen[None]):
         zone = self.app.config.scheduler.timezone
         app = self.app
         for row in rows:
-            run_tokens = (row.get("input_tokens") or 0) + (row.get("output_tokens") or 0)
+            run_tokens = sum(row.get(key) or 0 for key in ("input_tokens", "output_tokens", "cache_read_tokens",
+                                                            "cache_write_tokens"))  # cached input counts too
             table.add_row(
                 cell(row["id"]), cell(local_time(row.get("started_at"), zone)), cell(row.get("workflow")),
                 cell(row.get("trigger")), cell(row.get("mode", "") + (" dry" if row.get("dry_run") else "")),
-                styled(app, row.get("status", ""), STATUS_STYLE), cell(row.get("iterations", 0)),
+                run_status(app, row), cell(row.get("iterations", 0)),
                 cell(tokens(run_tokens)), cell(money(row.get("cost_usd"))),
-                cell(one_line(row.get("error") or row.get("summary"), 90)),
+                cell(one_line(run_summary(row), 90)),
                 key=str(row["id"]),
             )
 
