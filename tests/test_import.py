@@ -218,3 +218,16 @@ def test_dates(text, order, day):
 def test_bad_values_are_one_clear_reason(text):
     with pytest.raises(BadValue):
         money_cents(text) if not any(ch in text for ch in "/-") else parse_date(text, "mdy")
+
+
+def test_json_lists_at_most_50_rejects_and_the_rejects_file_has_them_all(tmp_path, gym, capsys):
+    lines = ["member_id,first_name,last_name,status,join_date"]
+    lines += [f"M{n},Ana,Lee,{'Active' if n % 2 else 'Sleeping'},2025-01-01" for n in range(120)]
+    path = write(tmp_path / "members.csv", "\n".join(lines) + "\n", "utf-8")
+    rejects = tmp_path / "rejects.csv"
+    code, report, _ = run(capsys, gym, "members", str(path), "--rejects", str(rejects))
+    assert code == 1 and (report["rows"], report["new"], report["rejected"]) == (120, 60, 60)
+    assert set(report) >= {"table", "file", "rows", "new", "changed", "unchanged", "rejected", "rejects"}
+    assert len(report["rejects"]) == 50 and set(report["rejects"][0]) == {"line", "reason"}
+    assert [r["line"] for r in report["rejects"][:2]] == [2, 4]
+    assert len(rejects.read_text(encoding="utf-8-sig").splitlines()) == 1 + 60
