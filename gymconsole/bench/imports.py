@@ -10,7 +10,8 @@ and unknown-member rejects, matching on external IDs, the report and the
 history run.  Every load runs in a process of its own (its peak memory is its
 own) on a copy of the same starting database; the time is the load's, not
 the interpreter's start.  Aim: within 1.5x of the floor; memory flat as the
-file grows (the import's peak at 1,000,000 invoices against 100,000).  A row
+file grows (the import's peak above the floor's, at 1,000,000 invoices
+against 100,000).  A row
 past its aim prints a ``FAIL:`` line and ``make bench`` exits non-zero.
 
 Also shown, not judged: the first 100,000 of the invoices (the memory
@@ -40,8 +41,11 @@ MEMBERS = 100_000
 INVOICES = 1_000_000
 SMALL_INVOICES = 100_000
 AIM = 1.5
-MEMORY_AIM = 1.25
-"""Peak memory importing 1,000,000 invoices over the peak at 100,000: streamed means (nearly) flat."""
+MEMORY_AIM_MB = 20
+"""How much more the import may take above the floor's peak at 1,000,000 invoices than at 100,000.
+
+Both processes grow alike as SQLite's page cache (64 MB, bounded) fills, so the figure is the importer's own
+memory over the plain load: streamed, it stays flat; a file held whole would add hundreds of MB."""
 TODAY = date(2026, 11, 2)
 STATUSES = ("active",) * 8 + ("frozen", "cancelled")
 INVOICE_STATUSES = ("paid",) * 7 + ("open", "open", "void")
@@ -263,19 +267,20 @@ def run(workdir: Path) -> bool:
     total_ratio = total / total_floor
     print(f"   {'members + invoices (the issue figure)':58} {total_floor:7.2f}s {total:7.2f}s {total_ratio:5.2f}x "
           f"{'':7}  <= {AIM:g}x  {'FAILED' if total_ratio > AIM else 'ok'}")
-    growth = invoices.peak_mb / small.peak_mb
     floor_peaks = (max(f["peak_kb"] for f in small.floors) / 1024, max(f["peak_kb"] for f in invoices.floors) / 1024)
-    print(f"   peak memory of the import process: {small.peak_mb:.0f} MB at {SMALL_INVOICES:,} invoices, "
-          f"{invoices.peak_mb:.0f} MB at {INVOICES:,} ({growth:.2f}x for 10x the rows; the floor's: "
-          f"{floor_peaks[0]:.0f} -> {floor_peaks[1]:.0f} MB)  aim <= {MEMORY_AIM:g}x  "
-          f"{'FAILED' if growth > MEMORY_AIM else 'ok'}")
+    extra = (small.peak_mb - floor_peaks[0], invoices.peak_mb - floor_peaks[1])
+    growth = extra[1] - extra[0]
+    print(f"   peak memory (RSS) at {SMALL_INVOICES:,} -> {INVOICES:,} invoices: import {small.peak_mb:.0f} -> "
+          f"{invoices.peak_mb:.0f} MB, floor {floor_peaks[0]:.0f} -> {floor_peaks[1]:.0f} MB; the import's own "
+          f"{extra[0]:.0f} -> {extra[1]:.0f} MB ({growth:+.0f} MB for 10x the rows)  aim <= +{MEMORY_AIM_MB} MB  "
+          f"{'FAILED' if growth > MEMORY_AIM_MB else 'ok'}")
     failures = [f"{figure.label}: {figure.ratio:.2f}x the floor, past the aim of {figure.aim:g}x"
                 for figure in figures if figure.failed]
     if total_ratio > AIM:
         failures.append(f"members + invoices: {total_ratio:.2f}x the floor, past the aim of {AIM:g}x")
-    if growth > MEMORY_AIM:
-        failures.append(f"import memory grew {growth:.2f}x from {SMALL_INVOICES:,} to {INVOICES:,} invoices, past "
-                        f"{MEMORY_AIM:g}x: not streamed")
+    if growth > MEMORY_AIM_MB:
+        failures.append(f"the import's memory above the floor grew {growth:.0f} MB from {SMALL_INVOICES:,} to "
+                        f"{INVOICES:,} invoices, past {MEMORY_AIM_MB} MB: not streamed")
     for line in failures:
         print(f"FAIL: {line}")
     return not failures
