@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 from datetime import date
 from typing import Any
 
@@ -17,6 +17,8 @@ from gymconsole.importer.values import (BadValue, DateOrder, money_cents, parse_
 IGNORE = "ignore"
 _TOTALS = re.compile(r"^\s*(grand\s+)?(sub)?totals?\b|^\s*(count|sum)\s*[:=]", re.IGNORECASE)
 _TOTALS_START = frozenset("gstcGSTC")
+CACHED_VALUES = 4096
+"""Parsed dates and amounts remembered per import (a million invoices fall on a few thousand days): bounded."""
 """The letters a totals word starts with: an ID starting otherwise is no totals row, without a regex."""
 
 
@@ -127,11 +129,11 @@ class RowParser:
     def _parser(column: Column, mapping: Mapping, date_order: DateOrder) -> Callable[[str], Any]:
         order = mapping.date_order or date_order
         if column.kind == "money":
-            return money_cents
+            return lru_cache(CACHED_VALUES)(money_cents)
         if column.kind == "date":
-            return partial(parse_date, order=order)
+            return lru_cache(CACHED_VALUES)(partial(parse_date, order=order))
         if column.kind == "moment":
-            return partial(parse_moment, order=order)
+            return lru_cache(CACHED_VALUES)(partial(parse_moment, order=order))
         if column.kind == "flag":
             return parse_flag
         if column.kind == "count":
