@@ -97,7 +97,12 @@ def _write_files(folder: Path) -> dict[str, Path]:
 
 
 _FLOOR = """
-import csv, json, resource, sqlite3, sys, time
+import csv, json, sqlite3, sys, time
+try:
+    import resource
+    peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+except ImportError:  # Windows: no peak figure
+    peak = lambda: 0
 db, table, path = sys.argv[1:4]
 SQL = {
     "members": ("INSERT INTO members (external_id, first_name, last_name, email, phone, membership_type, standing, "
@@ -124,11 +129,16 @@ with open(path, newline="", encoding="utf-8") as source:
 seconds = time.perf_counter() - started
 rows = conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
 conn.close()
-print(json.dumps({"seconds": seconds, "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "new": rows}))
+print(json.dumps({"seconds": seconds, "peak_kb": peak(), "new": rows}))
 """
 
 _IMPORT = """
-import asyncio, json, resource, sys, time
+import asyncio, json, sys, time
+try:
+    import resource
+    peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+except ImportError:  # Windows: no peak figure
+    peak = lambda: 0
 from datetime import UTC, datetime
 from pathlib import Path
 from gymconsole.clock import FrozenClock
@@ -145,7 +155,7 @@ async def main():
         seconds = time.perf_counter() - started
     finally:
         await db.close()
-    print(json.dumps({"seconds": seconds, "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    print(json.dumps({"seconds": seconds, "peak_kb": peak(),
                       "new": report.new, "changed": report.changed, "unchanged": report.unchanged,
                       "rejected": report.rejected}))
 
@@ -269,7 +279,7 @@ def run(workdir: Path) -> bool:
           f"{'':7}  <= {AIM:g}x  {'FAILED' if total_ratio > AIM else 'ok'}")
     floor_peaks = (max(f["peak_kb"] for f in small.floors) / 1024, max(f["peak_kb"] for f in invoices.floors) / 1024)
     extra = (small.peak_mb - floor_peaks[0], invoices.peak_mb - floor_peaks[1])
-    growth = extra[1] - extra[0]
+    growth = extra[1] - extra[0] if small.peak_mb else 0.0
     print(f"   peak memory (RSS) at {SMALL_INVOICES:,} -> {INVOICES:,} invoices: import {small.peak_mb:.0f} -> "
           f"{invoices.peak_mb:.0f} MB, floor {floor_peaks[0]:.0f} -> {floor_peaks[1]:.0f} MB; the import's own "
           f"{extra[0]:.0f} -> {extra[1]:.0f} MB ({growth:+.0f} MB for 10x the rows)  aim <= +{MEMORY_AIM_MB} MB  "
