@@ -49,7 +49,8 @@ APPROVAL_STATUS_WORDS = {
 MESSAGE_KIND_WORDS = {"reminder": "reminder", "final_notice": "final notice", "campaign": "campaign"}
 MESSAGE_STATUS_WORDS = {"queued": "queued", "sending": "sending", "sent": "sent", "failed": "failed"}
 
-VIA_WORDS = {"tui": "in the console", "cli": "at the terminal", "policy": "by policy", "timeout": "by timeout"}
+VIA_WORDS = {"tui": "in the console", "cli": "at the terminal", "policy": "by policy", "timeout": "by timeout",
+             "rule": "by a standing rule"}
 
 TOOL_WORDS = {
     "get_campaign_prospects": "look up sales prospects",
@@ -85,6 +86,9 @@ def status_words(status: str | None) -> str:
 
 
 def decision_words(decision: str | None) -> str:
+    """``rule #3`` (an act a standing rule approved) reads ``approved by standing rule #3``."""
+    if decision and decision.startswith("rule #"):
+        return f"approved by standing {decision}"
     return DECISION_WORDS.get(decision or "", _fallback(decision or ""))
 
 

@@ -12,7 +12,6 @@ from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -23,8 +22,9 @@ from textual.widgets import DataTable, Footer, Header, Input, Select, Static
 
 from gymconsole.present.run_events import mode_words, trigger_words
 from gymconsole.present.words import plural
-from gymconsole.tui.format import STATUS_STYLE, cell, local_time, money, one_line, styled
+from gymconsole.tui.format import cell, local_time, money, one_line, run_status, run_summary
 from gymconsole.tui.screens.dashboard import NAV_BINDINGS
+from gymconsole.tui.widgets.page_table import PageTable
 
 if TYPE_CHECKING:
     from gymconsole.tui.app import GymConsoleApp
@@ -89,7 +89,7 @@ class HistoryScreen(Screen[None]):
             yield Input(placeholder="since YYYY-MM-DD", id="filter-since", max_length=10)
             yield Input(placeholder="search: name, ID or text", id="filter-search")
             yield Input(placeholder="member id", id="filter-member", type="integer")
-        table: DataTable[Text] = DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
+        table = PageTable(id="history-table", cursor_type="row", zebra_stripes=True)
         table.border_title = "runs"
         yield table
         yield Static(id="history-status", markup=False)
@@ -157,8 +157,7 @@ class HistoryScreen(Screen[None]):
             table.add_row(
                 cell(row["id"]), cell(local_time(row.get("started_at"), zone)),
                 cell(workflows[workflow].title if workflow in workflows else workflow),
-                styled(app, row.get("status", ""), STATUS_STYLE),
-                cell(one_line(row.get("error") or row.get("summary"), 90)),
+                run_status(app, row), cell(one_line(run_summary(row), 90)),
                 cell(trigger_words(row.get("trigger")) if row.get("trigger") else ""),
                 cell(mode_words(row.get("mode")) + (" · dry run" if row.get("dry_run") else "") if row.get("mode") else ""),
                 cell(row.get("iterations", 0)), cell(money(row.get("cost_usd"))),
