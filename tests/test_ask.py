@@ -199,3 +199,15 @@ def test_an_answer_about_the_past_is_not_a_claim_of_acting(answer, attention):
     assert (attention_note(answer, none, False, reports=True) is not None) is attention
     assert attention_note(answer, {**none, "denied": 1}, False, reports=True) == (
         None if "not" in answer else "the model reported acting, but 0 acts were carried out, 1 was denied")
+
+
+def test_a_stored_answers_tables_read_as_tables_in_history_and_the_live_view():
+    """History, replay and the live view print a run's lines: an answer's Markdown table is drawn as columns."""
+    from gymconsole.engine.events import RunFinished
+    from gymconsole.present.run_events import RunPresenter
+
+    answer = "Largest balances:\n\n| Name | Balance |\n|---|---|\n| O'Brien [/vip] | $310.00 |\n| Ann | $9.00 |\n\nTwo."
+    lines = RunPresenter().lines(RunFinished(7, ASK, status="succeeded", summary=answer, iterations=2))
+    shown = "\n".join(line.plain for line in lines)
+    assert "Name            Balance\n" in shown and "O'Brien [/vip]  $310.00\n" in shown and "Ann             $9.00" in shown
+    assert "|" not in shown and "Two." in shown
