@@ -103,6 +103,11 @@ class HistoryScreen(Screen[None]):
         """Shown (again): the current page, fresh from the database (filters are kept between visits)."""
         self.load(self._page)
 
+    def on_resize(self) -> None:
+        """Laid out at a new size: a page holds what the table now shows."""
+        if self._shown is not None and self.is_current and len(self._shown[2]) != self._page_size():
+            self.load(self._page)
+
     def prepare(self) -> None:
         """Load the first page before the screen is first shown (the console calls this while idle)."""
         if self._shown is None:
@@ -127,9 +132,14 @@ class HistoryScreen(Screen[None]):
         self.app.run_worker(fetch(), group="history", exclusive=True, exit_on_error=False, name="history page")
 
     def _page_size(self) -> int:
-        """The rows the table shows at its current size (PAGE_SIZE before it has one)."""
+        """The rows the table shows at its current size (PAGE_SIZE before it has one).
+
+        A line is kept for a horizontal scrollbar whether or not there is one: whether there is depends on the rows
+        shown, and a page size that depended on the page would never settle.
+        """
         table = self.query_one("#history-table", DataTable)
-        fits = table.scrollable_content_region.height - (table.header_height if table.show_header else 0)
+        header = table.header_height if table.show_header else 0
+        fits = table.size.height - header - table.styles.scrollbar_size_horizontal
         return min(PAGE_SIZE, fits) if fits > 0 else PAGE_SIZE
 
     @on(Loaded)
@@ -152,6 +162,8 @@ class HistoryScreen(Screen[None]):
         self.query_one("#history-status", Static).update(f"page {message.page + 1} · {count}{more}{back}"
                                                          f" · enter opens a run")
         self._page = message.page
+        if message.size != self._page_size():  # laid out meanwhile (or resized): a page of what it now shows
+            self.load(message.page)
 
     def _trim(self, keep: int) -> None:
         table = self.query_one("#history-table", DataTable)
