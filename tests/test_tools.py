@@ -314,7 +314,7 @@ BIG_TABLES = ("prospects", "members", "invoices", "payments", "outbox")
 
 async def _plans(ctx: ToolContext) -> list[tuple[str, str, list[str]]]:
     seen: list[str] = []
-    await ctx.db._conn.set_trace_callback(seen.append)
+    await ctx.db.set_trace_callback(seen.append)
     found = []
     try:
         for name, args in PLAN_CALLS:
@@ -324,7 +324,7 @@ async def _plans(ctx: ToolContext) -> list[tuple[str, str, list[str]]]:
                 plan = [r["detail"] for r in await ctx.db.fetch_all("EXPLAIN QUERY PLAN " + sql)]
                 found.append((name, sql, plan))
     finally:
-        await ctx.db._conn.set_trace_callback(None)
+        await ctx.db.set_trace_callback(None)
     return found
 
 

@@ -42,14 +42,22 @@ CELL_PADDING = 2
 RECENT_COLUMNS = ("run", "started", "workflow", "status", "summary")
 
 NAV_BINDINGS = [
+    Binding("q", "app.quit", "Quit"),
     Binding("l", "app.open_live", "Live"),
     Binding("h", "app.open_history", "History"),
     Binding("a", "app.open_approvals", "Approvals"),
     Binding("c", "app.open_config", "Config"),
     Binding("d", "app.toggle_dry_run", "Dry run"),
-    Binding("q", "app.quit", "Quit"),
 ]
-"""Keys every full screen shares (the command palette reaches the same actions)."""
+"""Keys every full screen shares (the command palette reaches the same actions).  After a screen's own keys, in
+this order: an 80-column footer that runs out of room drops the ones on the right, never Quit."""
+
+TYPING_QUIT = Binding("ctrl+q", "app.quit", "Quit", key_display="^q", priority=True)  # priority: shown over the app's
+"""For the footer of a screen that opens with the focus in a text box, where `q` is a letter."""
+
+MODAL_NAV_BINDINGS = [Binding(b.key, b.action, b.description, show=b.key == "q") for b in NAV_BINDINGS]
+"""The same keys in a modal, where the app's own bindings do not reach: quit shown, the rest at work but
+unlisted (while an approval is open, moving away says to decide first)."""
 
 
 class DashboardScreen(Screen[None]):
@@ -59,8 +67,8 @@ class DashboardScreen(Screen[None]):
         Binding("r", "run_selected", "Run"),
         Binding("p", "pause_selected", "Pause"),
         Binding("P", "app.pause_all", "Pause all", show=False),
-        *NAV_BINDINGS,
         Binding("i", "app.open_import", "Import"),
+        *NAV_BINDINGS,
     ]
 
     app: GymConsoleApp
