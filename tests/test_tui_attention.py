@@ -11,6 +11,7 @@ from gymconsole.tools.read import DoorArgs, get_door_access_status
 from gymconsole.tui.screens.dashboard import DashboardScreen
 from gymconsole.tui.screens.history import HistoryScreen
 from gymconsole.tui.widgets.console_bar import ConsoleBar
+from gymconsole.tui.widgets.spend_panel import SpendPanel
 
 __all__ = ["no_cursor_blink"]
 KEY = "sk-ant-test-not-a-real-key-7f3a"
@@ -47,6 +48,13 @@ async def test_a_run_that_claims_acts_not_done_needs_attention_on_the_dashboard_
         recent = app.screen.query_one("#recent-runs", DataTable)
         assert str(recent.get_cell(str(run_id), "status")) == "needs attention"
         assert str(recent.get_cell(str(run_id), "summary")).startswith("attention: the model reported acting, but 0")
+
+        # the selected workflow's cost per run and per month at its schedule, from its history
+        select_workflow(app, "door_access")
+        detail = app.screen.query_one("#workflow-detail")
+        await wait_until(pilot, lambda: "AI cost $" in str(detail.render()), what="the workflow's cost")
+        per_run = app.screen.query_one(SpendPanel).report.per_run["door_access"]
+        assert f"AI cost ${per_run:.4f} a run, ${per_run * 720:,.2f} a month at its schedule" in str(detail.render())
 
         await pilot.press("h")
         await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen)

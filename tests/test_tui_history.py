@@ -83,6 +83,22 @@ async def test_pages_with_keyset_pagination(config, demo_path, clock, monkeypatc
         await refiltered(pilot, screen, [ids[2], ids[1]])
 
 
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
+async def test_a_page_is_what_the_table_shows(config, demo_path, clock, size: tuple[int, int]) -> None:
+    ids = await seed_history(demo_path, clock, [{"workflow": "door_access", "summary": f"run {n}"} for n in range(40)])
+    async with open_console(tui_config(config), demo_path, clock, size=size) as pilot:
+        screen = await open_history(pilot)
+        table = screen.query_one("#history-table", DataTable)
+        await wait_until(pilot, lambda: table.row_count == screen._page_size(), what="a page that fits")
+        first = shown_ids(screen)
+        assert 5 <= len(first) < 40 and first == ids[::-1][:len(first)]
+        assert table.max_scroll_y == 0, "every row of the page is on screen: nothing loaded that is not shown"
+        await pilot.press("right_square_bracket")
+        await refiltered(pilot, screen, ids[::-1][len(first):2 * len(first)])
+        await pilot.press("left_square_bracket")
+        await refiltered(pilot, screen, first)
+
+
 async def test_open_a_run_and_replay_its_trace(config, demo_path, clock) -> None:
     ids = await seed_history(demo_path, clock, RUNS)
     async with open_console(tui_config(config), demo_path, clock) as pilot:

@@ -37,6 +37,7 @@ from gymconsole.engine.events import (
 )
 from gymconsole.engine.outcome import describe_acts
 from gymconsole.present.sanitize import deep_visible, visible
+from gymconsole.present.tables import aligned_tables
 from gymconsole.present.words import (
     RISK_WORDS,
     VIA_WORDS,
@@ -196,7 +197,7 @@ class RunPresenter:
         if getattr(event, "attention", None):
             out.append(line(("  attention: ", "strong error"), visible(event.attention)))
         if event.summary:
-            out.append(line(("  summary: ", "strong"), visible(event.summary, multiline=True)))
+            out.append(line(("  summary: ", "strong"), visible(aligned_tables(event.summary), multiline=True)))
         return out
 
     def usage_words(self) -> str:

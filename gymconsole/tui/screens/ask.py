@@ -300,12 +300,15 @@ class AskScreen(Screen[None]):
             return
         saved = SavedQuestions(services.db, services.clock)
         try:
-            await saved.save(name, question)
+            if run_id is None:
+                await saved.save(name, question)
+                kept = 0
+            else:
+                kept = await saved.save_from_run(name, run_id, question)
         except ValueError as exc:
             self.app.say(str(exc), severity="warning")
             self._status("not saved")
             return
-        kept = await saved.remember_queries(name, run_id) if run_id is not None else 0
         offline = f"; its {kept} queries also run without Claude" if kept else ""
         self._status(f"saved as {name}: ctrl+p runs it again{offline}")
 

@@ -13,7 +13,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from gymconsole.present.words import plural, tool_words
+from gymconsole.present.words import cost, money, plural, tool_words
 from gymconsole.tui.format import (
     STATUS_STYLE,
     cell,
@@ -216,6 +216,10 @@ class DashboardScreen(Screen[None]):
                 for column in shown:
                     table.update_cell(name, column, cells[column], update_width=True)
 
+    @on(SpendPanel.Loaded)
+    def _costs_loaded(self) -> None:
+        self._show_detail()
+
     @on(DataTable.RowHighlighted, "#workflows")
     def _highlighted(self) -> None:
         self._show_detail()
@@ -233,13 +237,19 @@ class DashboardScreen(Screen[None]):
         mode = "offline playbook" if self.app.offline_mode else f"model {config.model_for(name)}"
         text.append(f"{mode} · up to {plural(workflow.max_iterations, 'step')} · {describe_schedule(workflow.schedule)}"
                     f" (cron {workflow.schedule.describe()})\n", muted)
+        report = self.query_one(SpendPanel).report
+        if report is not None and report.per_run.get(name) is not None:
+            monthly = report.per_month.get(name)
+            text.append(f"AI cost {cost(report.per_run[name])} a run" + (
+                f", {money(monthly)} a month at its schedule" if monthly else "") + " (from its history)\n", muted)
         text.append("can: " + ", ".join(tool_words(tool) for tool in workflow.tools) + "\n", muted)
         text.append("keys: r run now · p pause or resume · P pause or resume all\n", muted)
         text.append(one_line(config.task_for(name), 600))
         state = self.app.state
         last = state.last_runs.get(name) if state else None
         if last and last.get("attention"):
-            text.append(f"\n\nlast run #{last.get('id', '?')} needs attention: ", theme_style(self.app, "warning", bold=True))
+            text.append(f"\n\nlast run #{last.get('id', '?')} needs attention: ",
+                        theme_style(self.app, "warning", bold=True))
             text.append(one_line(last["attention"], 300))
         if last and (last.get("summary") or last.get("error")):
             text.append(f"\n\nlast run #{last.get('id', '?')}: ", "bold")
