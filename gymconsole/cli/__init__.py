@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sqlite3
 import sys
 from typing import NoReturn
@@ -92,6 +93,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from gymconsole.cli.streams import make_output_safe
 
+    # pydantic looks for plugins by scanning every installed package's entry points the first time a model is
+    # built (importlib.metadata and a walk of site-packages: a tenth of a small command's start-up); gymconsole
+    # uses none.  Its documented switch, unless the environment already says otherwise.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     make_output_safe()  # before anything prints, --help included
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(argv)
