@@ -67,6 +67,9 @@ def test_a_read_tool_loads_neither_the_engine_nor_the_console(demo_path: Path) -
     assert json.loads(out)["member"]["id"] == 1
     assert not heavy(modules)
     assert not any(name.startswith(("gymconsole.engine", "apscheduler.schedulers")) for name in modules)
+    # nor the acting tools, the guard rails and the ledger, nor python-dotenv without a .env file
+    assert not {"gymconsole.tools.act", "gymconsole.tools.guards", "gymconsole.tools.ledger"} & modules
+    assert (ROOT / ".env").exists() or "dotenv" not in modules
 
 
 def test_history_json_does_not_load_the_tools(demo_path: Path) -> None:
@@ -86,7 +89,17 @@ def test_config_documentation_is_read_only_when_asked() -> None:
 def test_the_tool_names_list_matches_the_registry() -> None:
     from gymconsole.tools import names, registry
 
-    assert names.TOOL_NAMES == registry.TOOL_NAMES
+    tools = dict(registry.REGISTRY.items())  # every tool module loaded, each checked against its list of names
+    assert {tool.name for tool in tools.values()} == set(tools) == names.TOOL_NAMES
+
+
+def test_the_registry_refuses_a_module_whose_tools_drifted_from_the_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gymconsole.tools import names, registry
+
+    read = ("gymconsole.tools.read", "READ_TOOLS")
+    monkeypatch.setitem(names.TOOL_MODULES, read, names.TOOL_MODULES[read] - {"get_member"} | {"get_members"})
+    with pytest.raises(ImportError, match=r"add \['get_member'\], remove \['get_members'\]"):
+        registry.ToolRegistry()["get_ppv_members"]
 
 
 @pytest.mark.parametrize("argv", [["frob"], ["tool", "--frob"]])
