@@ -76,6 +76,21 @@ def test_history_json_does_not_load_the_tools(demo_path: Path) -> None:
     out, modules = loaded_by("history", "--json", "--db", str(demo_path), "--config", CONFIG)
     json.loads(out)
     assert "gymconsole.tools.registry" not in modules and not heavy(modules)
+    assert not drawing(modules)
+
+
+def drawing(modules: set[str]) -> set[str]:
+    """What only a table or a trace on the terminal needs."""
+    return {name for name in modules
+            if name.startswith(("rich.console", "rich.table", "gymconsole.present.run_events", "gymconsole.cli.printer"))}
+
+
+def test_workflows_json_computes_next_runs_without_the_scheduler_machinery(demo_path: Path) -> None:
+    out, modules = loaded_by("workflows", "--json", "--db", str(demo_path), "--config", CONFIG)
+    assert {row["name"] for row in json.loads(out)} >= {"daily_campaigns", "door_access"}
+    assert all(row["next_run"] for row in json.loads(out) if row["enabled"])
+    assert not heavy(modules) and not drawing(modules)
+    assert not any(name.startswith(("gymconsole.engine.runner", "gymconsole.tools.registry")) for name in modules)
 
 
 def test_config_documentation_is_read_only_when_asked() -> None:

@@ -11,13 +11,7 @@ import argparse
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from rich.table import Table
-from rich.text import Text
-
-from gymconsole.present.terminal import safe_console
-from gymconsole.present.words import schedule_words, status_words
 from gymconsole.cli import common
-from gymconsole.cli.history import STATUS_STYLES, local
 from gymconsole.clock import SystemClock
 from gymconsole.db import open_database
 from gymconsole.engine.history import HistoryStore
@@ -61,6 +55,13 @@ def handle(args: argparse.Namespace) -> int:
         common.print_json([row | {"next_run": row["next_run"].isoformat() if row["next_run"] else None}
                            for row in rows])
         return 0
+    from rich.table import Table
+    from rich.text import Text
+
+    from gymconsole.cli.history import local, status_style
+    from gymconsole.present.terminal import safe_console
+    from gymconsole.present.words import schedule_words, status_words
+
     zone = ZoneInfo(config.scheduler.timezone)
     table = Table(title=Text(f"Workflows (times in {config.scheduler.timezone})"))
     table.add_column("workflow", no_wrap=True)
@@ -80,7 +81,7 @@ def handle(args: argparse.Namespace) -> int:
         last = Text("never", style="dim")
         if row["last_run_id"]:
             last = Text(f"#{row['last_run_id']} {local(row['last_started_at'], zone, '%m-%d %H:%M')} ")
-            last.append(status_words(row["last_status"]), style=STATUS_STYLES.get(row["last_status"], ""))
+            last.append(status_words(row["last_status"]), style=status_style(row["last_status"]))
         schedule = schedule_words(config.workflows[row["name"]].schedule) if row["name"] in config.workflows \
             else row["schedule"]
         table.add_row(Text(row["name"]), Text(row["title"]), Text(schedule), Text(next_run), state, last)
