@@ -77,6 +77,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     needed = SUBCOMMANDS if argv is None else _needed(argv)
     for name in SUBCOMMANDS:
+        if needed and name not in needed:
+            continue  # `gymconsole tool ...` parses with the tool's parser alone; the list is for --help
         if name not in needed and name in SUMMARIES:
             subparsers.add_parser(name, help=SUMMARIES[name], add_help=False)  # listed, never parsed into
             continue

@@ -40,9 +40,9 @@ from gymconsole.tui.commands import ConsoleCommands
 from gymconsole.tui.format import one_line
 from gymconsole.tui.screens.dashboard import DashboardScreen
 from gymconsole.tui.state import ConsoleState, load_state
-from gymconsole.tui.trace import RunTrace
 
 if TYPE_CHECKING:
+    from gymconsole.tui.trace import RunTrace
     from gymconsole.db import Database
     from gymconsole.engine.services import Services
 
@@ -51,8 +51,8 @@ log = logging.getLogger(__name__)
 STATE_REFRESH_SECONDS = 30.0
 STATE_COALESCE_SECONDS = 0.25
 FINISHED_SEVERITY = {"succeeded": "information", "failed": "error", "interrupted": "error"}
-AFTER_FIRST_PAINT = ("gymconsole.engine.services", "gymconsole.tui.screens.approval", "gymconsole.tui.screens.history",
-                     "gymconsole.tui.screens.live")
+AFTER_FIRST_PAINT = ("gymconsole.engine.services", "gymconsole.tui.trace", "gymconsole.tui.screens.approval",
+                     "gymconsole.tui.screens.history", "gymconsole.tui.screens.live")
 """Loaded on a thread once the dashboard shows, so neither the first paint nor a key press waits for them."""
 
 
@@ -236,6 +236,8 @@ class GymConsoleApp(App[int]):
     def _trace(self, run_id: int, workflow: str) -> RunTrace:
         trace = self.traces.get(run_id)
         if trace is None:
+            from gymconsole.tui.trace import RunTrace  # with the run presenter: loaded after the first paint
+
             spec = self.config.workflows.get(workflow)
             trace = RunTrace(run_id, workflow, title=spec.title if spec else workflow,
                              max_iterations=spec.max_iterations if spec else 0)
