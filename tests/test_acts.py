@@ -310,7 +310,7 @@ async def test_asking_twice_acts_once(db: Database, ctx: ToolContext) -> None:
     assert retry["done_count"] == 0 and retry["already_done_count"] == 1 and "already done" in retry["note"]
     assert await value(db, "SELECT COUNT(*) FROM outbox") == 1
     key = await value(db, "SELECT key FROM effects")
-    assert key == f"door_access:notify_final_notice:member-1:{days_ago(20)}"
+    assert key == f"notify_final_notice:member-1:{days_ago(20)}"
     assert await value(db, "SELECT status FROM effects") == "done"
 
 
@@ -339,7 +339,7 @@ async def test_suspend_restore_suspend_again_follow_the_episodes(db: Database, c
     actions = [r["action"] for r in await db.fetch_all("SELECT action FROM door_changes ORDER BY id")]
     assert actions == ["suspend", "restore", "suspend"]
     keys = [r["key"] for r in await db.fetch_all("SELECT key FROM effects ORDER BY created_at, key")]
-    assert len(set(keys)) == 3 and keys[1].startswith("door_access:restore_door_access:member-1:2026-11-02T15:00:00")
+    assert len(set(keys)) == 3 and keys[1].startswith("restore_door_access:member-1:2026-11-02T15:00:00")
 
 
 async def test_rewards_and_flags_once(db: Database, ctx: ToolContext) -> None:

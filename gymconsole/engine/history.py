@@ -413,10 +413,11 @@ _PEOPLE = ("SELECT rs.run_id FROM run_subjects rs WHERE "
 
 
 def _search_clause(search: str) -> tuple[str, list[Any]]:
-    """Text in the summary or error, a member's or prospect's name, or (``42`` / ``#42``) their ID."""
+    """Text in the summary, error or question asked, a member's or prospect's name, or (``42`` / ``#42``) their ID."""
     pattern = _like(search.strip())
-    clause = f"(r.summary LIKE ? ESCAPE '\\' OR r.error LIKE ? ESCAPE '\\' OR r.id IN ({_PEOPLE})"
-    values: list[Any] = [pattern, pattern, pattern, pattern]
+    clause = (f"(r.summary LIKE ? ESCAPE '\\' OR r.error LIKE ? ESCAPE '\\' OR r.id IN ({_PEOPLE}) "
+              "OR r.id IN (SELECT q.run_id FROM questions q WHERE q.question LIKE ? ESCAPE '\\')")
+    values: list[Any] = [pattern, pattern, pattern, pattern, pattern]
     number = search.strip().lstrip("#")
     if number.isdigit() and len(number) < 19:
         clause += (" OR r.id IN (SELECT rs.run_id FROM run_subjects rs WHERE rs.subject_kind IN ('member', 'prospect') "

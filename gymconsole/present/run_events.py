@@ -151,6 +151,8 @@ class RunPresenter:
     def _decided(self, event: ApprovalDecided) -> list[Line]:
         if event.via == "policy" and event.status in ROUTINE_DECISIONS:
             return []  # the tool line's [decision] says it already
+        if event.via == "rule":  # the reason names the rule, who made it and its scope
+            return [line(("  § ", "approval"), f"{tool_words(event.tool)}: approved by {visible(event.reason)}")]
         who = f" by {visible(event.actor)}" if event.actor else ""
         via = VIA_WORDS.get(event.via, visible(event.via))
         count = f", {plural(event.approved_count, 'target')} approved" if event.status == "partial" else ""

@@ -37,7 +37,8 @@ DECISION_WORDS = {
     "pending": "waiting for a person",
 }
 
-VIA_WORDS = {"tui": "in the console", "cli": "at the terminal", "policy": "by policy", "timeout": "by timeout"}
+VIA_WORDS = {"tui": "in the console", "cli": "at the terminal", "policy": "by policy", "timeout": "by timeout",
+             "rule": "by a standing rule"}
 
 TOOL_WORDS = {
     "get_campaign_prospects": "look up sales prospects",
@@ -73,6 +74,9 @@ def status_words(status: str | None) -> str:
 
 
 def decision_words(decision: str | None) -> str:
+    """``rule #3`` (an act a standing rule approved) reads ``approved by standing rule #3``."""
+    if decision and decision.startswith("rule #"):
+        return f"approved by standing {decision}"
     return DECISION_WORDS.get(decision or "", _fallback(decision or ""))
 
 

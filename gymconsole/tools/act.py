@@ -1,6 +1,6 @@
 """Acting tools: each plans from current data, then executes through the effects ledger.
 
-Every act has an idempotency key ``workflow:action:target:period`` and runs
+Every act has an idempotency key ``action:target:period`` (whichever workflow asks) and runs
 through :func:`gymconsole.tools.ledger.run_items`: re-check the guard rails,
 claim the key, act and mark it done in one ``BEGIN IMMEDIATE`` transaction,
 so an act happens exactly once however often it is asked for, retried or
@@ -89,7 +89,7 @@ async def _plan_members(ctx: ToolContext, args: MemberIdsArgs, action: str, chec
             skipped.append({"id": member_id, "name": label, "reason": reason})
             continue
         assert member is not None
-        key = effect_key(ctx, action, f"member-{member_id}", period_of(member))
+        key = effect_key(action, f"member-{member_id}", period_of(member))
         items.append(PlanItem(member_id, label, key, detail(member)))
     return items, skipped
 
@@ -194,7 +194,7 @@ async def plan_escalate(ctx: ToolContext, args: MemberIdsArgs) -> ActionPlan:
             skipped.append({"id": member_id, "name": label, "reason": reason})
             continue
         assert member is not None
-        key = effect_key(ctx, "escalate_to_collections", f"member-{member_id}", member["past_due_since"])
+        key = effect_key("escalate_to_collections", f"member-{member_id}", member["past_due_since"])
         notice = await guards.final_notice_date(ctx.db, member)
         items.append(PlanItem(member_id, label, key, {
             "amount": dollars(member["balance_cents"]), "past_due_since": member["past_due_since"],
@@ -279,7 +279,7 @@ async def plan_campaign(ctx: ToolContext, args: CampaignArgs) -> ActionPlan:
         kind = "member"
     items = [
         PlanItem(row["id"], f"{row['first_name']} {row['last_name']}",
-                 effect_key(ctx, "send_campaign", f"{kind}-{row['id']}", ctx.today()),
+                 effect_key("send_campaign", f"{kind}-{row['id']}", ctx.today()),
                  {"person_kind": kind, "to": row["address"], "channel": args.channel, "text": render(args.template, row)})
         for row in rows
     ]
@@ -427,7 +427,7 @@ async def plan_reward(ctx: ToolContext, args: RewardArgs) -> ActionPlan:
             skipped.append({"id": referral_id, "name": label, "reason": reason})
             continue
         assert row is not None
-        items.append(PlanItem(referral_id, label, effect_key(ctx, "issue_referral_reward", f"referral-{referral_id}", "once"),
+        items.append(PlanItem(referral_id, label, effect_key("issue_referral_reward", f"referral-{referral_id}", "once"),
                               {"member_id": row["referrer_id"], "amount": amount, "referred": row["referred_name"]}))
     return _plan("issue_referral_reward", f"Credit ${amount:.2f} referral reward", "moderate", args, items, skipped)
 
@@ -469,7 +469,7 @@ async def plan_flag(ctx: ToolContext, args: FlagArgs) -> ActionPlan:
         return _plan("flag_invoice", "Flag invoice", "moderate", args, [],
                      [{"id": args.invoice_id, "reason": "no such invoice"}])
     item = PlanItem(args.invoice_id, f"invoice #{args.invoice_id} ({row['first_name']} {row['last_name']})",
-                    effect_key(ctx, "flag_invoice", f"invoice-{args.invoice_id}", args.reason),
+                    effect_key("flag_invoice", f"invoice-{args.invoice_id}", args.reason),
                     {"amount": dollars(row["amount_cents"]), "status": row["status"], "reason": args.reason})
     return _plan("flag_invoice", "Flag invoice for review", "moderate", args, [item], [])
 
