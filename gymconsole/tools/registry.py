@@ -12,7 +12,7 @@ import importlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -25,10 +25,10 @@ from gymconsole.tools.names import TOOL_MODULES, TOOL_NAMES
 log = logging.getLogger(__name__)
 
 
-class ToolRegistry(Mapping[str, Tool]):
+class ToolRegistry(MutableMapping[str, Tool]):
     """Every tool by name.  A tool module is imported the first time one of its tools is looked up (the names
     are known without it), so a command that calls one read tool does not load the acting tools, the guard
-    rails and the ledger."""
+    rails and the ledger.  Setting a tool replaces it (tests do, to break one on purpose)."""
 
     def __init__(self) -> None:
         self._tools: dict[str, Tool] = {}
@@ -43,6 +43,15 @@ class ToolRegistry(Mapping[str, Tool]):
             self._load(module)
             tool = self._tools[name]
         return tool
+
+    def __setitem__(self, name: str, tool: Tool) -> None:
+        if name not in self._module_of:
+            raise KeyError(f"{name!r} is not in gymconsole/tools/names.py")
+        self[name]  # its module first, so loading it later cannot put the original back over this one
+        self._tools[name] = tool
+
+    def __delitem__(self, name: str) -> None:
+        raise TypeError("tools cannot be removed from the registry")
 
     def __contains__(self, name: object) -> bool:
         return name in TOOL_NAMES
