@@ -124,3 +124,29 @@ def test_an_unknown_word_is_still_one_line(argv: list[str], capsys: pytest.Captu
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "gymconsole:" in err
+
+
+PLUGIN_PROBE = """
+import contextlib, io, json, os, sys
+from gymconsole.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    main(json.loads(sys.argv[1]))
+from pydantic.plugin import _loader
+print(json.dumps({"setting": os.environ.get("PYDANTIC_DISABLE_PLUGINS"), "scanned": _loader._plugins is not None}))
+"""
+
+
+@pytest.mark.parametrize("preset", [None, "some_plugin"])
+def test_pydantic_plugins_are_not_searched_for_unless_the_environment_says(demo_path: Path, preset: str | None) -> None:
+    env = {key: value for key, value in os.environ.items() if key != "PYDANTIC_DISABLE_PLUGINS"}
+    env["PYTHONPATH"] = str(ROOT)
+    if preset:
+        env["PYDANTIC_DISABLE_PLUGINS"] = preset
+    argv = ["tool", "get_member", '{"member_id": 1}', "--db", str(demo_path), "--config", CONFIG]
+    result = subprocess.run([sys.executable, "-c", PLUGIN_PROBE, json.dumps(argv)], capture_output=True, text=True,
+                            timeout=60, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout.splitlines()[-1])
+    # the scan of every installed package's entry points happens only when the person running it asked for plugins
+    assert report == ({"setting": "__all__", "scanned": False} if preset is None
+                      else {"setting": "some_plugin", "scanned": True})
