@@ -150,3 +150,19 @@ def test_pydantic_plugins_are_not_searched_for_unless_the_environment_says(demo_
     # the scan of every installed package's entry points happens only when the person running it asked for plugins
     assert report == ({"setting": "__all__", "scanned": False} if preset is None
                       else {"setting": "some_plugin", "scanned": True})
+
+
+def test_the_console_paints_before_the_engine_loads() -> None:
+    """What the CLI imports before the dashboard's first frame: the console, not the engine (which loads on a
+    thread once the dashboard shows)."""
+    script = ("import json, sys; import gymconsole.cli.console; from gymconsole.tui.app import make_app, "
+              "AFTER_FIRST_PAINT; print(json.dumps({'modules': sorted(sys.modules), 'later': AFTER_FIRST_PAINT}))")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    modules = set(report["modules"])
+    assert "textual.app" in modules and "gymconsole.tui.screens.dashboard" in modules
+    assert not set(report["later"]) & modules
+    assert not any(name.startswith(("gymconsole.engine", "gymconsole.tools.registry", "gymconsole.present.run_events",
+                                    "anthropic", "apscheduler.schedulers")) for name in modules)
