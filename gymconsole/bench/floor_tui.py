@@ -37,6 +37,9 @@ if __name__ == "__main__":
     import sys
 
     if len(sys.argv) > 1:  # the bench's reference: the floor after loading gymconsole's configuration, as the console does
+        import os
+
+        os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")  # as gymconsole's CLI
         from gymconsole.config import load_config
 
         load_config(sys.argv[1])

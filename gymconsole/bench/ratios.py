@@ -62,7 +62,8 @@ def _startup_notes(rounds: int) -> list[str]:
     for label, extra in (("+ `from pydantic import BaseModel`", "from pydantic import BaseModel"),
                          ("+ the configuration loaded",
                           f"from gymconsole.config import load_config; load_config({str(CONFIG)!r})")):
-        _, _, ratio, noise = paired(floor, whole_process(python("-c", f"{IMPORT_FLOOR}; {extra}")), rounds)
+        code = f"import os; os.environ['PYDANTIC_DISABLE_PLUGINS'] = '__all__'; {IMPORT_FLOOR}; {extra}"  # as the CLI
+        _, _, ratio, noise = paired(floor, whole_process(python("-c", code)), rounds)
         notes.append(f"   {'  the floor ' + label:<52} {'':>10} {'':>12} {ratio:6.2f}x ±{noise * 100:3.0f}%  (reference)")
     return notes
 
