@@ -282,8 +282,8 @@ class ModelAccess(_Model):
     """Claude spend allowed per calendar month; empty is no limit."""
     on_budget_reached: Literal["offline", "wait"] = "offline"
     """When a limit is reached, scheduled runs use their `offline` playbook or `wait` until it resets."""
-    cache_ttl: Literal["5m", "1h"] = "5m"
-    """Lifetime of the shared prompt prefix in the cache: `1h` pays when runs are further apart than 5 minutes."""
+    cache_ttl: Literal["5m", "1h"] = "1h"
+    """Lifetime of the shared prompt prefix in the cache: `1h` pays when runs are more than 5 minutes apart."""
 
     def price_for(self, model: str) -> ModelPrice:
         """The price of `model`, or of the longest configured prefix of it."""

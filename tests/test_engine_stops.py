@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import anthropic
 import pytest
-from fakeapi import NO_USAGE, RedactedThinking, Reply, Text, Thinking, ToolUse
+from fakeapi import NO_USAGE, RedactedThinking, Reply, Text, Thinking, ToolUse, Usage
 from helpers_engine import KEY, answer_no, engine, with_model, with_workflow
 
 from gymconsole.config import ThinkingSetting
@@ -145,3 +145,13 @@ def test_what_counts_as_a_claim_of_acting(summary, claims):
     from gymconsole.engine.outcome import claims_acting
 
     assert claims_acting(summary) is claims
+
+
+@pytest.mark.parametrize("usage", [Usage(input_tokens=2000, output_tokens=None), Usage(input_tokens=None, output_tokens=40),
+                                   Usage(2000, 40, cache_creation_input_tokens=None, cache_read_input_tokens=None)])
+async def test_partial_usage_never_crashes_and_what_is_missing_is_unknown(config, demo_path, clock, fake_api, usage):
+    result, events, _, _ = await _run(config, demo_path, clock, fake_api, [Reply([Text("Nothing to flag.")], usage=usage)])
+    assert result.status == "succeeded" and result.summary == "Nothing to flag."
+    complete = usage.input_tokens is not None and usage.output_tokens is not None
+    assert result.usage.get("unknown_requests", 0) == (0 if complete else 1)
+    assert result.usage["input"] == (usage.input_tokens or 0) and result.usage["output"] == (usage.output_tokens or 0)

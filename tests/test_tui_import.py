@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from helpers_import import members_export, members_export_v2
+from helpers_import import invoices_export, members_export, members_export_v2, prospects_export
 from helpers_tui import no_cursor_blink, open_console, settle, tui_config, wait_until
 from textual.widgets import DataTable, Input
 
@@ -17,10 +17,12 @@ async def test_preview_then_apply_after_confirming(config, clock, tmp_path):
     db = await Database.open(config.database_path(), create=True)
     try:
         await import_file(db, config, clock, "members", members_export(tmp_path))
+        await import_file(db, config, clock, "invoices", invoices_export(tmp_path))
+        clock.advance(30 * 3600)  # the first imports are now 30 h old: stale
+        await import_file(db, config, clock, "prospects", prospects_export(tmp_path))
     finally:
         await db.close()
     second = members_export_v2(tmp_path)
-    clock.advance(30 * 3600)  # the first import is now 30 h old: stale
     async with open_console(tui_config(config), config.database_path(), clock, size=(80, 24)) as pilot:
         app = pilot.app
         await settle(pilot)
@@ -50,6 +52,12 @@ async def test_preview_then_apply_after_confirming(config, clock, tmp_path):
         assert await _balance(app, "M102") == 4550
         await settle(pilot)
         assert "STALE" not in str(screen.query_one("#import-tables", DataTable).get_row("members")[5])
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is not screen, what="the dashboard")
+        await settle(pilot)
+        # At 80 columns the stale table and the warning come first, whatever the tables' order.
+        shown = app.screen.query_one("#data-freshness").render_line(0).text
+        assert shown.startswith("invoices 30 h old!  import a fresh export (i) · data as of"), shown
 
 
 async def _balance(app, member: str) -> int:

@@ -378,7 +378,7 @@ class HistoryStore:
         return {row["workflow"]: row for row in rows}
 
     async def today_totals(self, timezone: str | None = None) -> dict[str, Any]:
-        """Runs, tokens and cost since local midnight (in ``timezone``, default UTC)."""
+        """Runs, tokens, cost and runs marked for attention since local midnight (in ``timezone``, default UTC)."""
         zone = ZoneInfo(timezone or "UTC")
         local_today = self.clock.now().astimezone(zone).date()
         start = datetime.combine(local_today, time(0), tzinfo=zone)
@@ -387,10 +387,12 @@ class HistoryStore:
             " COALESCE(SUM(output_tokens), 0) AS output_tokens,"
             " COALESCE(SUM(cache_read_tokens), 0) AS cache_read_tokens,"
             " COALESCE(SUM(cache_write_tokens), 0) AS cache_write_tokens,"
-            " COALESCE(SUM(cost_usd), 0.0) AS cost_usd"
+            " COALESCE(SUM(cost_usd), 0.0) AS cost_usd, COUNT(attention) AS attention"
             " FROM runs WHERE started_at >= ? AND status NOT IN ('missed', 'skipped')", (iso(start),))
         assert row is not None
-        row["tokens"] = row["input_tokens"] + row["output_tokens"]
+        # every token processed, cached or not: with caching most input is read from the cache
+        row["tokens"] = (row["input_tokens"] + row["output_tokens"] + row["cache_read_tokens"]
+                         + row["cache_write_tokens"])
         return row
 
 

@@ -182,20 +182,7 @@ async def invoice_review(p: Playbook) -> list[str]:
               for d in review["possible_duplicates"]]
     if calls:
         await p.say(f"Flagging {len(calls)} invoices for the manager.")
-    tally = {"flagged": 0, "already flagged": 0, "would flag (dry run)": 0, "not flagged": 0}
-    for args in calls:
-        outcome = await p.act_outcome("flag_invoice", args)
-        result = outcome.result if outcome is not None else {}
-        if result.get("done_count"):
-            tally["flagged"] += 1
-        elif result.get("already_done_count"):
-            tally["already flagged"] += 1
-        elif result.get("dry_run"):
-            tally["would flag (dry run)"] += 1
-        else:
-            tally["not flagged"] += 1
-    if calls:
-        lines.append("Flags: " + ", ".join(f"{label} {n}" for label, n in tally.items() if n) + ".")
+        lines.append(f"Flags: {await p.act('flag_invoice', {'invoices': calls[:50]})}.")
     return lines
 
 

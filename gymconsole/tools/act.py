@@ -15,6 +15,7 @@ the reason instead of doing something nobody saw.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any, Literal
@@ -449,7 +450,7 @@ async def execute_reward(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]:
     return await run_items(ctx, plan, check, act)
 
 
-class FlagArgs(ToolArgs):
+class InvoiceFlag(ToolArgs):
     invoice_id: int = Field(ge=1, description="The invoice to flag for the manager.")
     reason: Literal["duplicate", "large_amount", "zero_or_negative", "open_overdue", "other"] = Field(
         description="Why it needs a look.")
@@ -461,17 +462,31 @@ class FlagArgs(ToolArgs):
         return " ".join(value.split())
 
 
+class FlagArgs(ToolArgs):
+    # One call for all of a review's invoices: nine one-invoice calls cost nine tool calls and nine results
+    # in the conversation (what a run pays for), and nine approvals where one is asked.
+    invoices: list[InvoiceFlag] = Field(min_length=1, max_length=50, description="The invoices to flag, each with "
+                                        "its reason and note; one invoice once.")
+
+
 async def plan_flag(ctx: ToolContext, args: FlagArgs) -> ActionPlan:
-    row = await ctx.db.fetch_one(
+    flags = list({flag.invoice_id: flag for flag in args.invoices}.values())  # the last word on an invoice counts
+    rows = {row["id"]: row for row in await ctx.db.fetch_all(
         "SELECT i.id, i.amount_cents, i.status, m.first_name, m.last_name FROM invoices i "
-        "JOIN members m ON m.id = i.member_id WHERE i.id = ?", [args.invoice_id])
-    if row is None:
-        return _plan("flag_invoice", "Flag invoice", "moderate", args, [],
-                     [{"id": args.invoice_id, "reason": "no such invoice"}])
-    item = PlanItem(args.invoice_id, f"invoice #{args.invoice_id} ({row['first_name']} {row['last_name']})",
-                    effect_key("flag_invoice", f"invoice-{args.invoice_id}", args.reason),
-                    {"amount": dollars(row["amount_cents"]), "status": row["status"], "reason": args.reason})
-    return _plan("flag_invoice", "Flag invoice for review", "moderate", args, [item], [])
+        "JOIN members m ON m.id = i.member_id WHERE i.id IN (SELECT value FROM json_each(?))",
+        [json.dumps([flag.invoice_id for flag in flags])])}
+    items, skipped = [], []
+    for flag in flags:
+        row = rows.get(flag.invoice_id)
+        if row is None:
+            skipped.append({"id": flag.invoice_id, "reason": "no such invoice"})
+            continue
+        items.append(PlanItem(flag.invoice_id, f"invoice #{flag.invoice_id} ({row['first_name']} {row['last_name']})",
+                              effect_key("flag_invoice", f"invoice-{flag.invoice_id}", flag.reason),
+                              {"amount": dollars(row["amount_cents"]), "status": row["status"], "reason": flag.reason,
+                               "note": flag.note}))
+    return _plan("flag_invoice", "Flag invoices for review" if len(items) > 1 else "Flag invoice for review",
+                 "moderate", args, items, skipped)
 
 
 async def execute_flag(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]:
@@ -480,11 +495,11 @@ async def execute_flag(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]:
         return None if exists else "no such invoice"
 
     async def act(tx: Transaction, item: PlanItem) -> dict[str, Any]:
-        reason = f"{plan.args['reason']}: {plan.args.get('note', '')}".strip(": ")
+        reason = f"{item.detail['reason']}: {item.detail.get('note', '')}".strip(": ")
         await tx.insert("INSERT INTO flags (effect_key, kind, subject_kind, subject_id, reason, created_at, run_id) "
                         "VALUES (?, 'invoice_review', 'invoice', ?, ?, ?, ?)",
                         [item.key, item.target_id, reason, ctx.now_iso(), ctx.run_id])
-        return {"flagged": plan.args["reason"]}
+        return {"flagged": item.detail["reason"]}
 
     return await run_items(ctx, plan, check, act)
 
@@ -501,7 +516,8 @@ ACT_TOOLS: list[Tool] = [
          "act", plan=plan_escalate, execute=execute_escalate),
     Tool("issue_referral_reward", "Credit the referral reward to members whose referral joined within the window.",
          RewardArgs, "moderate", "act", plan=plan_reward, execute=execute_reward),
-    Tool("flag_invoice", "Flag an invoice for the manager's review (duplicate, unusual amount, overdue).", FlagArgs,
+    Tool("flag_invoice", "Flag invoices for the manager's review (duplicate, unusual amount, overdue), all in "
+         "one call.", FlagArgs,
          "moderate", "act", plan=plan_flag, execute=execute_flag),
     Tool("suspend_door_access", "Suspend members' door access for non-payment. Only members past the suspension "
          "thresholds are accepted; a person must approve.", DoorArgs, "high", "act",

@@ -21,6 +21,8 @@ from gymconsole.tui.format import (
     describe_schedule,
     one_line,
     parse_time,
+    run_status,
+    run_summary,
     styled,
     theme_style,
     when,
@@ -129,11 +131,16 @@ class DashboardScreen(Screen[None]):
                 status_cell = cell("scheduled", theme_style(app, "success"))
             next_run = job.get("next_run")
             held = _held_words(job)
+            retry = job.get("retry_at") if not held else None
+            if retry:  # a rate-limited scheduled run, tried once more when the API said it could go on
+                next_cell = cell(f"retry {when(retry, zone, now)}", theme_style(app, "warning", bold=True))
+            else:
+                next_cell = cell(held, theme_style(app, "warning")) if held else cell(
+                    when(next_run, zone, now) if next_run else "—")
             self._cells[name].update({
-                "next run": cell(held, theme_style(app, "warning")) if held else cell(
-                    when(next_run, zone, now) if next_run else "—"),
+                "next run": next_cell,
                 "last run": cell(when(last.get("started_at"), zone, now) if last else "never"),
-                "last status": styled(app, last.get("status", ""), STATUS_STYLE) if last else cell("never run"),
+                "last status": run_status(app, last) if last else cell("never run"),
                 "state": status_cell,
             })
         self._fit_columns(force_update=True)
@@ -149,8 +156,8 @@ class DashboardScreen(Screen[None]):
         recent.clear()
         for run in state.recent:
             recent.add_row(cell(f"#{run['id']}"), cell(when(run.get("started_at"), zone, now)),
-                           cell(run.get("workflow")), styled(self.app, run.get("status", ""), STATUS_STYLE),
-                           cell(one_line(run.get("error") or run.get("summary"), 60)), key=str(run["id"]))
+                           cell(run.get("workflow")), run_status(self.app, run),
+                           cell(one_line(run_summary(run), 60)), key=str(run["id"]))
         if row_key is not None and row_key in recent.rows:
             recent.move_cursor(row=recent.get_row_index(row_key))
 
@@ -167,7 +174,7 @@ class DashboardScreen(Screen[None]):
             if job["name"] in self._cells:
                 held = _held_words(job)
                 value = cell(held, theme_style(self.app, "warning")) if held else cell(
-                    countdown(parse_time(job.get("next_run")), now))
+                    countdown(parse_time(job.get("retry_at") or job.get("next_run")), now))
                 self._cells[job["name"]]["in"] = value
                 if "in" in self._shown_columns and job["name"] in table.rows:
                     table.update_cell(job["name"], "in", value, update_width=True)
@@ -223,6 +230,9 @@ class DashboardScreen(Screen[None]):
         text.append(one_line(config.task_for(name), 600))
         state = self.app.state
         last = state.last_runs.get(name) if state else None
+        if last and last.get("attention"):
+            text.append(f"\n\nlast run #{last.get('id', '?')} needs attention: ", theme_style(self.app, "warning", bold=True))
+            text.append(one_line(last["attention"], 300))
         if last and (last.get("summary") or last.get("error")):
             text.append(f"\n\nlast run #{last.get('id', '?')}: ", "bold")
             text.append(one_line(last.get("error") or last.get("summary"), 400),

@@ -12,7 +12,6 @@ from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -21,8 +20,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Select, Static
 
-from gymconsole.tui.format import STATUS_STYLE, cell, local_time, money, one_line, styled, tokens
+from gymconsole.tui.format import cell, local_time, money, one_line, run_status, run_summary, tokens
 from gymconsole.tui.screens.dashboard import NAV_BINDINGS
+from gymconsole.tui.widgets.page_table import PageTable
 
 if TYPE_CHECKING:
     from gymconsole.tui.app import GymConsoleApp
@@ -85,7 +85,7 @@ class HistoryScreen(Screen[None]):
             yield Input(placeholder="since YYYY-MM-DD", id="filter-since", max_length=10)
             yield Input(placeholder="search: name, ID or text", id="filter-search")
             yield Input(placeholder="member id", id="filter-member", type="integer")
-        table: DataTable[Text] = DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
+        table = PageTable(id="history-table", cursor_type="row", zebra_stripes=True)
         table.border_title = "runs"
         yield table
         yield Static(id="history-status", markup=False)
@@ -148,13 +148,14 @@ class HistoryScreen(Screen[None]):
         zone = self.app.config.scheduler.timezone
         app = self.app
         for row in rows:
-            run_tokens = (row.get("input_tokens") or 0) + (row.get("output_tokens") or 0)
+            run_tokens = sum(row.get(key) or 0 for key in ("input_tokens", "output_tokens", "cache_read_tokens",
+                                                            "cache_write_tokens"))  # cached input counts too
             table.add_row(
                 cell(row["id"]), cell(local_time(row.get("started_at"), zone)), cell(row.get("workflow")),
                 cell(row.get("trigger")), cell(row.get("mode", "") + (" dry" if row.get("dry_run") else "")),
-                styled(app, row.get("status", ""), STATUS_STYLE), cell(row.get("iterations", 0)),
+                run_status(app, row), cell(row.get("iterations", 0)),
                 cell(tokens(run_tokens)), cell(money(row.get("cost_usd"))),
-                cell(one_line(row.get("error") or row.get("summary"), 90)),
+                cell(one_line(run_summary(row), 90)),
                 key=str(row["id"]),
             )
 

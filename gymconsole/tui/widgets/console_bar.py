@@ -31,6 +31,10 @@ class ConsoleBar(Static):
             text.append(" scheduler PAUSED", theme_style(app, "warning", bold=True))
         else:
             text.append(" scheduler running", theme_style(app, "success"))
+        attention = int(state.totals.get("attention") or 0)  # today's runs; early in the strip, which 80 columns cut
+        if attention:
+            text.append(f"  ·  {plural(attention, 'run')} need{'s' if attention == 1 else ''} attention",
+                        theme_style(app, "warning", bold=True))
         waiting = state.pending + state.asking
         text.append("  ·  ")
         text.append(f"{state.pending} pending approval{'s' if state.pending != 1 else ''}",
