@@ -15,7 +15,7 @@ from fakeclock import FakeClock
 from helpers_safety import add_final_notice, add_member, add_prospect, with_safety, with_thresholds
 
 from gymconsole.db import Database
-from gymconsole.tools.act import render
+from gymconsole.tools.messages import render
 from gymconsole.tools.base import ActionPlan, ToolContext
 from gymconsole.tools.registry import REGISTRY, Decision, call_tool, execute_plan
 

@@ -28,6 +28,9 @@ async def test_a_question_answered_with_two_read_tools_then_a_follow_up(config, 
         stored = await services.db.fetch_all("SELECT run_id, conversation_id, question FROM questions ORDER BY run_id")
         run = await services.history.get_run(first.run_id)
         found = await services.history.list_runs(search="more than $300")  # found by its question
+        saved = SavedQuestions(services.db, clock)  # saving the follow-up keeps what it follows up
+        kept = await saved.save_from_run("ann", second.run_id, "did she come in this week?")
+        ann = await saved.get("ann")
         replay = [e.to_dict() for e in await services.history.events(first.run_id)]
 
     assert first.status == "succeeded", first.error
@@ -37,6 +40,8 @@ async def test_a_question_answered_with_two_read_tools_then_a_follow_up(config, 
     assert "| Ann | $310 |" in first.answer and first.question == "who owes more than $300?"
     assert run["workflow"] == ASK and run["summary"] == first.answer
     assert [r["id"] for r in found] == [first.run_id]
+    assert ann["question"] == "who owes more than $300? Then: did she come in this week?"
+    assert kept == 1 and ann["queries"] == ["SELECT COUNT(*) AS n FROM members WHERE balance > 300"]
     assert any(e["kind"] == "notice" and "who owes more than $300?" in e["message"] for e in replay)
 
     requests = [r.json for r in fake_api.requests]
@@ -194,3 +199,15 @@ def test_an_answer_about_the_past_is_not_a_claim_of_acting(answer, attention):
     assert (attention_note(answer, none, False, reports=True) is not None) is attention
     assert attention_note(answer, {**none, "denied": 1}, False, reports=True) == (
         None if "not" in answer else "the model reported acting, but 0 acts were carried out, 1 was denied")
+
+
+def test_a_stored_answers_tables_read_as_tables_in_history_and_the_live_view():
+    """History, replay and the live view print a run's lines: an answer's Markdown table is drawn as columns."""
+    from gymconsole.engine.events import RunFinished
+    from gymconsole.present.run_events import RunPresenter
+
+    answer = "Largest balances:\n\n| Name | Balance |\n|---|---|\n| O'Brien [/vip] | $310.00 |\n| Ann | $9.00 |\n\nTwo."
+    lines = RunPresenter().lines(RunFinished(7, ASK, status="succeeded", summary=answer, iterations=2))
+    shown = "\n".join(line.plain for line in lines)
+    assert "Name            Balance\n" in shown and "O'Brien [/vip]  $310.00\n" in shown and "Ann             $9.00" in shown
+    assert "|" not in shown and "Two." in shown

@@ -46,11 +46,12 @@ def test_workflows_shows_cost_per_run_and_per_month_from_history(config, demo_pa
     code, out, _ = cli(capsys, "workflows", "--db", str(demo_path))
     door_line = next(line for line in out.splitlines() if "door_access" in line)
     assert code == 0 and "AI cost/run (month)" in out
-    assert f"${door['cost_per_run_usd']:.4f} (${door['cost_per_month_usd']:,.2f})" in door_line and "no AI runs yet" in out
+    assert f"${door['cost_per_run_usd']:.4f} (${door['cost_per_month_usd']:,.2f})" in door_line
+    assert "no AI runs yet" in out
 
     monkeypatch.setenv("COLUMNS", "80")  # the cost column drops first; the others keep their room
     code, out, _ = cli(capsys, "workflows", "--db", str(demo_path))
-    assert code == 0 and "AI cost" not in out and "door_access" in out
+    assert code == 0 and "AI cost/run" not in out and "door_access" in out  # (the note under it says where it is)
     assert max(len(line) for line in out.splitlines()) <= 80
 
 

@@ -28,7 +28,7 @@ def count_trips(db: Database, monkeypatch: pytest.MonkeyPatch) -> list[str]:
 async def test_a_read_past_its_budget_is_stopped_and_answered_by_the_database_thread(
         demo_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     trips = count_trips(demo_db, monkeypatch)
-    n = 2_000_000  # far more SQLite steps than the budget allows on any machine
+    n = 500_000  # far more SQLite steps than the budget allows on any machine (~0.2 s)
     [[row]] = await demo_db.fetch_batch([(COUNT_TO, [n])])
     assert row["total"] == n * (n + 1) // 2
     assert len(trips) == 1, "the quick attempt was interrupted, then the thread ran it whole"
@@ -80,4 +80,4 @@ async def test_closing_the_database_closes_the_quick_connection(demo_path: Path)
     await db.close()
     assert db._quick.closed and db._quick._conn is None
     assert db._quick.run([("SELECT 1", [])]) is None
-    assert quick.BUDGET_SECONDS <= 0.01, "the loop may stall for a frame at most"
+    assert quick.BUDGET_SECONDS <= 0.016, "the loop may stall for a frame at most"

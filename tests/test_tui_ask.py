@@ -116,7 +116,7 @@ async def test_rules_are_added_and_revoked_from_the_approvals_screen(config, dem
         assert screen.query_one("#rules-table", DataTable).row_count == 1
         assert "restore door access when balance <= 0, up to 5 a day" in drawn(screen.query_one("#rules-detail"))
         screen.query_one("#rules-table", DataTable).focus()
-        await pilot.press("x")
+        await pilot.press("minus")
         await wait_until(pilot, lambda: not screen.rules, what="the revocation")
         (rule,) = await RuleBook(app.services.db, app.config, clock).list(include_inactive=True)
         assert rule.revoked_by == "tester"

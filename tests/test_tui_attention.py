@@ -11,6 +11,7 @@ from gymconsole.tools.read import DoorArgs, get_door_access_status
 from gymconsole.tui.screens.dashboard import DashboardScreen
 from gymconsole.tui.screens.history import HistoryScreen
 from gymconsole.tui.widgets.console_bar import ConsoleBar
+from gymconsole.tui.widgets.spend_panel import SpendPanel
 
 __all__ = ["no_cursor_blink"]
 KEY = "sk-ant-test-not-a-real-key-7f3a"
@@ -38,14 +39,22 @@ async def test_a_run_that_claims_acts_not_done_needs_attention_on_the_dashboard_
                          what="the console bar's attention count")
         bar = str(app.screen.query_one(ConsoleBar).render())
         assert "1 run needs attention" in bar
-        # the day's tokens count the input read from and written to the cache (the fake caches the ~2.5K prefix)
+        # the day's tokens count the input read from and written to the cache (the fake caches the ~2.5K prefix);
+        # the bar speaks of money, not tokens
         day_tokens = app.state.totals["tokens"]
-        assert day_tokens > 2500 and f"today 1 run · {day_tokens:,} tokens" in bar
+        assert day_tokens > 2500 and "today 1 run · AI cost $0.0" in bar and "tokens" not in bar
         table = app.screen.query_one("#workflows", DataTable)
         assert str(table.get_cell("door_access", "last status")) == "needs attention"
         recent = app.screen.query_one("#recent-runs", DataTable)
         assert str(recent.get_cell(str(run_id), "status")) == "needs attention"
         assert str(recent.get_cell(str(run_id), "summary")).startswith("attention: the model reported acting, but 0")
+
+        # the selected workflow's cost per run and per month at its schedule, from its history
+        select_workflow(app, "door_access")
+        detail = app.screen.query_one("#workflow-detail")
+        await wait_until(pilot, lambda: "AI cost $" in str(detail.render()), what="the workflow's cost")
+        per_run = app.screen.query_one(SpendPanel).report.per_run["door_access"]
+        assert f"AI cost ${per_run:.4f} a run, ${per_run * 720:,.2f} a month at its schedule" in str(detail.render())
 
         await pilot.press("h")
         await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen)

@@ -39,12 +39,12 @@ async def test_preview_then_apply_after_confirming(config, clock, tmp_path):
         preview = str(screen.query_one("#import-result").render())
         assert "1 new, 1 changed, 7 unchanged, 0 rejected, 1 not in the latest export" in preview
         assert "Gone Member (M109)" in preview
-        await pilot.press("a")
+        await pilot.press("y")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmImport), what="the confirmation")
         await pilot.press("n")  # changed my mind: nothing happens
         await wait_until(pilot, lambda: app.screen is screen, what="back")
         assert await _balance(app, "M102") == 3000
-        await pilot.press("a")
+        await pilot.press("y")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmImport), what="the confirmation")
         await pilot.press("y")
         await wait_until(pilot, lambda: "imported" == str(screen.query_one("#import-result").border_title),
@@ -83,7 +83,7 @@ async def test_an_unusable_file_is_one_line_and_changes_nothing(config, clock, t
         await wait_until(pilot, lambda: "cannot be used" in str(screen.query_one("#import-result").render()),
                          what="the refusal")
         assert "missing required columns" in str(screen.query_one("#import-result").render())
-        await pilot.press("a")  # nothing previewed: nothing to apply
+        await pilot.press("y")  # nothing previewed: nothing to apply
         await pilot.pause()
         assert app.screen is screen
         assert await app.services.db.fetch_value("SELECT COUNT(*) FROM members") == 0

@@ -183,7 +183,8 @@ async def _claude_run(source: Path, scratch: Path, config: Config, day: date, wo
     return {"status": result.status, "iterations": result.iterations, "requests": [len(b) for b in bodies],
             "results": results, "seconds": elapsed, "waited": clock.waited,
             "tools": len(result.tool_calls), "error": result.error, "cost": result.cost_usd,
-            "usage": usage, "input_tokens": input_total, "cold": cold, "prefix_tokens": prefix, "cache_share": usage["cache_read"] / input_total if input_total else 0.0}
+            "usage": usage, "input_tokens": input_total, "cold": cold, "prefix_tokens": prefix,
+            "cache_share": usage["cache_read"] / input_total if input_total else 0.0}
 
 
 class _CacheClock:
@@ -233,8 +234,9 @@ async def _claude_runs(source: Path, scratch: Path, config: Config, day: date, f
         print(f"   warm runs (the shared prefix in the cache): mean ${sum(warm_costs) / len(warm_costs):.4f}, at most "
               f"${max(warm_costs):.4f}; cold runs (they write it): at most ${max(cold_costs['5m']):.4f} with the "
               f"5-minute lifetime, ${max(cold_costs['1h']):.4f} with the 1-hour one (a 1-hour write costs 2x input)")
-        print(f"   aims: every tool result under {RESULT_LIMIT // 1024} KB, a run under ~{RUN_TOKENS_AIM:,} input tokens, "
-              f"at least {CACHE_SHARE_AIM:.0%} of the input read from the cache in runs of 3+ requests, a warm run under "
+        print(f"   aims: every tool result under {RESULT_LIMIT // 1024} KB, a run under ~{RUN_TOKENS_AIM:,} input "
+              f"tokens, at least {CACHE_SHARE_AIM:.0%} of the input read from the cache in runs of 3+ requests, a warm "
+              "run under "
               f"${RUN_COST_AIM:.2f} ('!' = missed); a cold run cannot be: writing the {prefix:,}-token shared prefix "
               f"alone costs ${prefix * 3.75e-6:.4f} (5m) or ${prefix * 6e-6:.4f} (1h); tokens and cache as the fake "
               "API measures them with the documented caching rules; the prototype spent 25-30K tokens and "
@@ -266,7 +268,8 @@ async def _morning(source: Path, scratch: Path, config: Config, day: date, fake:
         cold += row["cold"]
     ttl = config.model.cache_ttl
     print(f"   a morning at the schedule (06:00-08:30, {len(costs)} runs) with cache_ttl \"{ttl}\": {cold} cold, "
-          f"${sum(costs):.4f} in all, ${sum(costs) / len(costs):.4f} a run" + (" (the shipped setting)" if shipped else ""))
+          f"${sum(costs):.4f} in all, ${sum(costs) / len(costs):.4f} a run"
+          + (" (the shipped setting)" if shipped else ""))
 
 
 async def _offline_run(source: Path, scratch: Path, config: Config, day: date, workflow: str) -> tuple[str, float]:

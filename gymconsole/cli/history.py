@@ -134,7 +134,8 @@ def run_duration(run: dict[str, Any]) -> str:
 
 def run_tokens(run: dict[str, Any]) -> int:
     """Every token the run processed, cached or not (with caching most input is read from the cache)."""
-    return sum(run.get(key) or 0 for key in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"))
+    keys = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+    return sum(run.get(key) or 0 for key in keys)
 
 
 def runs_table(runs: list[dict[str, Any]], config: Config, width: int = 120) -> Table:

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.text import Text
 
 from gymconsole.cli import common
+from gymconsole.present.words import plural
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -93,7 +94,7 @@ def _show(rules: list[Any], as_json: bool, headline: str | None) -> int:
         if rule.note:
             console.print(Text(f"    {rule.note}", style="dim"), soft_wrap=True)
         targets = sum(use["item_count"] for use in rule.uses)
-        console.print(Text(f"    approved {len(rule.uses)} act{'s' if len(rule.uses) != 1 else ''} "
+        console.print(Text(f"    approved {plural(len(rule.uses), 'act')} "
                            f"({targets} targets) · created by {rule.created_by} at {rule.created_at[:16]}", style="dim"))
         for use in rule.uses[:3]:
             console.print(Text(f"      {use['at'][:16]} {use_words(use)}: {use['detail']}",

@@ -18,6 +18,7 @@ from typing import Any
 
 from gymconsole.engine.session import RunOutcome, RunSession, summarize
 from gymconsole.tools.registry import REGISTRY, ToolOutcome
+from gymconsole.present.words import plural
 
 LABEL = "Offline playbook (no AI)"
 CAMPAIGN_SUBJECT = "Your first week is on us"
@@ -273,5 +274,5 @@ async def run_playbook(session: RunSession) -> RunOutcome:
     summary = f"{LABEL}: " + " ".join(lines)
     session.last_text = summary
     if playbook.errors:
-        return RunOutcome("failed", summary, f"{len(playbook.errors)} tool call(s) failed: {playbook.errors[0]}")
+        return RunOutcome("failed", summary, f"{plural(len(playbook.errors), 'tool call')} failed: {playbook.errors[0]}")
     return RunOutcome("succeeded", summary)

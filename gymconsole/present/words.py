@@ -37,6 +37,18 @@ DECISION_WORDS = {
     "pending": "waiting for a person",
 }
 
+APPROVAL_STATUS_WORDS = {
+    "pending": "waiting for a person",
+    "asking": "being asked right now",
+    "released": "waiting for a person again",
+    "interrupted": "approved, not finished",
+    "decided": "decided",
+}
+"""An approval request's state as the manager reads it (`approvals --json` keeps the raw value)."""
+
+MESSAGE_KIND_WORDS = {"reminder": "reminder", "final_notice": "final notice", "campaign": "campaign"}
+MESSAGE_STATUS_WORDS = {"queued": "queued", "sending": "sending", "sent": "sent", "failed": "failed"}
+
 VIA_WORDS = {"tui": "in the console", "cli": "at the terminal", "policy": "by policy", "timeout": "by timeout",
              "rule": "by a standing rule"}
 
@@ -78,6 +90,18 @@ def decision_words(decision: str | None) -> str:
     if decision and decision.startswith("rule #"):
         return f"approved by standing {decision}"
     return DECISION_WORDS.get(decision or "", _fallback(decision or ""))
+
+
+def approval_status_words(status: str | None) -> str:
+    return APPROVAL_STATUS_WORDS.get(status or "", _fallback(status or ""))
+
+
+def message_kind_words(kind: str | None) -> str:
+    return MESSAGE_KIND_WORDS.get(kind or "", _fallback(kind or ""))
+
+
+def message_status_words(status: str | None) -> str:
+    return MESSAGE_STATUS_WORDS.get(status or "", _fallback(status or ""))
 
 
 def tool_words(name: str, arguments: Any = None) -> str:

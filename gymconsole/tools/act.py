@@ -16,7 +16,6 @@ the reason instead of doing something nobody saw.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -25,28 +24,10 @@ from pydantic import Field, field_validator
 from gymconsole.db import Transaction
 from gymconsole.tools import guards
 from gymconsole.tools.base import ActionPlan, PlanItem, Tool, ToolArgs, ToolContext, dollars
+from gymconsole.present.words import money
+from gymconsole.tools import messages
 from gymconsole.tools.ledger import Check, effect_key, run_items, run_items_remote
 from gymconsole.tools.read import ACTIVE_CLAUSE
-
-TEMPLATE_FIELDS = ("first_name", "last_name", "amount_due", "gym_name")
-GYM_NAME = "the gym"
-_PLACEHOLDER = re.compile(r"\{(" + "|".join(TEMPLATE_FIELDS) + r")\}")
-
-
-def render(template: str, person: dict[str, Any]) -> str:
-    """Fill ``{first_name}``-style placeholders; anything else (other braces, format specs) stays as written.
-
-    Plain substitution, not ``str.format``: a template from the model can
-    neither raise nor expand (``{first_name:>999999999}`` stays literal).
-    """
-    values = {
-        "first_name": str(person.get("first_name", "")),
-        "last_name": str(person.get("last_name", "")),
-        "amount_due": f"${dollars(person.get('balance_cents')):.2f}",
-        "gym_name": GYM_NAME,
-    }
-    return _PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
-
 
 def _plan(tool: str, action: str, risk: str, args: ToolArgs, items: list[PlanItem],
           skipped: list[dict[str, Any]], message: dict[str, Any] | None = None) -> ActionPlan:
@@ -240,7 +221,8 @@ class CampaignArgs(ToolArgs):
     channel: Literal["email", "sms"] = Field("email", description="How it is sent.")
     subject: str = Field("", max_length=120, description="Email subject.")
     template: str = Field(min_length=1, max_length=1000,
-                          description="Message text; may use {first_name}, {last_name}, {gym_name}.")
+                          description="Message text; may use {first_name}, {last_name}, {gym_name}. The gym's footer "
+                                      "(and a STOP line for SMS) is added below it.")
     max_recipients: int = Field(50, ge=1, le=1000, description="Most people to send to in this call.")
 
 
@@ -281,7 +263,8 @@ async def plan_campaign(ctx: ToolContext, args: CampaignArgs) -> ActionPlan:
     items = [
         PlanItem(row["id"], f"{row['first_name']} {row['last_name']}",
                  effect_key("send_campaign", f"{kind}-{row['id']}", ctx.today()),
-                 {"person_kind": kind, "to": row["address"], "channel": args.channel, "text": render(args.template, row)})
+                 {"person_kind": kind, "to": row["address"], "channel": args.channel,
+                  "text": messages.campaign_text(ctx.config, args.template, args.channel, row)})
         for row in rows
     ]
     risk = await _message_risk(ctx, items, ("campaign",))
@@ -308,7 +291,8 @@ async def execute_campaign(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]
             reason = await guards.check_prospect(ctx, tx, person)
         else:
             reason = await guards.check_marketing_member(ctx, tx, person)
-        return reason or _changed("text", item.detail["text"], render(template, person or {}))
+        now = messages.campaign_text(ctx.config, template, plan.args["channel"], person or {})
+        return reason or _changed("text", item.detail["text"], now)
 
     async def act(tx: Transaction, item: PlanItem) -> dict[str, Any]:
         await _queue_message(ctx, tx, item, "campaign", item.detail["person_kind"], plan.args["channel"],
@@ -327,15 +311,6 @@ async def _queue_message(ctx: ToolContext, tx: Transaction, item: PlanItem, kind
         "INSERT INTO outbox (effect_key, kind, channel, person_kind, person_id, to_address, subject, body, created_at, "
         "run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [item.key, kind, channel, person_kind, item.target_id, to, subject, body, ctx.now_iso(), ctx.run_id])
-
-
-NOTICE_TEMPLATES = {
-    "reminder": "Hi {first_name}, a friendly reminder that your account at {gym_name} has {amount_due} past due. "
-                "Please pay at the front desk or online.",
-    "final_notice": "Hi {first_name}, this is a final notice: {amount_due} is past due on your account at {gym_name}. "
-                    "Without payment, door access will be paused and the account may go to collections.",
-}
-NOTICE_SUBJECT = "Your account is past due"
 
 
 class NotifyArgs(MemberIdsArgs):
@@ -365,12 +340,14 @@ async def plan_notify(ctx: ToolContext, args: NotifyArgs) -> ActionPlan:
     def detail(member: dict[str, Any]) -> dict[str, Any]:
         return {"balance": dollars(member["balance_cents"]), "to": member[address], "channel": args.channel,
                 "days_past_due": guards.days_between(member["past_due_since"], ctx.today()),
-                "text": render(NOTICE_TEMPLATES[args.kind], member)}
+                "text": messages.notice_text(ctx.config, args.kind, args.channel, member)}
 
     items, skipped = await _plan_members(ctx, args, f"notify_{args.kind}", check, period, detail)
-    risk = await _message_risk(ctx, items, tuple(NOTICE_TEMPLATES))
+    risk = await _message_risk(ctx, items, messages.NOTICE_KINDS)
+    subject = messages.notice_subject(ctx.config) if args.channel == "email" else ""
+    template = getattr(ctx.config.messages, args.kind)
     return _plan("notify_past_due_member", f"Send {label}", risk, args, items, skipped,
-                 _message(args.channel, NOTICE_SUBJECT, NOTICE_TEMPLATES[args.kind], items))
+                 _message(args.channel, subject, template, items))
 
 
 async def execute_notify(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]:
@@ -382,11 +359,13 @@ async def execute_notify(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]:
         member = await guards.load_member(tx, item.target_id)
         if reason := guards.check_notify(ctx, member, kind):
             return reason
-        return _changed("text", item.detail["text"], render(NOTICE_TEMPLATES[kind], member or {}))
+        now = messages.notice_text(ctx.config, kind, plan.args["channel"], member or {})
+        return _changed("text", item.detail["text"], now)
 
     async def act(tx: Transaction, item: PlanItem) -> dict[str, Any]:
         await _queue_message(ctx, tx, item, kind, "member", plan.args["channel"], item.detail["to"],
-                             plan.message["subject"] if plan.message else NOTICE_SUBJECT, item.detail["text"])
+                             plan.message["subject"] if plan.message else messages.notice_subject(ctx.config),
+                             item.detail["text"])
         return {"queued": kind}
 
     return await run_items(ctx, plan, check, act)
@@ -430,7 +409,7 @@ async def plan_reward(ctx: ToolContext, args: RewardArgs) -> ActionPlan:
         assert row is not None
         items.append(PlanItem(referral_id, label, effect_key("issue_referral_reward", f"referral-{referral_id}", "once"),
                               {"member_id": row["referrer_id"], "amount": amount, "referred": row["referred_name"]}))
-    return _plan("issue_referral_reward", f"Credit ${amount:.2f} referral reward", "moderate", args, items, skipped)
+    return _plan("issue_referral_reward", f"Credit {money(amount)} referral reward", "moderate", args, items, skipped)
 
 
 async def execute_reward(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from gymconsole.present.tables import table_renderable
 from gymconsole.present.words import decision_words, tool_words
 from gymconsole.present.sanitize import visible
 from gymconsole.tui.trace import RunTrace
+from gymconsole.tui.screens.dashboard import TYPING_QUIT
 
 if TYPE_CHECKING:
     from gymconsole.tui.app import GymConsoleApp
@@ -82,6 +83,7 @@ class AskScreen(Screen[None]):
         Binding("ctrl+n", "new_conversation", "New conversation"),
         Binding("ctrl+s", "save_question", "Save question"),
         Binding("ctrl+x", "cancel", "Stop", priority=True),  # over the input's "cut": the input always has focus
+        TYPING_QUIT,
     ]
     PLACEHOLDER = "Ask a question or give a task, then enter · esc back"
     DEFAULT_CSS = """
@@ -298,12 +300,15 @@ class AskScreen(Screen[None]):
             return
         saved = SavedQuestions(services.db, services.clock)
         try:
-            await saved.save(name, question)
+            if run_id is None:
+                await saved.save(name, question)
+                kept = 0
+            else:
+                kept = await saved.save_from_run(name, run_id, question)
         except ValueError as exc:
             self.app.say(str(exc), severity="warning")
             self._status("not saved")
             return
-        kept = await saved.remember_queries(name, run_id) if run_id is not None else 0
         offline = f"; its {kept} queries also run without Claude" if kept else ""
         self._status(f"saved as {name}: ctrl+p runs it again{offline}")
 

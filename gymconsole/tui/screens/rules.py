@@ -22,6 +22,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from gymconsole.tui.format import cell
+from gymconsole.tui.screens.dashboard import NAV_BINDINGS
+from gymconsole.present.words import plural
 
 if TYPE_CHECKING:
     from gymconsole.engine.rules import Rule
@@ -58,7 +60,8 @@ class RulesScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("plus,insert", "add", "Add rule"),
-        Binding("x", "revoke", "Revoke"),
+        Binding("minus,delete", "revoke", "Revoke", key_display="-"),  # `x` is Cancel run on Live runs
+        *NAV_BINDINGS,
     ]
     DEFAULT_CSS = """
     RulesScreen #rules-table { height: 1fr; border: round $primary; }
@@ -123,7 +126,7 @@ class RulesScreen(Screen[None]):
         table.clear()
         for rule in message.rules:
             targets = sum(use["item_count"] for use in rule.uses)
-            acts = f"{len(rule.uses)} act{'' if len(rule.uses) == 1 else 's'}, {targets} target{'' if targets == 1 else 's'}"
+            acts = f"{plural(len(rule.uses), 'act')}, {plural(targets, 'target')}"
             table.add_row(cell(f"#{rule.id}"), cell(rule.expires_at[:10]), cell(acts), cell(rule.describe()),
                           key=str(rule.id))
         self._show(self.selected)
