@@ -1,4 +1,5 @@
-"""Small tools pay for what they do: one trip to the database thread for a one-query tool, one serialisation."""
+"""Small tools pay for what they do: at most one trip to the database thread (none when the reads are short), one
+serialisation."""
 
 from __future__ import annotations
 
@@ -25,11 +26,11 @@ def ctx(demo_db: Database, config: Config, clock: Any) -> ToolContext:
 
 async def statements_of(ctx: ToolContext, name: str, args: dict[str, Any]) -> tuple[list[str], Any]:
     seen: list[str] = []
-    await ctx.db._conn.set_trace_callback(seen.append)
+    await ctx.db.set_trace_callback(seen.append)
     try:
         outcome = await call_tool(ctx, name, args, None, _refuse)
     finally:
-        await ctx.db._conn.set_trace_callback(None)
+        await ctx.db.set_trace_callback(None)
     return seen, outcome
 
 
@@ -77,9 +78,11 @@ async def test_training_clients_read_their_covering_indexes(ctx: ToolContext) ->
     assert not any("TEMP B-TREE" in plan for plan in plans), plans
 
 
-@pytest.mark.parametrize("name", ["get_past_due_training_clients", "get_ppv_members", "get_referral_candidates",
-                                  "get_green_members"])
-async def test_a_two_query_tool_makes_one_trip(ctx: ToolContext, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("name", ["get_member", "get_past_due_training_clients", "get_ppv_members",
+                                  "get_referral_candidates", "get_green_members"])
+async def test_a_small_tool_makes_no_trip_and_answers_as_the_database_thread_does(
+        ctx: ToolContext, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    args = {"member_id": 1} if name == "get_member" else {}
     trips: list[str] = []
     conn = ctx.db._conn
     real = conn._execute
@@ -89,6 +92,9 @@ async def test_a_two_query_tool_makes_one_trip(ctx: ToolContext, name: str, monk
         return await real(fn, *args, **kwargs)
 
     monkeypatch.setattr(conn, "_execute", counted)
-    seen, outcome = await statements_of(ctx, name, {})
-    assert not outcome.is_error and len(seen) == 2
-    assert len(trips) - 2 == 1, trips  # the two trace-callback toggles are trips of their own
+    quick = await call_tool(ctx, name, args, None, _refuse)
+    assert not quick.is_error and trips == [], trips
+    monkeypatch.setattr(ctx.db, "_quick", None)  # the same tool through the database thread: one trip
+    threaded = await call_tool(ctx, name, args, None, _refuse)
+    assert len(trips) == 1, trips
+    assert quick.result == threaded.result

@@ -9,7 +9,7 @@ from helpers_tui import no_cursor_blink, open_console, seed_history, tui_config,
 from textual.widgets import DataTable, Input, Select
 
 from gymconsole.tui.screens import history as history_screen
-from gymconsole.tui.screens.history import HistoryScreen
+from gymconsole.tui.screens.history import COLUMNS, HistoryScreen
 from gymconsole.tui.screens.replay import ReplayScreen
 from gymconsole.tui.widgets.run_view import NarrationLog, RunView
 
@@ -54,7 +54,8 @@ async def test_filters_search_and_member(config, demo_path, clock) -> None:
         await refiltered(pilot, screen, ids[::-1])
         await pilot.press("f", *"[/vip]", "enter")  # markup-like text is searched as text
         await refiltered(pilot, screen, [ids[3]])
-        assert "O'Brien [/vip]" in str(screen.query_one("#history-table", DataTable).get_row(str(ids[3]))[-1])
+        row = screen.query_one("#history-table", DataTable).get_row(str(ids[3]))
+        assert "O'Brien [/vip]" in str(row[COLUMNS.index("summary")])
         await pilot.press("backspace", "m", *"11", "enter")  # every run that touched member 11
         await refiltered(pilot, screen, [ids[2], ids[0]])
         await pilot.press("backspace")
@@ -80,6 +81,22 @@ async def test_pages_with_keyset_pagination(config, demo_path, clock, monkeypatc
         await refiltered(pilot, screen, [ids[0]])
         await pilot.press("left_square_bracket")
         await refiltered(pilot, screen, [ids[2], ids[1]])
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
+async def test_a_page_is_what_the_table_shows(config, demo_path, clock, size: tuple[int, int]) -> None:
+    ids = await seed_history(demo_path, clock, [{"workflow": "door_access", "summary": f"run {n}"} for n in range(40)])
+    async with open_console(tui_config(config), demo_path, clock, size=size) as pilot:
+        screen = await open_history(pilot)
+        table = screen.query_one("#history-table", DataTable)
+        await wait_until(pilot, lambda: table.row_count == screen._page_size(), what="a page that fits")
+        first = shown_ids(screen)
+        assert 5 <= len(first) < 40 and first == ids[::-1][:len(first)]
+        assert table.max_scroll_y == 0, "every row of the page is on screen: nothing loaded that is not shown"
+        await pilot.press("right_square_bracket")
+        await refiltered(pilot, screen, ids[::-1][len(first):2 * len(first)])
+        await pilot.press("left_square_bracket")
+        await refiltered(pilot, screen, first)
 
 
 async def test_open_a_run_and_replay_its_trace(config, demo_path, clock) -> None:

@@ -175,11 +175,11 @@ async def _tool_rows(workdir: Path, rounds: int) -> list[Ratio]:
 
         for name, args, aim, floor_label in TOOL_ROWS:
             seen: list[str] = []
-            await db._conn.set_trace_callback(seen.append)
+            await db.set_trace_callback(seen.append)
             try:
                 outcome = await call_tool(ctx, name, args, None, refuse)
             finally:
-                await db._conn.set_trace_callback(None)
+                await db.set_trace_callback(None)
             if outcome.is_error:
                 raise RuntimeError(f"{name} failed: {outcome.result}")
             floor, close = raw_timer(path, [sql for sql in seen if not sql.lstrip().upper().startswith("PRAGMA")])

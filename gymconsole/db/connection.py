@@ -22,6 +22,7 @@ from typing import Any
 
 import aiosqlite
 
+from gymconsole.db.quick import QuickReads
 from gymconsole.db.schema import MIGRATIONS, SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
@@ -173,6 +174,24 @@ class Database(Transaction):
         self._write_lock = asyncio.Lock()
         self.read_only = False
         """Opened read-only (the file or its folder cannot be written): reads work, a write is one line."""
+        self._quick: QuickReads | None = None
+        """Short batches of reads on the calling thread (:mod:`gymconsole.db.quick`); None for ``:memory:``."""
+
+    def _quick_reads_from(self, target: str | Path, uri: bool) -> None:
+        if str(target) != ":memory:":
+            self._quick = QuickReads(target, uri=uri, row_factory=_dict_row)
+
+    async def fetch_batch(self, queries: Sequence[tuple[str, Params]]) -> list[list[dict[str, Any]]]:
+        """Several reads: on the calling thread when they are short (no trip at all), else one trip."""
+        if self._quick is not None and (rows := self._quick.run(queries)) is not None:
+            return rows
+        return await super().fetch_batch(queries)
+
+    async def set_trace_callback(self, callback: Callable[[str], None] | None) -> None:
+        """Told every statement this database runs, on either of its connections."""
+        await self._conn.set_trace_callback(callback)
+        if self._quick is not None:
+            self._quick.set_trace_callback(callback)
 
     @classmethod
     async def open(cls, path: str | Path, *, create: bool = False) -> Database:
@@ -199,6 +218,7 @@ class Database(Transaction):
         conn.row_factory = _dict_row
         database = cls(conn, db_path)
         database.read_only = read_only
+        database._quick_reads_from(target, read_only)
         try:
             await database._prepare()
         except sqlite3.DatabaseError as exc:
@@ -214,11 +234,12 @@ class Database(Transaction):
 
     @classmethod
     async def _open_read_only(cls, db_path: Path) -> Database:
-        conn = await aiosqlite.connect(db_path.resolve().as_uri() + "?mode=ro&immutable=1", isolation_level=None,
-                                       uri=True)
+        target = db_path.resolve().as_uri() + "?mode=ro&immutable=1"
+        conn = await aiosqlite.connect(target, isolation_level=None, uri=True)
         conn.row_factory = _dict_row
         database = cls(conn, db_path)
         database.read_only = True
+        database._quick_reads_from(target, True)
         try:
             await database._prepare()
         except BaseException:
@@ -322,6 +343,8 @@ class Database(Transaction):
         return await self.fetch_value("SELECT value FROM meta WHERE key = ?", (key,))
 
     async def close(self) -> None:
+        if self._quick is not None:
+            self._quick.close()
         await self._conn.close()
 
 

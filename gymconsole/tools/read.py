@@ -451,7 +451,8 @@ MEMBER_LOOKUP = (
 
 
 async def get_member(ctx: ToolContext, args: MemberLookupArgs) -> dict[str, Any]:
-    member = await ctx.db.fetch_one(MEMBER_LOOKUP, [args.member_id])
+    [found] = await ctx.db.fetch_batch([(MEMBER_LOOKUP, [args.member_id])])
+    member = found[0] if found else None
     if member is None:
         return {"error": f"no member with id {args.member_id}"}
     open_count, open_cents = member.pop("open_invoice_count"), member.pop("open_invoice_cents")

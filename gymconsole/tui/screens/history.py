@@ -12,7 +12,6 @@ from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -21,16 +20,23 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Select, Static
 
-from gymconsole.tui.format import STATUS_STYLE, cell, local_time, money, one_line, styled, tokens
+from gymconsole.present.run_events import mode_words, trigger_words
+from gymconsole.present.words import plural
+from gymconsole.tui.format import cell, local_time, money, one_line, run_status, run_summary
 from gymconsole.tui.screens.dashboard import NAV_BINDINGS
+from gymconsole.tui.widgets.page_table import PageTable
 
 if TYPE_CHECKING:
     from gymconsole.tui.app import GymConsoleApp
 
 PAGE_SIZE = 50
+"""Most runs a page holds; a page holds as many as the table shows (nothing is loaded, measured or drawn that is
+not on screen), so at 80x24 it is about fifteen."""
 STATUSES = ("running", "succeeded", "failed", "cancelled", "awaiting_approval", "budget_exhausted", "interrupted",
             "missed", "skipped")
-COLUMNS = ("id", "started", "workflow", "trigger", "mode", "status", "iter", "tokens", "cost", "summary")
+COLUMNS = ("run", "started", "workflow", "status", "summary", "trigger", "mode", "steps", "AI cost")
+"""What matters first: at 80 columns the run, when, which, how it ended and what it did are in view; the rest
+is a scroll to the right (tokens are in the replay's detail)."""
 
 
 @dataclass(frozen=True)
@@ -53,20 +59,20 @@ class HistoryScreen(Screen[None]):
 
     BINDINGS = [
         Binding("escape", "back", "Back"),
-        Binding("right_square_bracket", "next_page", "Next page"),
-        Binding("left_square_bracket", "previous_page", "Prev page"),
+        Binding("right_square_bracket", "next_page", "Next"),
+        Binding("left_square_bracket", "previous_page", "Prev"),
         Binding("f", "focus_search", "Find"),
         Binding("m", "focus_member", "Member"),
-        Binding("backspace", "clear_filters", "Clear filters", key_display="⌫"),
+        Binding("backspace", "clear_filters", "Clear", key_display="⌫"),
         *NAV_BINDINGS,
     ]
 
     app: GymConsoleApp
 
     class Loaded(Message):
-        def __init__(self, rows: list[dict[str, Any]], page: int, filter: RunFilter) -> None:
+        def __init__(self, rows: list[dict[str, Any]], page: int, filter: RunFilter, size: int) -> None:
             super().__init__()
-            self.rows, self.page, self.filter = rows, page, filter
+            self.rows, self.page, self.filter, self.size = rows, page, filter, size
 
     def __init__(self) -> None:
         super().__init__()
@@ -85,7 +91,7 @@ class HistoryScreen(Screen[None]):
             yield Input(placeholder="since YYYY-MM-DD", id="filter-since", max_length=10)
             yield Input(placeholder="search: name, ID or text", id="filter-search")
             yield Input(placeholder="member id", id="filter-member", type="integer")
-        table: DataTable[Text] = DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
+        table = PageTable(id="history-table", cursor_type="row", zebra_stripes=True)
         table.border_title = "runs"
         yield table
         yield Static(id="history-status", markup=False)
@@ -101,6 +107,11 @@ class HistoryScreen(Screen[None]):
         """Shown (again): the current page, fresh from the database (filters are kept between visits)."""
         self.load(self._page)
 
+    def on_resize(self) -> None:
+        """Laid out at a new size: a page holds what the table now shows."""
+        if self._shown is not None and self.is_current and len(self._shown[2]) != self._page_size():
+            self.load(self._page)
+
     def prepare(self) -> None:
         """Load the first page before the screen is first shown (the console calls this while idle)."""
         if self._shown is None:
@@ -115,46 +126,69 @@ class HistoryScreen(Screen[None]):
             self.query_one("#history-status", Static).update("Waiting for the database…")
             self.app.when_ready(lambda: self.load(page))
             return
-        run_filter, before_id = self.filter, self._page_starts[page]
+        run_filter, before_id, size = self.filter, self._page_starts[page], self._page_size()
 
         async def fetch() -> None:
-            rows = await history.list_runs(**run_filter.query(), limit=PAGE_SIZE, before_id=before_id)
-            self.post_message(self.Loaded(rows, page, run_filter))
+            rows = await history.list_runs(**run_filter.query(), limit=size, before_id=before_id)
+            self.post_message(self.Loaded(rows, page, run_filter, size))
 
         self.query_one("#history-status", Static).update("Loading…")
         self.app.run_worker(fetch(), group="history", exclusive=True, exit_on_error=False, name="history page")
+
+    def _page_size(self) -> int:
+        """The rows the table shows at its current size (PAGE_SIZE before it has one).
+
+        A line is kept for a horizontal scrollbar whether or not there is one: whether there is depends on the rows
+        shown, and a page size that depended on the page would never settle.
+        """
+        table = self.query_one("#history-table", DataTable)
+        header = table.header_height if table.show_header else 0
+        fits = table.size.height - header - table.styles.scrollbar_size_horizontal
+        return min(PAGE_SIZE, fits) if fits > 0 else PAGE_SIZE
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
         if message.filter != self.filter:
             return  # an answer to an older question
         del self._page_starts[message.page + 1:]
-        if len(message.rows) == PAGE_SIZE:
+        if len(message.rows) == message.size:
             self._page_starts.append(message.rows[-1]["id"])
         shown = (message.page, message.filter, [tuple(row.values()) for row in message.rows])
         if shown != self._shown:
-            self._shown = shown
-            self._fill(message.rows)
+            before, self._shown = self._shown, shown
+            if before is not None and before[:2] == shown[:2] and before[2][:len(shown[2])] == shown[2]:
+                self._trim(len(shown[2]))  # the same page, shorter (it was loaded before the screen had a size)
+            else:
+                self._fill(message.rows)
         more = " · ] next page" if len(self._page_starts) > message.page + 1 else ""
         back = " · [ previous page" if message.page else ""
-        count = f"{len(message.rows)} runs" if message.rows else "no runs match"
+        count = plural(len(message.rows), "run") if message.rows else "no runs match"
         self.query_one("#history-status", Static).update(f"page {message.page + 1} · {count}{more}{back}"
                                                          f" · enter opens a run")
         self._page = message.page
+        if message.size != self._page_size():  # laid out meanwhile (or resized): a page of what it now shows
+            self.load(message.page)
+
+    def _trim(self, keep: int) -> None:
+        table = self.query_one("#history-table", DataTable)
+        for row_key in list(table.rows)[keep:]:
+            table.remove_row(row_key)
 
     def _fill(self, rows: list[dict[str, Any]]) -> None:
         table = self.query_one("#history-table", DataTable)
         table.clear()
         zone = self.app.config.scheduler.timezone
         app = self.app
+        workflows = app.config.workflows
         for row in rows:
-            run_tokens = (row.get("input_tokens") or 0) + (row.get("output_tokens") or 0)
+            workflow = row.get("workflow") or ""
             table.add_row(
-                cell(row["id"]), cell(local_time(row.get("started_at"), zone)), cell(row.get("workflow")),
-                cell(row.get("trigger")), cell(row.get("mode", "") + (" dry" if row.get("dry_run") else "")),
-                styled(app, row.get("status", ""), STATUS_STYLE), cell(row.get("iterations", 0)),
-                cell(tokens(run_tokens)), cell(money(row.get("cost_usd"))),
-                cell(one_line(row.get("error") or row.get("summary"), 90)),
+                cell(row["id"]), cell(local_time(row.get("started_at"), zone)),
+                cell(workflows[workflow].title if workflow in workflows else workflow),
+                run_status(app, row), cell(one_line(run_summary(row), 90)),
+                cell(trigger_words(row.get("trigger")) if row.get("trigger") else ""),
+                cell(mode_words(row.get("mode")) + (" · dry run" if row.get("dry_run") else "") if row.get("mode") else ""),
+                cell(row.get("iterations", 0)), cell(money(row.get("cost_usd"))),
                 key=str(row["id"]),
             )
 
