@@ -28,12 +28,15 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 from gymconsole.config import Config, find_api_key, load_config
 from gymconsole.engine.ask import AskResult
 from gymconsole.engine.runner import RunResult
 from gymconsole.tools.registry import Decision
+
+if TYPE_CHECKING:
+    from gymconsole.engine.rules import Rule
 
 __all__ = ["AsyncConsole", "Console", "HistoryRun", "RunResult", "AskResult", "Approve"]
 
@@ -189,7 +192,7 @@ class AsyncConsole:
         rows = await self._services.history.list_runs(workflow=workflow, status=status, search=search, limit=limit)
         return [HistoryRun.from_row(row) for row in rows]
 
-    async def rules(self, *, include_inactive: bool = False) -> list[Any]:
+    async def rules(self, *, include_inactive: bool = False) -> list[Rule]:
         from gymconsole.engine.rules import RuleBook
 
         s = self._services
@@ -241,17 +244,23 @@ class Console:
     def workflows(self) -> list[str]:
         return self.aio.workflows()
 
-    def run(self, workflow: str, **options: Any) -> RunResult:
-        return self._runner.run(self.aio.run(workflow, **options))
+    def run(self, workflow: str, *, approve: Approve | None = None, dry_run: bool | None = None) -> RunResult:
+        """One run of a workflow now; see :meth:`AsyncConsole.run`."""
+        return self._runner.run(self.aio.run(workflow, approve=approve, dry_run=dry_run))
 
-    def ask(self, question: str, **options: Any) -> AskResult:
-        return self._runner.run(self.aio.ask(question, **options))
+    def ask(self, question: str, *, follow_up: int | AskResult | None = None, approve: Approve | None = None,
+            dry_run: bool | None = None) -> AskResult:
+        """Ask the assistant; see :meth:`AsyncConsole.ask`."""
+        return self._runner.run(self.aio.ask(question, follow_up=follow_up, approve=approve, dry_run=dry_run))
 
-    def history(self, **options: Any) -> list[HistoryRun]:
-        return self._runner.run(self.aio.history(**options))
+    def history(self, *, limit: int = 10, workflow: str | None = None, status: str | None = None,
+                search: str | None = None) -> list[HistoryRun]:
+        """The newest runs, as ``gymconsole history --json`` gives them."""
+        return self._runner.run(self.aio.history(limit=limit, workflow=workflow, status=status, search=search))
 
-    def rules(self, **options: Any) -> list[Any]:
-        return self._runner.run(self.aio.rules(**options))
+    def rules(self, *, include_inactive: bool = False) -> list[Rule]:
+        """The standing approval rules (``.as_dict()``: the fields of ``gymconsole rules --json``)."""
+        return self._runner.run(self.aio.rules(include_inactive=include_inactive))
 
     def pending_approvals(self) -> list[dict[str, Any]]:
         return self._runner.run(self.aio.pending_approvals())

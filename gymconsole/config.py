@@ -9,6 +9,7 @@ is one line naming the file and the key.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from types import UnionType
@@ -118,6 +119,92 @@ class ThinkingSetting(_Model):
     """Tokens the model may think with (budget mode), added to `model.max_output_tokens` for each request."""
     interleaved: bool = True
     """Think between tool calls too (budget mode; adaptive thinking always does)."""
+
+
+MESSAGE_PLACEHOLDERS = {
+    "first_name": "the person's first name",
+    "last_name": "the person's last name",
+    "amount_due": "the member's balance, written like $2,480.00",
+    "gym_name": "gym.name",
+    "sign_off": "gym.sign_off",
+    "gym_phone": "gym.phone",
+    "reply_to": "gym.reply_to",
+}
+"""What a message template may say in braces; each is filled for every person (plain substitution)."""
+
+_BRACED = re.compile(r"\{([^{}\n]*)\}")
+
+
+def _template_problem(template: str) -> str | None:
+    """An unknown ``{placeholder}`` would reach members as written: it is a configuration error."""
+    for match in _BRACED.finditer(template):
+        if match.group(1) not in MESSAGE_PLACEHOLDERS:
+            return f"unknown placeholder {{{match.group(1)}}} (known: {', '.join(MESSAGE_PLACEHOLDERS)})"
+    return None
+
+
+def _one_line_text(value: str, what: str) -> str:
+    if not value.isprintable():
+        raise ValueError(f"{what} must be one line of printable characters")
+    return value.strip()
+
+
+class GymConfig(_Model):
+    """The gym as members and prospects know it: who their messages come from."""
+
+    name: str = Field("the gym", min_length=1, max_length=80)
+    """The gym's name in messages (`{gym_name}`) and as the email sender's name."""
+    sign_off: str = Field("The front desk", max_length=120)
+    """How messages are signed (`{sign_off}`), e.g. `Sam and the front desk team`."""
+    reply_to: str = Field("", max_length=254)
+    """Where replies to emails go (the `Reply-To` header, `{reply_to}`); empty: to the sender address."""
+    phone: str = Field("", max_length=40)
+    """The gym's phone number for messages (`{gym_phone}`); empty: none."""
+
+    @field_validator("name", "sign_off", "phone")
+    @classmethod
+    def _printable(cls, value: str, info: ValidationInfo) -> str:
+        return _one_line_text(value, info.field_name or "value")
+
+    @field_validator("reply_to")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        value = _one_line_text(value, "reply_to")
+        if value and not re.fullmatch(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+", value):
+            raise ValueError(f"expected an email address such as front-desk@yourgym.com, got {value!r}")
+        return value
+
+
+class MessageTemplates(_Model):
+    """The words of every message the console sends; `{placeholders}` are filled for each person."""
+
+    reminder: str = Field(
+        "Hi {first_name}, a friendly reminder that your account at {gym_name} has {amount_due} past due. "
+        "Please pay at the front desk or online.\n{sign_off}", min_length=1, max_length=1000)
+    """A friendly past-due reminder."""
+    final_notice: str = Field(
+        "Hi {first_name}, this is a final notice: {amount_due} is past due on your account at {gym_name}. "
+        "Without payment, door access will be paused and the account may go to collections.\n{sign_off}",
+        min_length=1, max_length=1000)
+    """The final notice before door access is paused and the account goes to collections."""
+    notice_subject: str = Field("Your account at {gym_name} is past due", min_length=1, max_length=120)
+    """The email subject of reminders and final notices."""
+    campaign_footer: str = Field("{sign_off}, {gym_name}", max_length=300)
+    """Added below every campaign message (the model writes the rest); empty: none."""
+    sms_stop: str = Field("Reply STOP to opt out.", max_length=160)
+    """The last line of every text message (SMS); empty: none."""
+
+    @field_validator("*")
+    @classmethod
+    def _known_placeholders(cls, value: str) -> str:
+        if problem := _template_problem(value):
+            raise ValueError(problem)
+        return value
+
+    @field_validator("notice_subject")
+    @classmethod
+    def _subject_one_line(cls, value: str) -> str:
+        return _one_line_text(value, "notice_subject")
 
 
 class WorkflowConfig(_Model):
@@ -264,8 +351,8 @@ class ModelAccess(_Model):
     """Claude spend allowed per calendar month; empty is no limit."""
     on_budget_reached: Literal["offline", "wait"] = "offline"
     """When a limit is reached, scheduled runs use their `offline` playbook or `wait` until it resets."""
-    cache_ttl: Literal["5m", "1h"] = "5m"
-    """Lifetime of the shared prompt prefix in the cache: `1h` pays when runs are further apart than 5 minutes."""
+    cache_ttl: Literal["5m", "1h"] = "1h"
+    """Lifetime of the shared prompt prefix in the cache: `1h` pays when runs are more than 5 minutes apart."""
 
     def price_for(self, model: str) -> ModelPrice:
         """The price of `model`, or of the longest configured prefix of it."""
@@ -341,8 +428,8 @@ class SmtpConfig(_Model):
     """`starttls` (upgrade after connecting), `tls` (implicit TLS) or `none` (a relay on this machine only)."""
     from_address: str = ""
     """Sender address of every email, e.g. `front-desk@yourgym.com` (also the Message-ID domain)."""
-    from_name: str = "Front desk"
-    """Sender display name."""
+    from_name: str = ""
+    """Sender display name; empty: `gym.name`."""
     user_env: str = "GYMCONSOLE_SMTP_USER"
     """Environment (or `.env`) variable holding the SMTP user name; unset means no login."""
     password_env: str = "GYMCONSOLE_SMTP_PASSWORD"
@@ -515,6 +602,10 @@ class AssistantConfig(_Model):
 class Config(_Model):
     """The whole configuration."""
 
+    gym: GymConfig = GymConfig()
+    """The gym's name, sign-off, reply-to address and phone as members see them."""
+    messages: MessageTemplates = MessageTemplates()
+    """The words of reminders, final notices, the campaign footer and the SMS STOP line."""
     database: DatabaseConfig = DatabaseConfig()
     """Where the gym's data lives."""
     model: ModelAccess = ModelAccess()
@@ -561,6 +652,16 @@ class Config(_Model):
             problem = _placeholder_problem(workflow.task, set(self.thresholds.model_dump()))
             if problem:
                 raise ValueError(f"workflows.{name}.task: {problem}")
+        return self
+
+    @model_validator(mode="after")
+    def _messages_have_their_values(self) -> Config:
+        """A template naming `{gym_phone}` with no phone set would send members an empty gap."""
+        needs = {"gym_phone": ("phone", self.gym.phone), "reply_to": ("reply_to", self.gym.reply_to)}
+        for kind, template in self.messages.model_dump().items():
+            for placeholder, (key, value) in needs.items():
+                if "{" + placeholder + "}" in template and not value:
+                    raise ValueError(f"messages.{kind} uses {{{placeholder}}} but gym.{key} is empty")
         return self
 
     @model_validator(mode="after")

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from gymconsole.present.words import money
+
 if TYPE_CHECKING:
     from gymconsole.engine.gate import ApprovalRequest
     from gymconsole.tools.base import ActionPlan
@@ -15,7 +17,7 @@ SAMPLE_LINES = 10
 
 
 def _money(key: str, value: Any) -> str:
-    return f"${value:,.2f}" if key in ("balance", "amount") and isinstance(value, int | float) else str(value)
+    return money(value) if key in ("balance", "amount") and isinstance(value, int | float) else str(value)
 
 
 def item_line(item: dict[str, Any]) -> str:

@@ -67,6 +67,7 @@ class Received:
     sender: str
     subject: str
     body: str
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class SmtpRecorder:
@@ -125,7 +126,8 @@ class SmtpRecorder:
         body = message.get_body(("plain",))
         with self.lock:
             self.messages.append(Received(str(message["Message-ID"]), list(envelope.rcpt_tos), envelope.mail_from,
-                                          str(message["Subject"]), body.get_content() if body else ""))
+                                          str(message["Subject"]), body.get_content() if body else "",
+                                          {name: str(value) for name, value in message.items()}))
             hold = self.hold_after is not None and len(self.messages) > self.hold_after and not self.held.is_set()
         if hold:
             self.held.set()

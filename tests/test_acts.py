@@ -15,7 +15,7 @@ from fakeclock import FakeClock
 from helpers_safety import add_final_notice, add_member, add_prospect, with_safety, with_thresholds
 
 from gymconsole.db import Database
-from gymconsole.tools.act import render
+from gymconsole.tools.messages import render
 from gymconsole.tools.base import ActionPlan, ToolContext
 from gymconsole.tools.registry import REGISTRY, Decision, call_tool, execute_plan
 
@@ -310,7 +310,7 @@ async def test_asking_twice_acts_once(db: Database, ctx: ToolContext) -> None:
     assert retry["done_count"] == 0 and retry["already_done_count"] == 1 and "already done" in retry["note"]
     assert await value(db, "SELECT COUNT(*) FROM outbox") == 1
     key = await value(db, "SELECT key FROM effects")
-    assert key == f"door_access:notify_final_notice:member-1:{days_ago(20)}"
+    assert key == f"notify_final_notice:member-1:{days_ago(20)}"
     assert await value(db, "SELECT status FROM effects") == "done"
 
 
@@ -339,7 +339,7 @@ async def test_suspend_restore_suspend_again_follow_the_episodes(db: Database, c
     actions = [r["action"] for r in await db.fetch_all("SELECT action FROM door_changes ORDER BY id")]
     assert actions == ["suspend", "restore", "suspend"]
     keys = [r["key"] for r in await db.fetch_all("SELECT key FROM effects ORDER BY created_at, key")]
-    assert len(set(keys)) == 3 and keys[1].startswith("door_access:restore_door_access:member-1:2026-11-02T15:00:00")
+    assert len(set(keys)) == 3 and keys[1].startswith("restore_door_access:member-1:2026-11-02T15:00:00")
 
 
 async def test_rewards_and_flags_once(db: Database, ctx: ToolContext) -> None:
@@ -353,7 +353,27 @@ async def test_rewards_and_flags_once(db: Database, ctx: ToolContext) -> None:
     again = await call(ctx, "issue_referral_reward", {"referral_ids": [1]})
     assert again["nothing_to_do"] and again["skipped"][0]["reason"] == "already rewarded"
     assert await value(db, "SELECT balance_cents FROM members WHERE id = 1") == -2500
-    flag = {"invoice_id": 1, "reason": "zero_or_negative", "note": "zero"}
+    flag = {"invoices": [{"invoice_id": 1, "reason": "zero_or_negative", "note": "zero"}]}
     assert (await call(ctx, "flag_invoice", flag))["done_count"] == 1
     assert (await call(ctx, "flag_invoice", flag))["already_done_count"] == 1
     assert await value(db, "SELECT COUNT(*) FROM flags") == 1
+
+
+async def test_one_call_flags_many_invoices_each_with_its_own_reason(db: Database, ctx: ToolContext) -> None:
+    await add_member(db, 1, balance_cents=0, past_due_since=None, standing="green")
+    async with db.write() as tx:
+        for invoice_id, cents in ((1, 0), (2, 90000), (3, 90000)):
+            await tx.execute("INSERT INTO invoices (id, member_id, issued_on, due_on, amount_cents, status) "
+                             "VALUES (?, 1, ?, ?, ?, 'open')", [invoice_id, days_ago(5), TODAY, cents])
+    result = await call(ctx, "flag_invoice", {"invoices": [
+        {"invoice_id": 1, "reason": "zero_or_negative", "note": "zero"},
+        {"invoice_id": 2, "reason": "large_amount", "note": "$900"},
+        {"invoice_id": 3, "reason": "duplicate", "note": "same as\n#2"},
+        {"invoice_id": 99, "reason": "other"}]})
+    assert result["done_count"] == 3 and [s["reason"] for s in result["skipped"]] == ["no such invoice"]
+    assert [d["flagged"] for d in result["done"]] == ["zero_or_negative", "large_amount", "duplicate"]
+    rows = await db.fetch_all("SELECT subject_id, reason FROM flags ORDER BY subject_id")
+    assert [(r["subject_id"], r["reason"]) for r in rows] == [
+        (1, "zero_or_negative: zero"), (2, "large_amount: $900"), (3, "duplicate: same as #2")]
+    refused = await call_tool(ctx, "flag_invoice", {"invoice_id": 1, "reason": "other"}, None, approve_all)
+    assert refused.is_error and "invoices: required argument missing" in refused.result["error"]

@@ -43,7 +43,7 @@ def test_sync_console_runs_asks_and_reads_history(config, demo_path, fake_api) -
 
     assert set(run.as_dict()) == JSON_KEYS and run.workflow == "door_access"
     denied = [call for call in run.tool_calls if call["name"] == "suspend_door_access"]
-    assert denied and denied[0]["decision"] in ("denied", None)
+    assert denied and denied[0]["decision"] == "denied"
     assert first.answer == "42 members." and second.conversation_id == first.run_id
     assert JSON_KEYS | {"question", "conversation_id", "answer"} == set(second.as_dict())
     assert [p.id for p in past] == [second.run_id, first.run_id, run.run_id]

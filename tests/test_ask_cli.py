@@ -71,3 +71,9 @@ def test_a_saved_question_on_a_schedule_becomes_a_workflow(demo_path, tmp_path):
     loaded = load_config(config)
     assert 'who owes {most}? "now"' in loaded.task_for("saved_top_debts")
     assert "query_gym" in loaded.workflows["saved_top_debts"].tools
+    # Without Claude the scheduled saved question runs its stored query, not every read tool.
+    ran = gymconsole("run", "saved_top_debts", "--json")
+    assert ran.returncode == 0, ran.stderr
+    result = json.loads(ran.stdout)
+    assert result["mode"] == "offline" and [c["name"] for c in result["tool_calls"]] == ["query_gym"]
+    assert "query 1: 3 rows" in result["summary"]

@@ -18,6 +18,7 @@ from helpers_engine import answer_yes, engine
 
 from gymconsole.cli import main
 from gymconsole.config import Config
+from gymconsole.present.words import status_words
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = str(ROOT / "config.toml")
@@ -157,6 +158,25 @@ def test_workflows(history_db: dict[str, Any], capsys: pytest.CaptureFixture[str
     assert rows["daily_campaigns"]["next_run"].endswith(("-05:00", "-04:00")) and rows["daily_campaigns"]["enabled"]
     code, out, _ = cli(capsys, "workflows", "--db", db)
     assert code == 0 and "Past-due monitoring" in out and "PAUSED" in out and "never" in out
+
+
+def test_workflows_fit_an_80_column_window_one_line_each(history_db: dict[str, Any],
+                                                        capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = cli(capsys, "workflows", "--db", str(history_db["path"]))
+    lines = out.splitlines()
+    assert code == 0 and max(len(line) for line in lines) <= 80, out
+    rows = {line.split()[0]: line for line in lines if line.split() and line.split()[0] in CONFIG_WORKFLOWS}
+    assert list(rows) == list(CONFIG_WORKFLOWS), out  # each workflow on one line, none wrapped
+    assert "daily 06:00" in rows["daily_campaigns"] and "every other Monday 10:00" in rows["referral_check"]
+    assert "PAUSED" in rows["invoice_review"] and "never run" in rows["daily_campaigns"]
+    assert status_words(history_db["door"].status) in rows["door_access"]
+    assert "--json" in out  # where the columns left out are
+
+
+CONFIG_WORKFLOWS = ("daily_campaigns", "past_due_monitoring", "daily_escalation", "referral_check", "invoice_review",
+                    "door_access")
 
 
 def test_no_sdk_on_the_read_paths(history_db: dict[str, Any]) -> None:

@@ -67,6 +67,15 @@ def test_the_listing_counts_by_status(demo_path, clock, capsys) -> None:
     assert "queued 2" in out and [line.split()[1] for line in out.splitlines() if line.startswith("#")] == ["queued"] * 2
 
 
+def test_the_listing_reads_in_plain_words_and_fits_80_columns(demo_path, clock, capsys, monkeypatch) -> None:
+    _queue(demo_path, clock, 2, kind="final_notice")
+    assert main(["outbox", "--config", str(_config(demo_path.parent)), "--status", "queued"]) == 0
+    listed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("#")]
+    assert len(listed) == 2 and all(len(line) <= 80 for line in listed), listed
+    # kind and time as the manager reads them: the clock's 15:00 UTC is 10:00 in New York, not 2026-11-02T15:00:00
+    assert all(" final notice " in line and "0 tries" in line and line.endswith("11-02 10:00") for line in listed)
+
+
 def test_send_without_a_channel_sends_nothing(demo_path, clock, capsys) -> None:
     ids = _queue(demo_path, clock, 1)
     assert main(["outbox", "send", "--config", str(_config(demo_path.parent))]) == 0

@@ -232,7 +232,7 @@ async def test_an_intent_left_by_a_dead_process_is_reconciled_once(demo_db, conf
     for member_id in (made, lost):
         badge = (await _door(demo_db, member_id))["badge_code"]
         member = await guards.load_member(demo_db, member_id)
-        keys[member_id] = effect_key(ctx, "suspend_door_access", f"member-{member_id}", member["past_due_since"])
+        keys[member_id] = effect_key("suspend_door_access", f"member-{member_id}", member["past_due_since"])
         intent = {"member_id": member_id, "badge": badge, "action": "suspend", "state": "suspended",
                   "reason": "past due", "run_id": 7}
         async with demo_db.write() as tx:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
 from fakeapi import Reply, Text
 from helpers_engine import engine, with_model
 
@@ -74,3 +77,45 @@ async def test_the_spend_report_shows_the_month_the_chart_and_each_workflow(conf
     # every other Monday: two or three runs in the next 30 days
     runs = round(report.per_month["referral_check"] / report.per_run["referral_check"])
     assert runs in (2, 3) and abs(report.per_month["referral_check"] - report.per_run["referral_check"] * runs) < 1e-9
+
+
+@pytest.mark.skipif(not hasattr(time, "tzset"), reason="the process time zone can only be changed on POSIX")
+async def test_the_daily_chart_counts_days_in_the_gym_time_zone_whatever_the_pc_s_own(
+        config, demo_path, clock, fake_api, monkeypatch):
+    from datetime import timedelta
+
+    from gymconsole.engine.spend import spend_report
+
+    # 06:00 UTC today is 01:00 in New York (the gym's day) and 15:00 in Tokyo (the office PC's zone here)
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        async with engine(config, demo_path, clock, api=fake_api) as (services, _):
+            early = clock.now().replace(hour=6, minute=0)
+            async with services.db.write() as tx:
+                await tx.execute("INSERT INTO runs (workflow, trigger, mode, dry_run, status, started_at, cost_usd) "
+                                 "VALUES ('door_access', 'schedule', 'claude', 0, 'succeeded', ?, 0.5)", (iso(early),))
+            report = await spend_report(services.db, services.config, clock)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert clock.now() - early < timedelta(hours=10)
+    assert report.daily[-1] == 0.5 and report.daily[-2] == 0.0 and report.today == 0.5
+
+
+async def test_the_one_alert_is_sent_again_when_no_channel_took_it(config, demo_path, clock, fake_api, monkeypatch):
+    from servers import Answer, JsonServer
+
+    webhook = JsonServer().start()
+    webhook.script(Answer(status=503, body={"error": "down"}))  # the first try: the webhook is down
+    monkeypatch.setenv("GYMCONSOLE_SLACK_WEBHOOK", webhook.url + "/hooks/secret")
+    config = with_model(config, daily_budget_usd=0.50)
+    try:
+        async with engine(config, demo_path, clock, api=fake_api) as (services, _):
+            await _spent(services, clock, 0.75)
+            runs = [await services.runner.run("referral_check", trigger="schedule") for _ in range(3)]
+    finally:
+        webhook.close()
+    assert [run.mode for run in runs] == ["offline"] * 3 and fake_api.requests == []
+    assert len(webhook.requests) == 2 and len(webhook.delivered) == 1  # tried again once, then delivered once
+    assert "today's Claude spend $0.75 has reached the limit of $0.50" in webhook.delivered[0].json["text"]

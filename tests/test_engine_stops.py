@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import anthropic
 import pytest
-from fakeapi import NO_USAGE, RedactedThinking, Reply, Text, Thinking, ToolUse
+from fakeapi import NO_USAGE, RedactedThinking, Reply, Text, Thinking, ToolUse, Usage
 from helpers_engine import KEY, answer_no, engine, with_model, with_workflow
 
 from gymconsole.config import ThinkingSetting
@@ -145,3 +145,32 @@ def test_what_counts_as_a_claim_of_acting(summary, claims):
     from gymconsole.engine.outcome import claims_acting
 
     assert claims_acting(summary) is claims
+
+
+@pytest.mark.parametrize("usage", [Usage(input_tokens=2000, output_tokens=None),
+                                   Usage(input_tokens=None, output_tokens=40),
+                                   Usage(2000, 40, cache_creation_input_tokens=None, cache_read_input_tokens=None)])
+async def test_partial_usage_never_crashes_and_what_is_missing_is_unknown(config, demo_path, clock, fake_api, usage):
+    steps = [Reply([Text("Nothing to flag.")], usage=usage)]
+    result, events, _, _ = await _run(config, demo_path, clock, fake_api, steps)
+    assert result.status == "succeeded" and result.summary == "Nothing to flag."
+    complete = usage.input_tokens is not None and usage.output_tokens is not None
+    assert result.usage.get("unknown_requests", 0) == (0 if complete else 1)
+    assert result.usage["input"] == (usage.input_tokens or 0) and result.usage["output"] == (usage.output_tokens or 0)
+
+
+async def test_thinking_without_reported_usage_still_counts_in_the_budgets(config, demo_path, clock, fake_api):
+    # the documented thinking stream reports no usage: its thinking and answer are estimated from what streamed
+    long_thought = "Weighing each referral against the window. " * 200  # ~8.6 KB of thinking
+    config = with_model(config, max_cost_per_run=0.04)
+    config = with_workflow(config, "referral_check", thinking=ThinkingSetting(mode="budget", budget_tokens=4096))
+    steps = [Reply([Thinking(long_thought, signature="sig-1"), ToolUse("get_referral_candidates", {})],
+                   usage=NO_USAGE),
+             Reply([Thinking(long_thought, signature="sig-2"), ToolUse("get_referral_candidates", {})],
+                   usage=NO_USAGE),
+             Reply([Text("No rewards were due.")], usage=NO_USAGE)]
+    result, events, _, _ = await _run(config, demo_path, clock, fake_api, steps, workflow="referral_check")
+    assert result.status == "budget_exhausted" and result.cost_usd == 0.0, result
+    assert "cost budget" in result.error and "part of it estimated" in result.error
+    # ~2,500 tokens of thinking at output prices: over the cap after the first answer, not after the third
+    assert result.usage["unknown_requests"] == 1 and len(fake_api.requests) == 1

@@ -293,7 +293,7 @@ def test_a_reused_pid_or_a_stuck_console(world: tuple[Path, Path], tmp_path: Pat
         assert "being asked right now" in one_line_failure(refused, f"gymconsole approvals release {stuck}")
         released = gymconsole(db, world[1], "approvals", "release", str(stuck), "--reason", "front desk PC froze")
         assert released.returncode == 0 and released.stderr == "", released.stderr
-        assert f"approval #{stuck} released (it was asking)" in released.stdout
+        assert f"approval #{stuck} released (it was being asked right now)" in released.stdout
         assert gymconsole(db, world[1], "approvals", "approve", str(stuck)).returncode == 0
         again = gymconsole(db, world[1], "approvals", "release", str(stuck))
         one_line_failure(again, "nothing to release")

@@ -93,7 +93,8 @@ async def never_answers(request: ApprovalRequest) -> Decision:
 async def test_policy_per_risk_level(env: Env, risk: str, policy: str) -> None:
     env.gate.config = with_safety(env.config, policy={risk: policy})
     ctx = await env.start("invoice_review")
-    plan = await REGISTRY["flag_invoice"].plan(ctx, REGISTRY["flag_invoice"].args_model(invoice_id=1, reason="other"))
+    plan = await REGISTRY["flag_invoice"].plan(ctx, REGISTRY["flag_invoice"].args_model(
+        invoices=[{"invoice_id": 1, "reason": "other"}]))
     plan = dataclasses.replace(plan, risk=risk)
     env.gate.asker = answering("approved", via="tui", actor="dana")
 

@@ -201,7 +201,8 @@ date_order = "dmy"
 
 @pytest.mark.parametrize("text, cents", [("$1,234.56", 123456), ("1234.56", 123456), ("(12.00)", -1200),
                                          ("-12.00", -1200), ("12.00-", -1200), ("1.234,56 €", 123456), ("0", 0),
-                                         ("$ 64", 6400)])
+                                         ("$ 64", 6400), ("$1,234,567.89", 123456789), ("1,234", 123400),
+                                         ("$64.5", 6450), ("12,50", 1250)])
 def test_money(text, cents):
     assert money_cents(text) == cents
 
@@ -209,12 +210,27 @@ def test_money(text, cents):
 @pytest.mark.parametrize("text, order, day", [("2026-11-02", "mdy", "2026-11-02"), ("11/02/2026", "mdy", "2026-11-02"),
                                               ("11/02/2026", "dmy", "2026-02-11"), ("13/02/2026", "mdy", "2026-02-13"),
                                               ("02.11.2026", "mdy", "2026-11-02"), ("46328", "mdy", "2026-11-02"),
-                                              ("2026-11-02 14:30", "mdy", "2026-11-02"), ("11/2/26", "mdy", "2026-11-02")])
+                                              ("2026-11-02 14:30", "mdy", "2026-11-02"), ("11/2/26", "mdy", "2026-11-02"),
+                                              ("11-02-2026", "mdy", "2026-11-02"), ("31/12/2026", "mdy", "2026-12-31"),
+                                              ("11/02/2026", "dmy", "2026-02-11"), ("12/13/2026", "dmy", "2026-12-13")])
 def test_dates(text, order, day):
     assert parse_date(text, order) == day
 
 
-@pytest.mark.parametrize("text", ["abc", "1,2,3.4.5", "$", "12/40/2026", "2026-02-30"])
+@pytest.mark.parametrize("text", ["abc", "1,2,3.4.5", "$", "12/40/2026", "2026-02-30", "02/30/2026", "00/01/2026"])
 def test_bad_values_are_one_clear_reason(text):
     with pytest.raises(BadValue):
         money_cents(text) if not any(ch in text for ch in "/-") else parse_date(text, "mdy")
+
+
+def test_json_lists_at_most_50_rejects_and_the_rejects_file_has_them_all(tmp_path, gym, capsys):
+    lines = ["member_id,first_name,last_name,status,join_date"]
+    lines += [f"M{n},Ana,Lee,{'Active' if n % 2 else 'Sleeping'},2025-01-01" for n in range(120)]
+    path = write(tmp_path / "members.csv", "\n".join(lines) + "\n", "utf-8")
+    rejects = tmp_path / "rejects.csv"
+    code, report, _ = run(capsys, gym, "members", str(path), "--rejects", str(rejects))
+    assert code == 1 and (report["rows"], report["new"], report["rejected"]) == (120, 60, 60)
+    assert set(report) >= {"table", "file", "rows", "new", "changed", "unchanged", "rejected", "rejects"}
+    assert len(report["rejects"]) == 50 and set(report["rejects"][0]) == {"line", "reason"}
+    assert [r["line"] for r in report["rejects"][:2]] == [2, 4]
+    assert len(rejects.read_text(encoding="utf-8-sig").splitlines()) == 1 + 60

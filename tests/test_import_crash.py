@@ -74,3 +74,44 @@ def test_sigkill_mid_import_leaves_the_database_as_it_was(tmp_path):
     finally:
         conn.close()
     assert main(["import", "members", str(first), *options]) == 0  # the database works on
+
+
+def test_a_reader_sees_the_table_as_before_or_after_never_half_imported(tmp_path):
+    """A workflow's reads (the console's own Database, another connection) during an import in another process."""
+    import asyncio
+
+    from gymconsole.db import Database
+
+    db = tmp_path / "gym.db"
+    options = ["--config", str(ROOT / "config.toml"), "--db", str(db)]
+    assert main(["init", *options]) == 0
+    assert main(["import", "members", str(members_file(tmp_path / "members.csv", 100, "10.00")), *options]) == 0
+    second = members_file(tmp_path / "members-2.csv", ROWS, "20.00")
+
+    async def watch() -> tuple[set[tuple[int, int]], int]:
+        seen: set[tuple[int, int]] = set()
+        during = 0
+        reader = await Database.open(db)
+        importer = gymconsole("import", "members", str(second), *options)
+        try:
+            deadline = time.monotonic() + 120
+            while importer.poll() is None:
+                assert time.monotonic() < deadline
+                locked = holds_write_lock(db)
+                row = await reader.fetch_one("SELECT COUNT(*) AS n, SUM(balance_cents) AS total FROM members")
+                seen.add((row["n"], row["total"]))
+                during += locked
+                await asyncio.sleep(0.002)
+            row = await reader.fetch_one("SELECT COUNT(*) AS n, SUM(balance_cents) AS total FROM members")
+            seen.add((row["n"], row["total"]))
+        finally:
+            if importer.poll() is None:
+                importer.kill()
+            importer.wait()
+            await reader.close()
+        assert importer.returncode == 0, importer.stderr.read() if importer.stderr else ""
+        return seen, during
+
+    seen, during = asyncio.run(watch())
+    assert during > 0, "never read while the import held its transaction"
+    assert seen == {(100, 100_000), (ROWS, ROWS * 2000)}

@@ -3,11 +3,13 @@ on stale data the acts that depend on balances and status are refused with the r
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fakeapi import Reply, Text, ToolUse
 from helpers_engine import answer_yes, engine
 from helpers_import import (door_export, invoices_export, members_export, members_export_v2, payments_export,
                             prospects_export, referrals_export, training_export)
@@ -81,6 +83,23 @@ async def test_stale_data_is_refused_with_the_reason(config, clock, imported):
     reason = "members data is 31 h old: import a fresh export first"
     assert reason in doors.summary and reason in notices.summary
     assert acted == 0
+
+
+async def test_the_model_sees_the_stale_data_reason(config, clock, imported, fake_api):
+    """Through the real SDK: the model asks for a lockout on 31-hour-old members data and is told why not."""
+    clock.advance(31 * 3600)
+    async with engine(config, imported, clock, api=fake_api, asker=answer_yes) as (services, _):
+        ids = [row["id"] for row in await services.db.fetch_all(
+            "SELECT id FROM members WHERE external_id IN ('M100', 'M101')")]
+        fake_api.script([Reply([ToolUse("suspend_door_access", {"member_ids": ids, "reason": "past due"})]),
+                         Reply([Text("Nothing done: the members export is too old.")])])
+        result = await services.runner.run("door_access")
+        suspended = await services.db.fetch_value("SELECT COUNT(*) FROM door_changes")
+    assert result.mode == "claude" and suspended == 0
+    tool_results = [block for block in fake_api.requests[1].json["messages"][-1]["content"]
+                    if block.get("type") == "tool_result"]
+    assert len(tool_results) == 1
+    assert "members data is 31 h old: import a fresh export first" in json.dumps(tool_results[0])
 
 
 async def test_an_approval_given_before_the_data_went_stale_is_not_carried_out(config, clock, imported):

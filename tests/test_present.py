@@ -10,7 +10,7 @@ import pytest
 from gymconsole.cli import main
 from gymconsole.clock import SystemClock
 from gymconsole.db import open_database
-from gymconsole.engine.events import ApprovalDecided, Notice, RunFinished, ToolCallFinished
+from gymconsole.engine.events import ApprovalDecided, Notice, RunFinished, ToolCallFinished, ToolCallStarted
 from gymconsole.engine.history import HistoryStore
 from gymconsole.present.run_events import RunPresenter
 from gymconsole.present.words import money, plural, schedule_words, status_words, tool_words
@@ -64,3 +64,12 @@ def test_unknown_and_routine_events() -> None:
     tool = presenter.lines(ToolCallFinished(1, "w", name="flag_invoice", summary="flagged 2", decision="auto"))
     assert "flag invoice: flagged 2 [done automatically]" in tool[0].plain
     assert presenter.lines(Notice(1, "w", level="warning", message="slow"))[0].plain == "  ⚠ slow"
+
+
+def test_a_call_and_its_result_read_the_same() -> None:
+    presenter = RunPresenter()
+    args = {"member_ids": [1], "kind": "final_notice"}
+    started = presenter.lines(ToolCallStarted(1, "w", call_id="c1", name="notify_past_due_member", input=args))
+    done = presenter.lines(ToolCallFinished(1, "w", call_id="c1", name="notify_past_due_member", summary="queued 1"))
+    assert started[0].plain.startswith("  → send final notice ")
+    assert done[0].plain.startswith("  ✓ send final notice: queued 1")

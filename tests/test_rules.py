@@ -11,6 +11,7 @@ from helpers_engine import answer_no, engine
 
 from gymconsole.engine.ask import Assistant
 from gymconsole.engine.rules import RuleBook, RuleError
+from gymconsole.present.run_events import RunPresenter
 from gymconsole.tools.act import NotifyArgs, plan_notify
 from gymconsole.tools.base import ToolContext
 
@@ -45,15 +46,24 @@ async def test_a_rule_approves_an_act_in_scope_and_refuses_others(config, demo_p
         audit = await services.db.fetch_all("SELECT decision, actor, via, detail FROM audit_log WHERE run_id = ? "
                                             "ORDER BY id", [result.run_id])
         listed = await book.get(rule.id)
-        stored = json.dumps([e.to_dict() for e in await services.history.events(result.run_id)])
+        replay = await services.history.events(result.run_id)
+        stored = json.dumps([e.to_dict() for e in replay])
 
     assert [c["decision"] for c in result.tool_calls] == [f"rule #{rule.id}", "denied", "denied"]
     assert sent == [{"person_id": recent[0]}]
+    # The audit log names the rule (via 'rule'), who made it and its scope.
     assert [(a["decision"], a["actor"], a["via"]) for a in audit] == [
-        ("approved", f"rule #{rule.id}", "policy"), ("denied", "tester", "cli"), ("denied", "tester", "cli")]
-    assert f"standing rule #{rule.id}: notify_past_due_member when days_past_due <= 10" in audit[0]["detail"]
+        ("approved", f"rule #{rule.id}", "rule"), ("denied", "tester", "cli"), ("denied", "tester", "cli")]
+    assert (f"standing rule #{rule.id} (made by manager): send past-due notice when days past due <= 10, "
+            "up to 2 a day, until 2026-12-02") in audit[0]["detail"]
     assert [(u["item_count"], u["run_id"]) for u in listed.uses] == [(1, result.run_id)]
-    assert f'"decision": "rule #{rule.id}"' in stored and f"standing rule #{rule.id}" in stored
+    # History: raw in --json (the stored events), plain words where it is read (history show, live view, CLI).
+    assert f'"decision": "rule #{rule.id}"' in stored and '"via": "rule"' in stored
+    presenter = RunPresenter()
+    shown = "\n".join(line.plain for event in replay for line in presenter.lines(event))
+    assert f"send past-due notice: approved by standing rule #{rule.id} (made by manager): send past-due notice " \
+           "when days past due <= 10" in shown
+    assert f"[approved by standing rule #{rule.id}]" in shown
     assert len(events.of("approval_requested")) == 2
 
 
@@ -83,6 +93,13 @@ async def test_rules_never_widen_policy_dry_run_or_outlive_revocation(config, de
     clock.advance(timedelta(days=1, seconds=1).total_seconds())
     assert await book.list() == [] and (await book.get(expiring.id)).revoked_at is None
     assert (await gate(ask_policy).approve(ctx, plan)).via == "cli"  # an expired rule approves nothing
+    lifecycle = await demo_db.fetch_all("SELECT decision, actor, via, tool, detail FROM audit_log "
+                                        "WHERE decision LIKE 'rule_%' ORDER BY id")
+    assert [(a["decision"], a["actor"], a["via"], a["tool"]) for a in lifecycle] == [
+        ("rule_added", "manager", "cli", "notify_past_due_member"),
+        ("rule_revoked", "manager", "cli", "notify_past_due_member"),
+        ("rule_added", "manager", "cli", "notify_past_due_member")]
+    assert lifecycle[0]["detail"].startswith(f"standing rule #{rule.id}: send past-due notice when any target")
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -98,3 +115,42 @@ async def test_rules_are_scoped_and_expire(demo_db, config, clock, kwargs, messa
     conditions = kwargs.pop("conditions")
     with pytest.raises(RuleError, match=message):
         await book.add(tool, conditions, actor="manager", **kwargs)
+
+
+async def test_an_amount_limit_counts_the_dollars_a_rule_approved_today(config, demo_db, clock):
+    from gymconsole.engine.events import EventBus
+    from gymconsole.engine.gate import ApprovalGate
+
+    first, second = await _owing(demo_db, newer_than=60, older_than=7, n=2)
+    ctx = ToolContext(demo_db, config, clock, workflow="past_due_monitoring", run_id=None)
+    plans = [await plan_notify(ctx, NotifyArgs(member_ids=[member])) for member in (first, second)]
+    balances = [plan.items[0].detail["balance"] for plan in plans]
+    book = RuleBook(demo_db, config, clock)
+    rule = await book.add("notify_past_due_member", [], days=5, max_amount_per_day=balances[0] + 0.01, actor="manager")
+    ask_policy = config.model_copy(update={"safety": config.safety.model_copy(update={"policy": {"moderate": "ask"}})})
+    gate = ApprovalGate(db=demo_db, config=ask_policy, clock=clock, bus=EventBus(), asker=answer_no)
+
+    assert (await gate.approve(ctx, plans[0])).actor == f"rule #{rule.id}"
+    assert (await gate.approve(ctx, plans[1])).status == "denied"  # over today's dollars: a person is asked
+    clock.advance(timedelta(days=1).total_seconds())
+    assert (await gate.approve(ctx, plans[0])).via == "rule"  # a new day, a new allowance
+    assert [u["amount"] for u in (await book.get(rule.id)).uses] == [balances[0], balances[0]]
+
+
+async def test_a_rule_for_final_notices_does_not_approve_reminders(config, demo_db, clock):
+    """'Approve final notices for up to 20 members a day': the notice's kind is part of the rule's scope."""
+    from gymconsole.engine.events import EventBus
+    from gymconsole.engine.gate import ApprovalGate
+
+    (member,) = await _owing(demo_db, newer_than=60, older_than=30, n=1)
+    ctx = ToolContext(demo_db, config, clock, workflow="past_due_monitoring", run_id=None)
+    final = await plan_notify(ctx, NotifyArgs(member_ids=[member], kind="final_notice"))
+    reminder = await plan_notify(ctx, NotifyArgs(member_ids=[member], kind="reminder"))
+    assert final.items and reminder.items
+    rule = await RuleBook(demo_db, config, clock).add("notify_past_due_member", ["kind = final_notice"], days=30,
+                                                      max_per_day=20, actor="manager")
+    ask_policy = config.model_copy(update={"safety": config.safety.model_copy(update={"policy": {"moderate": "ask"}})})
+    gate = ApprovalGate(db=demo_db, config=ask_policy, clock=clock, bus=EventBus(), asker=answer_no)
+
+    assert (await gate.approve(ctx, final)).actor == f"rule #{rule.id}"
+    assert (await gate.approve(ctx, reminder)).status == "denied"  # not in its scope: the person was asked

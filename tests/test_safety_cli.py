@@ -76,7 +76,8 @@ def test_list_approve_part_deny_and_refusals(world: tuple[Path, Path], tmp_path:
 
     listing = cli(db, config, "approvals")
     assert listing.returncode == 0, listing.stderr
-    assert f"#{first} pending since" in listing.stdout and "door_access · run #1" in listing.stdout
+    assert f"#{first} waiting for a person since" in listing.stdout and "Door access · run #1" in listing.stdout
+    assert "pending" not in listing.stdout and "door_access" not in listing.stdout  # plain words; raw in --json
     assert "Suspend door access · risk high · 3 targets" in listing.stdout
     assert "[@click=app.quit]click me[/] Markup (#2): balance $1,980.00" in listing.stdout  # as written, no markup
     assert "Siobhan O'Brien [/vip] (#1)" in listing.stdout and "Hand over to collections" in listing.stdout
@@ -88,7 +89,7 @@ def test_list_approve_part_deny_and_refusals(world: tuple[Path, Path], tmp_path:
 
     partial = cli(db, config, "approvals", "approve", str(first), "--only", "350,357")
     assert partial.returncode == 0, partial.stderr
-    assert f"approval #{first} partial: done 2" in partial.stdout
+    assert f"approval #{first} partly approved: done 2" in partial.stdout
     assert "skipped: [@click=app.quit]click me[/] Markup (#2): not approved" in partial.stdout
     assert [door(db, m) for m in (2, 350, 357)] == ["active", "suspended", "suspended"]
 

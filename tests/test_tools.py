@@ -290,7 +290,7 @@ def test_bound_result_always_fits(result: dict[str, Any], limit: int) -> None:
 
 async def test_an_act_asked_twice_is_done_once(ctx: ToolContext) -> None:
     duplicate = (await read(ctx, "get_invoices_for_review"))["possible_duplicates"][0]["invoice_ids"][-1]
-    args = {"invoice_id": duplicate, "reason": "duplicate", "note": "same amount, same day"}
+    args = {"invoices": [{"invoice_id": duplicate, "reason": "duplicate", "note": "same amount, same day"}]}
     first = await call_tool(ctx, "flag_invoice", args, None, approve)
     second = await call_tool(ctx, "flag_invoice", args, None, approve)
     assert first.result["done_count"] == 1, first.result

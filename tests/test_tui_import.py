@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from helpers_import import members_export, members_export_v2
+from helpers_import import invoices_export, members_export, members_export_v2, prospects_export
 from helpers_tui import no_cursor_blink, open_console, settle, tui_config, wait_until
 from textual.widgets import DataTable, Input
 
@@ -17,10 +17,12 @@ async def test_preview_then_apply_after_confirming(config, clock, tmp_path):
     db = await Database.open(config.database_path(), create=True)
     try:
         await import_file(db, config, clock, "members", members_export(tmp_path))
+        await import_file(db, config, clock, "invoices", invoices_export(tmp_path))
+        clock.advance(30 * 3600)  # the first imports are now 30 h old: stale
+        await import_file(db, config, clock, "prospects", prospects_export(tmp_path))
     finally:
         await db.close()
     second = members_export_v2(tmp_path)
-    clock.advance(30 * 3600)  # the first import is now 30 h old: stale
     async with open_console(tui_config(config), config.database_path(), clock, size=(80, 24)) as pilot:
         app = pilot.app
         await settle(pilot)
@@ -37,12 +39,12 @@ async def test_preview_then_apply_after_confirming(config, clock, tmp_path):
         preview = str(screen.query_one("#import-result").render())
         assert "1 new, 1 changed, 7 unchanged, 0 rejected, 1 not in the latest export" in preview
         assert "Gone Member (M109)" in preview
-        await pilot.press("a")
+        await pilot.press("y")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmImport), what="the confirmation")
         await pilot.press("n")  # changed my mind: nothing happens
         await wait_until(pilot, lambda: app.screen is screen, what="back")
         assert await _balance(app, "M102") == 3000
-        await pilot.press("a")
+        await pilot.press("y")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmImport), what="the confirmation")
         await pilot.press("y")
         await wait_until(pilot, lambda: "imported" == str(screen.query_one("#import-result").border_title),
@@ -50,6 +52,12 @@ async def test_preview_then_apply_after_confirming(config, clock, tmp_path):
         assert await _balance(app, "M102") == 4550
         await settle(pilot)
         assert "STALE" not in str(screen.query_one("#import-tables", DataTable).get_row("members")[5])
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is not screen, what="the dashboard")
+        await settle(pilot)
+        # At 80 columns the stale table and the warning come first, whatever the tables' order.
+        shown = app.screen.query_one("#data-freshness").render_line(0).text
+        assert shown.startswith("invoices 30 h old!  import a fresh export (i) · data as of"), shown
 
 
 async def _balance(app, member: str) -> int:
@@ -75,7 +83,7 @@ async def test_an_unusable_file_is_one_line_and_changes_nothing(config, clock, t
         await wait_until(pilot, lambda: "cannot be used" in str(screen.query_one("#import-result").render()),
                          what="the refusal")
         assert "missing required columns" in str(screen.query_one("#import-result").render())
-        await pilot.press("a")  # nothing previewed: nothing to apply
+        await pilot.press("y")  # nothing previewed: nothing to apply
         await pilot.pause()
         assert app.screen is screen
         assert await app.services.db.fetch_value("SELECT COUNT(*) FROM members") == 0

@@ -31,6 +31,8 @@ from gymconsole.tui.screens.replay import ReplayScreen
 SIZES = pytest.mark.parametrize("size", [(80, 24), SIZE, (200, 60)], ids=["80x24", "120x36", "200x60"])
 """Every screen at the sizes people use: the office PC's 80x24 window, a usual one, a big monitor."""
 
+WIDER = pytest.mark.parametrize("size", [SIZE, (200, 60)], ids=["120x36", "200x60"])
+
 __all__ = ["no_cursor_blink"]
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_NOW = FakeClock().now()
@@ -232,5 +234,41 @@ def test_config_view(snap_compare: Any, snap_config: Config, size: tuple[int, in
     async def before(pilot: Pilot[Any]) -> None:
         await ready(pilot)
         await pilot.press("c", "down", "down")
+
+    assert snap_compare(console(snap_config), terminal_size=size, run_before=before)
+
+
+@SIZES
+def test_import(snap_compare: Any, snap_config: Config, size: tuple[int, int]) -> None:
+    async def before(pilot: Pilot[Any]) -> None:
+        await ready(pilot)
+        await pilot.press("i")
+        await wait_until(pilot, lambda: type(pilot.app.screen).__name__ == "ImportScreen", what="the import screen")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(console(snap_config), terminal_size=size, run_before=before)
+
+
+@WIDER  # 80x24: tests/test_tui_snapshots_assistant.py
+def test_standing_rules(snap_compare: Any, snap_config: Config, size: tuple[int, int]) -> None:
+    async def before(pilot: Pilot[Any]) -> None:
+        await ready(pilot)
+        await pilot.press("a", "s")
+        await wait_until(pilot, lambda: type(pilot.app.screen).__name__ == "RulesScreen", what="the rules screen")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(console(snap_config), terminal_size=size, run_before=before)
+
+
+@WIDER  # 80x24: tests/test_tui_snapshots_assistant.py
+def test_ask(snap_compare: Any, snap_config: Config, size: tuple[int, int]) -> None:
+    async def before(pilot: Pilot[Any]) -> None:
+        await ready(pilot)
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: type(pilot.app.screen).__name__ == "AskScreen", what="the ask screen")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
 
     assert snap_compare(console(snap_config), terminal_size=size, run_before=before)

@@ -24,11 +24,14 @@ from __future__ import annotations
 import argparse
 import re
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.text import Text
 
+from gymconsole.cli.history import local
 from gymconsole.present.sanitize import visible
+from gymconsole.present.words import approval_status_words, decision_words
 from gymconsole.present.terminal import safe_console
 from gymconsole.cli import common
 from gymconsole.clock import SystemClock
@@ -41,8 +44,8 @@ from gymconsole.plan_text import describe_plan, item_line
 STATUS_NOTE = {
     "pending": "",
     "released": "taken back from the process that held it",
-    "interrupted": "approved; carrying it out was interrupted: approve it again to finish",
-    "asking": "being asked right now",
+    "interrupted": "carrying it out was interrupted: approve it again to finish",
+    "asking": "",
 }
 
 
@@ -96,7 +99,7 @@ async def _main(args: argparse.Namespace, config: Config) -> int:
         bus.subscribe(RunRecorder(db, clock))  # later decisions join the history of the run that asked
         gate = ApprovalGate(db=db, config=config, clock=clock, bus=bus)
         if args.approvals_command is None:
-            return _print_pending(console, await gate.pending(), args.json)
+            return _print_pending(console, await gate.pending(), args.json, config)
         try:
             if args.approvals_command == "release":
                 outcome = await gate.release(args.approval_id, actor=current_user(), via="cli",
@@ -125,17 +128,20 @@ async def _main(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def _print_pending(console: Console, rows: list[dict[str, Any]], as_json: bool) -> int:
+def _print_pending(console: Console, rows: list[dict[str, Any]], as_json: bool, config: Config) -> int:
     if as_json:
         common.print_json([{**row, "lines": describe_plan(row["plan"])} for row in rows])
         return 0
     if not rows:
         console.print("No approval requests are waiting.")
         return 0
+    zone = ZoneInfo(config.scheduler.timezone)
     for row in rows:
         run = f" · run #{row['run_id']}" if row["run_id"] else ""
         note = STATUS_NOTE.get(row["status"], "")
-        heading = f"#{row['id']} {row['status']} since {row['requested_at']} UTC · {row['workflow']}{run}"
+        workflow = config.workflows[row["workflow"]].title if row["workflow"] in config.workflows else row["workflow"]
+        since = local(row["requested_at"], zone, "%a %m-%d %H:%M")
+        heading = f"#{row['id']} {approval_status_words(row['status'])} since {since} · {workflow}{run}"
         console.print(Text(visible(heading + (f" ({note})" if note else "")), style="bold"))
         for line in describe_plan(row["plan"]):
             console.print(Text("  " + visible(line)))
@@ -151,7 +157,7 @@ def _print_outcome(console: Console, outcome: dict[str, Any]) -> None:
         console.print(Text(f"{approval} denied: {visible(outcome['reason'])}"))
         return
     if outcome["status"] == "released":
-        console.print(Text(f"{approval} released (it was {outcome['was'].replace('_', ' ')}): it waits for a "
+        console.print(Text(f"{approval} released (it was {approval_status_words(outcome['was'])}): it waits for a "
                            "person to decide: gymconsole approvals approve|deny ID"))
         return
     if outcome["status"] == "dry_run":
@@ -160,7 +166,7 @@ def _print_outcome(console: Console, outcome: dict[str, Any]) -> None:
             console.print(Text("  " + visible(line)))
         return
     result = outcome["result"]
-    console.print(Text(f"{approval} {outcome['status']}: {visible(outcome['summary'])}"))
+    console.print(Text(f"{approval} {decision_words(outcome['status'])}: {visible(outcome['summary'])}"))
     for entry in result.get("done", []):
         console.print(Text("  done: " + visible(item_line({k: v for k, v in entry.items()}))))
     if result.get("done_count", 0) > len(result.get("done", [])):

@@ -132,7 +132,7 @@ async def _run(args: argparse.Namespace, config: Config, follow: int | str | Non
         except asyncio.CancelledError:
             return common.fail("interrupted", EXIT_INTERRUPTED)
         if args.save is not None:
-            kept = await SavedQuestions(services.db, services.clock).remember_queries(args.save, result.run_id)
+            kept = await SavedQuestions(services.db, services.clock).save_from_run(args.save, result.run_id, args.text)
             if kept and not args.json:
                 console.print(Text(f"saved {args.save!r} with {kept} quer{'y' if kept == 1 else 'ies'} "
                                    "(it also runs offline)", style="dim"), highlight=False)

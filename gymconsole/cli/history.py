@@ -127,6 +127,12 @@ def run_duration(run: dict[str, Any]) -> str:
     return f"{seconds:.0f}s" if seconds < 120 else f"{seconds / 60:.1f}m"
 
 
+def run_tokens(run: dict[str, Any]) -> int:
+    """Every token the run processed, cached or not (with caching most input is read from the cache)."""
+    keys = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+    return sum(run.get(key) or 0 for key in keys)
+
+
 def runs_table(runs: list[dict[str, Any]], config: Config, width: int = 120) -> Table:
     """Fixed columns keep their full width; the summary takes what is left (and is cut with an ellipsis)."""
     zone = ZoneInfo(config.scheduler.timezone)
@@ -138,9 +144,10 @@ def runs_table(runs: list[dict[str, Any]], config: Config, width: int = 120) -> 
             text = f"attention: {run['attention']}; {text}"
         rows.append([
             Text(str(run["id"])), Text(visible(run["workflow"])), Text(how),
+            Text("needs attention", style="bold yellow") if run.get("attention") else
             Text(status_words(run["status"]), style=STATUS_STYLES.get(run["status"], "")),
             Text(local(run["started_at"], zone, "%m-%d %H:%M")), Text(run_duration(run)),
-            Text(f"{run['input_tokens'] + run['output_tokens']:,}"), Text(cost(run["cost_usd"])),
+            Text(f"{run_tokens(run):,}"), Text(cost(run["cost_usd"])),
             Text(" ".join(visible(text).split())[:300])])
     table = Table(title=Text(f"Runs (times in {config.scheduler.timezone})"), expand=True)
     headers = ["#", "workflow", "how", "status", "started", "took", "tokens", "cost"]

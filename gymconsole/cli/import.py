@@ -16,6 +16,7 @@ from pathlib import Path
 
 from gymconsole.cli import common
 from gymconsole.importer.tables import TABLES
+from gymconsole.present.words import plural
 
 SHOWN = 10
 
@@ -101,6 +102,6 @@ def _print(report) -> None:  # type: ignore[no-untyped-def]
         more = f" and {report.missing - len(report.missing_sample):,} more" if report.missing > len(report.missing_sample) else ""
         print("  " + _clean(f"not in the latest export (no acts on them until they are back): {names}{more}"))
     if report.totals_rows:
-        print(f"  skipped {report.totals_rows} totals row(s)")
+        print(f"  skipped {plural(report.totals_rows, 'totals row')}")
     if report.ignored_columns:
         print("  " + _clean(f"columns not imported: {', '.join(report.ignored_columns)[:200]}"))

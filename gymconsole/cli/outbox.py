@@ -15,8 +15,11 @@ import argparse
 import signal
 import sys
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from gymconsole.cli.history import local
 from gymconsole.present.sanitize import visible
+from gymconsole.present.words import message_kind_words, message_status_words, plural
 from gymconsole.cli import common
 from gymconsole.clock import SystemClock
 from gymconsole.config import Config
@@ -67,13 +70,18 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     for channel, by_status in counts.items():
         mode = _modes(config)[channel]
-        print(f"{channel:5}  " + "  ".join(f"{status} {n}" for status, n in by_status.items()) + f"   ({mode})")
+        print(f"{channel:5}  " + "  ".join(f"{message_status_words(status)} {n}" for status, n in by_status.items())
+              + f"   ({mode})")
     if rows:
-        print()
+        print(f"\nnewest first; queued at, in {config.scheduler.timezone} (--json: every field)")
+    zone = ZoneInfo(config.scheduler.timezone)
     for row in rows:
-        error = f"  {visible(row['last_error'])}" if row["last_error"] else ""
-        print(f"#{row['id']:<6} {row['status']:8} {row['channel']:5} {row['kind']:13} {visible(row['to_address']):28} "
-              f"tries {row['attempts']}  {row['created_at']}{error}")
+        tries = plural(row["attempts"], "try", "tries")
+        print(f"#{row['id']:<5} {message_status_words(row['status']):7} {row['channel']:5} "
+              f"{message_kind_words(row['kind']):12} {visible(row['to_address']):26} {tries:7} "
+              f"{local(row['created_at'], zone, '%m-%d %H:%M')}")
+        if row["last_error"]:
+            print(f"       last error: {visible(row['last_error'])}")
     return 0
 
 
@@ -141,7 +149,7 @@ def _stop(args: argparse.Namespace) -> int:
         common.print_json(result.as_dict())
     elif result.matched:
         who = [f"member #{i}" for i in result.members] + [f"prospect #{i}" for i in result.prospects]
-        print(f"opted out: {visible(', '.join(who))}; {result.failed_messages} queued message(s) failed as opted out")
+        print(f"opted out: {visible(', '.join(who))}; {plural(result.failed_messages, 'queued message')} failed as opted out")
     else:
         print(f"no member or prospect has the number {args.phone}")
     return 0 if result.matched else 1

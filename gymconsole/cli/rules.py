@@ -1,7 +1,7 @@
 """``gymconsole rules``: standing approvals (list, add, revoke).
 
   gymconsole rules add restore_door_access --when "balance <= 0" --per-day 20 --days 30
-  gymconsole rules add notify_past_due_member --when "days_past_due >= 14" --per-day 20 --days 90 --note "final notices"
+  gymconsole rules add notify_past_due_member --when "kind = final_notice" --per-day 20 --days 90
   gymconsole rules revoke 3
 
 A rule approves an act the policy would ask a person about, only when every
@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.text import Text
 
 from gymconsole.cli import common
+from gymconsole.present.words import plural
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -27,7 +28,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.add_argument("action", choices=["list", "add", "revoke"], nargs="?", default="list")
     parser.add_argument("target", nargs="?", help="add: the acting tool, e.g. restore_door_access; revoke: the rule ID")
     parser.add_argument("--when", action="append", default=[], metavar="CONDITION",
-                        help="a condition on every target, e.g. 'balance <= 0' (repeat for more)")
+                        help="a condition on every target, e.g. 'balance <= 0' (repeat for more); fields: balance, amount, "
+                             "days_past_due, door_now, channel, person_kind, status, kind")
     parser.add_argument("--per-day", type=common.record_id, default=None, metavar="N", help="most targets a day")
     parser.add_argument("--max-amount", type=float, default=None, metavar="USD", help="most dollars a day")
     parser.add_argument("--days", type=int, default=None, metavar="N", help="expires after N days (1-90, required)")
@@ -75,6 +77,8 @@ async def _handle(args: argparse.Namespace, config: Any) -> int:
 
 
 def _show(rules: list[Any], as_json: bool, headline: str | None) -> int:
+    from gymconsole.engine.rules import use_words
+
     if as_json:
         data = [rule.as_dict() for rule in rules]
         common.print_json(data if headline is None else data[0])
@@ -90,9 +94,9 @@ def _show(rules: list[Any], as_json: bool, headline: str | None) -> int:
         if rule.note:
             console.print(Text(f"    {rule.note}", style="dim"), soft_wrap=True)
         targets = sum(use["item_count"] for use in rule.uses)
-        console.print(Text(f"    approved {len(rule.uses)} act{'s' if len(rule.uses) != 1 else ''} "
+        console.print(Text(f"    approved {plural(len(rule.uses), 'act')} "
                            f"({targets} targets) · created by {rule.created_by} at {rule.created_at[:16]}", style="dim"))
         for use in rule.uses[:3]:
-            console.print(Text(f"      {use['at'][:16]} run #{use['run_id']} {use['workflow']}: {use['detail']}",
+            console.print(Text(f"      {use['at'][:16]} {use_words(use)}: {use['detail']}",
                                style="dim"), soft_wrap=True)
     return 0

@@ -1,27 +1,67 @@
-"""``gymconsole workflows``: each workflow's schedule, next run, paused flag and last run.
+"""``gymconsole workflows``: each workflow's schedule, next run, paused flag, last run and Claude cost.
 
 Reads only (no Claude, no runner): the next run is computed from the cron
 schedule in ``scheduler.timezone``; a paused workflow shows when it would
-run if resumed.
+run if resumed.  The cost is the mean of its last Claude runs, and per month
+that times the runs its schedule makes in 30 days (a column shown when the
+terminal has room; always in ``--json``).
 """
 
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
 from gymconsole.present.terminal import safe_console
-from gymconsole.present.words import schedule_words, status_words
+from gymconsole.present.words import cost, money, schedule_words, status_words
 from gymconsole.cli import common
 from gymconsole.cli.history import STATUS_STYLES, local
 from gymconsole.clock import SystemClock
 from gymconsole.db import open_database
 from gymconsole.engine.history import HistoryStore
 from gymconsole.engine.scheduler import WorkflowScheduler
+from gymconsole.engine.spend import workflow_costs
+
+COST_COLUMN_WIDTH = 100
+"""Narrower terminals leave the cost column out (the other columns wrap less); ``--json`` always has it."""
+
+
+WIDE_COLUMNS = 110
+"""From this width the table has every column; narrower (an 80-column window) it keeps one line a workflow."""
+
+
+def _state(row: dict[str, Any]) -> Text:
+    if not row["enabled"]:
+        return Text("disabled", style="dim")
+    if row["paused"]:
+        return Text("PAUSED", style="bold yellow")
+    return Text("on", style="green")
+
+
+def _next_run(row: dict[str, Any], narrow: bool) -> Text:
+    when = row["next_run"]
+    if when is None:
+        return Text("-")
+    if narrow:
+        soon = (when.date() - datetime.now(when.tzinfo).date()).days < 7
+        return Text(when.strftime("%a %H:%M" if soon else "%m-%d %H:%M"))
+    return Text(when.strftime("%a %m-%d %H:%M"))
+
+
+def _last(row: dict[str, Any], zone: ZoneInfo, narrow: bool) -> Text:
+    if not row["last_run_id"]:
+        return Text("never run", style="dim")
+    last = Text() if narrow else Text(f"#{row['last_run_id']} {local(row['last_started_at'], zone, '%m-%d %H:%M')} ")
+    last.append(status_words(row["last_status"]), style=STATUS_STYLES.get(row["last_status"], ""))
+    if row.get("last_attention"):
+        last.append(", needs attention", style="bold yellow")
+    return last
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,6 +80,7 @@ async def collect(config: Any) -> list[dict[str, Any]]:
         scheduler = WorkflowScheduler(config=config, db=db, clock=clock, runner=None, history=history)
         await scheduler.load()
         last = await history.last_runs()
+        per_run, per_month = await workflow_costs(db, config, clock.now())
         out = []
         for job in scheduler.jobs():
             run = last.get(job["name"])
@@ -50,6 +91,8 @@ async def collect(config: Any) -> list[dict[str, Any]]:
                 "last_run_id": run["id"] if run else None, "last_status": run["status"] if run else None,
                 "last_started_at": run["started_at"] if run else None,
                 "last_ended_at": run["ended_at"] if run else None,
+                "last_attention": run.get("attention") if run else None,
+                "cost_per_run_usd": per_run.get(job["name"]), "cost_per_month_usd": per_month.get(job["name"]),
             })
         return out
 
@@ -62,30 +105,48 @@ def handle(args: argparse.Namespace) -> int:
                            for row in rows])
         return 0
     zone = ZoneInfo(config.scheduler.timezone)
-    table = Table(title=Text(f"Workflows (times in {config.scheduler.timezone})"))
+    console = safe_console()
+    narrow = console.width < WIDE_COLUMNS
+    with_cost = not narrow and console.width >= COST_COLUMN_WIDTH
+    table = Table(title=Text(f"Workflows (times in {config.scheduler.timezone})"),
+                  box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD, pad_edge=not narrow)
     table.add_column("workflow", no_wrap=True)
-    table.add_column("title")
+    if not narrow:
+        table.add_column("title")
     table.add_column("schedule")
     table.add_column("next run", no_wrap=True)
-    table.add_column("state", no_wrap=True)
+    if not narrow:
+        table.add_column("state", no_wrap=True)
     table.add_column("last run")
+    if with_cost:
+        table.add_column("AI cost/run (month)", no_wrap=True)
     for row in rows:
-        next_run = row["next_run"].strftime("%a %m-%d %H:%M") if row["next_run"] else "-"
-        if not row["enabled"]:
-            state = Text("disabled", style="dim")
-        elif row["paused"]:
-            state = Text("PAUSED", style="bold yellow")
-        else:
-            state = Text("on", style="green")
-        last = Text("never", style="dim")
-        if row["last_run_id"]:
-            last = Text(f"#{row['last_run_id']} {local(row['last_started_at'], zone, '%m-%d %H:%M')} ")
-            last.append(status_words(row["last_status"]), style=STATUS_STYLES.get(row["last_status"], ""))
         schedule = schedule_words(config.workflows[row["name"]].schedule) if row["name"] in config.workflows \
             else row["schedule"]
-        table.add_row(Text(row["name"]), Text(row["title"]), Text(schedule), Text(next_run), state, last)
-    console = safe_console()
+        state = _state(row)
+        next_run = _next_run(row, narrow)
+        if narrow:  # one column says when: the next run, or why there is none
+            table.add_row(Text(row["name"]), Text(schedule), next_run if row["enabled"] and not row["paused"]
+                          else state, _last(row, zone, narrow))
+        else:
+            cells = [Text(row["name"]), Text(row["title"]), Text(schedule), next_run, state, _last(row, zone, narrow)]
+            if with_cost:
+                cells.append(_cost_cell(row))
+            table.add_row(*cells)
     console.print(table)
+    if narrow:
+        console.print(Text(f"Titles, run numbers, times, AI cost: --json or a window {WIDE_COLUMNS}+ columns wide.",
+                           style="dim"))
     if rows and rows[0]["paused_all"]:
         console.print(Text("All schedules are paused (the console's master switch).", style="yellow"))
     return 0
+
+
+def _cost_cell(row: dict[str, Any]) -> Text:
+    """``$0.0072 ($6.48)``; "no AI runs yet" without Claude runs in its history."""
+    if row["cost_per_run_usd"] is None:
+        return Text("no AI runs yet", style="dim")
+    text = Text(cost(row["cost_per_run_usd"]))
+    if row["cost_per_month_usd"] is not None:
+        text.append(f" ({money(row['cost_per_month_usd'])})", style="dim")
+    return text

@@ -262,7 +262,7 @@ class _Builder:
             if extra == "collections":
                 since = self._member_row(member_id)[11]
                 self.rows["collections"].append((
-                    f"daily_escalation:escalate_to_collections:member-{member_id}:{since}", member_id,
+                    f"escalate_to_collections:member-{member_id}:{since}", member_id,
                     self._member_row(member_id)[10], 80, self.stamp(rng.randrange(10, 20)), None))
         # Suspended and since paid: 7 to restore (2 pay per visit) + 1 paid but standing red.
         for i, mtype in enumerate(typed(8, 2)):
@@ -288,7 +288,7 @@ class _Builder:
 
     def _final_notice(self, member_id: int, days_ago: int) -> None:
         row = self._member_row(member_id)
-        key = f"past_due_monitoring:notify_final_notice:member-{member_id}:{row[11]}"
+        key = f"notify_final_notice:member-{member_id}:{row[11]}"
         when = self.stamp(days_ago, hour=14)
         body = (f"Hi {row[1]}, this is a final notice: ${row[10] / 100:.2f} is past due on your account at the gym. "
                 "Without payment, door access will be paused and the account may go to collections.")
@@ -303,7 +303,7 @@ class _Builder:
             return
         row = self._member_row(member_id)
         period = row[11] or self.day(self.rng.randrange(40, 90))
-        key = f"door_access:suspend_door_access:member-{member_id}:{period}"
+        key = f"suspend_door_access:member-{member_id}:{period}"
         self.rows["door_changes"].append((key, member_id, "suspend", "past due", door[4], None))
         self._effect(key, "door_access", "suspend_door_access", f"member-{member_id}", period, door[4])
 
@@ -345,7 +345,7 @@ class _Builder:
                 self.rows["referrals"].append((referral_id, referrer, name, member_id, self.day(days), joined_on,
                                                status, reward))
                 if status == "rewarded":
-                    key = f"referral_check:issue_referral_reward:referral-{referral_id}:once"
+                    key = f"issue_referral_reward:referral-{referral_id}:once"
                     when = self.stamp(days - 10)
                     self.rows["rewards"].append((key, referral_id, referrer, reward, when, None))
                     self._effect(key, "referral_check", "issue_referral_reward", f"referral-{referral_id}", "once", when)

@@ -519,6 +519,22 @@ MIGRATIONS: list[str] = [
     ALTER TABLE runs ADD COLUMN attention TEXT;
     CREATE INDEX effects_run ON effects (run_id, status) WHERE run_id IS NOT NULL;
     """,
+    # an act is single whichever workflow asks for it (the assistant, a saved question, a scheduled workflow):
+    # effect keys lose their workflow prefix (a key two workflows both claimed keeps its old form, as history);
+    # and audit_log learns via 'rule' (an act a standing approval rule approved) and the decisions 'rule_added' and
+    # 'rule_revoked' (widened as for runs above)
+    """
+    UPDATE OR IGNORE effects SET key = substr(key, length(workflow) + 2)
+        WHERE workflow <> 'alerts' AND substr(key, 1, length(workflow) + 1) = workflow || ':';
+    PRAGMA writable_schema = ON;
+    UPDATE sqlite_schema SET sql = replace(sql, '''flag'', ''system'')', '''flag'', ''system'', ''rule'')')
+        WHERE type = 'table' AND name = 'audit_log' AND sql NOT LIKE '%''rule''%';
+    UPDATE sqlite_schema SET sql = replace(sql, '''released''))', '''released'', ''rule_added'', ''rule_revoked''))')
+        WHERE type = 'table' AND name = 'audit_log' AND sql NOT LIKE '%''rule_added''%';
+    PRAGMA writable_schema = RESET;
+    CREATE TABLE schema_cookie_bump (x);
+    DROP TABLE schema_cookie_bump;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

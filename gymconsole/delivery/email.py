@@ -23,7 +23,7 @@ from email.utils import format_datetime, formataddr
 from pathlib import Path
 from typing import Protocol
 
-from gymconsole.config import Config, SmtpConfig
+from gymconsole.config import Config, GymConfig, SmtpConfig
 from gymconsole.delivery.transport import DeliveryError, scrub, secret, stable_key
 from gymconsole.present.sanitize import header_safe
 
@@ -59,20 +59,23 @@ def _is_loopback(host: str) -> bool:
 class SmtpSender:
     """Sends :class:`Email` objects through the configured SMTP server."""
 
-    def __init__(self, smtp: SmtpConfig, base_dir: Path | None = None) -> None:
+    def __init__(self, smtp: SmtpConfig, base_dir: Path | None = None, gym: GymConfig | None = None) -> None:
         self.smtp = smtp
         self._base_dir = base_dir
+        self.gym = gym or GymConfig()
 
     @classmethod
     def from_config(cls, config: Config) -> SmtpSender:
-        return cls(config.delivery.smtp, config.source_path.parent if config.source_path else None)
+        return cls(config.delivery.smtp, config.source_path.parent if config.source_path else None, config.gym)
 
     def message_id_for(self, effect_key: str) -> str:
         return message_id(effect_key, self.smtp.from_address)
 
     def build(self, email: Email) -> EmailMessage:
         message = EmailMessage()
-        message["From"] = formataddr((self.smtp.from_name, self.smtp.from_address))
+        message["From"] = formataddr((header_safe(self.smtp.from_name or self.gym.name, 80), self.smtp.from_address))
+        if self.gym.reply_to:
+            message["Reply-To"] = self.gym.reply_to
         message["To"] = header_safe(email.to, 320)
         message["Subject"] = header_safe(email.subject or "A message from the front desk", 300)
         message["Date"] = format_datetime(email.date)

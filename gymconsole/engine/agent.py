@@ -31,7 +31,13 @@ from typing import Any
 
 from gymconsole.engine.stream import Answer, stream_once
 from gymconsole.engine.events import Notice, RateLimitWait, UsageUpdated
-from gymconsole.engine.ratelimit import ConversationEstimate, InputTokenLimiter, backoff_seconds, classify_fault
+from gymconsole.engine.ratelimit import (
+    ConversationEstimate,
+    InputTokenLimiter,
+    backoff_seconds,
+    classify_fault,
+    estimate_tokens,
+)
 from gymconsole.engine.request import CONTINUE_PROMPT, SYSTEM_PROMPT, RequestPlan, ThinkingNotSupported, first_turn
 from gymconsole.engine.session import RunOutcome, RunSession
 
@@ -209,7 +215,8 @@ class ClaudeAgent:
                        request_bytes: int, estimate: int) -> None:
         usage = answer.usage
         assert session.price is not None
-        session.usage.add_reported(session.price, usage, estimate)
+        streamed = estimate_tokens(len(json.dumps(answer.echo(), ensure_ascii=False).encode()))  # thinking too
+        session.usage.add_reported(session.price, usage, estimate, output_estimate=streamed)
         if usage.input is not None:
             estimator.learn(request_bytes, usage.input_total)
         else:
@@ -232,8 +239,10 @@ class ClaudeAgent:
         m, used = session.config.model, session.usage
         if used.total_tokens >= m.max_tokens_per_run:
             return f"token budget: {used.total_tokens:,} tokens used (max_tokens_per_run {m.max_tokens_per_run:,})"
-        if used.cost_usd >= m.max_cost_per_run:
-            return f"cost budget: ${used.cost_usd:.4f} spent (max_cost_per_run ${m.max_cost_per_run:.2f})"
+        spent = used.cost_usd + used.estimated_cost_usd  # a request the API gave no usage for counts its estimate
+        if spent >= m.max_cost_per_run:
+            estimated = " (part of it estimated: the API did not report all usage)" if used.estimated_cost_usd else ""
+            return f"cost budget: ${spent:.4f} spent{estimated} (max_cost_per_run ${m.max_cost_per_run:.2f})"
         return None
 
     async def _run_tools(self, session: RunSession, answer: Answer) -> list[dict[str, Any]]:

@@ -8,7 +8,8 @@ registry, guard rails, ledger and approval gate.  What differs:
 * the gate: with ``assistant.acts = "ask"`` (the default) every act asks a
   person (or a standing rule), whatever ``safety.policy`` says; ``deny`` stays ``deny``;
 * budgets per question (``assistant.max_*_per_question``) and per local day
-  (``assistant.max_cost_per_day``, ``max_questions_per_day``), checked before asking;
+  (``assistant.max_cost_per_day``, ``max_questions_per_day``), checked before asking; a question may
+  spend no more than what is left of the day's budget;
 * the question is stored (``questions``) with its conversation: a follow-up
   sends the earlier questions and answers with it.
 
@@ -133,6 +134,7 @@ class _AssistantRunner(WorkflowRunner):
     """The workflow runner, driving the ``ask`` workflow with the assistant's agent."""
 
     question: _Question | None = None
+    reports_on_the_past = True
 
     async def _drive(self, session: RunSession, mode: str) -> RunOutcome:
         question = self.question
@@ -188,7 +190,7 @@ class Assistant:
                               "beside config.toml); saved questions with stored queries still run offline")
         if ASK in self.runner.running() or self.runner._active.get(ASK) is not None:
             raise AlreadyRunning(ASK, self.runner.running().get(ASK))
-        await self._check_daily_budget()
+        self.runner.config = self._capped(await self._check_daily_budget())
         conversation, earlier = await self._conversation(follow_up) if follow_up else (0, [])
         self.runner.question = _Question(text, conversation, earlier, current_user())
         if dry_run is None:  # the console's dry-run switch is the engine's, whenever it was flipped
@@ -220,7 +222,15 @@ class Assistant:
         assert row is not None
         return int(row["n"]), float(row["cost"])
 
-    async def _check_daily_budget(self) -> None:
+    def _capped(self, left_today: float) -> Config:
+        """The day's budget bounds each question too: what is left of it when that is less than a question's."""
+        if left_today >= self.config.model.max_cost_per_run:
+            return self.config
+        return self.config.model_copy(update={"model": self.config.model.model_copy(
+            update={"max_cost_per_run": round(left_today, 6)})})
+
+    async def _check_daily_budget(self) -> float:
+        """USD left of today's assistant budget; raises AskRefused when none (or no questions) are left."""
         a = self.config.assistant
         count, cost = await self.spent_today()
         if count >= a.max_questions_per_day:
@@ -229,3 +239,4 @@ class Assistant:
         if cost >= a.max_cost_per_day:
             raise AskRefused(f"today's assistant budget is spent: ${cost:.2f} of ${a.max_cost_per_day:.2f} "
                              "(assistant.max_cost_per_day)")
+        return a.max_cost_per_day - cost

@@ -42,7 +42,7 @@ from gymconsole.tools.registry import Decision, execute_plan
 
 log = logging.getLogger(__name__)
 
-VIAS = ("tui", "cli", "policy", "timeout", "flag", "system")
+VIAS = ("tui", "cli", "policy", "timeout", "flag", "system", "rule")
 EVENT_SAMPLE = 20
 """Plan items carried in an ApprovalRequested event (the approvals row keeps them all)."""
 
@@ -211,7 +211,7 @@ class ApprovalGate:
     @staticmethod
     def _normalise(plan: ActionPlan, answer: Decision, approval_id: int) -> Decision:
         """Make an asker's answer consistent with the plan: partial only with a real subset of its keys."""
-        via = answer.via if answer.via in VIAS and answer.via not in ("policy", "timeout", "system") else "cli"
+        via = answer.via if answer.via in VIAS and answer.via not in ("policy", "timeout", "system", "rule") else "cli"
         actor = answer.actor or current_user()
         if answer.status == "timed_out" or answer.status not in ("approved", "partial", "denied"):
             return Decision("timed_out", "timeout", actor, answer.reason or "no decision; saved for a person to decide",

@@ -377,7 +377,7 @@ class HistoryStore:
         return {row["workflow"]: row for row in rows}
 
     async def today_totals(self, timezone: str | None = None) -> dict[str, Any]:
-        """Runs, tokens and cost since local midnight (in ``timezone``, default UTC)."""
+        """Runs, tokens, cost and runs marked for attention since local midnight (in ``timezone``, default UTC)."""
         zone = ZoneInfo(timezone or "UTC")
         local_today = self.clock.now().astimezone(zone).date()
         start = datetime.combine(local_today, time(0), tzinfo=zone)
@@ -386,10 +386,12 @@ class HistoryStore:
             " COALESCE(SUM(output_tokens), 0) AS output_tokens,"
             " COALESCE(SUM(cache_read_tokens), 0) AS cache_read_tokens,"
             " COALESCE(SUM(cache_write_tokens), 0) AS cache_write_tokens,"
-            " COALESCE(SUM(cost_usd), 0.0) AS cost_usd"
+            " COALESCE(SUM(cost_usd), 0.0) AS cost_usd, COUNT(attention) AS attention"
             " FROM runs WHERE started_at >= ? AND status NOT IN ('missed', 'skipped')", (iso(start),))
         assert row is not None
-        row["tokens"] = row["input_tokens"] + row["output_tokens"]
+        # every token processed, cached or not: with caching most input is read from the cache
+        row["tokens"] = (row["input_tokens"] + row["output_tokens"] + row["cache_read_tokens"]
+                         + row["cache_write_tokens"])
         return row
 
 
@@ -410,10 +412,11 @@ _PEOPLE = ("SELECT rs.run_id FROM run_subjects rs WHERE "
 
 
 def _search_clause(search: str) -> tuple[str, list[Any]]:
-    """Text in the summary or error, a member's or prospect's name, or (``42`` / ``#42``) their ID."""
+    """Text in the summary, error or question asked, a member's or prospect's name, or (``42`` / ``#42``) their ID."""
     pattern = _like(search.strip())
-    clause = f"(r.summary LIKE ? ESCAPE '\\' OR r.error LIKE ? ESCAPE '\\' OR r.id IN ({_PEOPLE})"
-    values: list[Any] = [pattern, pattern, pattern, pattern]
+    clause = (f"(r.summary LIKE ? ESCAPE '\\' OR r.error LIKE ? ESCAPE '\\' OR r.id IN ({_PEOPLE}) "
+              "OR r.id IN (SELECT q.run_id FROM questions q WHERE q.question LIKE ? ESCAPE '\\')")
+    values: list[Any] = [pattern, pattern, pattern, pattern, pattern]
     number = search.strip().lstrip("#")
     if number.isdigit() and len(number) < 19:
         clause += (" OR r.id IN (SELECT rs.run_id FROM run_subjects rs WHERE rs.subject_kind IN ('member', 'prospect') "

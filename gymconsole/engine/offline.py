@@ -6,8 +6,9 @@ the same approval gate and the same events, narrated with plain lines and
 ending with a summary built from the tool results.  It is labelled as an
 offline playbook everywhere and never presented as AI.
 
-A workflow without a playbook (one added in the config) runs its read tools
-and reports what they returned.
+A saved question put on a schedule (``saved_NAME``) runs the read-only queries
+stored with it.  Any other workflow without a playbook (one added in the
+config) runs its read tools and reports what they returned.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from gymconsole.engine.session import RunOutcome, RunSession, summarize
 from gymconsole.tools.registry import REGISTRY, ToolOutcome
+from gymconsole.present.words import plural
 
 LABEL = "Offline playbook (no AI)"
 CAMPAIGN_SUBJECT = "Your first week is on us"
@@ -181,20 +183,7 @@ async def invoice_review(p: Playbook) -> list[str]:
               for d in review["possible_duplicates"]]
     if calls:
         await p.say(f"Flagging {len(calls)} invoices for the manager.")
-    tally = {"flagged": 0, "already flagged": 0, "would flag (dry run)": 0, "not flagged": 0}
-    for args in calls:
-        outcome = await p.act_outcome("flag_invoice", args)
-        result = outcome.result if outcome is not None else {}
-        if result.get("done_count"):
-            tally["flagged"] += 1
-        elif result.get("already_done_count"):
-            tally["already flagged"] += 1
-        elif result.get("dry_run"):
-            tally["would flag (dry run)"] += 1
-        else:
-            tally["not flagged"] += 1
-    if calls:
-        lines.append("Flags: " + ", ".join(f"{label} {n}" for label, n in tally.items() if n) + ".")
+        lines.append(f"Flags: {await p.act('flag_invoice', {'invoices': calls[:50]})}.")
     return lines
 
 
@@ -237,6 +226,28 @@ async def read_only(p: Playbook) -> list[str]:
     return lines or ["No read tools to run."]
 
 
+async def saved_question(p: Playbook) -> list[str] | None:
+    """A scheduled saved question: its stored queries through ``query_gym`` (None: no such saved question)."""
+    from gymconsole.engine.saved import SavedQuestions, workflow_name
+
+    ctx = p.session.ctx
+    saved = [row for row in await SavedQuestions(ctx.db, ctx.clock).list()
+             if workflow_name(row["name"]) == p.session.workflow]
+    if not saved:
+        return None
+    question = saved[0]  # names differing only in - and _ share a workflow: the first
+    await p.say(f"Saved question {question['name']!r}: {question['question']}")
+    if not question["queries"]:
+        return [f"the saved question {question['name']!r} has no stored queries: answering it needs Claude."]
+    lines = []
+    for number, sql in enumerate(question["queries"], 1):
+        outcome = await p.session.call("query_gym", {"sql": sql})
+        lines.append(f"query {number}: {summarize(outcome)}.")
+        if outcome.is_error:
+            p.errors.append(f"query {number}: {summarize(outcome)}")
+    return lines
+
+
 PLAYBOOKS: dict[str, Callable[[Playbook], Awaitable[list[str]]]] = {
     "daily_campaigns": daily_campaigns,
     "past_due_monitoring": past_due_monitoring,
@@ -252,14 +263,16 @@ async def run_playbook(session: RunSession) -> RunOutcome:
     playbook = Playbook(session)
     await session.start_iteration()
     await playbook.say(f"{LABEL}: {session.config.workflows[session.workflow].title}.")
-    steps = PLAYBOOKS.get(session.workflow, read_only)
+    steps = PLAYBOOKS.get(session.workflow)
     try:
-        lines = await steps(playbook)
+        lines = await steps(playbook) if steps else await saved_question(playbook)
+        if lines is None:
+            lines = await read_only(playbook)
     except PlaybookStop as exc:
         session.last_text = f"{LABEL}: stopped."
         return RunOutcome("failed", session.last_text, str(exc))
     summary = f"{LABEL}: " + " ".join(lines)
     session.last_text = summary
     if playbook.errors:
-        return RunOutcome("failed", summary, f"{len(playbook.errors)} tool call(s) failed: {playbook.errors[0]}")
+        return RunOutcome("failed", summary, f"{plural(len(playbook.errors), 'tool call')} failed: {playbook.errors[0]}")
     return RunOutcome("succeeded", summary)

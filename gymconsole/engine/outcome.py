@@ -23,6 +23,8 @@ _CLAIM = re.compile(r"\b(sent|queued|notified|emailed|texted|messaged|contacted|
 _GENERIC = re.compile(r"\b(done|completed|handled|processed|taken care of|dealt with)\b", re.I)
 """Words that claim acts only when they say whom: "everyone handled", "all 7 processed" (not a bare "Done.")."""
 _WHOM = re.compile(r"\b(everyone|everybody|all|each|every|members?|prospects?|invoices?|referrals?|\d+)\b", re.I)
+_FIRST_PERSON = re.compile(r"\b(I|I'(ve|m|ll|d))\b|(?i:\bwe('ve)?\b)")
+"""Who acted, in an answer that may also tell what earlier runs did: "I sent", "we've restored"."""
 _NEGATION = re.compile(r"\b(no|not|nothing|none|never|without|zero|0|neither|nor|would)\b|n't\b|\bskipp", re.I)
 
 
@@ -48,18 +50,25 @@ async def ledger_done(db: Database, run_id: int) -> int:
                                     (run_id,)) or 0)
 
 
-def claims_acting(summary: str) -> bool:
-    """Whether some sentence of the summary says something was done, without a negation."""
+def claims_acting(summary: str, *, first_person: bool = False) -> bool:
+    """Whether some sentence of the summary says something was done, without a negation (``first_person``:
+    and says that the writer did it)."""
     for sentence in re.split(r"(?<=[.!?;])\s+|\n+", summary):
         claim = _CLAIM.search(sentence) or (_GENERIC.search(sentence) and _WHOM.search(sentence))
-        if claim and not _NEGATION.search(sentence):
+        if claim and not _NEGATION.search(sentence) and (not first_person or _FIRST_PERSON.search(sentence)):
             return True
     return False
 
 
-def attention_note(summary: str, acts: dict[str, int], dry_run: bool) -> str | None:
-    """A note when the summary claims acts the facts do not show."""
-    if dry_run or acts.get("done", 0) > 0 or not claims_acting(summary):
+def attention_note(summary: str, acts: dict[str, int], dry_run: bool, *, reports: bool = False) -> str | None:
+    """A note when the summary claims acts the facts do not show.
+
+    ``reports``: the run answers questions (the assistant), so when it attempted no act its answer may well
+    tell what earlier runs did ("Lena was suspended on Monday"); then only a claim in the first person
+    ("I sent her a reminder") is one about this run.
+    """
+    first_person = reports and not any(acts.values())
+    if dry_run or acts.get("done", 0) > 0 or not claims_acting(summary, first_person=first_person):
         return None
     parts = ["the model reported acting, but 0 acts were carried out"]
     labels = {"skipped": "skipped by the rules", "denied": "denied", "pending": "waiting for approval",

@@ -13,7 +13,9 @@ re-check every target when it is carried out), and a rule approves a plan only
 if *every* target meets *every* condition and the day's limit has room for all
 of them; otherwise the person is asked as before.  Each use is recorded
 (``rule_uses``), under the same write lock as the limit check, and the
-decision names the rule in the audit log and in the run's history.
+decision names the rule in the audit log (via ``rule``) and in the run's
+history.  Adding and revoking a rule are audited too (``rule_added``,
+``rule_revoked``, with who and how).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from zoneinfo import ZoneInfo
 from gymconsole.clock import Clock, iso
 from gymconsole.config import Config
 from gymconsole.db import Database
+from gymconsole.present.words import tool_words
 from gymconsole.tools.base import ActionPlan, ToolContext
 from gymconsole.tools.registry import REGISTRY, Decision
 
@@ -43,8 +46,11 @@ FIELDS = {
     "channel": "email or sms",
     "person_kind": "member or prospect",
     "status": "the invoice's status",
+    "kind": "reminder or final_notice (past-due notices)",
 }
-"""What conditions may test: fields of the plan's resolved targets."""
+"""What conditions may test: fields of the plan's resolved targets (and ``kind``, the notice every target gets)."""
+PLAN_FIELDS = ("kind",)
+"""Arguments that hold for every target of a plan, tested as if they were the target's."""
 _CONDITION = re.compile(r"^\s*([a-z_]+)\s*(<=|>=|!=|=|<|>)\s*(.+?)\s*$")
 
 
@@ -108,13 +114,14 @@ class Rule:
     uses: list[dict[str, Any]] = field(default_factory=list)
 
     def describe(self) -> str:
-        when = " and ".join(c.text() for c in self.conditions) or "any target"
+        """The rule in the manager's words: ``restore door access when balance <= 0, up to 20 a day, until ...``."""
+        when = " and ".join(c.text().replace("_", " ") for c in self.conditions) or "any target"
         limits = []
         if self.max_per_day is not None:
             limits.append(f"up to {self.max_per_day} a day")
         if self.max_amount_per_day is not None:
             limits.append(f"up to ${self.max_amount_per_day:,.2f} a day")
-        return f"{self.tool} when {when}, {', '.join(limits)}, until {self.expires_at[:10]}"
+        return f"{tool_words(self.tool)} when {when}, {', '.join(limits)}, until {self.expires_at[:10]}"
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "tool": self.tool, "conditions": [c.text() for c in self.conditions],
@@ -122,6 +129,11 @@ class Rule:
                 "expires_at": self.expires_at, "note": self.note, "created_at": self.created_at,
                 "created_by": self.created_by, "revoked_at": self.revoked_at, "revoked_by": self.revoked_by,
                 "description": self.describe(), "uses": self.uses}
+
+
+def use_words(use: dict[str, Any]) -> str:
+    """Which run one use of a rule approved for: ``run #12 door_access`` (the workflow alone without a run)."""
+    return f"run #{use['run_id']} {use['workflow']}" if use.get("run_id") is not None else str(use["workflow"])
 
 
 def _rule(row: dict[str, Any]) -> Rule:
@@ -149,8 +161,17 @@ class RuleBook:
     def _today(self) -> str:
         return self.clock.now().astimezone(ZoneInfo(self.config.scheduler.timezone)).date().isoformat()
 
+    async def _audit(self, tx: Any, rule: Rule, decision: str, actor: str, via: str) -> None:
+        """Making and revoking a rule are audited like the decisions it makes."""
+        from gymconsole.engine.approvals import ApprovalStore, AuditEntry
+
+        risk = REGISTRY[rule.tool].risk if rule.tool in REGISTRY else ""
+        await ApprovalStore(self.db, self.clock).audit(AuditEntry(
+            None, "", rule.tool, risk, decision, actor, via, 0, f"standing rule #{rule.id}: {rule.describe()}"
+            + (f" ({rule.note})" if rule.note else "")), tx)
+
     async def add(self, tool: str, conditions: list[str], *, days: int, max_per_day: int | None = None,
-                  max_amount_per_day: float | None = None, note: str = "", actor: str) -> Rule:
+                  max_amount_per_day: float | None = None, note: str = "", actor: str, via: str = "cli") -> Rule:
         act = REGISTRY.get(tool)
         if act is None or act.kind != "act":
             acting = sorted(name for name, t in REGISTRY.items() if t.kind == "act")
@@ -170,7 +191,10 @@ class RuleBook:
                 "created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [tool, json.dumps([c.__dict__ for c in parsed]), max_per_day, max_amount_per_day, expires,
                  note.strip()[:200], iso(now), actor])
-        assert rule_id is not None
+            assert rule_id is not None
+            rule = Rule(rule_id, tool, parsed, max_per_day, max_amount_per_day, expires, note.strip()[:200], iso(now),
+                        actor)
+            await self._audit(tx, rule, "rule_added", actor, via)
         return await self.get(rule_id)
 
     async def get(self, rule_id: int) -> Rule:
@@ -189,13 +213,14 @@ class RuleBook:
         rows = await self.db.fetch_all(f"SELECT id FROM approval_rules {where} ORDER BY id", params)
         return [await self.get(row["id"]) for row in rows]
 
-    async def revoke(self, rule_id: int, *, actor: str) -> Rule:
+    async def revoke(self, rule_id: int, *, actor: str, via: str = "cli") -> Rule:
         rule = await self.get(rule_id)
         if rule.revoked_at:
             raise RuleError(f"rule #{rule_id} was already revoked by {rule.revoked_by} at {rule.revoked_at}")
         async with self.db.write() as tx:
-            await tx.execute("UPDATE approval_rules SET revoked_at = ?, revoked_by = ? WHERE id = ? "
-                             "AND revoked_at IS NULL", [iso(self.clock.now()), actor, rule_id])
+            if await tx.execute("UPDATE approval_rules SET revoked_at = ?, revoked_by = ? WHERE id = ? "
+                                "AND revoked_at IS NULL", [iso(self.clock.now()), actor, rule_id]):
+                await self._audit(tx, rule, "rule_revoked", actor, via)
         return await self.get(rule_id)
 
     async def decide(self, ctx: ToolContext, plan: ActionPlan) -> Decision | None:
@@ -206,7 +231,8 @@ class RuleBook:
         if not await self.db.fetch_value("SELECT 1 FROM approval_rules WHERE tool = ? AND revoked_at IS NULL "
                                          "AND expires_at > ? LIMIT 1", [plan.tool, now]):
             return None  # no rule for this act: no write lock taken
-        items = [item.as_dict() for item in plan.items]
+        shared = {name: plan.args[name] for name in PLAN_FIELDS if name in plan.args}
+        items = [{**item.as_dict(), **shared} for item in plan.items]
         amount = _plan_amount(plan)
         day = self._today()
         async with self.db.write() as tx:  # the limit check and the use are one transaction
@@ -227,8 +253,8 @@ class RuleBook:
                                 "detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                 [rule.id, day, now, ctx.run_id, ctx.workflow, len(items), amount,
                                  f"{plan.title}: {names}{' ...' if len(items) > 5 else ''}"])
-                return Decision("approved", "policy", f"rule #{rule.id}",
-                                f"standing rule #{rule.id}: {rule.describe()}")
+                return Decision("approved", "rule", f"rule #{rule.id}",
+                                f"standing rule #{rule.id} (made by {rule.created_by}): {rule.describe()}")
         return None
 
 

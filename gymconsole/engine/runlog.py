@@ -38,4 +38,5 @@ class RunLogger:
         elif isinstance(event, ApprovalDecided) and event.via != "policy":  # policy's own yes: the act line says it
             by = f" by {event.actor} via {event.via}" if event.actor else f" via {event.via}"
             count = f", {event.approved_count} approved" if event.status == "partial" else ""
-            log.info("%s approval #%s %s %s%s%s", head, event.approval_id, event.tool, event.status, count, by)
+            number = f" approval #{event.approval_id}" if event.approval_id else ""
+            log.info("%s%s %s %s%s%s", head, number, event.tool, event.status, count, by)

@@ -108,6 +108,9 @@ class _Active:
 class WorkflowRunner:
     """Starts runs; knows which are in progress; cancels them."""
 
+    reports_on_the_past = False
+    """True for runs that answer questions (the assistant): see :func:`~gymconsole.engine.outcome.attention_note`."""
+
     def __init__(self, *, db: Database, config: Config, clock: Clock, bus: EventBus, gate: Gate, recorder: Recorder,
                  api_key: str | None, base_url: str | None, offline: bool, dry_run: bool,
                  rng: random.Random | None = None) -> None:
@@ -258,7 +261,7 @@ class WorkflowRunner:
             error = f"waiting for a person to decide approval {ids}".rstrip()
         summary = self._redact(outcome.summary)
         acts = await self._acts(session)
-        attention = attention_note(summary, acts, session.ctx.dry_run)
+        attention = attention_note(summary, acts, session.ctx.dry_run, reports=self.reports_on_the_past)
         resume_at = outcome.resume_at.isoformat() if outcome.resume_at else None
         await session.emit(RunFinished, status=status, summary=summary, error=error, iterations=session.iterations,
                            acts=acts, attention=attention, resume_at=resume_at)

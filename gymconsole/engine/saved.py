@@ -49,9 +49,27 @@ class SavedQuestions:
                 "ON CONFLICT (name) DO UPDATE SET question = excluded.question, queries = excluded.queries",
                 [name, question.strip(), json.dumps(queries or []), iso(self.clock.now()), current_user()])
 
+    async def conversation_runs(self, run_id: int) -> list[tuple[int, str]]:
+        """(run, question) of the conversation up to question run ``run_id``, oldest first ([] if not a question)."""
+        rows = await self.db.fetch_all(
+            "SELECT q.run_id, q.question FROM questions q WHERE q.conversation_id = (SELECT conversation_id FROM "
+            "questions WHERE run_id = ?) AND q.run_id <= ? ORDER BY q.run_id", [run_id, run_id])
+        return [(row["run_id"], row["question"]) for row in rows]
+
+    async def save_from_run(self, name: str, run_id: int, question: str) -> int:
+        """Save what run ``run_id`` was asked: a follow-up keeps the questions before it ("which of them..." means
+        nothing alone), and the queries the conversation's answers used.  Returns how many queries were kept."""
+        asked = [text for _, text in await self.conversation_runs(run_id)] or [question]
+        await self.save(name, " Then: ".join(asked))
+        return await self.remember_queries(name, run_id)
+
     async def remember_queries(self, name: str, run_id: int) -> int:
-        """Keep the queries that run ``run_id`` used successfully with the saved question; how many."""
-        queries = await self.queries_of_run(run_id)
+        """Keep the queries that run ``run_id`` (and the questions it follows up) used successfully; how many."""
+        runs = [run for run, _ in await self.conversation_runs(run_id)] or [run_id]
+        queries: list[str] = []
+        for run in runs:
+            queries += [sql for sql in await self.queries_of_run(run) if sql not in queries]
+        queries = queries[:MAX_QUERIES]
         if queries:
             async with self.db.write() as tx:
                 await tx.execute("UPDATE saved_questions SET queries = ? WHERE name = ?", [json.dumps(queries), name])

@@ -82,7 +82,8 @@ async def open_services(
             api_key=key, base_url=base_url, offline=offline or not key,
             dry_run=config.safety.dry_run if dry_run is None else dry_run,
         )
-        runner.spend = SpendGuard(db, config, clock, alert=delivery.alerts.send)
+        runner.spend = SpendGuard(db, config, clock,
+                                  alert=delivery.alerts.send if delivery.alerts.configured else None)
         scheduler = WorkflowScheduler(config=config, db=db, clock=clock, runner=runner, history=history)
         if config.import_.watch_folder:
             from gymconsole.importer.watch import WatchFolder

@@ -113,12 +113,15 @@ class RunSession:
 
 
 def decision_label(outcome: ToolOutcome) -> str | None:
-    """``auto`` for a policy approval, else the decision's status; None for reads and no-ops."""
+    """``auto`` for a policy approval, ``rule #N`` for a standing rule's, else the decision's status; None for
+    reads and no-ops."""
     decision = outcome.decision
     if decision is None:
         return None
+    if decision.status == "approved" and decision.via == "rule":
+        return decision.actor  # "rule #N": which standing rule approved it
     if decision.status == "approved" and decision.via == "policy":
-        return decision.actor if decision.actor.startswith("rule #") else "auto"
+        return "auto"
     return decision.status
 
 

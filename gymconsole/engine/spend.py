@@ -10,10 +10,12 @@ limit and period (remembered in ``meta``, so two processes send it once).
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from gymconsole.clock import Clock, iso
@@ -85,7 +87,8 @@ class SpendGuard:
         return None
 
     async def alert_once(self, limit: SpendLimit) -> None:
-        """One alert per limit and period, whichever process notices first."""
+        """One alert per limit and period, whichever process notices first.  An alert no channel took (the
+        webhook or mail server down) is given back, so a later check sends it; without ``alert`` it is logged."""
         key = f"spend_alert:{limit.period}"
         async with self.db.write() as tx:
             seen = await tx.fetch_one("SELECT value FROM meta WHERE key = ?", (key,))
@@ -97,8 +100,10 @@ class SpendGuard:
             "use their offline playbooks" if self.config.model.on_budget_reached == "offline"
             else "wait until it resets")
         log.warning("%s", line)
-        if self.alert is not None:
-            await self.alert(line)
+        if self.alert is not None and not await self.alert(line):
+            async with self.db.write() as tx:
+                await tx.execute("UPDATE meta SET value = ? WHERE key = ? AND value = ?",
+                                 (seen["value"] if seen is not None else "", key, limit.key))
 
 
 @dataclass
@@ -122,17 +127,45 @@ CHART_DAYS = 30
 
 
 def _runs_in_30_days(config: Config, workflow: str, now: datetime) -> int:
-    from gymconsole.engine.scheduler import trigger_for
-
+    """How many times the schedule fires in the 30 days from local midnight (one count per workflow and day)."""
     spec = config.workflows[workflow]
     if not spec.enabled:
         return 0
-    trigger, until, count, previous = trigger_for(spec, config.scheduler.timezone), now + timedelta(days=30), 0, None
-    moment = trigger.get_next_fire_time(None, now)
-    while moment is not None and moment <= until and count < 10_000:
-        count, previous = count + 1, moment
-        moment = trigger.get_next_fire_time(previous, previous + timedelta(seconds=1))
+    zone = config.scheduler.timezone
+    day = now.astimezone(ZoneInfo(zone)).date()
+    return _fires_in_30_days(tuple(sorted(spec.schedule.model_dump().items())), zone, day)
+
+
+@functools.lru_cache(maxsize=64)
+def _fires_in_30_days(schedule: tuple[tuple[str, str], ...], timezone: str, day: date) -> int:
+    # Stepping APScheduler's trigger costs ~0.2 ms a fire (720 for an hourly workflow): counted once a day.
+    from gymconsole.engine.scheduler import WallClockCronTrigger
+
+    fields = dict(schedule)  # as trigger_for() builds it
+    trigger = WallClockCronTrigger(skip_repeated=fields["hour"] != "*", timezone=ZoneInfo(timezone), **fields)
+    start = datetime.combine(day, time(0), tzinfo=ZoneInfo(timezone))
+    until, count = start + timedelta(days=30), 0
+    moment = trigger.get_next_fire_time(None, start)
+    while moment is not None and moment < until and count < 10_000:
+        count += 1
+        moment = trigger.get_next_fire_time(moment, moment + timedelta(seconds=1))
     return count
+
+
+async def workflow_costs(db: Database, config: Config, now: datetime
+                         ) -> tuple[dict[str, float | None], dict[str, float | None]]:
+    """Each workflow's mean cost per Claude run (its last runs) and that times its scheduled runs in 30 days."""
+    per_run: dict[str, float | None] = {}
+    per_month: dict[str, float | None] = {}
+    for name in config.workflows:
+        costs = await db.fetch_all(
+            "SELECT cost_usd FROM runs WHERE workflow = ? AND mode = 'claude' AND status NOT IN "
+            "('running', 'missed', 'skipped') ORDER BY id DESC LIMIT ?", (name, HISTORY_RUNS))
+        mean = sum(r["cost_usd"] for r in costs) / len(costs) if costs else None
+        per_run[name] = mean
+        per_month[name] = mean * await asyncio.to_thread(_runs_in_30_days, config, name, now) \
+            if mean is not None else None  # off the event loop: the console's stays free
+    return per_run, per_month
 
 
 async def spend_report(db: Database, config: Config, clock: Clock) -> SpendReport:
@@ -145,20 +178,12 @@ async def spend_report(db: Database, config: Config, clock: Clock) -> SpendRepor
     daily = [0.0] * CHART_DAYS
     month_total = 0.0
     for row in rows:
-        local = datetime.fromisoformat(row["started_at"]).astimezone(zone)
+        local = datetime.fromisoformat(row["started_at"]).replace(tzinfo=UTC).astimezone(zone)  # stored as UTC
         index = (local.date() - first.date()).days
         if 0 <= index < CHART_DAYS:
             daily[index] += row["cost_usd"]
         if local >= month:
             month_total += row["cost_usd"]
-    per_run: dict[str, float | None] = {}
-    per_month: dict[str, float | None] = {}
-    for name in config.workflows:
-        costs = await db.fetch_all(
-            "SELECT cost_usd FROM runs WHERE workflow = ? AND mode = 'claude' AND status NOT IN "
-            "('running', 'missed', 'skipped') ORDER BY id DESC LIMIT ?", (name, HISTORY_RUNS))
-        mean = sum(r["cost_usd"] for r in costs) / len(costs) if costs else None
-        per_run[name] = mean
-        per_month[name] = mean * _runs_in_30_days(config, name, now) if mean is not None else None
+    per_run, per_month = await workflow_costs(db, config, now)
     m = config.model
     return SpendReport(daily[-1], month_total, m.daily_budget_usd, m.monthly_budget_usd, daily, per_run, per_month)

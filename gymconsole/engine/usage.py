@@ -49,7 +49,10 @@ class UsageTotals:
     unknown_requests: int = 0
     """Requests whose usage the API did not report (in whole or in part): their cost is unknown."""
     estimated_tokens: int = 0
-    """For those requests, the estimate budgets count instead."""
+    """For those requests, the estimate budgets count instead (input from the request's size, output, thinking
+    included, from what was streamed)."""
+    estimated_cost_usd: float = 0.0
+    """The cost of ``estimated_tokens`` at input and output prices: counted by the cost budget, not in ``cost_usd``."""
 
     @property
     def total_tokens(self) -> int:
@@ -67,13 +70,16 @@ class UsageTotals:
         self.cost_usd += cost_of(price, input=input, output=output, cache_read=cache_read, cache_write=cache_write,
                                  cache_write_1h=cache_write_1h)
 
-    def add_reported(self, price: ModelPrice, usage: RequestUsage, estimate: int) -> None:
-        """Add what the API reported; a gap makes the request unknown and its estimate counts for budgets."""
+    def add_reported(self, price: ModelPrice, usage: RequestUsage, estimate: int, output_estimate: int = 0) -> None:
+        """Add what the API reported; a gap makes the request unknown and its estimates count for budgets."""
         self.add(price, input=usage.input or 0, output=usage.output or 0, cache_read=usage.cache_read or 0,
                  cache_write=usage.cache_write or 0, cache_write_1h=usage.cache_write_1h)
         if not usage.complete:
             self.unknown_requests += 1
-            self.estimated_tokens += max(0, estimate - usage.input_total)
+            missing_input = max(0, estimate - usage.input_total)
+            missing_output = output_estimate if usage.output is None else 0
+            self.estimated_tokens += missing_input + missing_output
+            self.estimated_cost_usd += (missing_input * price.input + missing_output * price.output) / 1_000_000
 
     def as_dict(self) -> dict[str, Any]:
         """The ``usage`` object of a :class:`RunResult` (and of ``gymconsole run --json``)."""

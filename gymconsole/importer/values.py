@@ -28,6 +28,7 @@ class BadValue(ValueError):
 
 
 _PLAIN_NUMBER = re.compile(r"-?\d{1,13}(?:\.\d{1,2})?")
+_US_AMOUNT = re.compile(r"\$?(\d{1,3}(?:,\d{3}){1,3}|\d{1,13})(?:\.(\d{1,2}))?")
 
 
 def money_cents(text: str) -> int:
@@ -36,6 +37,9 @@ def money_cents(text: str) -> int:
         whole, _, fraction = text.partition(".")
         cents = abs(int(whole)) * 100 + int((fraction + "00")[:2])
         return -cents if text.startswith("-") else cents
+    if match := _US_AMOUNT.fullmatch(text):  # the next most common: $1,234.56
+        whole, fraction = match.groups()
+        return int(whole.replace(",", "")) * 100 + int(((fraction or "") + "00")[:2])
     raw = text
     negative = False
     if text.startswith("(") and text.endswith(")"):
@@ -67,12 +71,26 @@ def _european(text: str) -> str:
 
 def parse_date(text: str, order: DateOrder) -> str:
     """A calendar date as ``YYYY-MM-DD``; a time of day, if any, is dropped."""
-    if len(text) == 10 and text[4] == "-" and text[7] == "-":
-        try:
-            date.fromisoformat(text)  # the common case: ISO already (validated, returned as it is)
-            return text
-        except ValueError:
-            pass
+    if len(text) == 10:
+        if text[4] == "-" and text[7] == "-":
+            try:
+                date.fromisoformat(text)  # the common case: ISO already (validated, returned as it is)
+                return text
+            except ValueError:
+                pass
+        elif text[2] == text[5] and text[2] in "/.-" and text[:2].isdecimal() and text[3:5].isdecimal() \
+                and text[6:].isdecimal():  # MM/DD/YYYY, DD.MM.YYYY: the same rules as _slashed, without a regex
+            a, b, year = int(text[:2]), int(text[3:5]), int(text[6:])
+            if text[2] == "." or a > 12:
+                day, month = a, b
+            elif b > 12 or order == "mdy":
+                month, day = a, b
+            else:
+                day, month = a, b
+            try:
+                return date(year, month, day).isoformat()
+            except ValueError as exc:
+                raise BadValue(f"{text!r} is not a date ({exc})") from None
     return parse_moment(text, order)[:10]
 
 

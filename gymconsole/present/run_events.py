@@ -37,6 +37,7 @@ from gymconsole.engine.events import (
 )
 from gymconsole.engine.outcome import describe_acts
 from gymconsole.present.sanitize import deep_visible, visible
+from gymconsole.present.tables import aligned_tables
 from gymconsole.present.words import (
     RISK_WORDS,
     VIA_WORDS,
@@ -96,6 +97,8 @@ class RunPresenter:
         self.last_usage: UsageUpdated | None = None
         self.thinking_live = False
         """Thinking is streaming (its block, when it ends, is then not shown again)."""
+        self._call_words: dict[str, str] = {}
+        """Each call's words as its start read them (``send final notice``), for its result line."""
 
     @staticmethod
     def narration(event: TextDelta) -> str:
@@ -123,7 +126,8 @@ class RunPresenter:
         return [line((f"— step {event.iteration}", "muted"))] if event.iteration > 1 else []
 
     def _tool_started(self, event: ToolCallStarted) -> list[Line]:
-        out = [line(("  → ", "tool"), (tool_words(event.name, event.input), "tool"), "  ",
+        words = self._call_words[event.call_id] = tool_words(event.name, event.input)
+        out = [line(("  → ", "tool"), (words, "tool"), "  ",
                     (compact(event.input), "muted"))]
         if self.detail:
             out.append(line((f"      tool {event.name}, risk {event.risk}", "muted")))
@@ -133,7 +137,8 @@ class RunPresenter:
         mark, role = ("  ✗ ", "error") if event.is_error else ("  ✓ ", "ok")
         decision = event.decision
         shown = f" [{decision_words(decision)}]" if decision else ""
-        out = [line((mark, role), (tool_words(event.name), RISK_ROLE.get(event.risk, "")),
+        words = self._call_words.pop(event.call_id, None) or tool_words(event.name)
+        out = [line((mark, role), (words, RISK_ROLE.get(event.risk, "")),
                     f": {visible(event.summary)}", (f"{shown} ({event.duration_ms:.0f} ms)", "muted"))]
         if self.detail:
             out.append(line(("      result " + compact(event.result, 2000), "muted")))
@@ -151,6 +156,8 @@ class RunPresenter:
     def _decided(self, event: ApprovalDecided) -> list[Line]:
         if event.via == "policy" and event.status in ROUTINE_DECISIONS:
             return []  # the tool line's [decision] says it already
+        if event.via == "rule":  # the reason names the rule, who made it and its scope
+            return [line(("  § ", "approval"), f"{tool_words(event.tool)}: approved by {visible(event.reason)}")]
         who = f" by {visible(event.actor)}" if event.actor else ""
         via = VIA_WORDS.get(event.via, visible(event.via))
         count = f", {plural(event.approved_count, 'target')} approved" if event.status == "partial" else ""
@@ -190,7 +197,7 @@ class RunPresenter:
         if getattr(event, "attention", None):
             out.append(line(("  attention: ", "strong error"), visible(event.attention)))
         if event.summary:
-            out.append(line(("  summary: ", "strong"), visible(event.summary, multiline=True)))
+            out.append(line(("  summary: ", "strong"), visible(aligned_tables(event.summary), multiline=True)))
         return out
 
     def usage_words(self) -> str:

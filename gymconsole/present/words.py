@@ -37,7 +37,20 @@ DECISION_WORDS = {
     "pending": "waiting for a person",
 }
 
-VIA_WORDS = {"tui": "in the console", "cli": "at the terminal", "policy": "by policy", "timeout": "by timeout"}
+APPROVAL_STATUS_WORDS = {
+    "pending": "waiting for a person",
+    "asking": "being asked right now",
+    "released": "waiting for a person again",
+    "interrupted": "approved, not finished",
+    "decided": "decided",
+}
+"""An approval request's state as the manager reads it (`approvals --json` keeps the raw value)."""
+
+MESSAGE_KIND_WORDS = {"reminder": "reminder", "final_notice": "final notice", "campaign": "campaign"}
+MESSAGE_STATUS_WORDS = {"queued": "queued", "sending": "sending", "sent": "sent", "failed": "failed"}
+
+VIA_WORDS = {"tui": "in the console", "cli": "at the terminal", "policy": "by policy", "timeout": "by timeout",
+             "rule": "by a standing rule"}
 
 TOOL_WORDS = {
     "get_campaign_prospects": "look up sales prospects",
@@ -73,7 +86,22 @@ def status_words(status: str | None) -> str:
 
 
 def decision_words(decision: str | None) -> str:
+    """``rule #3`` (an act a standing rule approved) reads ``approved by standing rule #3``."""
+    if decision and decision.startswith("rule #"):
+        return f"approved by standing {decision}"
     return DECISION_WORDS.get(decision or "", _fallback(decision or ""))
+
+
+def approval_status_words(status: str | None) -> str:
+    return APPROVAL_STATUS_WORDS.get(status or "", _fallback(status or ""))
+
+
+def message_kind_words(kind: str | None) -> str:
+    return MESSAGE_KIND_WORDS.get(kind or "", _fallback(kind or ""))
+
+
+def message_status_words(status: str | None) -> str:
+    return MESSAGE_STATUS_WORDS.get(status or "", _fallback(status or ""))
 
 
 def tool_words(name: str, arguments: Any = None) -> str:

@@ -1,6 +1,6 @@
 """Acting tools: each plans from current data, then executes through the effects ledger.
 
-Every act has an idempotency key ``workflow:action:target:period`` and runs
+Every act has an idempotency key ``action:target:period`` (whichever workflow asks) and runs
 through :func:`gymconsole.tools.ledger.run_items`: re-check the guard rails,
 claim the key, act and mark it done in one ``BEGIN IMMEDIATE`` transaction,
 so an act happens exactly once however often it is asked for, retried or
@@ -15,7 +15,7 @@ the reason instead of doing something nobody saw.
 
 from __future__ import annotations
 
-import re
+import json
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -24,28 +24,10 @@ from pydantic import Field, field_validator
 from gymconsole.db import Transaction
 from gymconsole.tools import guards
 from gymconsole.tools.base import ActionPlan, PlanItem, Tool, ToolArgs, ToolContext, dollars
+from gymconsole.present.words import money
+from gymconsole.tools import messages
 from gymconsole.tools.ledger import Check, effect_key, run_items, run_items_remote
 from gymconsole.tools.read import ACTIVE_CLAUSE
-
-TEMPLATE_FIELDS = ("first_name", "last_name", "amount_due", "gym_name")
-GYM_NAME = "the gym"
-_PLACEHOLDER = re.compile(r"\{(" + "|".join(TEMPLATE_FIELDS) + r")\}")
-
-
-def render(template: str, person: dict[str, Any]) -> str:
-    """Fill ``{first_name}``-style placeholders; anything else (other braces, format specs) stays as written.
-
-    Plain substitution, not ``str.format``: a template from the model can
-    neither raise nor expand (``{first_name:>999999999}`` stays literal).
-    """
-    values = {
-        "first_name": str(person.get("first_name", "")),
-        "last_name": str(person.get("last_name", "")),
-        "amount_due": f"${dollars(person.get('balance_cents')):.2f}",
-        "gym_name": GYM_NAME,
-    }
-    return _PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
-
 
 def _plan(tool: str, action: str, risk: str, args: ToolArgs, items: list[PlanItem],
           skipped: list[dict[str, Any]], message: dict[str, Any] | None = None) -> ActionPlan:
@@ -89,7 +71,7 @@ async def _plan_members(ctx: ToolContext, args: MemberIdsArgs, action: str, chec
             skipped.append({"id": member_id, "name": label, "reason": reason})
             continue
         assert member is not None
-        key = effect_key(ctx, action, f"member-{member_id}", period_of(member))
+        key = effect_key(action, f"member-{member_id}", period_of(member))
         items.append(PlanItem(member_id, label, key, detail(member)))
     return items, skipped
 
@@ -194,7 +176,7 @@ async def plan_escalate(ctx: ToolContext, args: MemberIdsArgs) -> ActionPlan:
             skipped.append({"id": member_id, "name": label, "reason": reason})
             continue
         assert member is not None
-        key = effect_key(ctx, "escalate_to_collections", f"member-{member_id}", member["past_due_since"])
+        key = effect_key("escalate_to_collections", f"member-{member_id}", member["past_due_since"])
         notice = await guards.final_notice_date(ctx.db, member)
         items.append(PlanItem(member_id, label, key, {
             "amount": dollars(member["balance_cents"]), "past_due_since": member["past_due_since"],
@@ -239,7 +221,8 @@ class CampaignArgs(ToolArgs):
     channel: Literal["email", "sms"] = Field("email", description="How it is sent.")
     subject: str = Field("", max_length=120, description="Email subject.")
     template: str = Field(min_length=1, max_length=1000,
-                          description="Message text; may use {first_name}, {last_name}, {gym_name}.")
+                          description="Message text; may use {first_name}, {last_name}, {gym_name}. The gym's footer "
+                                      "(and a STOP line for SMS) is added below it.")
     max_recipients: int = Field(50, ge=1, le=1000, description="Most people to send to in this call.")
 
 
@@ -279,8 +262,9 @@ async def plan_campaign(ctx: ToolContext, args: CampaignArgs) -> ActionPlan:
         kind = "member"
     items = [
         PlanItem(row["id"], f"{row['first_name']} {row['last_name']}",
-                 effect_key(ctx, "send_campaign", f"{kind}-{row['id']}", ctx.today()),
-                 {"person_kind": kind, "to": row["address"], "channel": args.channel, "text": render(args.template, row)})
+                 effect_key("send_campaign", f"{kind}-{row['id']}", ctx.today()),
+                 {"person_kind": kind, "to": row["address"], "channel": args.channel,
+                  "text": messages.campaign_text(ctx.config, args.template, args.channel, row)})
         for row in rows
     ]
     risk = await _message_risk(ctx, items, ("campaign",))
@@ -307,7 +291,8 @@ async def execute_campaign(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]
             reason = await guards.check_prospect(ctx, tx, person)
         else:
             reason = await guards.check_marketing_member(ctx, tx, person)
-        return reason or _changed("text", item.detail["text"], render(template, person or {}))
+        now = messages.campaign_text(ctx.config, template, plan.args["channel"], person or {})
+        return reason or _changed("text", item.detail["text"], now)
 
     async def act(tx: Transaction, item: PlanItem) -> dict[str, Any]:
         await _queue_message(ctx, tx, item, "campaign", item.detail["person_kind"], plan.args["channel"],
@@ -326,15 +311,6 @@ async def _queue_message(ctx: ToolContext, tx: Transaction, item: PlanItem, kind
         "INSERT INTO outbox (effect_key, kind, channel, person_kind, person_id, to_address, subject, body, created_at, "
         "run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [item.key, kind, channel, person_kind, item.target_id, to, subject, body, ctx.now_iso(), ctx.run_id])
-
-
-NOTICE_TEMPLATES = {
-    "reminder": "Hi {first_name}, a friendly reminder that your account at {gym_name} has {amount_due} past due. "
-                "Please pay at the front desk or online.",
-    "final_notice": "Hi {first_name}, this is a final notice: {amount_due} is past due on your account at {gym_name}. "
-                    "Without payment, door access will be paused and the account may go to collections.",
-}
-NOTICE_SUBJECT = "Your account is past due"
 
 
 class NotifyArgs(MemberIdsArgs):
@@ -364,12 +340,14 @@ async def plan_notify(ctx: ToolContext, args: NotifyArgs) -> ActionPlan:
     def detail(member: dict[str, Any]) -> dict[str, Any]:
         return {"balance": dollars(member["balance_cents"]), "to": member[address], "channel": args.channel,
                 "days_past_due": guards.days_between(member["past_due_since"], ctx.today()),
-                "text": render(NOTICE_TEMPLATES[args.kind], member)}
+                "text": messages.notice_text(ctx.config, args.kind, args.channel, member)}
 
     items, skipped = await _plan_members(ctx, args, f"notify_{args.kind}", check, period, detail)
-    risk = await _message_risk(ctx, items, tuple(NOTICE_TEMPLATES))
+    risk = await _message_risk(ctx, items, messages.NOTICE_KINDS)
+    subject = messages.notice_subject(ctx.config) if args.channel == "email" else ""
+    template = getattr(ctx.config.messages, args.kind)
     return _plan("notify_past_due_member", f"Send {label}", risk, args, items, skipped,
-                 _message(args.channel, NOTICE_SUBJECT, NOTICE_TEMPLATES[args.kind], items))
+                 _message(args.channel, subject, template, items))
 
 
 async def execute_notify(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]:
@@ -381,11 +359,13 @@ async def execute_notify(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]:
         member = await guards.load_member(tx, item.target_id)
         if reason := guards.check_notify(ctx, member, kind):
             return reason
-        return _changed("text", item.detail["text"], render(NOTICE_TEMPLATES[kind], member or {}))
+        now = messages.notice_text(ctx.config, kind, plan.args["channel"], member or {})
+        return _changed("text", item.detail["text"], now)
 
     async def act(tx: Transaction, item: PlanItem) -> dict[str, Any]:
         await _queue_message(ctx, tx, item, kind, "member", plan.args["channel"], item.detail["to"],
-                             plan.message["subject"] if plan.message else NOTICE_SUBJECT, item.detail["text"])
+                             plan.message["subject"] if plan.message else messages.notice_subject(ctx.config),
+                             item.detail["text"])
         return {"queued": kind}
 
     return await run_items(ctx, plan, check, act)
@@ -427,9 +407,9 @@ async def plan_reward(ctx: ToolContext, args: RewardArgs) -> ActionPlan:
             skipped.append({"id": referral_id, "name": label, "reason": reason})
             continue
         assert row is not None
-        items.append(PlanItem(referral_id, label, effect_key(ctx, "issue_referral_reward", f"referral-{referral_id}", "once"),
+        items.append(PlanItem(referral_id, label, effect_key("issue_referral_reward", f"referral-{referral_id}", "once"),
                               {"member_id": row["referrer_id"], "amount": amount, "referred": row["referred_name"]}))
-    return _plan("issue_referral_reward", f"Credit ${amount:.2f} referral reward", "moderate", args, items, skipped)
+    return _plan("issue_referral_reward", f"Credit {money(amount)} referral reward", "moderate", args, items, skipped)
 
 
 async def execute_reward(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]:
@@ -449,7 +429,7 @@ async def execute_reward(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]:
     return await run_items(ctx, plan, check, act)
 
 
-class FlagArgs(ToolArgs):
+class InvoiceFlag(ToolArgs):
     invoice_id: int = Field(ge=1, description="The invoice to flag for the manager.")
     reason: Literal["duplicate", "large_amount", "zero_or_negative", "open_overdue", "other"] = Field(
         description="Why it needs a look.")
@@ -461,17 +441,31 @@ class FlagArgs(ToolArgs):
         return " ".join(value.split())
 
 
+class FlagArgs(ToolArgs):
+    # One call for all of a review's invoices: nine one-invoice calls cost nine tool calls and nine results
+    # in the conversation (what a run pays for), and nine approvals where one is asked.
+    invoices: list[InvoiceFlag] = Field(min_length=1, max_length=50, description="The invoices to flag, each with "
+                                        "its reason and note; one invoice once.")
+
+
 async def plan_flag(ctx: ToolContext, args: FlagArgs) -> ActionPlan:
-    row = await ctx.db.fetch_one(
+    flags = list({flag.invoice_id: flag for flag in args.invoices}.values())  # the last word on an invoice counts
+    rows = {row["id"]: row for row in await ctx.db.fetch_all(
         "SELECT i.id, i.amount_cents, i.status, m.first_name, m.last_name FROM invoices i "
-        "JOIN members m ON m.id = i.member_id WHERE i.id = ?", [args.invoice_id])
-    if row is None:
-        return _plan("flag_invoice", "Flag invoice", "moderate", args, [],
-                     [{"id": args.invoice_id, "reason": "no such invoice"}])
-    item = PlanItem(args.invoice_id, f"invoice #{args.invoice_id} ({row['first_name']} {row['last_name']})",
-                    effect_key(ctx, "flag_invoice", f"invoice-{args.invoice_id}", args.reason),
-                    {"amount": dollars(row["amount_cents"]), "status": row["status"], "reason": args.reason})
-    return _plan("flag_invoice", "Flag invoice for review", "moderate", args, [item], [])
+        "JOIN members m ON m.id = i.member_id WHERE i.id IN (SELECT value FROM json_each(?))",
+        [json.dumps([flag.invoice_id for flag in flags])])}
+    items, skipped = [], []
+    for flag in flags:
+        row = rows.get(flag.invoice_id)
+        if row is None:
+            skipped.append({"id": flag.invoice_id, "reason": "no such invoice"})
+            continue
+        items.append(PlanItem(flag.invoice_id, f"invoice #{flag.invoice_id} ({row['first_name']} {row['last_name']})",
+                              effect_key("flag_invoice", f"invoice-{flag.invoice_id}", flag.reason),
+                              {"amount": dollars(row["amount_cents"]), "status": row["status"], "reason": flag.reason,
+                               "note": flag.note}))
+    return _plan("flag_invoice", "Flag invoices for review" if len(items) > 1 else "Flag invoice for review",
+                 "moderate", args, items, skipped)
 
 
 async def execute_flag(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]:
@@ -480,11 +474,11 @@ async def execute_flag(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]:
         return None if exists else "no such invoice"
 
     async def act(tx: Transaction, item: PlanItem) -> dict[str, Any]:
-        reason = f"{plan.args['reason']}: {plan.args.get('note', '')}".strip(": ")
+        reason = f"{item.detail['reason']}: {item.detail.get('note', '')}".strip(": ")
         await tx.insert("INSERT INTO flags (effect_key, kind, subject_kind, subject_id, reason, created_at, run_id) "
                         "VALUES (?, 'invoice_review', 'invoice', ?, ?, ?, ?)",
                         [item.key, item.target_id, reason, ctx.now_iso(), ctx.run_id])
-        return {"flagged": plan.args["reason"]}
+        return {"flagged": item.detail["reason"]}
 
     return await run_items(ctx, plan, check, act)
 
@@ -501,7 +495,8 @@ ACT_TOOLS: list[Tool] = [
          "act", plan=plan_escalate, execute=execute_escalate),
     Tool("issue_referral_reward", "Credit the referral reward to members whose referral joined within the window.",
          RewardArgs, "moderate", "act", plan=plan_reward, execute=execute_reward),
-    Tool("flag_invoice", "Flag an invoice for the manager's review (duplicate, unusual amount, overdue).", FlagArgs,
+    Tool("flag_invoice", "Flag invoices for the manager's review (duplicate, unusual amount, overdue), all in "
+         "one call.", FlagArgs,
          "moderate", "act", plan=plan_flag, execute=execute_flag),
     Tool("suspend_door_access", "Suspend members' door access for non-payment. Only members past the suspension "
          "thresholds are accepted; a person must approve.", DoorArgs, "high", "act",

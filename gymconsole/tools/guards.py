@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from gymconsole.clock import iso
 from gymconsole.db import Transaction
+from gymconsole.present.words import money
 from gymconsole.tools.base import ToolContext
 
 PROSPECT_STAGES = ("new", "contacted", "toured", "trial")
@@ -155,7 +156,7 @@ def check_suspend(ctx: ToolContext, member: dict[str, Any] | None) -> str | None
     if days < t.suspend_after_days:
         return f"only {days} days past due (suspend from {t.suspend_after_days})"
     if member["balance_cents"] < round(t.suspend_min_amount * 100):
-        return f"balance ${member['balance_cents'] / 100:.2f} is under ${t.suspend_min_amount:.2f}"
+        return f"balance {money(member['balance_cents'] / 100)} is under {money(t.suspend_min_amount)}"
     return None
 
 
@@ -169,7 +170,7 @@ def check_restore(member: dict[str, Any] | None) -> str | None:
     if member["access_state"] != "suspended":
         return "door access is not suspended"
     if member["balance_cents"] > 0:
-        return f"still owes ${member['balance_cents'] / 100:.2f}"
+        return f"still owes {money(member['balance_cents'] / 100)}"
     if member["standing"] == "red":
         return "standing is red"
     return None
@@ -196,7 +197,7 @@ async def check_escalate(ctx: ToolContext, db: Transaction, member: dict[str, An
     if days < t.escalation_days:
         return f"only {days} days past due (collections from {t.escalation_days})"
     if member["balance_cents"] < round(t.escalation_min_amount * 100):
-        return f"balance ${member['balance_cents'] / 100:.2f} is under ${t.escalation_min_amount:.2f}"
+        return f"balance {money(member['balance_cents'] / 100)} is under {money(t.escalation_min_amount)}"
     if await db.fetch_value("SELECT 1 FROM collections WHERE member_id = ? AND escalated_at >= ?",
                             [member["id"], member["past_due_since"]]):
         return "already with collections"

@@ -1,8 +1,10 @@
 """The effects ledger: every act happens exactly once.
 
-An act's idempotency key is ``workflow:action:target:period`` (the period is
-what makes a repeat legitimate: a new past-due episode, a new day, a new
-week).  :func:`run_items` executes a plan one item per ``BEGIN IMMEDIATE``
+An act's idempotency key is ``action:target:period`` (the period is what
+makes a repeat legitimate: a new past-due episode, a new day, a new week).
+It does not name the workflow: one reminder per member per week whoever asks
+for it, a scheduled workflow, the assistant or a saved question; the
+``workflow`` column still records who did it.  :func:`run_items` executes a plan one item per ``BEGIN IMMEDIATE``
 transaction: re-check the guard rails against current data, claim the key
 (``INSERT ... ON CONFLICT DO NOTHING``), make the change, mark the key done,
 commit.  A process killed mid-item leaves nothing (the transaction rolls
@@ -29,17 +31,17 @@ from gymconsole.tools.guards import stale_data_block
 log = logging.getLogger(__name__)
 
 
-def effect_key(ctx: ToolContext, action: str, target: str, period: str) -> str:
-    return f"{ctx.workflow}:{action}:{target}:{period}"
+def effect_key(action: str, target: str, period: str) -> str:
+    return f"{action}:{target}:{period}"
 
 
 async def claim(ctx: ToolContext, tx: Transaction, item: PlanItem, action: str) -> bool:
     """Claim an idempotency key; False when the act was already done."""
-    workflow, _, target, period = _split_key(item.key)
+    _, target, period = _split_key(item.key)
     inserted = await tx.insert(
         "INSERT INTO effects (key, workflow, action, target, period, status, run_id, created_at) "
         "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (key) DO NOTHING",
-        [item.key, workflow, action, target, period, ctx.run_id, ctx.now_iso()],
+        [item.key, ctx.workflow, action, target, period, ctx.run_id, ctx.now_iso()],
     )
     return inserted is not None
 
@@ -51,10 +53,10 @@ async def mark_done(ctx: ToolContext, tx: Transaction, item: PlanItem, result: d
     )
 
 
-def _split_key(key: str) -> tuple[str, str, str, str]:
+def _split_key(key: str) -> tuple[str, str, str]:
     """The parts of a key; the period may itself hold colons (a timestamp), the others never do."""
-    workflow, action, target, period = key.split(":", 3)
-    return workflow, action, target, period
+    action, target, period = key.split(":", 2)
+    return action, target, period
 
 
 Check = Callable[[Transaction, PlanItem], Awaitable[str | None]]

@@ -462,10 +462,17 @@ class GymConsoleApp(App[int]):
         if isinstance(self.screen, AskScreen):
             return
         if any(isinstance(screen, ApprovalModal) for screen in self.screen_stack):
+            self.say("Answer the approval request first (y approves, n denies); then ? asks.", severity="warning")
             return
         if not self.is_screen_installed("ask"):
             self.install_screen(AskScreen(), "ask")
         self.push_screen("ask")
+
+    def action_open_rules(self) -> None:
+        from gymconsole.tui.screens.rules import RulesScreen
+
+        if self._to_dashboard():
+            self.push_screen(RulesScreen())
 
     def action_saved_question(self, name: str) -> None:
         """Ask a saved question again (offline: run its stored queries) on the ask screen."""

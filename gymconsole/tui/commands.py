@@ -35,6 +35,8 @@ class ConsoleCommands(Provider):
         yield "Open configuration", app.action_open_config, "effective settings and where they came from"
         yield "Open imports", app.action_open_import, "each table's data age; preview and import an export"
         yield "Ask the assistant", app.action_ask, "a question or a one-off task in plain words (? or /)"
+        yield ("Open standing approval rules", app.action_open_rules,
+               "approvals decided ahead: list, add, revoke (also s on pending approvals)")
         for saved in self._saved:
             yield (f"Saved question: {saved['name']}", partial(app.action_saved_question, saved["name"]),
                    saved["question"][:80])

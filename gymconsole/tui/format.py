@@ -34,6 +34,10 @@ STATUS_STYLE = {
     "interrupted": "error",
     "missed": "warning",
     "skipped": "foreground-muted",
+    "truncated": "warning",
+    "context_exceeded": "error",
+    "rate_limited": "warning",
+    "attention": "warning",
 }
 RISK_STYLE = {"safe": "success", "moderate": "warning", "high": "error"}
 DECISION_STYLE = {
@@ -75,6 +79,19 @@ def styled(app: App[Any] | None, value: Any, table: dict[str, str], key: str | N
     else:
         shown = str(value).replace("_", " ")
     return cell(shown, theme_style(app, variable, bold=name in ("failed", "high", "denied")) if variable else "")
+
+
+def run_status(app: App[Any] | None, run: dict[str, Any]) -> Text:
+    """A run's status cell: "needs attention" when its summary claimed acts the facts do not show."""
+    if run.get("attention"):
+        return cell("needs attention", theme_style(app, STATUS_STYLE["attention"], bold=True))
+    return styled(app, run.get("status", ""), STATUS_STYLE)
+
+
+def run_summary(run: dict[str, Any]) -> str:
+    """What a run ended with, the attention note first (the facts before the model's own words)."""
+    text = run.get("error") or run.get("summary") or ""
+    return f"attention: {run['attention']}; {text}" if run.get("attention") else text
 
 
 _LINE_SPACE = re.compile(r"[ \t\r\n]+")

@@ -160,4 +160,4 @@ class RunTrace:
 
     @property
     def total_tokens(self) -> int:
-        return self.usage.get("input", 0) + self.usage.get("output", 0)
+        return sum(self.usage.get(key, 0) for key in ("input", "output", "cache_read", "cache_write"))  # cached too

@@ -22,6 +22,7 @@ from textual.widgets import Footer, Input, Static
 from gymconsole.clock import Clock
 from gymconsole.tools.registry import Decision
 from gymconsole.tui.format import RISK_STYLE, duration, parse_time, theme_style
+from gymconsole.tui.screens.dashboard import MODAL_NAV_BINDINGS
 from gymconsole.tui.widgets.plan_view import PlanItems, PlanView, as_plan
 
 if TYPE_CHECKING:
@@ -36,8 +37,8 @@ class ApprovalModal(ModalScreen[Decision | None]):
         Binding("n", "deny", "Deny…"),
         Binding("space", "toggle_row", "Tick/untick", show=False),
         Binding("tab", "app.focus_next", "Targets/message"),
-        Binding("q", "app.quit", "Quit"),
         Binding("escape", "cancel_reason", "Back", show=False),
+        *MODAL_NAV_BINDINGS,
     ]
 
     def __init__(self, request: ApprovalRequest, *, clock: Clock, actor: str, queued: int = 0) -> None:
@@ -53,13 +54,15 @@ class ApprovalModal(ModalScreen[Decision | None]):
     def compose(self) -> ComposeResult:
         request = self.request
         with Vertical(id="approval-dialog") as dialog:
-            dialog.border_title = f"Approval needed · {request.workflow}"
+            workflow = self.app.config.workflows.get(request.workflow) if hasattr(self.app, "config") else None
+            dialog.border_title = f"Approval needed · {workflow.title if workflow else request.workflow}"
             heading = Text(request.title or self.plan.title, style="bold")
             heading.append(f"   request #{request.approval_id}", "dim")
             yield Static(heading, id="approval-title")
             yield PlanView(self.plan, workflow=request.workflow, run_id=request.run_id, id="approval-plan")
             yield Static(id="approval-countdown")
-            yield Input(placeholder="Why deny? (enter to deny, escape to go back)", id="deny-reason")
+            yield Input(placeholder="Why deny? Type it, enter denies, escape goes back", id="deny-reason",
+                        compact=True)
             yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -73,7 +76,9 @@ class ApprovalModal(ModalScreen[Decision | None]):
         text = Text()
         risk = self.plan.risk
         text.append(f" {risk.upper()} RISK ", theme_style(self.app, RISK_STYLE.get(risk, "foreground"), bold=True))
-        if remaining > 0:
+        if remaining > 0 and self.query_one("#deny-reason").display:
+            text.append(f"  {duration(remaining)} left · enter denies · escape goes back")
+        elif remaining > 0:
             text.append(f"  decide within {duration(remaining)}; then it waits in Pending approvals")
         else:
             text.append("  time is up: saving it as pending…", theme_style(self.app, "warning"))
@@ -107,11 +112,13 @@ class ApprovalModal(ModalScreen[Decision | None]):
         reason = self.query_one("#deny-reason", Input)
         reason.display = True
         reason.focus()
+        self._tick()
 
     def action_cancel_reason(self) -> None:
         reason = self.query_one("#deny-reason", Input)
         reason.display = False
         self.query_one(PlanItems).focus()
+        self._tick()
 
     @on(Input.Submitted, "#deny-reason")
     def _denied(self, event: Input.Submitted) -> None:

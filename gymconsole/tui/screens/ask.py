@@ -24,7 +24,10 @@ from textual.widgets import Footer, Header, Input, Static
 
 from gymconsole.engine.answer import TableBlock, split_answer
 from gymconsole.present.tables import table_renderable
+from gymconsole.present.words import decision_words, tool_words
+from gymconsole.present.sanitize import visible
 from gymconsole.tui.trace import RunTrace
+from gymconsole.tui.screens.dashboard import TYPING_QUIT
 
 if TYPE_CHECKING:
     from gymconsole.tui.app import GymConsoleApp
@@ -43,9 +46,9 @@ def render_answer(trace: RunTrace) -> RenderableType:
     parts: list[RenderableType] = []
     for call in trace.calls.values():
         mark, style = ("✗", "red") if call.is_error else (("✓", "green") if call.finished else ("…", "yellow"))
-        decision = f" [{call.decision}]" if call.decision else ""
-        parts.append(Text.assemble((f"  {mark} ", style), (call.name, "cyan"), f": {call.summary or 'running'}",
-                                   (decision, "bold")))
+        decision = f" [{decision_words(call.decision)}]" if call.decision else ""
+        parts.append(Text.assemble((f"  {mark} ", style), (tool_words(call.name, call.input), "cyan"),
+                                   f": {visible(call.summary) or 'running'}", (decision, "bold")))
     if trace.finished and trace.summary:  # the answer itself, without the narration of earlier steps
         notes = [piece.strip("\n") for piece in trace.text if piece.lstrip("\n").startswith(_NOTE_LINES)]
         parts += [Text(note, style="yellow") for note in notes]
@@ -76,10 +79,13 @@ class AskScreen(Screen[None]):
     """Questions and answers of this session; the input at the bottom."""
 
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back"),
+        Binding("escape", "back", "Back"),
         Binding("ctrl+n", "new_conversation", "New conversation"),
-        Binding("ctrl+x", "cancel", "Stop"),
+        Binding("ctrl+s", "save_question", "Save question"),
+        Binding("ctrl+x", "cancel", "Stop", priority=True),  # over the input's "cut": the input always has focus
+        TYPING_QUIT,
     ]
+    PLACEHOLDER = "Ask a question or give a task, then enter · esc back"
     DEFAULT_CSS = """
     AskScreen #ask-log { height: 1fr; padding: 0 1; }
     AskScreen .ask-question { color: $accent; text-style: bold; margin-top: 1; }
@@ -98,6 +104,11 @@ class AskScreen(Screen[None]):
         self.current: int | None = None
         self._answers: dict[int, Static] = {}
         self._pending_answer: Static | None = None
+        self._asked = ""
+        self.last_question = ""
+        """The text of ``last_run``'s question (what ctrl+s saves)."""
+        self.naming = False
+        """True while the input takes a name for the last question instead of a question."""
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -105,12 +116,14 @@ class AskScreen(Screen[None]):
             yield Static(Text("Ask about members, prospects, invoices, payments, door access, or why something "
                               "happened; or give a one-off task (every act asks you first)."), id="ask-intro")
         yield Static("", id="ask-status", markup=False)
-        yield Input(placeholder="Ask a question or give a task, then enter · esc back", id="ask-input")
+        yield Input(placeholder=self.PLACEHOLDER, id="ask-input")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.app.run_signal.subscribe(self, self.run_changed)
         self.query_one("#ask-input", Input).focus()
+        if self.app.services is not None and self.app.offline_mode:  # said at once, not after typing a question
+            self.run_worker(self._offline_help(), group="ask-help", exit_on_error=False)
 
     def on_screen_resume(self) -> None:
         self.query_one("#ask-input", Input).focus()
@@ -127,6 +140,12 @@ class AskScreen(Screen[None]):
         question = event.value.strip()
         if not question:
             return
+        if self.naming:
+            event.input.value = ""
+            self._naming(False)
+            self.run_worker(self._save(question, self.last_question, self.last_run), group="ask-save",
+                            exit_on_error=False)
+            return
         if self.waiting:
             self.app.say("Wait for the answer (or ctrl+x to stop it) before asking again.", severity="warning")
             return
@@ -136,6 +155,7 @@ class AskScreen(Screen[None]):
         await self.log_view.mount(answer)
         self._pending_answer = answer
         self.log_view.scroll_end(animate=False)
+        self._asked = question
         self.ask(question)
 
     def ask(self, question: str) -> None:
@@ -220,6 +240,8 @@ class AskScreen(Screen[None]):
         self._pending_answer = None
         if target is not None:
             target.update(Text(message.text, style="yellow"))
+        else:
+            self.log_view.mount(Static(Text(message.text, style="yellow"), classes="ask-answer"))
         self.log_view.scroll_end(animate=False)
 
     async def run_changed(self, run_id: int) -> None:
@@ -241,10 +263,54 @@ class AskScreen(Screen[None]):
     @on(AskDone)
     def _done(self, message: AskDone) -> None:
         self.waiting = False
-        self._status(f"run #{message.run_id} {message.status.replace('_', ' ')} · enter a follow-up, "
-                     "ctrl+n for a new conversation")
+        self._status(f"run #{message.run_id} {message.status.replace('_', ' ')} · type a follow-up · "
+                     "ctrl+s save it · ctrl+n new conversation")
         if message.status == "succeeded":
             self.last_run = message.run_id
+            self.last_question = self._asked
+
+    def action_back(self) -> None:
+        if self.naming:
+            self._naming(False)
+            self._status("not saved")
+            return
+        self.app.pop_screen()
+
+    def _naming(self, on: bool) -> None:
+        self.naming = on
+        field = self.query_one("#ask-input", Input)
+        field.placeholder = ("a name for the last question (letters, digits, - and _), then enter · esc cancels"
+                             if on else self.PLACEHOLDER)
+        field.focus()
+
+    def action_save_question(self) -> None:
+        """Keep the last answered question under a name: the palette lists it, `questions run` asks it again."""
+        if not self.last_question:
+            self.app.say("Ask a question first; ctrl+s then saves it under a name.", severity="warning")
+            return
+        self.query_one("#ask-input", Input).value = ""
+        self._naming(True)
+        self._status(f"saving: {self.last_question[:60]}")
+
+    async def _save(self, name: str, question: str, run_id: int | None) -> None:
+        from gymconsole.engine.saved import SavedQuestions
+
+        services = self.app.services
+        if services is None:
+            return
+        saved = SavedQuestions(services.db, services.clock)
+        try:
+            if run_id is None:
+                await saved.save(name, question)
+                kept = 0
+            else:
+                kept = await saved.save_from_run(name, run_id, question)
+        except ValueError as exc:
+            self.app.say(str(exc), severity="warning")
+            self._status("not saved")
+            return
+        offline = f"; its {kept} queries also run without Claude" if kept else ""
+        self._status(f"saved as {name}: ctrl+p runs it again{offline}")
 
     def action_new_conversation(self) -> None:
         self.last_run = None

@@ -18,6 +18,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
 
 from gymconsole.config import Config, ConfigError, load_config
@@ -57,6 +58,17 @@ def show_value(value: Any) -> str:
     return visible(value)
 
 
+MESSAGES_SHOWN = {
+    "gym": ("reminder by email", "campaign by email"),
+    "reminder": ("reminder by email", "reminder by text message"),
+    "final_notice": ("final notice by email",),
+    "notice_subject": ("reminder by email",),
+    "campaign_footer": ("campaign by email", "campaign by text message"),
+    "sms_stop": ("reminder by text message", "campaign by text message"),
+}
+"""Which example messages the detail pane shows for a `[gym]` or `[messages]` value."""
+
+
 class ConfigScreen(Screen[None]):
     """The configuration the console runs with."""
 
@@ -78,7 +90,9 @@ class ConfigScreen(Screen[None]):
         table: DataTable[Text] = DataTable(id="config-table", cursor_type="row", zebra_stripes=True)
         table.border_title = "effective configuration"
         yield table
-        yield Static(id="config-detail")
+        with VerticalScroll(id="config-detail-scroll") as scroll:
+            scroll.border_title = "detail (tab, then ↑↓ to scroll)"
+            yield Static(id="config-detail")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -130,7 +144,19 @@ class ConfigScreen(Screen[None]):
         text.append((description or "") + "\n")
         if isinstance(value, str) and ("\n" in value.strip() or len(value) > 70):
             text.append(visible(value.strip(), multiline=True), theme_style(self.app, "accent"))
+        for what, message in self._messages_shown_for(key):
+            text.append(f"{what}, as sent to an example member:\n", "bold")
+            text.append(visible(message, multiline=True) + "\n", theme_style(self.app, "accent"))
         self.query_one("#config-detail", Static).update(text)
+
+    def _messages_shown_for(self, key: str) -> list[tuple[str, str]]:
+        """The messages a `[gym]` or `[messages]` value goes into, filled exactly as they are sent."""
+        from gymconsole.tools.messages import examples
+
+        if not key.startswith(("gym.", "messages.")):
+            return []
+        wanted = MESSAGES_SHOWN.get(key.partition(".")[2] if key.startswith("messages.") else "gym", ())
+        return [(what, message) for what, message in examples(self.app.config) if what in wanted]
 
     def action_revalidate(self) -> None:
         path = self.app.config.source_path

@@ -13,7 +13,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from gymconsole.present.words import plural, tool_words
+from gymconsole.present.words import cost, money, plural, tool_words
 from gymconsole.tui.format import (
     STATUS_STYLE,
     cell,
@@ -21,6 +21,8 @@ from gymconsole.tui.format import (
     describe_schedule,
     one_line,
     parse_time,
+    run_status,
+    run_summary,
     styled,
     theme_style,
     when,
@@ -40,14 +42,22 @@ CELL_PADDING = 2
 RECENT_COLUMNS = ("run", "started", "workflow", "status", "summary")
 
 NAV_BINDINGS = [
+    Binding("q", "app.quit", "Quit"),
     Binding("l", "app.open_live", "Live"),
     Binding("h", "app.open_history", "History"),
     Binding("a", "app.open_approvals", "Approvals"),
     Binding("c", "app.open_config", "Config"),
     Binding("d", "app.toggle_dry_run", "Dry run"),
-    Binding("q", "app.quit", "Quit"),
 ]
-"""Keys every full screen shares (the command palette reaches the same actions)."""
+"""Keys every full screen shares (the command palette reaches the same actions).  After a screen's own keys, in
+this order: an 80-column footer that runs out of room drops the ones on the right, never Quit."""
+
+TYPING_QUIT = Binding("ctrl+q", "app.quit", "Quit", key_display="^q", priority=True)  # priority: shown over the app's
+"""For the footer of a screen that opens with the focus in a text box, where `q` is a letter."""
+
+MODAL_NAV_BINDINGS = [Binding(b.key, b.action, b.description, show=b.key == "q") for b in NAV_BINDINGS]
+"""The same keys in a modal, where the app's own bindings do not reach: quit shown, the rest at work but
+unlisted (while an approval is open, moving away says to decide first)."""
 
 
 class DashboardScreen(Screen[None]):
@@ -57,8 +67,8 @@ class DashboardScreen(Screen[None]):
         Binding("r", "run_selected", "Run"),
         Binding("p", "pause_selected", "Pause"),
         Binding("P", "app.pause_all", "Pause all", show=False),
-        *NAV_BINDINGS,
         Binding("i", "app.open_import", "Import"),
+        *NAV_BINDINGS,
     ]
 
     app: GymConsoleApp
@@ -129,11 +139,16 @@ class DashboardScreen(Screen[None]):
                 status_cell = cell("scheduled", theme_style(app, "success"))
             next_run = job.get("next_run")
             held = _held_words(job)
+            retry = job.get("retry_at") if not held else None
+            if retry:  # a rate-limited scheduled run, tried once more when the API said it could go on
+                next_cell = cell(f"retry {when(retry, zone, now)}", theme_style(app, "warning", bold=True))
+            else:
+                next_cell = cell(held, theme_style(app, "warning")) if held else cell(
+                    when(next_run, zone, now) if next_run else "—")
             self._cells[name].update({
-                "next run": cell(held, theme_style(app, "warning")) if held else cell(
-                    when(next_run, zone, now) if next_run else "—"),
+                "next run": next_cell,
                 "last run": cell(when(last.get("started_at"), zone, now) if last else "never"),
-                "last status": styled(app, last.get("status", ""), STATUS_STYLE) if last else cell("never run"),
+                "last status": run_status(app, last) if last else cell("never run"),
                 "state": status_cell,
             })
         self._fit_columns(force_update=True)
@@ -149,8 +164,8 @@ class DashboardScreen(Screen[None]):
         recent.clear()
         for run in state.recent:
             recent.add_row(cell(f"#{run['id']}"), cell(when(run.get("started_at"), zone, now)),
-                           cell(run.get("workflow")), styled(self.app, run.get("status", ""), STATUS_STYLE),
-                           cell(one_line(run.get("error") or run.get("summary"), 60)), key=str(run["id"]))
+                           cell(run.get("workflow")), run_status(self.app, run),
+                           cell(one_line(run_summary(run), 60)), key=str(run["id"]))
         if row_key is not None and row_key in recent.rows:
             recent.move_cursor(row=recent.get_row_index(row_key))
 
@@ -167,7 +182,7 @@ class DashboardScreen(Screen[None]):
             if job["name"] in self._cells:
                 held = _held_words(job)
                 value = cell(held, theme_style(self.app, "warning")) if held else cell(
-                    countdown(parse_time(job.get("next_run")), now))
+                    countdown(parse_time(job.get("retry_at") or job.get("next_run")), now))
                 self._cells[job["name"]]["in"] = value
                 if "in" in self._shown_columns and job["name"] in table.rows:
                     table.update_cell(job["name"], "in", value, update_width=True)
@@ -201,6 +216,10 @@ class DashboardScreen(Screen[None]):
                 for column in shown:
                     table.update_cell(name, column, cells[column], update_width=True)
 
+    @on(SpendPanel.Loaded)
+    def _costs_loaded(self) -> None:
+        self._show_detail()
+
     @on(DataTable.RowHighlighted, "#workflows")
     def _highlighted(self) -> None:
         self._show_detail()
@@ -218,11 +237,20 @@ class DashboardScreen(Screen[None]):
         mode = "offline playbook" if self.app.offline_mode else f"model {config.model_for(name)}"
         text.append(f"{mode} · up to {plural(workflow.max_iterations, 'step')} · {describe_schedule(workflow.schedule)}"
                     f" (cron {workflow.schedule.describe()})\n", muted)
+        report = self.query_one(SpendPanel).report
+        if report is not None and report.per_run.get(name) is not None:
+            monthly = report.per_month.get(name)
+            text.append(f"AI cost {cost(report.per_run[name])} a run" + (
+                f", {money(monthly)} a month at its schedule" if monthly else "") + " (from its history)\n", muted)
         text.append("can: " + ", ".join(tool_words(tool) for tool in workflow.tools) + "\n", muted)
         text.append("keys: r run now · p pause or resume · P pause or resume all\n", muted)
         text.append(one_line(config.task_for(name), 600))
         state = self.app.state
         last = state.last_runs.get(name) if state else None
+        if last and last.get("attention"):
+            text.append(f"\n\nlast run #{last.get('id', '?')} needs attention: ",
+                        theme_style(self.app, "warning", bold=True))
+            text.append(one_line(last["attention"], 300))
         if last and (last.get("summary") or last.get("error")):
             text.append(f"\n\nlast run #{last.get('id', '?')}: ", "bold")
             text.append(one_line(last.get("error") or last.get("summary"), 400),

@@ -20,7 +20,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Select, Static
 
-from gymconsole.tui.format import STATUS_STYLE, cell, local_time, money, one_line, styled, tokens
+from gymconsole.present.run_events import mode_words, trigger_words
+from gymconsole.present.words import plural
+from gymconsole.tui.format import cell, local_time, money, one_line, run_status, run_summary
 from gymconsole.tui.screens.dashboard import NAV_BINDINGS
 from gymconsole.tui.widgets.page_table import PageTable
 
@@ -32,7 +34,9 @@ PAGE_SIZE = 50
 not on screen), so at 80x24 it is about fifteen."""
 STATUSES = ("running", "succeeded", "failed", "cancelled", "awaiting_approval", "budget_exhausted", "interrupted",
             "missed", "skipped")
-COLUMNS = ("id", "started", "workflow", "trigger", "mode", "status", "iter", "tokens", "cost", "summary")
+COLUMNS = ("run", "started", "workflow", "status", "summary", "trigger", "mode", "steps", "AI cost")
+"""What matters first: at 80 columns the run, when, which, how it ended and what it did are in view; the rest
+is a scroll to the right (tokens are in the replay's detail)."""
 
 
 @dataclass(frozen=True)
@@ -55,11 +59,11 @@ class HistoryScreen(Screen[None]):
 
     BINDINGS = [
         Binding("escape", "back", "Back"),
-        Binding("right_square_bracket", "next_page", "Next page"),
-        Binding("left_square_bracket", "previous_page", "Prev page"),
+        Binding("right_square_bracket", "next_page", "Next"),
+        Binding("left_square_bracket", "previous_page", "Prev"),
         Binding("f", "focus_search", "Find"),
         Binding("m", "focus_member", "Member"),
-        Binding("backspace", "clear_filters", "Clear filters", key_display="⌫"),
+        Binding("backspace", "clear_filters", "Clear", key_display="⌫"),
         *NAV_BINDINGS,
     ]
 
@@ -162,7 +166,7 @@ class HistoryScreen(Screen[None]):
                 self._fill(message.rows)
         more = " · ] next page" if len(self._page_starts) > message.page + 1 else ""
         back = " · [ previous page" if message.page else ""
-        count = f"{len(message.rows)} runs" if message.rows else "no runs match"
+        count = plural(len(message.rows), "run") if message.rows else "no runs match"
         self.query_one("#history-status", Static).update(f"page {message.page + 1} · {count}{more}{back}"
                                                          f" · enter opens a run")
         self._page, self._page_rows = message.page, message.size
@@ -179,14 +183,16 @@ class HistoryScreen(Screen[None]):
         table.clear()
         zone = self.app.config.scheduler.timezone
         app = self.app
+        workflows = app.config.workflows
         for row in rows:
-            run_tokens = (row.get("input_tokens") or 0) + (row.get("output_tokens") or 0)
+            workflow = row.get("workflow") or ""
             table.add_row(
-                cell(row["id"]), cell(local_time(row.get("started_at"), zone)), cell(row.get("workflow")),
-                cell(row.get("trigger")), cell(row.get("mode", "") + (" dry" if row.get("dry_run") else "")),
-                styled(app, row.get("status", ""), STATUS_STYLE), cell(row.get("iterations", 0)),
-                cell(tokens(run_tokens)), cell(money(row.get("cost_usd"))),
-                cell(one_line(row.get("error") or row.get("summary"), 90)),
+                cell(row["id"]), cell(local_time(row.get("started_at"), zone)),
+                cell(workflows[workflow].title if workflow in workflows else workflow),
+                run_status(app, row), cell(one_line(run_summary(row), 90)),
+                cell(trigger_words(row.get("trigger")) if row.get("trigger") else ""),
+                cell(mode_words(row.get("mode")) + (" · dry run" if row.get("dry_run") else "") if row.get("mode") else ""),
+                cell(row.get("iterations", 0)), cell(money(row.get("cost_usd"))),
                 key=str(row["id"]),
             )
 

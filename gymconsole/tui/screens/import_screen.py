@@ -22,6 +22,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from gymconsole.tui.format import cell, local_time, one_line, theme_style
+from gymconsole.tui.screens.dashboard import TYPING_QUIT
 
 if TYPE_CHECKING:
     from gymconsole.importer.freshness import Freshness
@@ -45,7 +46,7 @@ class ConfirmImport(ModalScreen[bool]):
     """``y`` imports the previewed file, ``n`` or escape goes back."""
 
     BINDINGS = [Binding("y", "answer(True)", "Import"), Binding("n", "answer(False)", "Back"),
-                Binding("escape", "answer(False)", "Back", show=False)]
+                Binding("escape", "answer(False)", "Back", show=False), Binding("q", "app.quit", "Quit")]
     DEFAULT_CSS = """
     ConfirmImport { align: center middle; }
     #confirm-import { width: 70; max-width: 100%; height: auto; border: thick $warning; padding: 1 2;
@@ -77,8 +78,9 @@ class ConfirmImport(ModalScreen[bool]):
 class ImportScreen(Screen[None]):
     """Freshness per table, preview (dry run), apply after confirming."""
 
-    BINDINGS = [Binding("enter", "preview", "Preview", show=False), Binding("p", "preview", "Preview"),
-                Binding("a", "apply", "Apply…"), Binding("escape", "app.pop_screen", "Back")]
+    # `y` ("yes, import this") like the approval keys: `a` and `p` already mean Approvals and Pause elsewhere.
+    BINDINGS = [Binding("enter", "preview", "Preview"), Binding("y", "apply", "Apply…"),
+                Binding("escape", "app.pop_screen", "Back"), TYPING_QUIT]
     DEFAULT_CSS = """
     #import-tables { height: 10; }
     #import-path { margin: 0 0; }
@@ -242,5 +244,5 @@ def describe(app: GymConsoleApp, report: ImportReport, *, applied: bool) -> Text
         text.append(one_line(f"not in this export (no acts on them): {', '.join(report.missing_sample)}", 200) + "\n",
                     theme_style(app, "warning"))
     if not applied:
-        text.append("\na: apply this file to the table (asks first)", "dim")
+        text.append("\ny: apply this file to the table (asks first)", "dim")
     return text

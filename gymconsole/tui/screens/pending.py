@@ -44,8 +44,8 @@ class PendingScreen(Screen[None]):
         Binding("y", "approve", "Approve ticked"),
         Binding("n", "deny", "Deny…"),
         Binding("tab", "app.focus_next", "Targets"),
-        Binding("f5", "reload", "Reload"),
-        Binding("s", "rules", "Standing rules"),
+        Binding("f5", "reload", "Reload", show=False),  # the README lists it; the footer keeps room for Quit
+        Binding("s", "rules", "Rules"),
         *NAV_BINDINGS,
     ]
 
@@ -76,7 +76,8 @@ class PendingScreen(Screen[None]):
             with Vertical(id="pending-detail") as detail:
                 detail.border_title = "what it will do"
                 yield Static(Text("Nothing selected."), id="pending-plan")
-        yield Input(placeholder="Why deny? (enter to deny, escape to go back)", id="pending-reason")
+        yield Input(placeholder="Why deny? Type it, enter denies, escape goes back", id="pending-reason",
+                    compact=True)
         yield Footer(compact=True)
 
     def on_mount(self) -> None:

@@ -22,12 +22,15 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from gymconsole.tui.format import cell
+from gymconsole.tui.screens.dashboard import NAV_BINDINGS
+from gymconsole.present.words import plural
 
 if TYPE_CHECKING:
     from gymconsole.engine.rules import Rule
     from gymconsole.tui.app import GymConsoleApp
 
-COLUMNS = ("id", "rule", "approved", "expires")
+COLUMNS = ("id", "until", "approved", "rule")
+"""Short columns first: at 80 columns the long rule text is the one cut (the pane below shows it whole)."""
 EXAMPLE = 'TOOL --when "balance <= 0" --per-day 20 --days 30 (enter adds, esc back)'
 
 
@@ -57,7 +60,8 @@ class RulesScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("plus,insert", "add", "Add rule"),
-        Binding("x", "revoke", "Revoke"),
+        Binding("minus,delete", "revoke", "Revoke", key_display="-"),  # `x` is Cancel run on Live runs
+        *NAV_BINDINGS,
     ]
     DEFAULT_CSS = """
     RulesScreen #rules-table { height: 1fr; border: round $primary; }
@@ -122,8 +126,9 @@ class RulesScreen(Screen[None]):
         table.clear()
         for rule in message.rules:
             targets = sum(use["item_count"] for use in rule.uses)
-            table.add_row(cell(f"#{rule.id}"), cell(rule.describe()), cell(f"{len(rule.uses)} acts, {targets} targets"),
-                          cell(rule.expires_at[:10]), key=str(rule.id))
+            acts = f"{plural(len(rule.uses), 'act')}, {plural(targets, 'target')}"
+            table.add_row(cell(f"#{rule.id}"), cell(rule.expires_at[:10]), cell(acts), cell(rule.describe()),
+                          key=str(rule.id))
         self._show(self.selected)
         if message.note:
             self.app.say(message.note)
@@ -140,13 +145,15 @@ class RulesScreen(Screen[None]):
         self._show(self.selected)
 
     def _show(self, rule_id: int | None) -> None:
+        from gymconsole.engine.rules import use_words
+
         detail = self.query_one("#rules-detail", Static)
         rule = self.rules.get(rule_id) if rule_id is not None else None
         if rule is None:
             detail.update(Text("No standing rules: press + to add one." if not self.rules else "No rule selected."))
             return
         lines = [f"#{rule.id} {rule.describe()} · by {rule.created_by}" + (f" · {rule.note}" if rule.note else "")]
-        lines += [f"{use['at'][:16]} run #{use['run_id']} {use['workflow']}: {use['detail']}" for use in rule.uses[:6]]
+        lines += [f"{use['at'][:16]} {use_words(use)}: {use['detail']}" for use in rule.uses[:6]]
         if not rule.uses:
             lines.append("It has not approved anything yet.")
         detail.update(Text("\n".join(lines)))
@@ -172,7 +179,7 @@ class RulesScreen(Screen[None]):
             try:
                 rule = await book.add(spec.tool, [w for w in spec.when if w.strip()], days=spec.days,
                                       max_per_day=spec.per_day, max_amount_per_day=spec.max_amount, note=spec.note,
-                                      actor=actor)
+                                      actor=actor, via="tui")
             except RuleError as exc:
                 self.app.say(str(exc), severity="warning")
                 return
@@ -189,7 +196,8 @@ class RulesScreen(Screen[None]):
         actor = self.app.asker.actor
 
         async def revoke() -> None:
-            await book.revoke(rule_id, actor=actor)
+            await book.revoke(rule_id, actor=actor, via="tui")
             self.post_message(self.Loaded(await book.list(), f"Revoked rule #{rule_id}."))
 
         self.run_worker(revoke(), group="rules-change", exit_on_error=False)
+

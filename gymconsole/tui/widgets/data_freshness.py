@@ -17,7 +17,11 @@ if TYPE_CHECKING:
 
 
 def freshness_text(app: GymConsoleApp, entries: list[Freshness], demo: bool) -> Text:
-    """``data as of  members 11-30 09:14 · invoices 31 h old: import a fresh export`` (names from our code only)."""
+    """``members 31 h old!  import a fresh export (i) · data as of Mon 11-30 09:14: invoices, payments``.
+
+    Stale tables come first, so at 80 columns the warning is never the part cut off; fresh tables imported in
+    the same minute share one time.  (Table names come from our code only.)
+    """
     text = Text(no_wrap=True, overflow="ellipsis")
     imported = [entry for entry in entries if entry.imported_at]
     muted = theme_style(app, "foreground-muted")
@@ -27,17 +31,23 @@ def freshness_text(app: GymConsoleApp, entries: list[Freshness], demo: bool) -> 
     if not imported:
         text.append("data: nothing imported yet (i: Import)", muted)
         return text
-    text.append("data as of ", muted)
-    zone = app.config.scheduler.timezone
-    for index, entry in enumerate(imported):
-        if index:
-            text.append(" · ", muted)
-        if entry.stale:
-            text.append(f"{entry.table} {entry.age_hours:.0f} h old!", theme_style(app, "error", bold=True))
-        else:
-            text.append(f"{entry.table} {local_time(entry.imported_at, zone)}")
-    if any(entry.stale for entry in imported):
+    stale = [entry for entry in imported if entry.stale]
+    for index, entry in enumerate(stale):
+        text.append(", " if index else "")
+        text.append(f"{entry.table} {entry.age_hours:.0f} h old!", theme_style(app, "error", bold=True))
+    if stale:
         text.append("  import a fresh export (i)", theme_style(app, "warning", bold=True))
+    groups: dict[str, list[str]] = {}
+    zone = app.config.scheduler.timezone
+    for entry in imported:
+        if not entry.stale:
+            groups.setdefault(local_time(entry.imported_at, zone), []).append(entry.table)
+    if groups:
+        text.append(" · " if stale else "")
+        text.append("data as of ", muted)
+    for index, (when, tables) in enumerate(groups.items()):
+        text.append(" · " if index else "", muted)
+        text.append(f"{when}: {', '.join(tables)}")
     return text
 
 

@@ -27,6 +27,7 @@ from textual.widgets.selection_list import Selection
 
 from gymconsole.plan_text import item_line
 from gymconsole.present.sanitize import visible
+from gymconsole.present.words import plural
 from gymconsole.tools.base import ActionPlan, PlanItem
 from gymconsole.tui.format import RISK_STYLE, theme_style
 
@@ -47,26 +48,29 @@ def item_label(item: PlanItem) -> Text:
     return Text(visible(item_line(item.as_dict())), no_wrap=True, overflow="ellipsis")
 
 
+def _workflow_title(app: App[Any] | None, workflow: str) -> str:
+    workflows = getattr(getattr(app, "config", None), "workflows", {})
+    return workflows[workflow].title if workflow in workflows else workflow
+
+
 def plan_summary(app: App[Any] | None, plan: ActionPlan, *, workflow: str = "", run_id: int | None = None) -> Text:
-    """The heading of a plan: what, how many, the risk, the message, what is left out and why."""
+    """The heading of a plan in the manager's words: what, how many, the risk, the message, what is left out.
+
+    The tool's name and arguments are identifiers, not words: they are in the detail pane below.
+    """
     text = Text(no_wrap=False)
     text.append(visible(plan.action), theme_style(app, "foreground", bold=True))
-    text.append(f"  ·  {len(plan.items)} {'target' if len(plan.items) == 1 else 'targets'}")
-    text.append("  ·  risk ")
-    text.append(plan.risk.upper(), theme_style(app, RISK_STYLE.get(plan.risk, "foreground"), bold=True))
-    text.append(f"\ntool {plan.tool}")
-    if workflow:
-        text.append(f"  ·  workflow {workflow}")
+    text.append(f"  ·  {plural(len(plan.items), 'target')}  ·  ")
+    text.append(f"{plan.risk.upper()} RISK", theme_style(app, RISK_STYLE.get(plan.risk, "foreground"), bold=True))
+    where = [visible(_workflow_title(app, workflow))] if workflow else []
     if run_id is not None:
-        text.append(f"  ·  run #{run_id}")
-    shown_args = {k: v for k, v in plan.args.items() if k not in ("member_ids", "template", "subject") and v}
-    if shown_args:
-        text.append("  ·  " + visible(", ".join(f"{k}={v}" for k, v in shown_args.items())))
+        where.append(f"run #{run_id}")
     if plan.message:
-        text.append(f"\nmessage by {visible(plan.message.get('channel', '?'))}")
-        if plan.message.get("subject"):
-            text.append(f", subject “{visible(plan.message['subject'])}”")
-        text.append(f": {len(plan.items)} personalised {'copy' if len(plan.items) == 1 else 'copies'}")
+        copies = plural(len(plan.items), "personalised copy", "personalised copies")
+        subject = f", subject “{visible(plan.message['subject'])}”" if plan.message.get("subject") else ""
+        where.append(f"by {visible(plan.message.get('channel', '?'))}{subject}: {copies}")
+    if where:
+        text.append("\n" + "  ·  ".join(where))
     if plan.skipped:
         reasons = Counter(str(entry.get("reason", "")) for entry in plan.skipped)
         shown = "; ".join(f"{count} {reason}" for reason, count in reasons.most_common(SHOWN_SKIP_REASONS))
@@ -75,15 +79,17 @@ def plan_summary(app: App[Any] | None, plan: ActionPlan, *, workflow: str = "", 
 
 
 def target_detail(app: App[Any] | None, plan: ActionPlan, item: PlanItem | None) -> Text:
-    """Everything about the highlighted target, wrapped; for a message, the exact text it would get."""
+    """The highlighted target in full; for a message, the exact text it gets, right below; then the raw call."""
     text = Text(no_wrap=False)
     if item is None:
         return text
-    text.append(visible(item_line(item.as_dict())))
+    text.append(visible(item_line(item.as_dict())), "bold")
     if plan.message:
         body = item.detail.get("text") or plan.message.get("sample") or ""
-        text.append("\nmessage as sent:\n", "bold")
-        text.append(visible(body, multiline=True), theme_style(app, "accent"))
+        text.append("\n" + visible(body, multiline=True), theme_style(app, "accent"))
+    args = {k: v for k, v in plan.args.items() if k not in ("member_ids", "template", "subject") and v}
+    shown_args = f" ({visible(', '.join(f'{k}={v}' for k, v in args.items()))})" if args else ""
+    text.append(f"\n\ntool {plan.tool}{shown_args}", theme_style(app, "foreground-muted"))
     return text
 
 

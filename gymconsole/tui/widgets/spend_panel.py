@@ -67,6 +67,8 @@ class SpendPanel(Vertical):
     """
 
     app: GymConsoleApp
+    report: SpendReport | None = None
+    """The latest report (the dashboard's detail pane reads the selected workflow's costs from it)."""
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -92,7 +94,7 @@ class SpendPanel(Vertical):
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
-        report = message.report
+        report = self.report = message.report
         self.query_one(".spend-line", Static).update(spend_text(self.app, report))
         self.query_one(Sparkline).data = report.daily
         self.query_one(".workflow-costs", Static).update(workflow_costs_text(self.app, report))
