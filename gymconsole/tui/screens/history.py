@@ -167,8 +167,9 @@ class HistoryScreen(Screen[None]):
         more = " · ] next page" if len(self._page_starts) > message.page + 1 else ""
         back = " · [ previous page" if message.page else ""
         count = plural(len(message.rows), "run") if message.rows else "no runs match"
-        self.query_one("#history-status", Static).update(f"page {message.page + 1} · {count}{more}{back}"
-                                                         f" · enter opens a run")
+        # Loaded ahead while hidden, the page is not on screen yet: it says so when it is (opening reloads it).
+        status = f"page {message.page + 1} · {count}{more}{back} · enter opens a run" if self.is_current else ""
+        self.query_one("#history-status", Static).update(status)
         self._page, self._page_rows = message.page, message.size
         if message.size != self._page_size():  # laid out meanwhile (or resized): a page of what it now shows
             self.load(message.page, quietly=True)
