@@ -55,7 +55,7 @@ async def test_the_live_screen_keeps_only_the_newest_runs_and_older_ones_reopen_
         await wait_until(pilot, lambda: _tabs(app) == [pane_id(run_id) for run_id in kept],
                          what="the tabs of the running run and the newest two", timeout=90)
         assert list(app.traces) == kept
-        assert len(app.screen.query(RunView)) == 3
+        assert len(app.screen.query(RunView)) == 1  # only the run on show is drawn
         # A decision on a forgotten run's pending request (made later) wakes no ghost view.
         await services.bus.emit(ApprovalDecided(done[0], "door_access", approval_id=1, tool="suspend_door_access",
                                                 status="approved", via="tui"))
@@ -125,3 +125,31 @@ async def test_the_headless_service_keeps_nothing_per_run(config: Config, demo_p
         assert not services.recorder._runs and not services.recorder._flushes
         assert not services.delivery._tasks
         assert len(services.bus._subscribers) == subscribers  # no subscriber per run
+
+
+async def test_runs_the_live_screen_let_go_of_are_freed_not_kept_by_textuals_caches(config, demo_path, clock) -> None:
+    """Textual's query caches kept every removed tab and view (with its drawn lines): about 0.5 MB a run."""
+    import gc
+
+    from textual.widgets._tabbed_content import ContentTab
+
+    def alive() -> tuple[int, int]:
+        gc.collect()
+        objects = gc.get_objects()
+        return sum(isinstance(o, ContentTab) for o in objects), sum(isinstance(o, RunView) for o in objects)
+
+    async with open_console(keeping(tui_config(config), 2), demo_path, clock, size=(80, 24)) as pilot:
+        app = pilot.app
+        first = await _a_run(app.services, "door_access")
+        await wait_until(pilot, lambda: _tabs(app) == [pane_id(first)], what="the live screen")
+        runs = [first]
+        counts = []
+        for round_ in range(2):
+            for _ in range(8):
+                runs.append(await _a_run(app.services, "door_access", text="a line of narration\n" * 40))
+                await wait_until(pilot, lambda: _tabs(app) == [pane_id(run_id) for run_id in runs[-2:]],
+                                 what="the newest two tabs", timeout=90)
+            counts.append(alive())
+        (tabs_before, views_before), (tabs_after, views_after) = counts
+        assert tabs_after <= tabs_before <= 4, counts  # two kept, not one more for every run
+        assert views_after <= views_before <= 3, counts

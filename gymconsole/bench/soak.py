@@ -47,6 +47,7 @@ SIZE = (80, 24)
 CONSOLE_MINUTES = 40.0
 """The console's part stops here even short of ``RUNS`` (a loaded machine draws the live screen slowly)."""
 MEMORY_AIM_MB = 20.0
+PROGRESS_EVERY = 50
 KEY_AIM_MS = 100.0
 
 
@@ -204,6 +205,9 @@ async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False,
         nonlocal finished
         if isinstance(event, RunFinished):
             finished += 1
+            if finished % PROGRESS_EVERY == 0:  # a loaded machine takes long: say how far it is
+                print(f"   console: {finished} runs, {rss_mb():.1f} MB, {open_handles()} handles"
+                      f" [{time.perf_counter() - started:.0f} s]", flush=True)
 
     async def press_keys(stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -217,29 +221,40 @@ async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False,
                 continue
             latencies.append(handled[-1] - pressed)
 
-    async def open_screens(pilot: Any, stop: asyncio.Event) -> None:
+    async def open_each(pilot: Any, into: dict[str, list[float]]) -> None:
         from gymconsole.tui.screens.history import HistoryScreen
         from gymconsole.tui.screens.pending import PendingScreen
 
+        for key, label, kind in (("h", "history", HistoryScreen), ("a", "approvals", PendingScreen)):
+            if app.asker.current is not None:
+                return  # an approval is on screen: the manager decides first
+            started = time.perf_counter()
+            await pilot.press(key)
+            try:
+                await _until(lambda: isinstance(app.screen, kind), 30)
+            except TimeoutError:
+                into[label].append(30.0)
+                continue
+            into[label].append(time.perf_counter() - started)
+            await pilot.press("escape")
+
+    async def open_screens(pilot: Any, stop: asyncio.Event) -> None:
         while not stop.is_set():
             await asyncio.sleep(10)
-            for key, label, kind in (("h", "history", HistoryScreen), ("a", "approvals", PendingScreen)):
-                if app.asker.current is not None:
-                    break  # an approval is on screen: the manager decides first
-                started = time.perf_counter()
-                await pilot.press(key)
-                try:
-                    await _until(lambda: isinstance(app.screen, kind), 5)
-                except TimeoutError:
-                    continue
-                opens[label].append(time.perf_counter() - started)
-                await pilot.press("escape")
+            await open_each(pilot, opens)
 
+    idle: dict[str, list[float]] = {"history": [], "approvals": []}
     started = time.perf_counter()
     async with app.run_test(size=SIZE) as pilot:
         await _until(app.ready.is_set, 60)
         assert app.services is not None
+        await app.services.scheduler.pause(None)  # the usual time first: screens opened with nothing running
+        await asyncio.sleep(2)
+        for _ in range(3):
+            await open_each(pilot, idle)
+            await asyncio.sleep(0.5)
         app.services.bus.subscribe(count)
+        await app.services.scheduler.resume(None)
         stop = asyncio.Event()
         tasks = [asyncio.create_task(press_keys(stop)), asyncio.create_task(open_screens(pilot, stop))]
         cap = time.perf_counter() + max_seconds if max_seconds else float("inf")
@@ -260,6 +275,7 @@ async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False,
         extra.update(skipped=skipped, pending=pending)
     extra["key ms"] = [x * 1000 for x in latencies]
     extra["open ms"] = {k: [x * 1000 for x in v] for k, v in opens.items()}
+    extra["idle open ms"] = {k: [x * 1000 for x in v] for k, v in idle.items()}
     extra["log bytes"] = _log_bytes(db.parent)
     return SoakReport("console", first, last, time.perf_counter() - started, extra)
 
@@ -427,9 +443,11 @@ def run(workdir: Path) -> None:
         print(f"   console: key press to handled, median / worst of {len(keys)}: {statistics.median(keys):.1f} /"
               f" {max(keys):.1f} ms  (aim < {KEY_AIM_MS:g} ms)")
     for label, times in extra["open ms"].items():
+        usual = extra["idle open ms"].get(label) or [0.0]
         if times:
-            print(f"   console: open {label}, median / worst of {len(times)}: {statistics.median(times):.0f} /"
-                  f" {max(times):.0f} ms")
+            print(f"   console: open {label} during the soak, median / worst of {len(times)}:"
+                  f" {statistics.median(times):.0f} / {max(times):.0f} ms (idle, nothing running:"
+                  f" {statistics.median(usual):.0f} ms)")
     print(f"   console at the end: {extra['live views']} live views, {extra['screens']} screens,"
           f" {extra['workers']} workers, {extra['notifications']} notices; {extra['pending']} approvals pending,"
           f" {extra['skipped']} runs skipped; largest log file {extra['log bytes'] / 1e6:.2f} MB"

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
+from gymconsole.tui.memory import drop_stale_queries
 from gymconsole.tui.screens.dashboard import NAV_BINDINGS
 from gymconsole.tui.trace import RunTrace
 from gymconsole.tui.widgets.run_view import RunView
@@ -62,13 +64,29 @@ class LiveScreen(Screen[None]):
         initial = self.initial if self.initial in self.app.traces else (traces[-1].run_id if traces else None)
         with TabbedContent(id="runs", initial=pane_id(initial) if initial is not None else ""):
             for trace in traces:
-                with TabPane(tab_label(trace), id=pane_id(trace.run_id)):
-                    yield RunView(trace)
+                yield TabPane(tab_label(trace), id=pane_id(trace.run_id))
         yield Footer(compact=True)
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self.query_one("#no-runs").display = not self.app.traces
         self.app.run_signal.subscribe(self, self.run_changed)
+        await self._draw_active()
+
+    @on(TabbedContent.TabActivated, "#runs")
+    async def _tab_activated(self) -> None:
+        await self._draw_active()
+
+    async def _draw_active(self) -> None:
+        """Give the pane on show its run's view, drawn from the trace; the other panes let theirs go."""
+        active = self.tabs.active_pane
+        for view in list(self.query(RunView)):
+            if view.parent is not active and view.is_mounted:
+                await view.remove()
+        if active is None or not active.id or active.query(RunView):
+            return
+        trace = self.app.traces.get(int(active.id.removeprefix("run-")))
+        if trace is not None:
+            await active.mount(RunView(trace))
 
     @property
     def tabs(self) -> TabbedContent:
@@ -88,10 +106,11 @@ class LiveScreen(Screen[None]):
             return
         if not panes:
             self.query_one("#no-runs").display = False
-            await tabs.add_pane(TabPane(tab_label(trace), RunView(trace), id=pane_id(run_id)))
+            await tabs.add_pane(TabPane(tab_label(trace), id=pane_id(run_id)))
             await self._drop_forgotten()  # any left over while they were still mounting
-            if trace.status == "running":
+            if trace.status == "running" or not tabs.active:
                 tabs.active = pane_id(run_id)
+            await self._draw_active()
             return
         tab = tabs.get_tab(pane_id(run_id))
         label = tab_label(trace)
@@ -109,6 +128,7 @@ class LiveScreen(Screen[None]):
                 continue
             if pane.is_mounted and all(view.is_mounted for view in pane.query(RunView)):
                 await self.tabs.remove_pane(pane.id)
+                drop_stale_queries(self)  # or Textual's query caches keep the removed tab and view alive
 
     def show_run(self, run_id: int) -> None:
         if self.tabs.query(f"#{pane_id(run_id)}"):
