@@ -19,7 +19,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
-from gymconsole.tui.memory import drop_stale_queries
+from gymconsole.tui.memory import release_removed_widgets
 from gymconsole.tui.screens.dashboard import NAV_BINDINGS
 from gymconsole.tui.trace import RunTrace
 from gymconsole.tui.widgets.run_view import RunView
@@ -128,7 +128,7 @@ class LiveScreen(Screen[None]):
                 continue
             if pane.is_mounted and all(view.is_mounted for view in pane.query(RunView)):
                 await self.tabs.remove_pane(pane.id)
-                drop_stale_queries(self)  # or Textual's query caches keep the removed tab and view alive
+                release_removed_widgets(self)  # or Textual's caches keep the removed tab and view alive
 
     def show_run(self, run_id: int) -> None:
         if self.tabs.query(f"#{pane_id(run_id)}"):
