@@ -63,8 +63,9 @@ class LiveScreen(Screen[None]):
                      markup=False)
         initial = self.initial if self.initial in self.app.traces else (traces[-1].run_id if traces else None)
         with TabbedContent(id="runs", initial=pane_id(initial) if initial is not None else ""):
-            for trace in traces:
-                yield TabPane(tab_label(trace), id=pane_id(trace.run_id))
+            for trace in traces:  # the run on show drawn at once; the others when chosen
+                yield TabPane(tab_label(trace), *([RunView(trace)] if trace.run_id == initial else []),
+                              id=pane_id(trace.run_id))
         yield Footer(compact=True)
 
     async def on_mount(self) -> None:
