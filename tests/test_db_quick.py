@@ -41,6 +41,11 @@ async def test_a_read_past_its_budget_is_stopped_and_answered_by_the_database_th
     assert again["total"] == 55 and len(reads) == 2 and len(seen) == 1, "remembered as slow: straight to the thread"
     [[short]] = await demo_db.fetch_batch([("SELECT COUNT(*) AS n FROM members", [])])
     assert short["n"] > 0 and len(trips) == 4, "other reads still make no trip"
+    for _ in range(quick.RETRY_EVERY - 2):  # sent to the thread, until its turn to be tried here again comes
+        await demo_db.fetch_batch([(COUNT_TO, [10])])
+    assert len(trips) == 4 + quick.RETRY_EVERY - 2 and COUNT_TO in demo_db._quick._slow
+    [[small]] = await demo_db.fetch_batch([(COUNT_TO, [10])])  # tried here again: quick now, so forgiven
+    assert small["total"] == 55 and len(trips) == 4 + quick.RETRY_EVERY - 2 and COUNT_TO not in demo_db._quick._slow
 
 
 async def test_quick_reads_see_what_is_committed_not_a_write_in_progress(demo_db: Database) -> None:

@@ -167,7 +167,7 @@ async def test_bulk_message_request_lists_count_sample_and_text_as_sent(env: Env
     assert lines[1].startswith("Send email campaign to prospects · risk high · 40 targets (40 messages)")
     assert "  ... and 30 more" in lines
     first = request.plan.items[0]
-    assert first.detail["text"] == f"Hi {first.label.split()[0]}, come by!"
+    assert first.detail["text"] == f"Hi {first.label.split()[0]}, come by!\n\nThe front desk, the gym"  # the footer
     assert f"    {first.detail['text']}" in lines
     assert outcome.result == {"not_done": "denied", "reason": "too many", "would_have_affected": 40}
     assert await env.db.fetch_value("SELECT COUNT(*) FROM outbox WHERE kind = 'campaign'") == 0

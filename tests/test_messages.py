@@ -161,3 +161,16 @@ async def test_the_config_screen_shows_a_message_as_sent_at_80x24(config: Config
         await pilot.press("tab", "end")
         await wait_until(pilot, lambda: "Text STOP to Northside Fitness to opt out." in screen_text(pilot.app),
                          what="the STOP line")
+
+
+def test_init_writes_the_gyms_name_into_the_new_config(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    target = tmp_path / "office" / "config.toml"
+    target.parent.mkdir()
+    assert main(["init", "--config", str(target), "--gym-name", "  Northside   Fitness "]) == 0
+    capsys.readouterr()
+    config = load_config(target)
+    assert config.gym.name == "Northside Fitness" and config.source_of("gym.name") == "config.toml"
+    assert dict(examples(config))["reminder by email"].startswith("Subject: Your account at Northside Fitness is")
+    assert target.read_text(encoding="utf-8").count("\n[gym]\n") == 1  # replaced in place, not a second table

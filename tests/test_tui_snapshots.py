@@ -16,6 +16,7 @@ import pytest
 from fakeclock import FakeClock
 from helpers_tui import SIZE, no_cursor_blink, seed_history, tui_config, wait_until
 from textual.pilot import Pilot
+from textual.widgets import DataTable
 
 from gymconsole.clock import iso
 from gymconsole.config import Config, load_config
@@ -208,6 +209,8 @@ def test_history(snap_compare: Any, snap_config: Config, size: tuple[int, int]) 
         screen = pilot.app.screen
         assert isinstance(screen, HistoryScreen)
         await wait_until(pilot, lambda: "page 1" in str(screen.query_one("#history-status").render()), what="a page")
+        table = screen.query_one("#history-table", DataTable)  # the columns are measured when the table is idle
+        await wait_until(pilot, lambda: table.columns["started"].content_width > len("started"), what="the widths")
 
     assert snap_compare(console(snap_config, clock), terminal_size=size, run_before=before)
 

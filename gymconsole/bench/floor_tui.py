@@ -4,7 +4,8 @@
 divides: the console's first paint is reported as a ratio to this.
 It prints the same marker the dashboard's border shows, so both are timed
 the same way (spawn to the first frame carrying the marker), then quits on
-any key.
+any key.  Given a config file, it loads it first (a reference line of the
+bench, not the floor).
 """
 
 from textual.app import App, ComposeResult
@@ -33,4 +34,13 @@ class FloorApp(App[None]):
 
 
 if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) > 1:  # the bench's reference: the floor after loading gymconsole's configuration, as the console does
+        import os
+
+        os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")  # as gymconsole's CLI
+        from gymconsole.config import load_config
+
+        load_config(sys.argv[1])
     FloorApp().run()

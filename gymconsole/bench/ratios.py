@@ -54,6 +54,20 @@ def _startup_rows(workdir: Path, rounds: int) -> list[Ratio]:
     return rows
 
 
+def _startup_notes(rounds: int) -> list[str]:
+    """What of the commands' start-up the floor leaves out, timed against it (shown, not judged): its
+    ``import pydantic`` loads no model machinery, and pydantic and APScheduler import ``importlib.metadata``."""
+    floor = whole_process(python("-c", IMPORT_FLOOR))
+    notes = []
+    for label, extra in (("+ `from pydantic import BaseModel`", "from pydantic import BaseModel"),
+                         ("+ the configuration loaded",
+                          f"from gymconsole.config import load_config; load_config({str(CONFIG)!r})")):
+        code = f"import os; os.environ['PYDANTIC_DISABLE_PLUGINS'] = '__all__'; {IMPORT_FLOOR}; {extra}"  # as the CLI
+        _, _, ratio, noise = paired(floor, whole_process(python("-c", code)), rounds)
+        notes.append(f"   {'  the floor ' + label:<52} {'':>10} {'':>12} {ratio:6.2f}x ±{noise * 100:3.0f}%  (reference)")
+    return notes
+
+
 def _first_paint_row(workdir: Path, rounds: int) -> Ratio:
     from gymconsole.bench.tui import demo_database
 
@@ -65,6 +79,16 @@ def _first_paint_row(workdir: Path, rounds: int) -> Ratio:
     f, s, ratio, noise = paired(floor, console, rounds)
     return Ratio("console first paint (dashboard, 160x48)", "minimal Textual app: a Static, a 6-row DataTable",
                  f, s, ratio, noise, 1.3)
+
+
+def _first_paint_note(rounds: int) -> list[str]:
+    """The floor app with gymconsole's configuration loaded before it starts, as the console must (shown, not
+    judged): how much of the first paint is validating the configuration."""
+    floor = first_paint(python("-m", "gymconsole.bench.floor_tui"), PAINT_MARKER, PAINT_SIZE)
+    configured = first_paint(python("-m", "gymconsole.bench.floor_tui", str(CONFIG)), PAINT_MARKER, PAINT_SIZE)
+    _, _, ratio, noise = paired(floor, configured, rounds)
+    return [f"   {'  the floor + the configuration loaded first':<52} {'':>10} {'':>12} {ratio:6.2f}x "
+            f"±{noise * 100:3.0f}%  (reference)"]
 
 
 def _history_rows(workdir: Path, rounds: int) -> list[Ratio]:
@@ -228,15 +252,20 @@ def run(workdir: Path) -> bool:
     rounds = int(os.environ.get("BENCH_ROUNDS", "7"))
     print(f"   {'figure':<52} {'floor':>10} {'value':>12} {'ratio':>7} noise  aim")
     rows: list[Ratio] = []
-    sections = [
+    sections: list[Any] = [
         lambda: _startup_rows(workdir, rounds),
+        lambda: _startup_notes(rounds),
         lambda: [_first_paint_row(workdir, rounds)] if os.name == "posix" else [],
+        lambda: _first_paint_note(rounds) if os.name == "posix" else [],
         lambda: asyncio.run(_tool_rows(workdir, rounds * 10)),
         lambda: [asyncio.run(_outbox_row(workdir, max(5, rounds)))],
         lambda: _history_rows(workdir, max(3, rounds // 2)),
     ]
     for section in sections:
         for row in section():
+            if isinstance(row, str):  # a reference line: shown beside the rows, never a failure
+                print(row)
+                continue
             _print(row)
             rows.append(row)
     failed = [row for row in rows if row.failed]

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sqlite3
 import sys
 from typing import NoReturn
 
 from gymconsole import __version__
-from gymconsole.cli.common import CommandFailed, UsageError, add_common, fail
 
 SUBCOMMANDS = ["init", "tool", "run", "workflows", "history", "approvals", "scheduler", "outbox", "import", "backup",
                "service", "ask", "questions", "rules"]
@@ -63,12 +63,16 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (and exit 2) like every other error of the CLI."""
 
     def error(self, message: str) -> NoReturn:
+        from gymconsole.cli.common import UsageError
+
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser; with ``argv`` only the subcommand it names is imported (the rest are listed by summary)."""
     parser = OneLineParser(prog="gymconsole", description="A gym's operations console.")
+    from gymconsole.cli.common import add_common
+
     parser.add_argument("--version", action="version", version=f"gymconsole {__version__}")
     add_common(parser)
     parser.add_argument("--offline", action="store_true", help="never call Claude; run the offline playbooks")
@@ -76,6 +80,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     needed = SUBCOMMANDS if argv is None else _needed(argv)
     for name in SUBCOMMANDS:
+        if needed and name not in needed:
+            continue  # `gymconsole tool ...` parses with the tool's parser alone; the list is for --help
         if name not in needed and name in SUMMARIES:
             subparsers.add_parser(name, help=SUMMARIES[name], add_help=False)  # listed, never parsed into
             continue
@@ -91,6 +97,12 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from gymconsole.cli.streams import make_output_safe
+
+    # pydantic looks for plugins by scanning every installed package's entry points the first time a model is
+    # built; gymconsole uses none.  Its documented switch, unless the environment already says otherwise, set
+    # before gymconsole.config is imported (its models are built then): this module imports it only from here on.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    from gymconsole.cli.common import CommandFailed, UsageError, fail
 
     make_output_safe()  # before anything prints, --help included
     argv = sys.argv[1:] if argv is None else argv

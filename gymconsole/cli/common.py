@@ -129,10 +129,11 @@ def setup_logging(config: Config, *, terminal: bool, log_name: str | None = None
 
 def load_env(config_path: str | Path) -> None:
     """Read `.env` beside the config file, then from the working folder (never overriding the real environment)."""
-    from dotenv import load_dotenv
-
     for folder in dict.fromkeys([Path(config_path).resolve().parent, Path.cwd().resolve()]):
-        load_dotenv(folder / ".env", override=False)
+        if (folder / ".env").is_file():  # python-dotenv is imported only when there is a file for it
+            from dotenv import load_dotenv
+
+            load_dotenv(folder / ".env", override=False)
 
 
 def config_from(args: argparse.Namespace) -> Config:

@@ -11,27 +11,30 @@ import argparse
 import logging
 import re
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from rich.table import Table
-from rich.text import Text
-
 from gymconsole.cli import common
-from gymconsole.cli.printer import STATUS_STYLE
 from gymconsole.clock import SystemClock
-from gymconsole.config import Config
 from gymconsole.db import DatabaseBusy, DatabaseFault, open_database
-from gymconsole.engine.events import Event, TextDelta
 from gymconsole.engine.history import STATUSES, HistoryStore
-from gymconsole.present.run_events import RunPresenter, mode_words, trigger_words
-from gymconsole.present.sanitize import visible
-from gymconsole.present.terminal import rich_line, safe_console
-from gymconsole.present.words import cost, plural, status_words
+
+if TYPE_CHECKING:  # the tables and traces are drawn with these; --json prints without loading them
+    from rich.table import Table
+    from rich.text import Text
+
+    from gymconsole.config import Config
+    from gymconsole.engine.events import Event
+    from gymconsole.present.run_events import RunPresenter
 
 log = logging.getLogger(__name__)
 
-STATUS_STYLES = STATUS_STYLE | {"missed": "yellow", "skipped": "dim", "running": "cyan"}
+
+def status_style(status: str) -> str:
+    """The Rich style a run status is shown in."""
+    from gymconsole.cli.printer import STATUS_STYLE
+
+    return (STATUS_STYLE | {"missed": "yellow", "skipped": "dim", "running": "cyan"}).get(status, "")
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -106,6 +109,8 @@ def list_handler(args: argparse.Namespace) -> int:
     if args.json:
         common.print_json(runs)
         return 0
+    from gymconsole.present.terminal import safe_console
+
     console = safe_console()
     console.print(runs_table(runs, config, console.width))
     if len(runs) == args.limit:
@@ -135,6 +140,12 @@ def run_tokens(run: dict[str, Any]) -> int:
 
 def runs_table(runs: list[dict[str, Any]], config: Config, width: int = 120) -> Table:
     """Fixed columns keep their full width; the summary takes what is left (and is cut with an ellipsis)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from gymconsole.present.sanitize import visible
+    from gymconsole.present.words import cost, status_words
+
     zone = ZoneInfo(config.scheduler.timezone)
     rows = []
     for run in runs:
@@ -145,7 +156,7 @@ def runs_table(runs: list[dict[str, Any]], config: Config, width: int = 120) -> 
         rows.append([
             Text(str(run["id"])), Text(visible(run["workflow"])), Text(how),
             Text("needs attention", style="bold yellow") if run.get("attention") else
-            Text(status_words(run["status"]), style=STATUS_STYLES.get(run["status"], "")),
+            Text(status_words(run["status"]), style=status_style(run["status"])),
             Text(local(run["started_at"], zone, "%m-%d %H:%M")), Text(run_duration(run)),
             Text(f"{run_tokens(run):,}"), Text(cost(run["cost_usd"])),
             Text(" ".join(visible(text).split())[:300])])
@@ -186,6 +197,8 @@ def show_handler(args: argparse.Namespace) -> int:
         common.print_json({"run": run, "events": [{"seq": r["seq"], "at": r["at"], **r["event"].to_dict()}
                                                   for r in records]})
         return 0
+    from gymconsole.present.terminal import safe_console
+
     console = safe_console()
     flow = config.workflows.get(run["workflow"])
     for line in trace_lines(run, records, ZoneInfo(config.scheduler.timezone), flow.title if flow else ""):
@@ -196,8 +209,14 @@ def show_handler(args: argparse.Namespace) -> int:
 def trace_lines(run: dict[str, Any], records: list[dict[str, Any]], zone: ZoneInfo,
                 title: str = "") -> list[Text]:
     """The run's header and every event in order, in the presenter's words with the raw detail under them."""
+    from rich.text import Text
+
+    from gymconsole.present.run_events import RunPresenter, mode_words, trigger_words
+    from gymconsole.present.sanitize import visible
+    from gymconsole.present.words import cost, plural, status_words
+
     head = Text(f"Run #{run['id']} {visible(title or run['workflow'])}", style="bold")
-    head.append(f"  {status_words(run['status'])}", style=STATUS_STYLES.get(run["status"], ""))
+    head.append(f"  {status_words(run['status'])}", style=status_style(run["status"]))
     lines = [head, Text(
         f"{visible(run['workflow'])} · {trigger_words(run['trigger'])} · {mode_words(run['mode'])}"
         f"{' · dry run' if run['dry_run'] else ''}; started "
@@ -222,6 +241,11 @@ def trace_lines(run: dict[str, Any], records: list[dict[str, Any]], zone: ZoneIn
 
 def describe(presenter: RunPresenter, event: Event) -> list[Text]:
     """One event as one or more lines (narration keeps its own line breaks)."""
+    from rich.text import Text
+
+    from gymconsole.engine.events import TextDelta
+    from gymconsole.present.terminal import rich_line
+
     if isinstance(event, TextDelta):
         return [Text(part) for part in (presenter.narration(event).strip("\n").splitlines() or [""])]
     return [rich_line(line) for line in presenter.lines(event)]

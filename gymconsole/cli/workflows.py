@@ -11,22 +11,18 @@ from __future__ import annotations
 
 import argparse
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from rich import box
-from rich.table import Table
-from rich.text import Text
-
-from gymconsole.present.terminal import safe_console
-from gymconsole.present.words import cost, money, schedule_words, status_words
 from gymconsole.cli import common
-from gymconsole.cli.history import STATUS_STYLES, local
 from gymconsole.clock import SystemClock
 from gymconsole.db import open_database
 from gymconsole.engine.history import HistoryStore
 from gymconsole.engine.scheduler import WorkflowScheduler
 from gymconsole.engine.spend import workflow_costs
+
+if TYPE_CHECKING:  # the table is drawn with Rich, imported where it is drawn: --json prints without loading it
+    from rich.text import Text
 
 COST_COLUMN_WIDTH = 100
 """Narrower terminals leave the cost column out (the other columns wrap less); ``--json`` always has it."""
@@ -37,6 +33,8 @@ WIDE_COLUMNS = 110
 
 
 def _state(row: dict[str, Any]) -> Text:
+    from rich.text import Text
+
     if not row["enabled"]:
         return Text("disabled", style="dim")
     if row["paused"]:
@@ -45,6 +43,8 @@ def _state(row: dict[str, Any]) -> Text:
 
 
 def _next_run(row: dict[str, Any], narrow: bool) -> Text:
+    from rich.text import Text
+
     when = row["next_run"]
     if when is None:
         return Text("-")
@@ -55,10 +55,15 @@ def _next_run(row: dict[str, Any], narrow: bool) -> Text:
 
 
 def _last(row: dict[str, Any], zone: ZoneInfo, narrow: bool) -> Text:
+    from rich.text import Text
+
+    from gymconsole.cli.history import local, status_style
+    from gymconsole.present.words import status_words
+
     if not row["last_run_id"]:
         return Text("never run", style="dim")
     last = Text() if narrow else Text(f"#{row['last_run_id']} {local(row['last_started_at'], zone, '%m-%d %H:%M')} ")
-    last.append(status_words(row["last_status"]), style=STATUS_STYLES.get(row["last_status"], ""))
+    last.append(status_words(row["last_status"]), style=status_style(row["last_status"]))
     if row.get("last_attention"):
         last.append(", needs attention", style="bold yellow")
     return last
@@ -104,6 +109,13 @@ def handle(args: argparse.Namespace) -> int:
         common.print_json([row | {"next_run": row["next_run"].isoformat() if row["next_run"] else None}
                            for row in rows])
         return 0
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    from gymconsole.present.terminal import safe_console
+    from gymconsole.present.words import schedule_words
+
     zone = ZoneInfo(config.scheduler.timezone)
     console = safe_console()
     narrow = console.width < WIDE_COLUMNS
@@ -144,6 +156,10 @@ def handle(args: argparse.Namespace) -> int:
 
 def _cost_cell(row: dict[str, Any]) -> Text:
     """``$0.0072 ($6.48)``; "no AI runs yet" without Claude runs in its history."""
+    from rich.text import Text
+
+    from gymconsole.present.words import cost, money
+
     if row["cost_per_run_usd"] is None:
         return Text("no AI runs yet", style="dim")
     text = Text(cost(row["cost_per_run_usd"]))

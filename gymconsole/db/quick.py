@@ -10,7 +10,9 @@ loop) costs less than waiting for another thread to do it.
 The loop must never stall behind a slow query, though, so every batch runs
 under a CPU budget enforced by SQLite's progress handler: past it the
 statement is interrupted, remembered as slow, and the batch goes to the
-database thread as before (and so does every later run of that statement).
+database thread as before (and so do later runs of that statement, but for
+one in RETRY_EVERY, which tries here again: a first run slowed by a cold
+cache or a busy machine is not held against it for good).
 The connection is a second one on the same file, opened on first use, read-only
 (``query_only``) and never waiting for a lock (``busy_timeout = 0``): a busy
 file also sends the batch to the thread, whose connection knows how to wait.
@@ -34,6 +36,8 @@ room for a statement of a few milliseconds made slower by a busy machine (two co
 PROGRESS_STEPS = 2_000
 """SQLite virtual-machine steps between two looks at the budget (a few microseconds apart)."""
 MAX_REMEMBERED = 256
+RETRY_EVERY = 32
+"""A statement remembered as slow is tried here again once in this many runs (a budget's worth of waste, 3 %)."""
 
 Queries = Sequence[tuple[str, Any]]
 RowFactory = Callable[[sqlite3.Cursor, tuple[Any, ...]], Any]
@@ -48,13 +52,14 @@ class QuickReads:
         self._row_factory = row_factory
         self._conn: sqlite3.Connection | None = None
         self._deadline = 0.0
-        self._slow: set[str] = set()
+        self._slow: dict[str, int] = {}
+        """Statements stopped at the budget -> how many times they were sent to the thread since."""
         self._trace: Callable[[str], None] | None = None
         self.closed = False
 
     def run(self, queries: Queries) -> list[list[Any]] | None:
         """Every query's rows, or None: over the budget, busy or unusable here (the caller uses the thread)."""
-        if self.closed or any(sql in self._slow for sql, _ in queries):
+        if self.closed or not self._worth_trying(queries):
             return None
         try:
             conn = self._conn or self._open()
@@ -67,6 +72,7 @@ class QuickReads:
                     if "interrupted" in str(exc):
                         self._remember_slow(sql)
                     raise
+                self._slow.pop(sql, None)  # quick (again): a slow first run (a cold cache, a busy machine) is forgiven
             return results
         except sqlite3.Error as exc:  # the database thread runs it again and reports what is wrong there
             log.debug("quick read handed to the database thread: %s", exc)
@@ -101,7 +107,14 @@ class QuickReads:
     def _over_budget(self) -> int:
         return int(time.thread_time() > self._deadline)
 
+    def _worth_trying(self, queries: Queries) -> bool:
+        """False while a statement of the batch is remembered as slow, except every RETRY_EVERY-th time."""
+        slow = [sql for sql, _ in queries if sql in self._slow]
+        for sql in slow:
+            self._slow[sql] += 1
+        return not slow or all(self._slow[sql] % RETRY_EVERY == 0 for sql in slow)
+
     def _remember_slow(self, sql: str) -> None:
-        if len(self._slow) >= MAX_REMEMBERED:
+        if sql not in self._slow and len(self._slow) >= MAX_REMEMBERED:
             self._slow.clear()
-        self._slow.add(sql)
+        self._slow.setdefault(sql, 0)

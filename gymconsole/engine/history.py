@@ -25,24 +25,15 @@ import logging
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from gymconsole.clock import Clock, iso
 from gymconsole.db import Database, Transaction
 from gymconsole.process import pid_alive
-from gymconsole.engine.events import (
-    EVENT_TYPES,
-    Event,
-    IterationStarted,
-    Notice,
-    RunFinished,
-    TextDelta,
-    ThinkingDelta,
-    ToolCallFinished,
-    UsageUpdated,
-    event_from_dict,
-)
+
+if TYPE_CHECKING:  # the event classes load where events are written or read back: listing runs needs none
+    from gymconsole.engine.events import Event, TextDelta
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +98,8 @@ class RunRecorder:
         """Record a run that did not happen (``missed`` or ``skipped``) with the reason why."""
         if status not in ("missed", "skipped"):
             raise ValueError(f"record_skipped: status must be missed or skipped, not {status!r}")
+        from gymconsole.engine.events import Notice
+
         now = iso(self.clock.now())
         notice = Notice(run_id=0, workflow=workflow, level="warning", message=reason)
         async with self.db.write() as tx:
@@ -121,6 +114,8 @@ class RunRecorder:
 
     async def __call__(self, event: Event) -> None:
         """Store one event (the bus calls this for every event of every run)."""
+        from gymconsole.engine.events import RunFinished, TextDelta, ThinkingDelta
+
         state = await self._state(event.run_id)
         if state is None:
             return
@@ -200,12 +195,16 @@ class RunRecorder:
         state.text, state.text_bytes = [], 0
         seq = state.next_seq
         state.next_seq += 1
+        from gymconsole.engine.events import TextDelta
+
         event = TextDelta(run_id=run_id, workflow=workflow, text=text)
         async with self.db.write() as tx:
             await tx.execute("INSERT INTO run_events (run_id, seq, at, kind, data) VALUES (?, ?, ?, ?, ?)",
                              (run_id, seq, at, event.kind, _event_json(event)))
 
     async def _update_run(self, tx: Transaction, event: Event) -> None:
+        from gymconsole.engine.events import IterationStarted, RunFinished, ToolCallFinished, UsageUpdated
+
         if isinstance(event, IterationStarted):
             await tx.execute("UPDATE runs SET iterations = MAX(iterations, ?) WHERE id = ?",
                              (event.iteration, event.run_id))
@@ -277,6 +276,8 @@ class HistoryStore:
                 seq = await tx.fetch_value("SELECT COALESCE(MAX(seq), 0) + 1 FROM run_events WHERE run_id = ?",
                                            (row["id"],))
                 assert run is not None
+                from gymconsole.engine.events import RunFinished
+
                 event = RunFinished(run_id=row["id"], workflow=run["workflow"], status="interrupted",
                                     error=message, iterations=run["iterations"])
                 await tx.execute("INSERT INTO run_events (run_id, seq, at, kind, data) VALUES (?, ?, ?, ?, ?)",
@@ -396,6 +397,8 @@ class HistoryStore:
 
 
 def _load_event(run_id: int, row: dict[str, Any]) -> Event:
+    from gymconsole.engine.events import EVENT_TYPES, Notice, event_from_dict
+
     data = json.loads(row["data"])
     data.update(kind=row["kind"], run_id=run_id, workflow=row["workflow"])
     if row["kind"] not in EVENT_TYPES:

@@ -44,7 +44,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from apscheduler.events import (
@@ -54,7 +54,6 @@ from apscheduler.events import (
     JobExecutionEvent,
     JobSubmissionEvent,
 )
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from gymconsole.clock import Clock, iso
@@ -63,7 +62,9 @@ from gymconsole.db import Database
 from gymconsole.engine.history import HistoryStore, RunRecorder
 from gymconsole.engine.faults import Backoff, describe, is_transient
 from gymconsole.engine.lease import Lease, running_elsewhere
-from gymconsole.engine.runner import AlreadyRunning
+
+if TYPE_CHECKING:  # imported where used: `gymconsole workflows` computes next runs without either
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 log = logging.getLogger(__name__)
 
@@ -262,6 +263,8 @@ class WorkflowScheduler:
         """Start the timing on the running loop (restoring paused flags); enabled workflows get jobs."""
         if self.running:
             return
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
         await self.load()
         self._stopping = False
         grace = self.config.scheduler.misfire_grace_seconds
@@ -411,6 +414,8 @@ class WorkflowScheduler:
         self._tasks.discard(task)
         if task.cancelled() or task.exception() is None:
             return
+        from gymconsole.engine.runner import AlreadyRunning
+
         exc = task.exception()
         if isinstance(exc, AlreadyRunning):
             log.warning("%s not started: %s", task.get_name(), exc)
@@ -463,6 +468,8 @@ class WorkflowScheduler:
     async def _scheduled_run(self, workflow: str, due: datetime) -> Any:
         """Claim the scheduled time and run it.  A locked database or a full disk before the run has started
         is waited out with backoff until the misfire grace runs out; then the run is recorded as missed."""
+        from gymconsole.engine.runner import AlreadyRunning
+
         assert self.runner is not None
         backoff = Backoff(log, f"{workflow}: the run due at {self._local(due)} cannot start yet")
         claimed = False

@@ -8,30 +8,71 @@ through the approval hook, and every result is held under 4 KB.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
 from gymconsole.db import DatabaseBusy, DatabaseFault
-from gymconsole.tools.act import ACT_TOOLS
 from gymconsole.tools.base import ActionPlan, Tool, ToolContext, bound_json, bound_result
-from gymconsole.tools.guards import stale_data_block
-from gymconsole.tools.names import TOOL_NAMES as LISTED_NAMES
-from gymconsole.tools.query import QUERY_TOOLS
-from gymconsole.tools.read import READ_TOOLS
+from gymconsole.tools.names import TOOL_MODULES, TOOL_NAMES
 
 log = logging.getLogger(__name__)
 
-REGISTRY: dict[str, Tool] = {tool.name: tool for tool in [*READ_TOOLS, *QUERY_TOOLS, *ACT_TOOLS]}
-TOOL_NAMES: frozenset[str] = frozenset(REGISTRY)
-if TOOL_NAMES != LISTED_NAMES:
-    raise ImportError(f"gymconsole/tools/names.py does not match the registry: add {sorted(TOOL_NAMES - LISTED_NAMES)}, "
-                      f"remove {sorted(LISTED_NAMES - TOOL_NAMES)}")
+
+class ToolRegistry(MutableMapping[str, Tool]):
+    """Every tool by name.  A tool module is imported the first time one of its tools is looked up (the names
+    are known without it), so a command that calls one read tool does not load the acting tools, the guard
+    rails and the ledger.  Setting a tool replaces it (tests do, to break one on purpose)."""
+
+    def __init__(self) -> None:
+        self._tools: dict[str, Tool] = {}
+        self._module_of = {name: module for module, names in TOOL_MODULES.items() for name in names}
+
+    def __getitem__(self, name: str) -> Tool:
+        tool = self._tools.get(name)
+        if tool is None:
+            module = self._module_of.get(name)
+            if module is None:
+                raise KeyError(name)
+            self._load(module)
+            tool = self._tools[name]
+        return tool
+
+    def __setitem__(self, name: str, tool: Tool) -> None:
+        if name not in self._module_of:
+            raise KeyError(f"{name!r} is not in gymconsole/tools/names.py")
+        self[name]  # its module first, so loading it later cannot put the original back over this one
+        self._tools[name] = tool
+
+    def __delitem__(self, name: str) -> None:
+        raise TypeError("tools cannot be removed from the registry")
+
+    def __contains__(self, name: object) -> bool:
+        return name in TOOL_NAMES
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(TOOL_NAMES))
+
+    def __len__(self) -> int:
+        return len(TOOL_NAMES)
+
+    def _load(self, module: tuple[str, str]) -> None:
+        path, attribute = module
+        tools: list[Tool] = getattr(importlib.import_module(path), attribute)
+        found = {tool.name for tool in tools}
+        if found != TOOL_MODULES[module]:
+            raise ImportError(f"gymconsole/tools/names.py does not match {path}.{attribute}: add "
+                              f"{sorted(found - TOOL_MODULES[module])}, remove {sorted(TOOL_MODULES[module] - found)}")
+        self._tools.update((tool.name, tool) for tool in tools)
+
+
+REGISTRY = ToolRegistry()
 
 DecisionStatus = Literal["approved", "partial", "denied", "timed_out", "dry_run"]
 
@@ -124,6 +165,8 @@ async def call_tool(ctx: ToolContext, name: str, raw_input: Any, allowed: Iterab
             result = await tool.handler(ctx, args)
             return outcome(result, "error" in result, tool.risk, subjects=_subjects(name, result))
         assert tool.plan is not None and tool.execute is not None
+        from gymconsole.tools.guards import stale_data_block  # acts only: a read tool does not load the guard rails
+
         if refused := await stale_data_block(ctx, ctx.db, name, args.model_dump()):
             return outcome({"done_count": 0, "nothing_to_do": True, "refused": refused, "skipped_count": 1,
                             "skipped": [{"reason": refused}]}, False, tool.risk)

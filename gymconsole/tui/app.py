@@ -31,7 +31,6 @@ from textual.worker import Worker, WorkerState
 
 from gymconsole.clock import Clock, SystemClock
 from gymconsole.config import Config, find_api_key
-from gymconsole.engine.events import ApprovalDecided, Notice, RunFinished, RunStarted
 from gymconsole.present.sanitize import visible
 from gymconsole.present.words import plural
 from gymconsole.tui.asker import ApprovalsChanged, ModalAsker
@@ -40,9 +39,9 @@ from gymconsole.tui.commands import ConsoleCommands
 from gymconsole.tui.format import one_line
 from gymconsole.tui.screens.dashboard import DashboardScreen
 from gymconsole.tui.state import ConsoleState, load_state
-from gymconsole.tui.trace import RunTrace
 
 if TYPE_CHECKING:
+    from gymconsole.tui.trace import RunTrace
     from gymconsole.db import Database
     from gymconsole.engine.services import Services
 
@@ -51,8 +50,8 @@ log = logging.getLogger(__name__)
 STATE_REFRESH_SECONDS = 30.0
 STATE_COALESCE_SECONDS = 0.25
 FINISHED_SEVERITY = {"succeeded": "information", "failed": "error", "interrupted": "error"}
-AFTER_FIRST_PAINT = ("gymconsole.engine.services", "gymconsole.tui.screens.approval", "gymconsole.tui.screens.history",
-                     "gymconsole.tui.screens.live")
+AFTER_FIRST_PAINT = ("gymconsole.engine.events", "gymconsole.engine.services", "gymconsole.tui.trace",
+                     "gymconsole.tui.screens.approval", "gymconsole.tui.screens.history", "gymconsole.tui.screens.live")
 """Loaded on a thread once the dashboard shows, so neither the first paint nor a key press waits for them."""
 
 
@@ -236,6 +235,8 @@ class GymConsoleApp(App[int]):
     def _trace(self, run_id: int, workflow: str) -> RunTrace:
         trace = self.traces.get(run_id)
         if trace is None:
+            from gymconsole.tui.trace import RunTrace  # with the run presenter: loaded after the first paint
+
             spec = self.config.workflows.get(workflow)
             trace = RunTrace(run_id, workflow, title=spec.title if spec else workflow,
                              max_iterations=spec.max_iterations if spec else 0)
@@ -249,6 +250,8 @@ class GymConsoleApp(App[int]):
 
     @on(EngineEvent)
     def _engine_event(self, message: EngineEvent) -> None:
+        from gymconsole.engine.events import ApprovalDecided, Notice, RunFinished, RunStarted  # loaded with the engine
+
         event = message.event
         if event.run_id not in self.traces and (not event.run_id or isinstance(event, ApprovalDecided)):
             self.request_state()  # decided later from the pending list: its run is over, no live view to wake

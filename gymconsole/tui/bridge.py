@@ -14,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
 from textual.message import Message
 from textual.message_pump import MessagePump
 
-from gymconsole.engine.events import Event, EventBus, TextDelta
+if TYPE_CHECKING:  # the console paints before the engine's modules load
+    from gymconsole.engine.events import Event, EventBus, TextDelta
 
 FLUSH_SECONDS = 1 / 15
 
@@ -74,10 +76,11 @@ class EventBridge:
         if self._loop is not None and threading.get_ident() != self._thread:
             self._loop.call_soon_threadsafe(self, event)  # keep buffering on one thread
             return
-        if isinstance(event, TextDelta):
-            if not event.text:
+        if event.kind == "text":  # by kind, not class: the bridge is built before the engine's modules load
+            text = cast("TextDelta", event).text
+            if not text:
                 return
-            self._pending.setdefault(event.run_id, (event.workflow, []))[1].append(event.text)
+            self._pending.setdefault(event.run_id, (event.workflow, []))[1].append(text)
             if self._timer is None and self._loop is not None:
                 self._timer = self._loop.call_later(self._flush_seconds, self._on_timer)
             elif self._loop is None:

@@ -79,6 +79,8 @@ class HistoryScreen(Screen[None]):
         self.filter = RunFilter()
         self._page_starts: list[int | None] = [None]
         self._page = 0
+        self._page_rows = PAGE_SIZE
+        """The page size the page on screen was loaded with."""
         self._shown: tuple[int, RunFilter, list[tuple[Any, ...]]] | None = None
         """The page on screen (number, filter, rows): a reload that finds the same rows redraws nothing."""
 
@@ -109,8 +111,8 @@ class HistoryScreen(Screen[None]):
 
     def on_resize(self) -> None:
         """Laid out at a new size: a page holds what the table now shows."""
-        if self._shown is not None and self.is_current and len(self._shown[2]) != self._page_size():
-            self.load(self._page)
+        if self._shown is not None and self.is_current and self._page_rows != self._page_size():
+            self.load(self._page, quietly=True)
 
     def prepare(self) -> None:
         """Load the first page before the screen is first shown (the console calls this while idle)."""
@@ -119,8 +121,9 @@ class HistoryScreen(Screen[None]):
 
     # --- loading ---------------------------------------------------------------
 
-    def load(self, page: int) -> None:
-        """Load one page (in a worker; the rows come back as a message)."""
+    def load(self, page: int, *, quietly: bool = False) -> None:
+        """Load one page (in a worker; the rows come back as a message); ``quietly``: the page on screen stays as it
+        is meanwhile (a refresh of the same page), without a "Loading…" between."""
         history = self.app.services.history if self.app.services else None
         if history is None:
             self.query_one("#history-status", Static).update("Waiting for the database…")
@@ -132,7 +135,8 @@ class HistoryScreen(Screen[None]):
             rows = await history.list_runs(**run_filter.query(), limit=size, before_id=before_id)
             self.post_message(self.Loaded(rows, page, run_filter, size))
 
-        self.query_one("#history-status", Static).update("Loading…")
+        if not quietly:
+            self.query_one("#history-status", Static).update("Loading…")
         self.app.run_worker(fetch(), group="history", exclusive=True, exit_on_error=False, name="history page")
 
     def _page_size(self) -> int:
@@ -163,11 +167,12 @@ class HistoryScreen(Screen[None]):
         more = " · ] next page" if len(self._page_starts) > message.page + 1 else ""
         back = " · [ previous page" if message.page else ""
         count = plural(len(message.rows), "run") if message.rows else "no runs match"
-        self.query_one("#history-status", Static).update(f"page {message.page + 1} · {count}{more}{back}"
-                                                         f" · enter opens a run")
-        self._page = message.page
+        # Loaded ahead while hidden, the page is not on screen yet: it says so when it is (opening reloads it).
+        status = f"page {message.page + 1} · {count}{more}{back} · enter opens a run" if self.is_current else ""
+        self.query_one("#history-status", Static).update(status)
+        self._page, self._page_rows = message.page, message.size
         if message.size != self._page_size():  # laid out meanwhile (or resized): a page of what it now shows
-            self.load(message.page)
+            self.load(message.page, quietly=True)
 
     def _trim(self, keep: int) -> None:
         table = self.query_one("#history-table", DataTable)

@@ -28,6 +28,20 @@ SegmentLines = list[list[Segment]]
 class PageTable(DataTable[Any]):
     """A DataTable whose plain one-line cells are drawn directly (same look, a fraction of the work)."""
 
+    def _update_dimensions(self, new_rows: Any) -> None:
+        """Column widths measured (on idle): forget cells drawn at the old widths.
+
+        DataTable keys its drawn cells and lines by content, not width; a page drawn between adding its rows and
+        measuring them kept its cut-short columns until the next change (seen as a flaky history snapshot).
+        """
+        before = [column.content_width for column in self.columns.values()]
+        super()._update_dimensions(new_rows)
+        if [column.content_width for column in self.columns.values()] != before:
+            self._cell_render_cache.clear()
+            self._row_render_cache.clear()
+            self._line_cache.clear()
+            self.refresh()
+
     def _render_cell(self, row_index: int, column_index: int, base_style: Style, width: int, cursor: bool = False,
                      hover: bool = False) -> SegmentLines:
         if row_index < 0 or column_index < 0:  # the header and row labels: few, and drawn once
