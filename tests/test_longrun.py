@@ -133,10 +133,13 @@ async def test_runs_the_live_screen_let_go_of_are_freed_not_kept_by_textuals_cac
 
     from textual.widgets._tabbed_content import ContentTab
 
-    def alive() -> tuple[int, int]:
+    from textual._styles_cache import StylesCache
+
+    def alive() -> tuple[int, int, int]:
         gc.collect()
         objects = gc.get_objects()
-        return sum(isinstance(o, ContentTab) for o in objects), sum(isinstance(o, RunView) for o in objects)
+        return (sum(isinstance(o, ContentTab) for o in objects), sum(isinstance(o, RunView) for o in objects),
+                sum(isinstance(o, StylesCache) for o in objects))  # one per widget, with the lines it drew
 
     async with open_console(keeping(tui_config(config), 2), demo_path, clock, size=(80, 24)) as pilot:
         app = pilot.app
@@ -150,6 +153,7 @@ async def test_runs_the_live_screen_let_go_of_are_freed_not_kept_by_textuals_cac
                 await wait_until(pilot, lambda: _tabs(app) == [pane_id(run_id) for run_id in runs[-2:]],
                                  what="the newest two tabs", timeout=90)
             counts.append(alive())
-        (tabs_before, views_before), (tabs_after, views_after) = counts
+        (tabs_before, views_before, drawn_before), (tabs_after, views_after, drawn_after) = counts
         assert tabs_after <= tabs_before <= 4, counts  # two kept, not one more for every run
         assert views_after <= views_before <= 3, counts
+        assert drawn_after <= drawn_before + 10, counts  # not a view's worth (~20) more for every run

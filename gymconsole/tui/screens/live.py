@@ -19,7 +19,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
-from gymconsole.tui.memory import drop_stale_queries
+from gymconsole.tui.memory import release_removed_widgets
 from gymconsole.tui.screens.dashboard import NAV_BINDINGS
 from gymconsole.tui.trace import RunTrace
 from gymconsole.tui.widgets.run_view import RunView
@@ -63,8 +63,9 @@ class LiveScreen(Screen[None]):
                      markup=False)
         initial = self.initial if self.initial in self.app.traces else (traces[-1].run_id if traces else None)
         with TabbedContent(id="runs", initial=pane_id(initial) if initial is not None else ""):
-            for trace in traces:
-                yield TabPane(tab_label(trace), id=pane_id(trace.run_id))
+            for trace in traces:  # the run on show drawn at once; the others when chosen
+                yield TabPane(tab_label(trace), *([RunView(trace)] if trace.run_id == initial else []),
+                              id=pane_id(trace.run_id))
         yield Footer(compact=True)
 
     async def on_mount(self) -> None:
@@ -128,7 +129,7 @@ class LiveScreen(Screen[None]):
                 continue
             if pane.is_mounted and all(view.is_mounted for view in pane.query(RunView)):
                 await self.tabs.remove_pane(pane.id)
-                drop_stale_queries(self)  # or Textual's query caches keep the removed tab and view alive
+                release_removed_widgets(self)  # or Textual's caches keep the removed tab and view alive
 
     def show_run(self, run_id: int) -> None:
         if self.tabs.query(f"#{pane_id(run_id)}"):
