@@ -215,10 +215,7 @@ class Database(Transaction):
             conn = await aiosqlite.connect(target, isolation_level=None, uri=read_only)
         except sqlite3.Error as exc:
             raise DatabaseError(f"{db_path}: cannot open: {exc}") from None
-        conn.row_factory = _dict_row
-        database = cls(conn, db_path)
-        database.read_only = read_only
-        database._quick_reads_from(target, read_only)
+        database = cls._over(conn, db_path, target, read_only)
         try:
             await database._prepare()
         except sqlite3.DatabaseError as exc:
@@ -233,13 +230,19 @@ class Database(Transaction):
         return database
 
     @classmethod
+    def _over(cls, conn: aiosqlite.Connection, db_path: Path, target: str | Path, read_only: bool) -> Database:
+        """The database over a fresh connection: rows as dicts, and short reads on a connection of their own."""
+        conn.row_factory = _dict_row
+        database = cls(conn, db_path)
+        database.read_only = read_only
+        database._quick_reads_from(target, read_only)
+        return database
+
+    @classmethod
     async def _open_read_only(cls, db_path: Path) -> Database:
         target = db_path.resolve().as_uri() + "?mode=ro&immutable=1"
         conn = await aiosqlite.connect(target, isolation_level=None, uri=True)
-        conn.row_factory = _dict_row
-        database = cls(conn, db_path)
-        database.read_only = True
-        database._quick_reads_from(target, True)
+        database = cls._over(conn, db_path, target, True)
         try:
             await database._prepare()
         except BaseException:
