@@ -695,6 +695,10 @@ class Config(_Model):
             path = self.source_path.parent / path
         return path
 
+    def title_of(self, workflow: str) -> str:
+        """A workflow's title; the name itself for one no longer in the configuration (old runs, approvals)."""
+        return self.workflows[workflow].title if workflow in self.workflows else workflow
+
     def model_for(self, workflow: str) -> str:
         """The model a workflow runs on."""
         return self.workflows[workflow].model or self.model.default_model

@@ -139,7 +139,7 @@ def _print_pending(console: Console, rows: list[dict[str, Any]], as_json: bool, 
     for row in rows:
         run = f" · run #{row['run_id']}" if row["run_id"] else ""
         note = STATUS_NOTE.get(row["status"], "")
-        workflow = config.workflows[row["workflow"]].title if row["workflow"] in config.workflows else row["workflow"]
+        workflow = config.title_of(row["workflow"])
         since = local(row["requested_at"], zone, "%a %m-%d %H:%M")
         heading = f"#{row['id']} {approval_status_words(row['status'])} since {since} · {workflow}{run}"
         console.print(Text(visible(heading + (f" ({note})" if note else "")), style="bold"))

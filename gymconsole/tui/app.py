@@ -361,7 +361,7 @@ class GymConsoleApp(App[int]):
         if services is None:
             return
         scheduler = services.scheduler
-        title = self.config.workflows[name].title if name in self.config.workflows else name
+        title = self.config.title_of(name)
 
         async def toggle() -> None:
             if scheduler.is_paused(name):

@@ -184,12 +184,10 @@ class HistoryScreen(Screen[None]):
         table.clear()
         zone = self.app.config.scheduler.timezone
         app = self.app
-        workflows = app.config.workflows
         for row in rows:
-            workflow = row.get("workflow") or ""
             table.add_row(
                 cell(row["id"]), cell(local_time(row.get("started_at"), zone)),
-                cell(workflows[workflow].title if workflow in workflows else workflow),
+                cell(app.config.title_of(row.get("workflow") or "")),
                 run_status(app, row), cell(one_line(run_summary(row), 90)),
                 cell(trigger_words(row.get("trigger")) if row.get("trigger") else ""),
                 cell(mode_words(row.get("mode")) + (" · dry run" if row.get("dry_run") else "") if row.get("mode") else ""),

@@ -74,7 +74,7 @@ class ReplayScreen(Screen[None]):
             return
         workflow = run.get("workflow", "")
         config = self.app.config
-        title = config.workflows[workflow].title if workflow in config.workflows else workflow
+        title = config.title_of(workflow)
         limit = config.workflows[workflow].max_iterations if workflow in config.workflows else 0
         trace = RunTrace.from_events(self.run_id, workflow, message.events, title=title, max_iterations=limit)
         # The run row is the record of how it ended (an interrupted run has no RunFinished event).

@@ -49,8 +49,8 @@ def item_label(item: PlanItem) -> Text:
 
 
 def _workflow_title(app: App[Any] | None, workflow: str) -> str:
-    workflows = getattr(getattr(app, "config", None), "workflows", {})
-    return workflows[workflow].title if workflow in workflows else workflow
+    config = getattr(app, "config", None)
+    return config.title_of(workflow) if config is not None else workflow
 
 
 def plan_summary(app: App[Any] | None, plan: ActionPlan, *, workflow: str = "", run_id: int | None = None) -> Text:
