@@ -160,7 +160,9 @@ async def test_a_misfire_is_recorded_as_missed(base: Config, clock: FakeClock, h
     assert "misfire grace" in runs[0]["summary"] and rig.runner.started == []
 
 
-async def test_overlapping_runs_are_recorded_as_skipped(base: Config, clock: FakeClock, hdb: Database) -> None:
+async def test_overlapping_runs_are_recorded_as_skipped(base: Config, clock: FakeClock, hdb: Database,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
     rig = Rig(hdb, base, clock)
     rig.runner.hold = asyncio.Event()
     await rig.scheduler.start()
@@ -186,6 +188,8 @@ async def test_overlapping_runs_are_recorded_as_skipped(base: Config, clock: Fak
     skipped = await rig.history.list_runs(status="skipped")
     assert all("still in progress" in r["summary"] for r in skipped)
     assert rig.runner.started == [("alpha", "schedule"), ("beta", "manual")]
+    skip_lines = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert len(skip_lines) == 2 and all("still in progress" in line for line in skip_lines), skip_lines  # ours, once
 
 
 async def test_paused_flags_survive_a_restart(base: Config, clock: FakeClock, tmp_path: Path) -> None:

@@ -175,7 +175,7 @@ def _settled_sample(runs: int) -> Sample:
     return Sample(runs, rss_mb(), open_handles())
 
 
-async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False,
+async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False, stalls: bool = False,
                        max_seconds: float | None = None) -> SoakReport:
     """The console over ``db`` (a fresh copy of the demo gym) until ``runs`` runs have finished."""
     from textual import events
@@ -254,6 +254,7 @@ async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False,
             await open_each(pilot, idle)
             await asyncio.sleep(0.5)
         app.services.bus.subscribe(count)
+        sampler = _stall_sampler() if stalls else None
         await app.services.scheduler.resume(None)
         stop = asyncio.Event()
         tasks = [asyncio.create_task(press_keys(stop)), asyncio.create_task(open_screens(pilot, stop))]
@@ -264,6 +265,8 @@ async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False,
         await _until(lambda: finished >= runs or time.perf_counter() > cap, 24 * 3600)
         stop.set()
         await asyncio.gather(*tasks)
+        if sampler is not None:
+            sampler.stop()
         last = _settled_sample(finished)
         extra: dict[str, Any] = {"live views": len(app.traces), "screens": len(app.screen_stack),
                                  "workers": len(app.workers), "notifications": len(app._notifications)}
@@ -273,11 +276,21 @@ async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False,
         skipped = await app.services.db.fetch_value("SELECT COUNT(*) FROM runs WHERE status = 'skipped'")
         pending = await app.services.db.fetch_value("SELECT COUNT(*) FROM approvals WHERE status = 'pending'")
         extra.update(skipped=skipped, pending=pending)
+        if sampler is not None:
+            extra["stalls"] = sampler.report()
     extra["key ms"] = [x * 1000 for x in latencies]
     extra["open ms"] = {k: [x * 1000 for x in v] for k, v in opens.items()}
     extra["idle open ms"] = {k: [x * 1000 for x in v] for k, v in idle.items()}
     extra["log bytes"] = _log_bytes(db.parent)
     return SoakReport("console", first, last, time.perf_counter() - started, extra)
+
+
+def _stall_sampler() -> Any:
+    from gymconsole.bench.stalls import StallSampler
+
+    sampler = StallSampler(asyncio.get_running_loop())
+    sampler.start()
+    return sampler
 
 
 def _object_counts() -> dict[str, int]:

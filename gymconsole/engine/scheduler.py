@@ -60,6 +60,7 @@ from gymconsole.clock import Clock, iso
 from gymconsole.config import Config, WorkflowConfig
 from gymconsole.db import Database
 from gymconsole.engine.history import HistoryStore, RunRecorder
+from gymconsole.engine.aps_log import RecordedElsewhere
 from gymconsole.engine.faults import Backoff, describe, is_transient
 from gymconsole.engine.lease import Lease, running_elsewhere
 
@@ -151,6 +152,7 @@ class WorkflowScheduler:
         self._loaded = False
         self._triggers = {name: trigger_for(wf, config.scheduler.timezone) for name, wf in config.workflows.items()}
         self._aps: AsyncIOScheduler | None = None
+        self._quiet = RecordedElsewhere(lambda job: job in self.config.workflows and self.lease.held)
         self._stopping = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._bookkeeping: set[asyncio.Task[Any]] = set()
@@ -271,6 +273,7 @@ class WorkflowScheduler:
         aps = AsyncIOScheduler(timezone=self.timezone, job_defaults={
             "max_instances": 1, "coalesce": True, "misfire_grace_time": grace})
         aps.add_listener(self._on_aps_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+        self._quiet.install()  # _on_aps_event records those runs once; APScheduler's own line would be a second
         aps.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
         aps.start()
         self._aps = aps
@@ -572,15 +575,12 @@ class WorkflowScheduler:
             still = f"run #{current}" if current is not None else "the previous run"
             reason = f"scheduled run at {when} skipped: {still} of {workflow} was still in progress"
             status = "skipped"
-        if status != "missed":  # _record_skip logs missed runs
-            log.warning("%s: %s", workflow, reason)
         task = asyncio.get_running_loop().create_task(self._record_skip(workflow, status, reason))
         self._bookkeeping.add(task)
         task.add_done_callback(self._bookkeeping.discard)
 
     async def _record_skip(self, workflow: str, status: str, reason: str) -> None:
-        if status == "missed":
-            log.warning("%s: %s", workflow, reason)
+        log.warning("%s: %s", workflow, reason)  # once, here, for every skipped or missed run
         mode = "offline" if self.runner is None or self.runner.offline else "claude"
         dry_run = bool(self.runner.dry_run) if self.runner is not None else False
         try:
@@ -665,3 +665,4 @@ class WorkflowScheduler:
             await asyncio.sleep(0)  # AsyncIOScheduler.shutdown is scheduled with call_soon
             await asyncio.sleep(0)
         self._aps = None
+        self._quiet.remove()

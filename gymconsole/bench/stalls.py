@@ -1,0 +1,122 @@
+"""Where the event loop stalls: a watchdog thread samples the loop thread's stack while the loop is late.
+
+The loop beats a heartbeat every ``BEAT`` seconds.  A thread looks at it every ``INTERVAL``; when the last
+beat is older than ``threshold`` the loop is stuck in one callback, and the thread records what the loop's
+thread is running (its innermost frames of our code and the libraries').  Time is charged to the stack seen,
+so the report says where the stalled time went, not guesses.  Garbage collections are timed too
+(``gc.callbacks``), by generation, since a full collection of a large heap stalls the loop the same way.
+
+For diagnosis (``GYMCONSOLE_SOAK_STALLS=1``): the heartbeat itself costs the loop a little.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+BEAT = 0.01
+INTERVAL = 0.005
+DEPTH = 14
+"""Frames kept of each sampled stack (innermost first)."""
+
+
+@dataclass
+class Stall:
+    started: float
+    seconds: float
+    stacks: Counter[tuple[str, ...]] = field(default_factory=Counter)
+
+
+class StallSampler:
+    """Samples the loop thread's stack whenever its heartbeat is more than ``threshold`` late."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, *, threshold: float = 0.05) -> None:
+        self._loop = loop
+        self._threshold = threshold
+        self._loop_thread = threading.get_ident()
+        self._beat = time.perf_counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="stall sampler", daemon=True)
+        self._handle: asyncio.TimerHandle | None = None
+        self.stacks: Counter[tuple[str, ...]] = Counter()
+        """Sampled stack -> seconds charged to it while the loop was late."""
+        self.stalls: list[Stall] = []
+        self.gc_seconds: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._gc_started = 0.0
+
+    def start(self) -> None:
+        self._heartbeat()
+        gc.callbacks.append(self._on_gc)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        if self._handle is not None:
+            self._handle.cancel()
+        gc.callbacks.remove(self._on_gc)
+
+    def _heartbeat(self) -> None:
+        self._beat = time.perf_counter()
+        self._handle = self._loop.call_later(BEAT, self._heartbeat)
+
+    def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            self.gc_seconds[info["generation"]].append(time.perf_counter() - self._gc_started)
+
+    def _watch(self) -> None:
+        current: Stall | None = None
+        while not self._stop.wait(INTERVAL):
+            late = time.perf_counter() - self._beat
+            if late <= self._threshold:
+                if current is not None:
+                    self.stalls.append(current)
+                    current = None
+                continue
+            frame = sys._current_frames().get(self._loop_thread)
+            if frame is None:
+                continue
+            stack = _stack(frame)
+            if current is None or current.started != self._beat:
+                if current is not None:
+                    self.stalls.append(current)
+                current = Stall(self._beat, 0.0)
+            current.seconds = late
+            current.stacks[stack] += INTERVAL
+            self.stacks[stack] += INTERVAL
+
+    def report(self, top: int = 12) -> list[str]:
+        lines = []
+        for generation, times in self.gc_seconds.items():
+            if times:
+                lines.append(f"gc gen{generation}: {len(times)} collections, total {sum(times) * 1000:.0f} ms,"
+                             f" worst {max(times) * 1000:.1f} ms")
+        worst = sorted(self.stalls, key=lambda s: s.seconds, reverse=True)[:top]
+        lines.append(f"{len(self.stalls)} stalls over {self._threshold * 1000:.0f} ms;"
+                     f" {sum(s.seconds for s in self.stalls):.1f} s in all; the worst:")
+        for stall in worst:
+            stack, _ = stall.stacks.most_common(1)[0]
+            lines.append(f"  {stall.seconds * 1000:7.0f} ms  " + " < ".join(stack[:6]))
+        lines.append("where the stalled time went (sampled):")
+        for stack, seconds in self.stacks.most_common(top):
+            lines.append(f"  {seconds:6.2f} s  " + " < ".join(stack))
+        return lines
+
+
+def _stack(frame: Any) -> tuple[str, ...]:
+    names = []
+    while frame is not None and len(names) < DEPTH:
+        code = frame.f_code
+        path = code.co_filename
+        short = path.rsplit("site-packages/", 1)[-1].rsplit("gymconsole/", 1)[-1]
+        names.append(f"{short}:{frame.f_lineno}:{code.co_name}")
+        frame = frame.f_back
+    return tuple(names)

@@ -1,0 +1,61 @@
+"""The console left open under load: one notice for a long database wait, never a stack of them."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from helpers_tui import no_cursor_blink, open_console, tui_config, wait_until
+
+from gymconsole.tui import busy
+
+__all__ = ["no_cursor_blink"]
+
+
+def hold_write_lock(db: Path) -> subprocess.Popen[str]:
+    """Another process (the service, an import) holding the write lock until told to let go."""
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sqlite3, sys\n"
+        f"c = sqlite3.connect({str(db)!r}, isolation_level=None)\n"
+        "c.execute('BEGIN IMMEDIATE'); print('held', flush=True); sys.stdin.readline(); c.execute('ROLLBACK')")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def waiting_notes(app) -> list[str]:
+    return [n.message for n in app._notifications if "waiting for the database" in n.message.lower()]
+
+
+async def test_a_long_database_wait_is_one_notice_that_counts_up_then_clears(
+        config, demo_path, clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(busy, "RENEW_SECONDS", 1.0)  # time compressed: renewed every second, not every five
+    async with open_console(tui_config(config), demo_path, clock) as pilot:
+        app = pilot.app
+        holder = hold_write_lock(demo_path)
+        try:
+            await pilot.press("P")  # pause every schedule: a write, which waits for the other process
+            seen: list[str] = []
+            deadline = time.monotonic() + 3.6
+            while time.monotonic() < deadline:  # sampled while the writer waits: never more than one notice
+                notes = waiting_notes(app)
+                assert len(notes) <= 1, notes
+                if notes and notes[0] not in seen:
+                    seen.append(notes[0])
+                await asyncio.sleep(0.05)
+        finally:
+            assert holder.stdin is not None
+            holder.stdin.write("\n")
+            holder.stdin.close()
+            holder.wait(timeout=10)
+        counts = [int(re.search(r"\((\d+) s\)", note).group(1)) for note in seen]  # type: ignore[union-attr]
+        assert len(counts) >= 2 and counts == sorted(counts), seen  # the one notice counted up
+        await wait_until(pilot, lambda: any(n.message == "The database is free again." for n in app._notifications),
+                         what="the all-clear")
+        assert waiting_notes(app) == []
+        await wait_until(pilot, lambda: app.state is not None and app.state.paused_all, what="the write, done")
