@@ -15,7 +15,8 @@ handles.  Linux only (``/proc``); elsewhere the section says it is skipped.
 
 ``python -m gymconsole.bench soak`` runs it alone; ``GYMCONSOLE_SOAK_RUNS`` changes the number
 of runs, ``GYMCONSOLE_SOAK_CONSOLE_MINUTES`` caps the console's part (default 40; 0: no cap) and ``GYMCONSOLE_SOAK_TRACE=1`` adds the object types that grew most in the console between the
-two checkpoints (for finding a leak).
+two checkpoints (for finding a leak), ``GYMCONSOLE_SOAK_STALLS=1`` where the console's event loop
+was when it answered late (bench/stalls.py: for finding what blocks keys).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gymconsole.bench.stalls import GcPauses, StallSampler
 from gymconsole.config import Config, CronSchedule, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,6 +51,7 @@ CONSOLE_MINUTES = 40.0
 MEMORY_AIM_MB = 20.0
 PROGRESS_EVERY = 50
 KEY_AIM_MS = 100.0
+SCREENS = ("dashboard", "history", "live", "approvals")
 
 
 # --- what a process uses ------------------------------------------------------------------------
@@ -109,7 +112,7 @@ def soak_config(db: Path, *, every: int = EVERY) -> Config:
     return config.model_copy(update={
         "database": config.database.model_copy(update={"path": str(db)}),
         "safety": config.safety.model_copy(update={"approval_timeout_seconds": APPROVAL_TIMEOUT,
-                                                   "quiet_hours_start": 0, "quiet_hours_end": 0}),
+                                                   "quiet_hours_start": "none", "quiet_hours_end": "none"}),
         "scheduler": config.scheduler.model_copy(update={"start_paused": False, "misfire_grace_seconds": 30}),
         "workflows": compressed_schedules(config, every),
     })
@@ -135,7 +138,7 @@ def soak_config_file(folder: Path, *, every: int = EVERY, smtp_port: int | None 
         elif line.startswith("misfire_grace_seconds"):
             line = "misfire_grace_seconds = 30"
         elif line.startswith("quiet_hours_start") or line.startswith("quiet_hours_end"):
-            line = line.split("=")[0] + "= 0"
+            line = line.split("=")[0] + '= "none"'
         lines.append(line)
     if smtp_port is not None:
         lines += ["", "[delivery]", 'email = "smtp"', "email_pacing = { per_hour = 100000, per_day = 1000000 }",
@@ -199,7 +202,7 @@ async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False, stall
     app.asker.person_active = lambda: None  # the probe's keys are not a person coming back to the desk
     finished = 0
     latencies: list[float] = []
-    opens: dict[str, list[float]] = {"history": [], "approvals": []}
+    opens: dict[str, list[float]] = {label: [] for label in SCREENS}
 
     def count(event: Any) -> None:
         nonlocal finished
@@ -222,28 +225,35 @@ async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False, stall
             latencies.append(handled[-1] - pressed)
 
     async def open_each(pilot: Any, into: dict[str, list[float]]) -> None:
+        """Open each screen as the manager would, from the dashboard, and back (the press to the screen shown)."""
+        from gymconsole.tui.screens.dashboard import DashboardScreen
         from gymconsole.tui.screens.history import HistoryScreen
+        from gymconsole.tui.screens.live import LiveScreen
         from gymconsole.tui.screens.pending import PendingScreen
 
-        for key, label, kind in (("h", "history", HistoryScreen), ("a", "approvals", PendingScreen)):
+        steps = (("h", "history", HistoryScreen), ("escape", None, DashboardScreen), ("a", "approvals", PendingScreen),
+                 ("escape", None, DashboardScreen), ("l", "live", LiveScreen), ("escape", "dashboard", DashboardScreen))
+        for key, label, kind in steps:
             if app.asker.current is not None:
                 return  # an approval is on screen: the manager decides first
-            started = time.perf_counter()
+            started, before = time.perf_counter(), app.screen
             await pilot.press(key)
-            try:
-                await _until(lambda: isinstance(app.screen, kind), 30)
+            try:  # back to the dashboard: the screen left is gone (a run starting may push the live screen at once)
+                await _until(lambda: isinstance(app.screen, kind) or (kind is DashboardScreen and app.screen is not before),
+                             30)
             except TimeoutError:
-                into[label].append(30.0)
-                continue
-            into[label].append(time.perf_counter() - started)
-            await pilot.press("escape")
+                if label:
+                    into[label].append(30.0)
+                return
+            if label:
+                into[label].append(time.perf_counter() - started)
 
     async def open_screens(pilot: Any, stop: asyncio.Event) -> None:
         while not stop.is_set():
             await asyncio.sleep(10)
             await open_each(pilot, opens)
 
-    idle: dict[str, list[float]] = {"history": [], "approvals": []}
+    idle: dict[str, list[float]] = {label: [] for label in SCREENS}
     started = time.perf_counter()
     async with app.run_test(size=SIZE) as pilot:
         await _until(app.ready.is_set, 60)
@@ -254,7 +264,12 @@ async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False, stall
             await open_each(pilot, idle)
             await asyncio.sleep(0.5)
         app.services.bus.subscribe(count)
-        sampler = _stall_sampler() if stalls else None
+        pauses = GcPauses()
+        pauses.start()
+        sampler = StallSampler(asyncio.get_running_loop(), pauses) if stalls else None
+        if sampler is not None:
+            sampler.start()
+        cpu = (time.process_time(), time.perf_counter(), os.getloadavg()[0])
         await app.services.scheduler.resume(None)
         stop = asyncio.Event()
         tasks = [asyncio.create_task(press_keys(stop)), asyncio.create_task(open_screens(pilot, stop))]
@@ -267,6 +282,8 @@ async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False, stall
         await asyncio.gather(*tasks)
         if sampler is not None:
             sampler.stop()
+        pauses.stop()
+        cpu = (time.process_time() - cpu[0], time.perf_counter() - cpu[1], max(cpu[2], os.getloadavg()[0]))
         last = _settled_sample(finished)
         extra: dict[str, Any] = {"live views": len(app.traces), "screens": len(app.screen_stack),
                                  "workers": len(app.workers), "notifications": len(app._notifications)}
@@ -276,6 +293,8 @@ async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False, stall
         skipped = await app.services.db.fetch_value("SELECT COUNT(*) FROM runs WHERE status = 'skipped'")
         pending = await app.services.db.fetch_value("SELECT COUNT(*) FROM approvals WHERE status = 'pending'")
         extra.update(skipped=skipped, pending=pending)
+        extra["gc"] = pauses.report()
+        extra["cpu"] = cpu
         if sampler is not None:
             extra["stalls"] = sampler.report()
     extra["key ms"] = [x * 1000 for x in latencies]
@@ -283,14 +302,6 @@ async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False, stall
     extra["idle open ms"] = {k: [x * 1000 for x in v] for k, v in idle.items()}
     extra["log bytes"] = _log_bytes(db.parent)
     return SoakReport("console", first, last, time.perf_counter() - started, extra)
-
-
-def _stall_sampler() -> Any:
-    from gymconsole.bench.stalls import StallSampler
-
-    sampler = StallSampler(asyncio.get_running_loop())
-    sampler.start()
-    return sampler
 
 
 def _object_counts() -> dict[str, int]:
@@ -301,9 +312,14 @@ def _object_counts() -> dict[str, int]:
     return dict(Counter(f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.get_objects()))
 
 
+def _pct(ordered: list[float], percent: float) -> float:
+    """The nearest-rank percentile of an ordered list."""
+    return ordered[min(len(ordered) - 1, max(0, round(percent / 100 * len(ordered)) - 1))]
+
+
 def _log_bytes(folder: Path) -> int:
     """The largest of the log file and its rotated copies (what must stay within the rotation size)."""
-    return max((path.stat().st_size for path in folder.glob("gymconsole.log*")), default=0)
+    return max((path.stat().st_size for path in folder.glob("gymconsole*.log*")), default=0)
 
 
 # --- the service --------------------------------------------------------------------------------------
@@ -436,6 +452,7 @@ def run(workdir: Path) -> None:
     runs = int(os.environ.get("GYMCONSOLE_SOAK_RUNS", RUNS))
     minutes = float(os.environ.get("GYMCONSOLE_SOAK_CONSOLE_MINUTES", CONSOLE_MINUTES)) or None
     trace = os.environ.get("GYMCONSOLE_SOAK_TRACE") == "1"
+    stalls = os.environ.get("GYMCONSOLE_SOAK_STALLS") == "1"
     print(f"   every workflow every {EVERY} s, offline, approval timeout {APPROVAL_TIMEOUT:g} s, nobody at the desk;"
           f" aim: within {MEMORY_AIM_MB:g} MB, flat handles")
     from gymconsole.logfile import MAX_BYTES
@@ -446,21 +463,27 @@ def run(workdir: Path) -> None:
           f" (rotates at {MAX_BYTES / 1e6:g} MB); {service.extra['stdout per run']:.0f} bytes of stdout per run;"
           f" outbox sender: {service.extra['emails sent']} of {service.extra['emails queued']} queued emails sent")
     console = asyncio.run(soak_console(fresh_folder(workdir, "soak-console") / "gym.db", runs, trace=trace,
-                                       max_seconds=minutes * 60 if minutes else None))
+                                       stalls=stalls, max_seconds=minutes * 60 if minutes else None))
     _line(console)
     if console.last.runs < runs:
         print(f"   console: stopped at the {minutes:g}-minute cap after {console.last.runs} runs")
     extra = console.extra
-    keys = extra["key ms"]
+    keys = sorted(extra["key ms"])
+    cpu_seconds, wall_seconds, load = extra["cpu"]
     if keys:
-        print(f"   console: key press to handled, median / worst of {len(keys)}: {statistics.median(keys):.1f} /"
-              f" {max(keys):.1f} ms  (aim < {KEY_AIM_MS:g} ms)")
-    for label, times in extra["open ms"].items():
-        usual = extra["idle open ms"].get(label) or [0.0]
-        if times:
-            print(f"   console: open {label} during the soak, median / worst of {len(times)}:"
-                  f" {statistics.median(times):.0f} / {max(times):.0f} ms (idle, nothing running:"
-                  f" {statistics.median(usual):.0f} ms)")
+        late = sum(1 for k in keys if k >= KEY_AIM_MS)
+        print(f"   console: key press to handled, {len(keys)} presses during the soak: median {_pct(keys, 50):.1f},"
+              f" p99 {_pct(keys, 99):.1f}, max {keys[-1]:.1f} ms; {late} at or over {KEY_AIM_MS:g} ms"
+              f" (load average up to {load:.1f}; the console busy {cpu_seconds / wall_seconds:.0%} of one core)")
+    for label in SCREENS:
+        times, usual = extra["open ms"].get(label), extra["idle open ms"].get(label)
+        if times and usual:
+            print(f"   console: open {label:<9} idle {statistics.median(usual):5.0f} ms; during the soak median"
+                  f" {statistics.median(times):5.0f}, worst {max(times):5.0f} ms ({len(times)} opens)")
+    for line in extra["gc"]:
+        print(f"   console: {line}")
+    for line in extra.get("stalls", []):
+        print(f"     {line}")
     print(f"   console at the end: {extra['live views']} live views, {extra['screens']} screens,"
           f" {extra['workers']} workers, {extra['notifications']} notices; {extra['pending']} approvals pending,"
           f" {extra['skipped']} runs skipped; largest log file {extra['log bytes'] / 1e6:.2f} MB"

@@ -6,7 +6,8 @@ thread is running (its innermost frames of our code and the libraries').  Time i
 so the report says where the stalled time went, not guesses.  Garbage collections are timed too
 (``gc.callbacks``), by generation, since a full collection of a large heap stalls the loop the same way.
 
-For diagnosis (``GYMCONSOLE_SOAK_STALLS=1``): the heartbeat itself costs the loop a little.
+:class:`GcPauses` is cheap and always on in the soak; the sampler is for diagnosis
+(``GYMCONSOLE_SOAK_STALLS=1``): its heartbeat costs the loop a little.
 """
 
 from __future__ import annotations
@@ -26,6 +27,41 @@ DEPTH = 14
 """Frames kept of each sampled stack (innermost first)."""
 
 
+class GcPauses:
+    """Every garbage collection's duration, by generation (``gc.callbacks``; cheap enough to leave on)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[int, list[tuple[float, float]]] = {0: [], 1: [], 2: []}
+        """Per generation, each collection's (wall, CPU) seconds: the CPU is the part the load cannot inflate."""
+        self._started = (0.0, 0.0)
+        self.collecting: int | None = None
+        """The generation being collected right now, if a collection is running."""
+
+    def start(self) -> None:
+        gc.callbacks.append(self._on_gc)
+
+    def stop(self) -> None:
+        gc.callbacks.remove(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = (time.perf_counter(), time.thread_time())
+            self.collecting = info["generation"]
+        else:
+            self.collecting = None
+            wall, cpu = self._started
+            self.seconds[info["generation"]].append((time.perf_counter() - wall, time.thread_time() - cpu))
+
+    def report(self) -> list[str]:
+        lines = [f"{len(gc.get_objects())} objects tracked, {gc.get_freeze_count()} of them frozen (gc_pauses.py)"]
+        for generation, times in self.seconds.items():
+            if times:
+                wall, cpu = [t[0] for t in times], [t[1] for t in times]
+                lines.append(f"gc gen{generation}: {len(times)} collections; CPU total {sum(cpu) * 1000:.0f} ms,"
+                             f" worst {max(cpu) * 1000:.1f} ms; wall worst {max(wall) * 1000:.0f} ms")
+        return lines
+
+
 @dataclass
 class Stall:
     started: float
@@ -36,7 +72,7 @@ class Stall:
 class StallSampler:
     """Samples the loop thread's stack whenever its heartbeat is more than ``threshold`` late."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, *, threshold: float = 0.05) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, pauses: GcPauses, *, threshold: float = 0.05) -> None:
         self._loop = loop
         self._threshold = threshold
         self._loop_thread = threading.get_ident()
@@ -47,12 +83,11 @@ class StallSampler:
         self.stacks: Counter[tuple[str, ...]] = Counter()
         """Sampled stack -> seconds charged to it while the loop was late."""
         self.stalls: list[Stall] = []
-        self.gc_seconds: dict[int, list[float]] = {0: [], 1: [], 2: []}
-        self._gc_started = 0.0
+        self.gc = pauses
+        """Started and reported by the caller; tells the sampler when the loop is inside a collection."""
 
     def start(self) -> None:
         self._heartbeat()
-        gc.callbacks.append(self._on_gc)
         self._thread.start()
 
     def stop(self) -> None:
@@ -60,17 +95,10 @@ class StallSampler:
         self._thread.join(timeout=2)
         if self._handle is not None:
             self._handle.cancel()
-        gc.callbacks.remove(self._on_gc)
 
     def _heartbeat(self) -> None:
         self._beat = time.perf_counter()
         self._handle = self._loop.call_later(BEAT, self._heartbeat)
-
-    def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
-        if phase == "start":
-            self._gc_started = time.perf_counter()
-        else:
-            self.gc_seconds[info["generation"]].append(time.perf_counter() - self._gc_started)
 
     def _watch(self) -> None:
         current: Stall | None = None
@@ -84,7 +112,8 @@ class StallSampler:
             frame = sys._current_frames().get(self._loop_thread)
             if frame is None:
                 continue
-            stack = _stack(frame)
+            generation = self.gc.collecting
+            stack = (f"gc gen{generation}",) if generation is not None else _stack(frame)
             if current is None or current.started != self._beat:
                 if current is not None:
                     self.stalls.append(current)
@@ -95,10 +124,6 @@ class StallSampler:
 
     def report(self, top: int = 12) -> list[str]:
         lines = []
-        for generation, times in self.gc_seconds.items():
-            if times:
-                lines.append(f"gc gen{generation}: {len(times)} collections, total {sum(times) * 1000:.0f} ms,"
-                             f" worst {max(times) * 1000:.1f} ms")
         worst = sorted(self.stalls, key=lambda s: s.seconds, reverse=True)[:top]
         lines.append(f"{len(self.stalls)} stalls over {self._threshold * 1000:.0f} ms;"
                      f" {sum(s.seconds for s in self.stalls):.1f} s in all; the worst:")

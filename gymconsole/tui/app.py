@@ -35,6 +35,7 @@ from gymconsole.present.sanitize import visible
 from gymconsole.present.words import plural
 from gymconsole.tui.asker import ApprovalsChanged, ModalAsker
 from gymconsole.tui.bridge import EngineEvent, EventBridge, TextChunk
+from gymconsole.tui import gc_pauses
 from gymconsole.tui.commands import ConsoleCommands
 from gymconsole.tui.format import one_line
 from gymconsole.tui.screens.dashboard import DashboardScreen
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 
 STATE_REFRESH_SECONDS = 30.0
 STATE_COALESCE_SECONDS = 0.25
+FREEZE_AFTER_SECONDS = 3.0
 FINISHED_SEVERITY = {"succeeded": "information", "failed": "error", "interrupted": "error"}
 AFTER_FIRST_PAINT = ("gymconsole.engine.events", "gymconsole.engine.services", "gymconsole.tui.trace",
                      "gymconsole.tui.screens.approval", "gymconsole.tui.screens.history", "gymconsole.tui.screens.live")
@@ -181,6 +183,7 @@ class GymConsoleApp(App[int]):
         self.request_state()
         self.set_interval(STATE_REFRESH_SECONDS, self.request_state)
         self.call_after_refresh(self._prepare_history)
+        self.set_timer(FREEZE_AFTER_SECONDS, gc_pauses.freeze_startup_heap)  # once the history screen is built
 
     def _prepare_history(self) -> None:
         """Build the history screen while the console is idle, so its first opening is quick."""
@@ -202,6 +205,7 @@ class GymConsoleApp(App[int]):
     async def on_unmount(self) -> None:
         """Cancel runs still going (their end is recorded), stop the scheduler, close the database."""
         self.bridge.detach()
+        gc_pauses.release()
         services = self.services
         if services is not None:
             for workflow in list(services.runner.running()):
