@@ -257,6 +257,8 @@ class GymConsoleApp(App[int]):
         from gymconsole.engine.events import ApprovalDecided, Notice, RunFinished, RunStarted  # loaded with the engine
 
         event = message.event
+        if not self.screen_stack:  # closing: the screens are gone (the run's end is recorded by the engine)
+            return
         if event.run_id not in self.traces and (not event.run_id or isinstance(event, ApprovalDecided)):
             self.request_state()  # decided later from the pending list: its run is over, no live view to wake
             return
