@@ -3,7 +3,8 @@
 Every row alternates its floor and the real thing (floor, subject, floor,
 subject, ...) and reports the median of the per-pair ratios, so a machine
 busy with other work slows both sides alike; the noise column is half the
-interquartile range of those ratios.  A row fails when it is past its aim by
+interquartile range of those ratios.  ``BENCH_ROWS=paint,history`` measures only
+the rows named (startup, paint, tools, outbox, history).  A row fails when it is past its aim by
 more than its measured noise, and then the bench exits non-zero with one line
 per failed row.  Floors live beside this file: ``floor_tui`` (a minimal
 Textual app), ``floor_sqlite`` (the same statements on plain sqlite3),
@@ -252,16 +253,23 @@ def run(workdir: Path) -> bool:
     rounds = int(os.environ.get("BENCH_ROUNDS", "7"))
     print(f"   {'figure':<52} {'floor':>10} {'value':>12} {'ratio':>7} noise  aim")
     rows: list[Ratio] = []
-    sections: list[Any] = [
-        lambda: _startup_rows(workdir, rounds),
-        lambda: _startup_notes(rounds),
-        lambda: [_first_paint_row(workdir, rounds)] if os.name == "posix" else [],
-        lambda: _first_paint_note(rounds) if os.name == "posix" else [],
-        lambda: asyncio.run(_tool_rows(workdir, rounds * 10)),
-        lambda: [asyncio.run(_outbox_row(workdir, max(5, rounds)))],
-        lambda: _history_rows(workdir, max(3, rounds // 2)),
+    sections: list[tuple[str, Any]] = [
+        ("startup", lambda: _startup_rows(workdir, rounds)),
+        ("startup", lambda: _startup_notes(rounds)),
+        ("paint", lambda: [_first_paint_row(workdir, rounds)] if os.name == "posix" else []),
+        ("paint", lambda: _first_paint_note(rounds) if os.name == "posix" else []),
+        ("tools", lambda: asyncio.run(_tool_rows(workdir, rounds * 10))),
+        ("outbox", lambda: [asyncio.run(_outbox_row(workdir, max(5, rounds)))]),
+        ("history", lambda: _history_rows(workdir, max(3, rounds // 2))),
     ]
-    for section in sections:
+    chosen = {name.strip() for name in os.environ.get("BENCH_ROWS", "").split(",") if name.strip()}
+    unknown = chosen - {name for name, _ in sections}
+    if unknown:
+        raise SystemExit(f"BENCH_ROWS: no such rows {', '.join(sorted(unknown))} "
+                         f"(choose from {', '.join(dict.fromkeys(name for name, _ in sections))})")
+    for name, section in sections:
+        if chosen and name not in chosen:
+            continue
         for row in section():
             if isinstance(row, str):  # a reference line: shown beside the rows, never a failure
                 print(row)
