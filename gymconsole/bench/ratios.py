@@ -92,20 +92,27 @@ def _first_paint_note(rounds: int) -> list[str]:
             f"±{noise * 100:3.0f}%  (reference)"]
 
 
-def _history_rows(workdir: Path, rounds: int) -> list[Ratio]:
-    from gymconsole.bench.tui import HISTORY_RUNS, bench_history
+def _history_rows(workdir: Path, rounds: int) -> list[Any]:
+    """Opening the history screen and its next page, typed into a real console in a pseudo-terminal (absolute:
+    there is no floor), at 120x36; 80x24 and 160x48 are shown beside it."""
+    from gymconsole.bench.tui import HISTORY_RUNS, history_keys
 
-    opens, pages = [], []
-    for _ in range(rounds):
-        figures = asyncio.run(bench_history(workdir))
-        opens.append(next(v for k, v in figures.items() if k.startswith("history of")) * 1000)
-        pages.append(figures["next page"] * 1000)
-    rows = []
-    for label, samples, aim in ((f"history screen opening, {HISTORY_RUNS:,} runs", opens, 150.0),
-                                ("history next page", pages, 50.0)):
-        median = statistics.median(samples)
-        noise = (max(samples) - min(samples)) / 2 / median if median else 0.0
-        rows.append(Ratio(label, "—", 1.0, median, median, noise, aim, unit="ms (absolute)"))
+    if os.name != "posix":
+        return []
+    rows: list[Any] = []
+    for size, count in (((120, 36), rounds), ((80, 24), max(2, rounds // 2)), ((160, 48), max(2, rounds // 2))):
+        figures = [history_keys(workdir, size) for _ in range(count)]
+        for key, label, aim in (("open", f"history screen opening, {HISTORY_RUNS:,} runs", 150.0),
+                                ("next page", "history next page", 50.0)):
+            samples = [f[key] * 1000 for f in figures]
+            median = statistics.median(samples)
+            noise = (max(samples) - min(samples)) / 2 / median if median else 0.0
+            if size == (120, 36):
+                rows.append(Ratio(f"{label} ({size[0]}x{size[1]})", "—", 1.0, median, median, noise, aim,
+                                  unit="ms (absolute)"))
+            else:
+                rows.append(f"   {'  ' + label + f' at {size[0]}x{size[1]}':<52} {'':>10} {median:8.1f} ms"
+                            f"         ±{noise * 100:3.0f}%  (reference)")
     return rows
 
 

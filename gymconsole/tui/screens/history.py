@@ -117,7 +117,7 @@ class HistoryScreen(Screen[None]):
         if self._styled_for == self.app._css_update_count:
             event.refresh_styles = False
         self._styled_for = self.app._css_update_count
-        self.load(self._page)
+        self.load(self._page, quietly=self._shown is not None)  # the page it shows stays up while it is refreshed
 
     def on_resize(self) -> None:
         """Laid out at a new size: a page holds what the table now shows."""
@@ -182,9 +182,7 @@ class HistoryScreen(Screen[None]):
         more = " · ] next page" if len(self._page_starts) > message.page + 1 else ""
         back = " · [ previous page" if message.page else ""
         count = plural(len(message.rows), "run") if message.rows else "no runs match"
-        # Loaded ahead while hidden, the page is not on screen yet: it says so when it is (opening reloads it).
-        status = f"page {message.page + 1} · {count}{more}{back} · enter opens a run" if self.is_current else ""
-        self._say(status)
+        self._say(f"page {message.page + 1} · {count}{more}{back} · enter opens a run")
         self._page, self._page_rows = message.page, message.size
         if message.size != self._page_size():  # laid out meanwhile (or resized): a page of what it now shows
             self.load(message.page, quietly=True)
