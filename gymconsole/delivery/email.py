@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from gymconsole.config import Config, GymConfig, SmtpConfig
 from gymconsole.delivery.transport import DeliveryError, scrub, secret, stable_key
 from gymconsole.present.sanitize import header_safe
+from gymconsole.tools.messages import email_from
 
 PEER = "the mail server"
 
@@ -93,8 +94,7 @@ class SmtpSender:
         is given (building a header class each time), about a tenth of a millisecond a header here."""
         header = self._headers.get(name)
         if header is None:
-            value = (formataddr((header_safe(self.smtp.from_name or self.gym.name, 80), self.smtp.from_address))
-                     if name == "From" else self.gym.reply_to or "")
+            value = email_from(self.smtp, self.gym) if name == "From" else self.gym.reply_to or ""
             header = self._headers[name] = SMTP.header_factory(name, value)
         return header
 
