@@ -95,11 +95,13 @@ def _first_paint_note(rounds: int) -> list[str]:
 def _history_rows(workdir: Path, rounds: int) -> list[Any]:
     """Opening the history screen and its next page, typed into a real console in a pseudo-terminal (absolute:
     there is no floor), at 120x36; 80x24 and 160x48 are shown beside it."""
-    from gymconsole.bench.tui import HISTORY_RUNS, history_keys
+    from gymconsole.bench.tui import HISTORY_RUNS, floor_key, history_keys
 
     if os.name != "posix":
         return []
-    rows: list[Any] = []
+    floor = statistics.median(floor_key() for _ in range(rounds)) * 1000
+    rows: list[Any] = [f"   {'  a key to its frame in the minimal Textual app':<52} {'':>10} {floor:8.1f} ms"
+                       f"           (reference: the machine's load)"]
     for size, count in (((120, 36), rounds), ((80, 24), max(2, rounds // 2)), ((160, 48), max(2, rounds // 2))):
         figures = [history_keys(workdir, size) for _ in range(count)]
         for key, label, aim in (("open", f"history screen opening, {HISTORY_RUNS:,} runs", 150.0),

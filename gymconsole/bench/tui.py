@@ -309,3 +309,15 @@ def history_keys(workdir: Path, size: tuple[int, int] = SIZE) -> dict[str, float
         session.drain(quiet=0.5)
         next_page = session.key(b"]", until="page 2 ·".encode())
     return {"open": opened, "next page": next_page}
+
+
+def floor_key(size: tuple[int, int] = SIZE) -> float:
+    """The minimal Textual app in a pseudo-terminal: seconds from typing ``n`` to the frame with its new text (what
+    any key costs on this machine now, beside the history screen's figures)."""
+    from gymconsole.bench.measure import python
+    from gymconsole.bench.pty_session import PtySession
+
+    with PtySession(python("-m", "gymconsole.bench.floor_tui"), size) as session:
+        session.until(FIRST_PAINT_MARKER)
+        session.drain(quiet=0.3)
+        return session.key(b"n", until=b"floor next page")
