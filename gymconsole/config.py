@@ -14,7 +14,6 @@ validator per model.
 
 import os
 import re
-import tomllib
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Literal, Self, Union, get_args, get_origin
@@ -765,6 +764,8 @@ def read_config_bytes(source: Path) -> bytes:
 
 def config_from_bytes(raw: bytes, source: Path) -> Config:
     """Parse and validate a config file's bytes (newlines read as text files are: \\r\\n and \\r are \\n)."""
+    import tomllib  # here, not at the top: a start-up that finds this file validated before parses no TOML
+
     try:
         text = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
         data = tomllib.loads(text)
