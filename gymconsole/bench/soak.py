@@ -15,7 +15,10 @@ handles.  Linux only (``/proc``); elsewhere the section says it is skipped.
 
 ``python -m gymconsole.bench soak`` runs it alone; ``GYMCONSOLE_SOAK_RUNS`` changes the number
 of runs, ``GYMCONSOLE_SOAK_CONSOLE_MINUTES`` caps the console's part (default 40; 0: no cap) and ``GYMCONSOLE_SOAK_TRACE=1`` adds the object types that grew most in the console between the
-two checkpoints (for finding a leak).
+two checkpoints and the Python memory allocated after the first and still held at the last
+(tracemalloc: slower, and its own memory counts in the RSS; for finding a leak).  Live-object
+counts are always given: RSS alone cannot say whether growth is live objects or a heap that
+did not shrink.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +76,10 @@ class Sample:
     runs: int
     rss_mb: float
     handles: int
+    objects: int = 0
+    """Live objects the garbage collector tracks (0: not counted, another process)."""
+    traced_mb: float | None = None
+    """Python memory allocated since the first checkpoint and still held (tracemalloc; with the trace only)."""
 
 
 @dataclass
@@ -172,7 +180,8 @@ async def _until(predicate: Any, timeout: float) -> None:
 
 def _settled_sample(runs: int) -> Sample:
     gc.collect()
-    return Sample(runs, rss_mb(), open_handles())
+    traced = tracemalloc.get_traced_memory()[0] / 1e6 if tracemalloc.is_tracing() else None
+    return Sample(runs, rss_mb(), open_handles(), len(gc.get_objects()), traced)
 
 
 async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False,
@@ -261,10 +270,14 @@ async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False,
         await _until(lambda: finished >= CHECKPOINT, 24 * 3600)
         first = _settled_sample(finished)
         before = _object_counts() if trace else None
+        if trace:  # from here on: what is allocated after the first checkpoint and still held at the last
+            tracemalloc.start()
         await _until(lambda: finished >= runs or time.perf_counter() > cap, 24 * 3600)
         stop.set()
         await asyncio.gather(*tasks)
         last = _settled_sample(finished)
+        if trace:
+            tracemalloc.stop()
         extra: dict[str, Any] = {"live views": len(app.traces), "screens": len(app.screen_stack),
                                  "workers": len(app.workers), "notifications": len(app._notifications)}
         if before is not None:
@@ -435,6 +448,10 @@ def run(workdir: Path) -> None:
     console = asyncio.run(soak_console(fresh_folder(workdir, "soak-console") / "gym.db", runs, trace=trace,
                                        max_seconds=minutes * 60 if minutes else None))
     _line(console)
+    traced = f"; Python memory allocated after the first and still held: {console.last.traced_mb:.1f} MB" \
+        if console.last.traced_mb is not None else ""
+    print(f"   console: live objects {console.first.objects:,} after {console.first.runs} runs,"
+          f" {console.last.objects:,} after {console.last.runs}{traced}")
     if console.last.runs < runs:
         print(f"   console: stopped at the {minutes:g}-minute cap after {console.last.runs} runs")
     extra = console.extra
