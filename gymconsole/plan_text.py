@@ -39,6 +39,14 @@ def item_line(item: dict[str, Any]) -> str:
     return who + (": " + ", ".join(parts) if parts else "")
 
 
+def sender_line(message: dict[str, Any]) -> str:
+    """``From: Gym <desk@gym> · Reply-To: office@gym`` for an email; empty for a text message."""
+    parts = [f"From: {message['from']}"] if message.get("from") else []
+    if message.get("reply_to"):
+        parts.append(f"Reply-To: {message['reply_to']}")
+    return " · ".join(parts)
+
+
 def describe_plan(plan: ActionPlan | dict[str, Any], sample: int = SAMPLE_LINES) -> list[str]:
     """A plan as text: the action, each target (a sample for bulk acts), the message as sent, what is skipped."""
     data = plan if isinstance(plan, dict) else plan.as_dict()
@@ -53,6 +61,8 @@ def describe_plan(plan: ActionPlan | dict[str, Any], sample: int = SAMPLE_LINES)
     if message and items:
         subject = f", subject {message['subject']!r}" if message.get("subject") else ""
         lines.append(f"  message by {message.get('channel')}{subject}, as sent to {items[0]['name']}:")
+        if sender := sender_line(message):
+            lines.append(f"    {sender}")
         lines.append(f"    {items[0].get('text') or message.get('sample', '')}")
     skipped = data.get("skipped") or []
     if skipped:

@@ -106,3 +106,14 @@ def same_process_alive(pid: int | None, started: str | None) -> bool:
     if not started or now == IDENTITY_UNKNOWN or started == IDENTITY_UNKNOWN:
         return True  # recorded without a start time (older rows) or unknowable here: existence is all we have
     return now == started
+
+
+_THIS: tuple[int, str | None] | None = None
+
+
+def this_process() -> tuple[int, str | None]:
+    """This process as (pid, start time): what a row records so that a reused PID is not taken for it."""
+    global _THIS
+    if _THIS is None or _THIS[0] != os.getpid():  # a forked child is another process
+        _THIS = (os.getpid(), process_started(os.getpid()))
+    return _THIS

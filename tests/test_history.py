@@ -29,6 +29,8 @@ from gymconsole.engine.events import (
     ToolCallStarted,
 )
 from gymconsole.engine.history import HistoryStore, RunRecorder
+from gymconsole.engine.lease import running_elsewhere
+from gymconsole.process import process_started
 
 
 @pytest.fixture
@@ -165,7 +167,8 @@ async def test_mark_interrupted_only_touches_runs_of_dead_processes(hdb: Databas
     try:
         async with hdb.write() as tx:
             await tx.execute("UPDATE runs SET pid = ? WHERE id = ?", (_dead_pid(), dead))
-            await tx.execute("UPDATE runs SET pid = ? WHERE id = ?", (sleeper.pid, alive))
+            await tx.execute("UPDATE runs SET pid = ?, pid_started = ? WHERE id = ?",
+                             (sleeper.pid, process_started(sleeper.pid), alive))
         assert await store.mark_interrupted() == 1
     finally:
         sleeper.kill()
@@ -178,6 +181,29 @@ async def test_mark_interrupted_only_touches_runs_of_dead_processes(hdb: Databas
     assert isinstance(last, RunFinished) and last.status == "interrupted"
     assert await store.mark_interrupted() == 1  # the sleeper has been killed meanwhile
     assert await store.mark_interrupted() == 0
+
+
+async def test_a_run_whose_pid_the_os_gave_to_another_process_is_interrupted(hdb: Database, clock: FakeClock) -> None:
+    """Over months pids come round again: a live process that merely has the run's old pid is not its process."""
+    _bus, recorder, store = wire(hdb, clock)
+    reused = await recorder.start_run("door_access", "schedule", "offline", False)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        async with hdb.write() as tx:  # the run's process was an earlier one that had the sleeper's pid
+            await tx.execute("UPDATE runs SET pid = ?, pid_started = 'an-earlier-boot:12345' WHERE id = ?",
+                             (sleeper.pid, reused))
+        assert await running_elsewhere(hdb, "door_access") is None  # the service does not skip for it either
+        assert await store.mark_interrupted() == 1
+        honest = await recorder.start_run("door_access", "manual", "offline", False)
+        async with hdb.write() as tx:  # the sleeper's own run, as a console in another process would record it
+            await tx.execute("UPDATE runs SET pid = ?, pid_started = ? WHERE id = ?",
+                             (sleeper.pid, process_started(sleeper.pid), honest))
+        assert await running_elsewhere(hdb, "door_access") == (honest, sleeper.pid)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    row = await store.get_run(reused)
+    assert row is not None and row["status"] == "interrupted" and f"pid {sleeper.pid}" in row["error"]
 
 
 async def _fill(recorder: RunRecorder, bus: EventBus, clock: FakeClock) -> dict[str, list[int]]:

@@ -21,7 +21,7 @@ from gymconsole.cli import main
 from gymconsole.config import Config, ConfigError, load_config, parse_config
 from gymconsole.delivery.sender import OutboxSender
 from gymconsole.tools.base import ToolContext
-from gymconsole.tools.messages import examples
+from gymconsole.tools.messages import email_headers, examples
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -128,13 +128,15 @@ async def test_email_goes_out_from_the_gym_with_its_reply_to(db: Any, config: Co
     received = recorder.messages[0]
     assert received.headers["From"] == "Northside Fitness <desk@gym.test>"
     assert received.headers["Reply-To"] == "hello@northside.test"
+    assert email_headers(cfg) == {"from": received.headers["From"], "reply_to": received.headers["Reply-To"]}
     assert received.subject == "Northside Fitness: your account"
     assert received.body.replace("\r\n", "\n").rstrip("\n") == await db.fetch_value("SELECT body FROM outbox")
 
 
 def test_the_examples_the_config_screen_shows_are_the_messages_as_sent(config: Config) -> None:
     shown = dict(examples(gym_config(config)))
-    assert shown["reminder by email"] == ("Subject: Northside Fitness: your account\nHello Jane Wright: $2,480.00 is "
+    assert shown["reminder by email"] == ("From: Northside Fitness (no sending address set yet) · "
+                                          "Reply-To: hello@northside.test\nSubject: Northside Fitness: your account\nHello Jane Wright: $2,480.00 is "
                                           "open at Northside Fitness. Call (555) 010-2030.\nSam at the front desk")
     assert shown["reminder by text message"].endswith("\nText STOP to Northside Fitness to opt out.")
 
@@ -172,5 +174,6 @@ def test_init_writes_the_gyms_name_into_the_new_config(tmp_path: Path, capsys: p
     capsys.readouterr()
     config = load_config(target)
     assert config.gym.name == "Northside Fitness" and config.source_of("gym.name") == "config.toml"
-    assert dict(examples(config))["reminder by email"].startswith("Subject: Your account at Northside Fitness is")
+    assert dict(examples(config))["reminder by email"].startswith(
+        "From: Northside Fitness (no sending address set yet)\nSubject: Your account at Northside Fitness is")
     assert target.read_text(encoding="utf-8").count("\n[gym]\n") == 1  # replaced in place, not a second table

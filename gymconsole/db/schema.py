@@ -535,6 +535,11 @@ MIGRATIONS: list[str] = [
     CREATE TABLE schema_cookie_bump (x);
     DROP TABLE schema_cookie_bump;
     """,
+    # a run records its process's start time beside its pid: over months the OS reuses pids, and a run whose
+    # process is gone must not look alive because an unrelated process now has its pid
+    """
+    ALTER TABLE runs ADD COLUMN pid_started TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

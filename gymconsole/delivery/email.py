@@ -19,13 +19,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Protocol
 
 from gymconsole.config import Config, GymConfig, SmtpConfig
 from gymconsole.delivery.transport import DeliveryError, scrub, secret, stable_key
 from gymconsole.present.sanitize import header_safe
+from gymconsole.tools.messages import email_from
 
 PEER = "the mail server"
 
@@ -73,7 +74,7 @@ class SmtpSender:
 
     def build(self, email: Email) -> EmailMessage:
         message = EmailMessage()
-        message["From"] = formataddr((header_safe(self.smtp.from_name or self.gym.name, 80), self.smtp.from_address))
+        message["From"] = email_from(self.smtp, self.gym)
         if self.gym.reply_to:
             message["Reply-To"] = self.gym.reply_to
         message["To"] = header_safe(email.to, 320)

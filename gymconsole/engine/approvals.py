@@ -30,14 +30,13 @@ approving it again finishes exactly what was approved.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gymconsole.clock import Clock, iso
 from gymconsole.db import Database, Transaction
-from gymconsole.process import process_started, same_process_alive
+from gymconsole.process import same_process_alive, this_process
 from gymconsole.tools.base import ActionPlan
 
 if TYPE_CHECKING:
@@ -69,15 +68,9 @@ OPEN = (ASKING, *DECIDABLE, *UNFINISHED)
 
 _HELD: set[tuple[str, int]] = set()
 """(database, approval id) this process is asking about or carrying out right now, whichever store holds it."""
-_ME: tuple[int, str | None] | None = None
-
-
 def me() -> tuple[int, str | None]:
     """This process as a holder: (pid, start time)."""
-    global _ME
-    if _ME is None or _ME[0] != os.getpid():  # a forked child is another process
-        _ME = (os.getpid(), process_started(os.getpid()))
-    return _ME
+    return this_process()
 
 
 class StateError(Exception):

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -30,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from gymconsole.clock import Clock, iso
 from gymconsole.db import Database, Transaction
-from gymconsole.process import pid_alive
+from gymconsole.process import same_process_alive, this_process
 
 if TYPE_CHECKING:  # the event classes load where events are written or read back: listing runs needs none
     from gymconsole.engine.events import Event, TextDelta
@@ -86,9 +85,9 @@ class RunRecorder:
         """Insert the ``running`` row of a new run and return its id."""
         async with self.db.write() as tx:
             run_id = await tx.insert(
-                "INSERT INTO runs (workflow, trigger, mode, dry_run, status, started_at, pid)"
-                " VALUES (?, ?, ?, ?, 'running', ?, ?)",
-                (workflow, trigger, mode, int(dry_run), iso(self.clock.now()), os.getpid()))
+                "INSERT INTO runs (workflow, trigger, mode, dry_run, status, started_at, pid, pid_started)"
+                " VALUES (?, ?, ?, ?, 'running', ?, ?, ?)",
+                (workflow, trigger, mode, int(dry_run), iso(self.clock.now()), *this_process()))
         assert run_id is not None
         self._runs[run_id] = _RunState()
         return run_id
@@ -255,12 +254,13 @@ class HistoryStore:
         """Runs left ``running`` by a process that is gone become ``interrupted``; returns how many.
 
         A run of this process, or of another live process (a console and a headless scheduler on
-        one database), is left alone.  A pid reused by an unrelated live process keeps its run
-        ``running`` until that process exits.
+        one database), is left alone.  A run is known by its process's pid and start time, so a pid the
+        OS has since given to an unrelated process does not keep the run ``running``.
         """
-        rows = await self.db.fetch_all("SELECT id, pid FROM runs WHERE status = 'running'")
-        me = os.getpid()
-        orphans = [row for row in rows if row["pid"] != me and not (row["pid"] and pid_alive(row["pid"]))]
+        rows = await self.db.fetch_all("SELECT id, pid, pid_started FROM runs WHERE status = 'running'")
+        me = this_process()
+        orphans = [row for row in rows
+                   if (row["pid"], row["pid_started"]) != me and not same_process_alive(row["pid"], row["pid_started"])]
         now = iso(self.clock.now())
         marked = 0
         for row in orphans:

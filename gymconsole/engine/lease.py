@@ -31,7 +31,7 @@ from uuid import uuid4
 
 from gymconsole.clock import Clock, iso
 from gymconsole.db import Database, Transaction
-from gymconsole.process import pid_alive
+from gymconsole.process import pid_alive, same_process_alive
 
 log = logging.getLogger(__name__)
 
@@ -215,9 +215,9 @@ async def running_elsewhere(db: Database, workflow: str) -> tuple[int, int] | No
     A manual run started in the console while the service holds the schedules: the service skips the
     scheduled time rather than running the workflow twice at once.
     """
-    rows = await db.fetch_all("SELECT id, pid FROM runs WHERE workflow = ? AND status = 'running' AND pid IS NOT NULL"
-                              " AND pid != ? ORDER BY id DESC", (workflow, os.getpid()))
-    for row in rows:
-        if pid_alive(int(row["pid"])):
+    rows = await db.fetch_all("SELECT id, pid, pid_started FROM runs WHERE workflow = ? AND status = 'running'"
+                              " AND pid IS NOT NULL AND pid != ? ORDER BY id DESC", (workflow, os.getpid()))
+    for row in rows:  # a pid the OS has since given to another process is not a run in progress
+        if same_process_alive(int(row["pid"]), row["pid_started"]):
             return int(row["id"]), int(row["pid"])
     return None

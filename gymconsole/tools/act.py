@@ -40,9 +40,11 @@ async def _message_risk(ctx: ToolContext, items: list[PlanItem], kinds: tuple[st
     return "high" if items and total >= ctx.config.safety.bulk_threshold else "moderate"
 
 
-def _message(channel: str, subject: str, template: str, items: list[PlanItem]) -> dict[str, Any]:
+def _message(ctx: ToolContext, channel: str, subject: str, template: str, items: list[PlanItem]) -> dict[str, Any]:
     sample = items[0].detail["text"] if items else ""
-    return {"channel": channel, "subject": subject, "template": template, "count": len(items), "sample": sample}
+    headers = messages.email_headers(ctx.config) if channel == "email" else {}
+    return {"channel": channel, **headers, "subject": subject, "template": template, "count": len(items),
+            "sample": sample}
 
 
 def _ids(values: list[int]) -> list[int]:
@@ -269,7 +271,7 @@ async def plan_campaign(ctx: ToolContext, args: CampaignArgs) -> ActionPlan:
     ]
     risk = await _message_risk(ctx, items, ("campaign",))
     return _plan("send_campaign", action, risk, args, items, skipped,
-                 _message(args.channel, args.subject, args.template, items))
+                 _message(ctx, args.channel, args.subject, args.template, items))
 
 
 async def _person(tx: Transaction, kind: str, person_id: int) -> dict[str, Any] | None:
@@ -347,7 +349,7 @@ async def plan_notify(ctx: ToolContext, args: NotifyArgs) -> ActionPlan:
     subject = messages.notice_subject(ctx.config) if args.channel == "email" else ""
     template = getattr(ctx.config.messages, args.kind)
     return _plan("notify_past_due_member", f"Send {label}", risk, args, items, skipped,
-                 _message(args.channel, subject, template, items))
+                 _message(ctx, args.channel, subject, template, items))
 
 
 async def execute_notify(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]:

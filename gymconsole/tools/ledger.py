@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -124,15 +123,16 @@ async def run_items_remote(ctx: ToolContext, plan: ActionPlan, check: Check, int
     process dies in between, the claim stays pending with its intent, for a reconciler to settle (see
     :func:`gymconsole.delivery.door.reconcile_door_intents`), and no run acts on that key meanwhile.
     """
-    from gymconsole.process import process_started  # noqa: PLC0415 (tools stays free of process lookups at import)
+    from gymconsole.process import this_process  # noqa: PLC0415 (tools stays free of process lookups at import)
 
     async def one(item: PlanItem) -> tuple[str, Any]:
         async with ctx.db.write() as tx:
             if (refused := await _check_and_claim(ctx, tx, plan, check, item)) is not None:
                 return refused
             wanted = await intent(tx, item)
+            pid, started = this_process()
             await tx.execute("UPDATE effects SET result = ? WHERE key = ?", [json.dumps(
-                {"intent": wanted, "pid": os.getpid(), "pid_started": process_started(os.getpid())}), item.key])
+                {"intent": wanted, "pid": pid, "pid_started": started}), item.key])
             IN_FLIGHT.add(item.key)
         try:
             try:

@@ -9,9 +9,12 @@ current data and sends nothing that differs from what was approved.
 from __future__ import annotations
 
 import re
+from email.utils import formataddr
 from typing import Any
 
-from gymconsole.config import MESSAGE_PLACEHOLDERS, Config, GymConfig
+from gymconsole.config import MESSAGE_PLACEHOLDERS, Config, GymConfig, SmtpConfig
+from gymconsole.plan_text import sender_line
+from gymconsole.present.sanitize import header_safe
 from gymconsole.present.words import money
 
 _PLACEHOLDER = re.compile(r"\{(" + "|".join(MESSAGE_PLACEHOLDERS) + r")\}")
@@ -37,6 +40,21 @@ def render(template: str, person: dict[str, Any], gym: GymConfig | None = None) 
         "reply_to": gym.reply_to,
     }
     return _PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
+
+
+def email_from(smtp: SmtpConfig, gym: GymConfig) -> str:
+    """The ``From`` header of every email to a member or prospect (the sender builds it; approvals show it)."""
+    return formataddr((header_safe(smtp.from_name or gym.name, 80), smtp.from_address))
+
+
+def email_headers(config: Config) -> dict[str, str]:
+    """The sender's headers an email gets, as a person approving it is shown them."""
+    smtp = config.delivery.smtp
+    headers = {"from": email_from(smtp, config.gym) if smtp.from_address
+               else f"{header_safe(smtp.from_name or config.gym.name, 80)} (no sending address set yet)"}
+    if config.gym.reply_to:
+        headers["reply_to"] = config.gym.reply_to
+    return headers
 
 
 def _for_channel(config: Config, text: str, channel: str) -> str:
@@ -69,11 +87,12 @@ def examples(config: Config) -> list[tuple[str, str]]:
     """``(what, text as sent)`` of every message kind, to an example member, for the config screen."""
     person = EXAMPLE_PERSON
     campaign = "Hi {first_name}, your first week of classes is on us."
+    sender = sender_line(email_headers(config))
+    notice_head = f"{sender}\nSubject: {notice_subject(config)}"
     return [
-        ("reminder by email", f"Subject: {notice_subject(config)}\n{notice_text(config, 'reminder', 'email', person)}"),
-        ("final notice by email",
-         f"Subject: {notice_subject(config)}\n{notice_text(config, 'final_notice', 'email', person)}"),
+        ("reminder by email", f"{notice_head}\n{notice_text(config, 'reminder', 'email', person)}"),
+        ("final notice by email", f"{notice_head}\n{notice_text(config, 'final_notice', 'email', person)}"),
         ("reminder by text message", notice_text(config, "reminder", "sms", person)),
-        ("campaign by email", campaign_text(config, campaign, "email", person)),
+        ("campaign by email", f"{sender}\n{campaign_text(config, campaign, 'email', person)}"),
         ("campaign by text message", campaign_text(config, campaign, "sms", person)),
     ]

@@ -25,7 +25,7 @@ from textual.widgets import OptionList, SelectionList, Static
 from textual.widgets.option_list import OptionDoesNotExist
 from textual.widgets.selection_list import Selection
 
-from gymconsole.plan_text import item_line
+from gymconsole.plan_text import item_line, sender_line
 from gymconsole.present.sanitize import visible
 from gymconsole.present.words import plural
 from gymconsole.tools.base import ActionPlan, PlanItem
@@ -85,6 +85,8 @@ def target_detail(app: App[Any] | None, plan: ActionPlan, item: PlanItem | None)
         return text
     text.append(visible(item_line(item.as_dict())), "bold")
     if plan.message:
+        if sender := sender_line(plan.message):
+            text.append("\n" + visible(sender), theme_style(app, "foreground-muted"))
         body = item.detail.get("text") or plan.message.get("sample") or ""
         text.append("\n" + visible(body, multiline=True), theme_style(app, "accent"))
     args = {k: v for k, v in plan.args.items() if k not in ("member_ids", "template", "subject") and v}
