@@ -117,7 +117,8 @@ def soak_config(db: Path, *, every: int = EVERY) -> Config:
     return config.model_copy(update={
         "database": config.database.model_copy(update={"path": str(db)}),
         "safety": config.safety.model_copy(update={"approval_timeout_seconds": APPROVAL_TIMEOUT,
-                                                   "quiet_hours_start": 0, "quiet_hours_end": 0}),
+                                                   "quiet_hours_start": "none",
+                                                   "quiet_hours_end": "none"}),
         "scheduler": config.scheduler.model_copy(update={"start_paused": False, "misfire_grace_seconds": 30}),
         "workflows": compressed_schedules(config, every),
     })
@@ -143,7 +144,7 @@ def soak_config_file(folder: Path, *, every: int = EVERY, smtp_port: int | None 
         elif line.startswith("misfire_grace_seconds"):
             line = "misfire_grace_seconds = 30"
         elif line.startswith("quiet_hours_start") or line.startswith("quiet_hours_end"):
-            line = line.split("=")[0] + "= 0"
+            line = line.split("=")[0] + '= "none"'
         lines.append(line)
     if smtp_port is not None:
         lines += ["", "[delivery]", 'email = "smtp"', "email_pacing = { per_hour = 100000, per_day = 1000000 }",
