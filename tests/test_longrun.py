@@ -162,10 +162,11 @@ async def test_runs_the_live_screen_let_go_of_are_freed_not_kept_by_textuals_cac
 async def test_widgets_the_console_removed_are_freed_not_kept_by_the_nodes_they_watched(config, demo_path, clock) -> None:
     """Textual lists a watcher on the node it watches until the watched value changes, which the app's title and a
     footer's ``compact`` never do (Textualize/textual#6666): every live screen's header and every footer key the
-    footers ever drew stayed alive, with their drawn lines (680 footer keys after 90 runs of the soak)."""
+    footers ever drew stayed alive, with their drawn lines (680 footer keys after 90 runs of the soak); and a table
+    keeps up to 10,000 cells drawn before its latest change, which can never be shown again."""
     import gc
 
-    from textual.widgets import Header
+    from textual.widgets import DataTable, Header
     from textual.widgets._footer import FooterKey
 
     from gymconsole.tui import memory
@@ -174,6 +175,10 @@ async def test_widgets_the_console_removed_are_freed_not_kept_by_the_nodes_they_
     def removed_but_alive() -> int:
         gc.collect()
         return sum(isinstance(o, Header | FooterKey) and not o.is_attached for o in gc.get_objects())
+
+    def stale_cells(app: Any) -> int:
+        tables = [table for screen in app.screen_stack for table in screen.query(DataTable)]
+        return sum(key[-2] != table._update_count for table in tables for key in table._cell_render_cache.keys())
 
     async with open_console(tui_config(config), demo_path, clock, size=(80, 24)) as pilot:
         app = pilot.app
@@ -185,5 +190,7 @@ async def test_widgets_the_console_removed_are_freed_not_kept_by_the_nodes_they_
             await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen), what="the dashboard")
         await pilot.pause()
         assert removed_but_alive() >= 4  # Textual 8.2 keeps them (one header per live screen at least)
+        assert stale_cells(app) > 0  # and the dashboard's tables the cells they drew before each change
         memory.sweep(app)
         assert removed_but_alive() == 0
+        assert stale_cells(app) == 0

@@ -24,6 +24,13 @@ ever drew and the app every header of every live screen it ever pushed: measured
 rule Textual itself uses (the watcher is closing), and is run every
 ``SWEEP_SECONDS`` by :func:`install`.
 
+A ``DataTable`` caches drawn cells (up to 10,000), rows and lines (1,000 each) keyed
+by, among others, its count of changes, so every change leaves the cells drawn
+before it cached until the LRU pushes them out: a table changed every second (the
+dashboard's workflows) or a page redrawn each time its screen opens (the history)
+fills all 10,000, a few MB per table, ever further from what is on screen.  Entries
+keyed by an older count can never be hit again; the sweep drops them.
+
 Likewise a ``Signal`` forgets a removed subscriber only when it next publishes, and
 its callback (a closure over the subscriber) keeps the subscriber, a whole screen,
 alive until then; the sweep prunes the app's signals by the rule ``publish`` uses.
@@ -39,6 +46,7 @@ from textual.app import App
 from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.signal import Signal
+from textual.widgets import DataTable
 
 SWEEP_SECONDS = 10.0
 """How often the console lets go of removed widgets (a sweep of a few hundred nodes: well under a millisecond)."""
@@ -75,6 +83,20 @@ def drop_closed_watchers(node: Any) -> int:
     return dropped
 
 
+def drop_stale_table_caches(table: DataTable[Any]) -> int:
+    """Forget the cells, rows and lines ``table`` drew before its latest change (their keys can never be hit again)."""
+    current = table._update_count
+    dropped = 0
+    # The change count is the second-to-last part of these keys, the first of the row renderables' (Textual 8.2).
+    for cache, at in ((table._cell_render_cache, -2), (table._row_render_cache, -2), (table._line_cache, -2),
+                      (table._row_renderable_cache, 0)):
+        stale = [key for key in cache.keys() if key[at] != current]
+        for key in stale:
+            cache.discard(key)
+        dropped += len(stale)
+    return dropped
+
+
 def drop_gone_subscribers(signal: Signal[Any]) -> int:
     """Forget the subscribers of ``signal`` that are no longer running in the DOM (as its next publish would)."""
     gone = [node for node in list(signal._subscriptions.keys())
@@ -104,6 +126,8 @@ def sweep(app: App[Any]) -> int:
     dropped = 0
     for node in _nodes(app):
         dropped += drop_closed_watchers(node) + _drop_stale_queries_of(node)
+        if isinstance(node, DataTable):
+            dropped += drop_stale_table_caches(node)
     for value in list(vars(app).values()):
         if isinstance(value, Signal):
             dropped += drop_gone_subscribers(value)
