@@ -78,6 +78,8 @@ class Sample:
     handles: int
     objects: int = 0
     """Live objects the garbage collector tracks (0: not counted, another process)."""
+    tasks: int = 0
+    """asyncio tasks alive (0: not counted, another process)."""
     traced_mb: float | None = None
     """Python memory allocated since the first checkpoint and still held (tracemalloc; with the trace only)."""
 
@@ -182,7 +184,7 @@ async def _until(predicate: Any, timeout: float) -> None:
 def _settled_sample(runs: int) -> Sample:
     gc.collect()
     traced = tracemalloc.get_traced_memory()[0] / 1e6 if tracemalloc.is_tracing() else None
-    return Sample(runs, rss_mb(), open_handles(), len(gc.get_objects()), traced)
+    return Sample(runs, rss_mb(), open_handles(), len(gc.get_objects()), len(asyncio.all_tasks()), traced)
 
 
 async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False,
@@ -452,7 +454,8 @@ def run(workdir: Path) -> None:
     traced = f"; Python memory allocated after the first and still held: {console.last.traced_mb:.1f} MB" \
         if console.last.traced_mb is not None else ""
     print(f"   console: live objects {console.first.objects:,} after {console.first.runs} runs,"
-          f" {console.last.objects:,} after {console.last.runs}{traced}")
+          f" {console.last.objects:,} after {console.last.runs}; asyncio tasks {console.first.tasks} and"
+          f" {console.last.tasks}{traced}")
     if console.last.runs < runs:
         print(f"   console: stopped at the {minutes:g}-minute cap after {console.last.runs} runs")
     extra = console.extra
