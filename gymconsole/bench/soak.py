@@ -305,8 +305,12 @@ def _object_counts() -> dict[str, int]:
 
 
 def _log_bytes(folder: Path) -> int:
-    """The largest of the log file and its rotated copies (what must stay within the rotation size)."""
-    return max((path.stat().st_size for path in folder.glob("gymconsole.log*")), default=0)
+    """The largest of the log files (the console's and the service's) and their rotated copies (what must stay
+    within the rotation size)."""
+    from gymconsole.logfile import LOG_NAME, SERVICE_LOG_NAME
+
+    return max((path.stat().st_size for name in (LOG_NAME, SERVICE_LOG_NAME) for path in folder.glob(f"{name}*")),
+               default=0)
 
 
 # --- the service --------------------------------------------------------------------------------------
