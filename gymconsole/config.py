@@ -14,7 +14,6 @@ validator per model.
 
 import os
 import re
-import tomllib
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Literal, Self, Union, get_args, get_origin
@@ -34,7 +33,7 @@ class ConfigError(Exception):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -361,7 +360,7 @@ class ModelAccess(_Model):
     """Times an answer cut off at `max_output_tokens` (or paused by the API) is continued before the run ends `truncated`."""
     max_wait_seconds: float = Field(120.0, ge=0)
     """Longest wait the API may ask for (`retry-after`) within a run; longer ends the run `rate_limited`."""
-    thinking: ThinkingSetting = ThinkingSetting()
+    thinking: ThinkingSetting = Field(default_factory=lambda: ThinkingSetting())
     """Extended thinking of every workflow that sets none."""
     daily_budget_usd: float | None = Field(None, gt=0)
     """Claude spend allowed per local day (all workflows); empty is no limit."""
@@ -487,9 +486,9 @@ class DeliveryConfig(_Model):
     """`outbox`: emails stay in the outbox table, nothing is sent; `smtp`: sent through `delivery.smtp`."""
     sms: Literal["outbox", "gateway"] = "outbox"
     """`outbox`: texts stay in the outbox table; `gateway`: sent through `delivery.sms_gateway`."""
-    email_pacing: ChannelPacing = ChannelPacing(per_hour=200, per_day=1000)
+    email_pacing: ChannelPacing = Field(default_factory=lambda: ChannelPacing(per_hour=200, per_day=1000))
     """Drip rate and daily cap of email."""
-    sms_pacing: ChannelPacing = ChannelPacing(per_hour=60, per_day=300)
+    sms_pacing: ChannelPacing = Field(default_factory=lambda: ChannelPacing(per_hour=60, per_day=300))
     """Drip rate and daily cap of SMS."""
     max_attempts: int = Field(5, ge=1, le=50)
     """Attempts per message before it is marked failed."""
@@ -499,9 +498,9 @@ class DeliveryConfig(_Model):
     """Longest wait between two attempts."""
     stale_claim_seconds: float = Field(900.0, gt=0)
     """A message left `sending` this long by a process that cannot be checked is sent again."""
-    smtp: SmtpConfig = SmtpConfig()
+    smtp: SmtpConfig = Field(default_factory=lambda: SmtpConfig())
     """The mail server."""
-    sms_gateway: SmsGatewayConfig = SmsGatewayConfig()
+    sms_gateway: SmsGatewayConfig = Field(default_factory=lambda: SmsGatewayConfig())
     """The SMS gateway."""
 
     @model_validator(mode="after")
@@ -620,35 +619,35 @@ class AssistantConfig(_Model):
 class Config(_Model):
     """The whole configuration."""
 
-    gym: GymConfig = GymConfig()
+    gym: GymConfig = Field(default_factory=lambda: GymConfig())
     """The gym's name, sign-off, reply-to address and phone as members see them."""
-    messages: MessageTemplates = MessageTemplates()
+    messages: MessageTemplates = Field(default_factory=lambda: MessageTemplates())
     """The words of reminders, final notices, the campaign footer and the SMS STOP line."""
-    database: DatabaseConfig = DatabaseConfig()
+    database: DatabaseConfig = Field(default_factory=lambda: DatabaseConfig())
     """Where the gym's data lives."""
-    model: ModelAccess = ModelAccess()
+    model: ModelAccess = Field(default_factory=lambda: ModelAccess())
     """How the console talks to Claude."""
-    thresholds: Thresholds = Thresholds()
+    thresholds: Thresholds = Field(default_factory=lambda: Thresholds())
     """Business rules."""
-    safety: SafetyConfig = SafetyConfig()
+    safety: SafetyConfig = Field(default_factory=lambda: SafetyConfig())
     """What the console may do on its own."""
-    scheduler: SchedulerConfig = SchedulerConfig()
+    scheduler: SchedulerConfig = Field(default_factory=lambda: SchedulerConfig())
     """The background scheduler."""
-    history: HistoryConfig = HistoryConfig()
+    history: HistoryConfig = Field(default_factory=lambda: HistoryConfig())
     """The run history."""
-    backup: BackupConfig = BackupConfig()
+    backup: BackupConfig = Field(default_factory=lambda: BackupConfig())
     """Daily backups of the database."""
-    delivery: DeliveryConfig = DeliveryConfig()
+    delivery: DeliveryConfig = Field(default_factory=lambda: DeliveryConfig())
     """How queued messages leave the outbox (default: they stay in it)."""
-    door_controller: DoorControllerConfig = DoorControllerConfig()
+    door_controller: DoorControllerConfig = Field(default_factory=lambda: DoorControllerConfig())
     """Where door access state lives (default: the database)."""
-    alerts: AlertsConfig = AlertsConfig()
+    alerts: AlertsConfig = Field(default_factory=lambda: AlertsConfig())
     """Alerts to the manager on failed runs and long-waiting approvals."""
-    import_: ImportConfig = Field(ImportConfig(), alias="import")
+    import_: ImportConfig = Field(default_factory=lambda: ImportConfig(), alias="import")
     """Importing the membership system's exports."""
-    assistant: AssistantConfig = AssistantConfig()
+    assistant: AssistantConfig = Field(default_factory=lambda: AssistantConfig())
     """The manager's assistant: questions and one-off tasks."""
-    console: ConsoleConfig = ConsoleConfig()
+    console: ConsoleConfig = Field(default_factory=lambda: ConsoleConfig())
     """The full-screen console."""
     workflows: dict[str, WorkflowConfig] = Field(default_factory=lambda: {})
     """The workflows, by name."""
@@ -750,11 +749,27 @@ def parse_config(data: dict[str, Any], source_path: Path | None = None) -> Confi
 def load_config(path: str | os.PathLike[str]) -> Config:
     """Read and validate a config file; every problem is a one-line ConfigError."""
     source = Path(path)
+    return config_from_bytes(read_config_bytes(source), source)
+
+
+def read_config_bytes(source: Path) -> bytes:
+    """The config file's bytes; a missing or unreadable file is a one-line ConfigError."""
     try:
-        data = tomllib.loads(source.read_text(encoding="utf-8"))
+        return source.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{source}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read: {exc}") from None
+
+
+def config_from_bytes(raw: bytes, source: Path) -> Config:
+    """Parse and validate a config file's bytes (newlines read as text files are: \\r\\n and \\r are \\n)."""
+    import tomllib  # here, not at the top: a start-up that finds this file validated before parses no TOML
+
+    try:
+        text = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+        data = tomllib.loads(text)
+    except UnicodeDecodeError as exc:
         raise ConfigError(f"{source}: cannot read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None

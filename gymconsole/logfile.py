@@ -14,12 +14,9 @@
 from __future__ import annotations
 
 import logging
-import sys
 import time
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
-from gymconsole.paths import private_file
 from gymconsole.present.sanitize import visible
 
 LOG_NAME = "gymconsole.log"
@@ -49,29 +46,32 @@ class OwnLinesAndWarnings(logging.Filter):
         return record.name.startswith("gymconsole") or record.levelno >= logging.WARNING
 
 
-class PrivateRotatingFileHandler(RotatingFileHandler):
-    """A rotating log whose files are created 0600, and that complains once when it cannot write."""
+class LogFile(logging.Handler):
+    """The rotating log file, set up at its first record: a command that logs nothing (most listings) opens no
+    file and does not import ``logging.handlers`` (a measurable part of a short command's start-up)."""
 
-    _complained = False
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.baseFilename = str(path)
+        self._file: logging.Handler | None = None
 
-    def _open(self):  # type: ignore[no-untyped-def]
-        private_file(Path(self.baseFilename))
-        return super()._open()
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._file is None:
+            from gymconsole.logrotate import PrivateRotatingFileHandler
 
-    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802
-        if not PrivateRotatingFileHandler._complained:
-            PrivateRotatingFileHandler._complained = True
-            error = sys.exc_info()[1]
-            try:
-                sys.stderr.write(f"gymconsole: warning: cannot write the log file {self.baseFilename} ({error}); "
-                                 "carrying on without it\n")
-            except (OSError, ValueError):
-                pass
+            self._file = PrivateRotatingFileHandler(self.baseFilename, maxBytes=MAX_BYTES, backupCount=BACKUPS,
+                                                    encoding="utf-8", delay=True)
+            self._file.setFormatter(self.formatter)
+        self._file.emit(record)  # filtered here already; its own errors are its own (one line, once)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+        super().close()
 
 
 def file_handler(folder: Path, name: str = LOG_NAME) -> logging.Handler:
-    handler = PrivateRotatingFileHandler(folder / name, maxBytes=MAX_BYTES, backupCount=BACKUPS,
-                                         encoding="utf-8", delay=True)
+    handler = LogFile(folder / name)
     handler.setFormatter(LocalTimeFormatter(FORMAT))
     handler.addFilter(OwnLinesAndWarnings())
     return handler

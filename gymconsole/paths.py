@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import sys
-from importlib import resources
 from pathlib import Path
 
 CONFIG_NAME = "config.toml"
@@ -63,6 +62,8 @@ def find_config(explicit: str | None, env: dict[str, str] | None = None) -> Path
 
 def default_config_text() -> str:
     """The shipped default configuration: inside the package when installed, the repository's in a checkout."""
+    from importlib import resources  # here: every command imports this module, only `init` reads the package
+
     packaged = resources.files("gymconsole").joinpath(PACKAGED_CONFIG)
     if packaged.is_file():
         return packaged.read_text(encoding="utf-8")

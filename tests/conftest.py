@@ -29,6 +29,17 @@ DEMO_TODAY = date(2026, 11, 2)
 DEMO_NOW = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The per-user cache folder (the validated configuration) of this session, not the user's own: commands run
+    in-process and in subprocesses alike find it through XDG_CACHE_HOME."""
+    folder = tmp_path_factory.mktemp("user-cache")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("XDG_CACHE_HOME", str(folder))
+    yield folder
+    patch.undo()
+
+
 @pytest.fixture(scope="session")
 def repo_config() -> Config:
     return load_config(ROOT / "config.toml")

@@ -215,3 +215,24 @@ def test_search_finds_people_by_name_and_id(history_db: dict[str, Any], capsys: 
         assert code == 0 and door.run_id in [run["id"] for run in json.loads(out)], words
     code, out, _ = cli(capsys, "history", "--search", "Nobody Nowhere", "--db", db, "--json")
     assert json.loads(out) == []
+
+
+def test_a_listing_writes_nothing_so_a_writer_holding_the_database_does_not_delay_it(
+        history_db: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """No run is left `running` here, so there is nothing to close: `history` only reads, even while another
+    process holds the write lock (it would otherwise wait the configured bound and warn)."""
+    import sqlite3
+
+    config = tmp_path / "config.toml"
+    config.write_text((ROOT / "config.toml").read_text(encoding="utf-8").replace(
+        "busy_wait_seconds = 120", "busy_wait_seconds = 2", 1), encoding="utf-8")
+    writer = sqlite3.connect(history_db["path"], isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        code = main(["history", "--json", "--db", str(history_db["path"]), "--config", str(config)])
+        out, err = capsys.readouterr()
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert code == 0 and err == ""
+    assert {run["id"] for run in json.loads(out)} >= {history_db["door"].run_id, history_db["referral"].run_id}

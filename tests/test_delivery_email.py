@@ -211,3 +211,27 @@ async def test_what_an_acting_tool_queued_is_sent_as_rendered(demo_db, config, c
     assert [m.body.replace("\r\n", "\n").rstrip("\n") for m in recorder.messages] == [row["body"] for row in queued]
     assert [m.subject for m in recorder.messages] == [row["subject"] for row in queued]
     assert "{first_name}" not in recorder.messages[0].body
+
+
+async def test_headers_shared_by_a_batch_are_right_for_each_message_and_each_drain(demo_db, config, clock,
+                                                                                    recorder) -> None:
+    """From, Reply-To and Date are parsed once and reused (the email package's header parsing was most of building a
+    message): a later drain by the same sender is still stamped with its own time."""
+    controller = _start(recorder)
+    try:
+        cfg = with_delivery(config, email="smtp", smtp=smtp_settings(controller.port))
+        cfg = cfg.model_copy(update={"gym": cfg.gym.model_copy(update={"reply_to": "Front Desk <desk@gym.test>"})})
+        sender = OutboxSender(demo_db, cfg, clock)
+        people = await contactable_members(demo_db, 4)
+        await queue_messages(demo_db, clock, people[:2])
+        await sender.drain_once()
+        clock.advance(3600)
+        await queue_messages(demo_db, clock, people[2:])
+        await sender.drain_once()
+    finally:
+        controller.stop()
+    headers = [m.headers for m in recorder.messages]
+    assert [h["Date"] for h in headers] == ["Mon, 02 Nov 2026 15:00:00 +0000"] * 2 + ["Mon, 02 Nov 2026 16:00:00 +0000"] * 2
+    assert {h["From"] for h in headers} == {f"{cfg.gym.name} <desk@gym.test>"}
+    assert {h["Reply-To"] for h in headers} == {"Front Desk <desk@gym.test>"}
+    assert [h["To"] for h in headers] == [p["email"] for p in people]

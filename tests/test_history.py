@@ -309,8 +309,19 @@ async def test_history_queries_use_indexes(hdb: Database, clock: FakeClock, name
             return await method(sql, params)
         return wrapper
 
+    async def nothing(*_: object) -> None:
+        return None
+
+    def explaining_batch(method):  # type: ignore[no-untyped-def]
+        async def wrapper(queries):  # type: ignore[no-untyped-def]
+            for sql, params in queries:
+                await explaining(nothing)(sql, params)
+            return await method(queries)
+        return wrapper
+
     monkeypatch.setattr(hdb, "fetch_all", explaining(hdb.fetch_all))
     monkeypatch.setattr(hdb, "fetch_one", explaining(hdb.fetch_one))
+    monkeypatch.setattr(hdb, "fetch_batch", explaining_batch(hdb.fetch_batch))
     await READS[name](store)
     assert plans
     # A newest-first page without a filter walks the table in id order and stops at the limit: fine.

@@ -166,3 +166,16 @@ def test_the_console_paints_before_the_engine_loads() -> None:
     assert not set(report["later"]) & modules
     assert not any(name.startswith(("gymconsole.engine", "gymconsole.tools.registry", "gymconsole.present.run_events",
                                     "anthropic", "apscheduler.schedulers")) for name in modules)
+
+
+def test_a_command_run_again_does_not_validate_the_configuration_again(demo_path: Path, tmp_path: Path) -> None:
+    """The first run validates the configuration and remembers it; the next one rebuilds it without building a
+    single pydantic schema (nor parsing TOML, nor loading APScheduler for the cron checks)."""
+    config = tmp_path / "config.toml"
+    config.write_text(Path(CONFIG).read_text(encoding="utf-8") + "\n# this test's copy\n", encoding="utf-8")
+    argv = ("history", "--json", "--db", str(demo_path), "--config", str(config))
+    _, first = loaded_by(*argv)
+    assert "pydantic.plugin._loader" in first  # validated: schemas built
+    out, again = loaded_by(*argv)
+    json.loads(out)
+    assert not {"pydantic.plugin._loader", "tomllib", "apscheduler"} & again

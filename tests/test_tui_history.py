@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 from helpers_tui import no_cursor_blink, open_console, seed_history, tui_config, wait_until
+from textual.color import Color
 from textual.widgets import DataTable, Input, Select
+from textual.widgets._footer import FooterKey
 
 from gymconsole.tui.screens import history as history_screen
 from gymconsole.tui.screens.history import COLUMNS, HistoryScreen
@@ -118,3 +120,29 @@ async def test_open_a_run_and_replay_its_trace(config, demo_path, clock) -> None
         assert "database is locked" in str(replay.query_one("#replay-record").render())
         await pilot.press("escape")
         assert app.screen is screen
+
+
+async def test_built_while_idle_and_shown_again_without_rebuilding(config, demo_path, clock) -> None:
+    """The console lays the screen out with its first page before h is pressed; a later visit reuses its widgets
+    (the footer's keys are not rebuilt) and still follows a theme changed while it was hidden."""
+    ids = await seed_history(demo_path, clock, RUNS)
+    async with open_console(tui_config(config), demo_path, clock) as pilot:
+        app = pilot.app
+        await wait_until(pilot, lambda: app.is_screen_installed("history") and shown_ids(app.get_screen("history"))
+                         == ids[::-1], what="the history screen prepared while the dashboard shows")
+        screen = await open_history(pilot)
+        keys = list(screen.query(FooterKey))
+        assert [key.description for key in keys if key.description][:3] == ["Back", "Next", "Prev"]
+        await pilot.press("escape")
+        await pilot.press("h")
+        await wait_until(pilot, lambda: app.screen is screen and "page 1" in str(
+            screen.query_one("#history-status").render()), what="the screen again")
+        assert list(screen.query(FooterKey)) == keys, "the same keys: the footer was not rebuilt"
+        dark_background = screen.styles.background
+        await pilot.press("escape")
+        app.theme = "textual-light"
+        await pilot.pause()
+        await pilot.press("h")
+        await wait_until(pilot, lambda: app.screen is screen, what="the screen after a theme change")
+        assert screen.styles.background == Color.parse(app.current_theme.background)
+        assert screen.styles.background != dark_background

@@ -69,3 +69,31 @@ async def test_fast_cells_are_drawn_exactly_as_datatable_draws_them(monkeypatch:
         assert checked == len(CELLS) * 4 * 2
         assert len(drawn_fast) >= (len(CELLS) - 2) * 4 * 2, "every plain one-line Text cell took the fast path"
         assert "plain string [b]markup[/b]" not in drawn_fast and "spansred" not in drawn_fast
+
+
+class OneCellTables(App[None]):
+    """One table per cell of CELLS: a column's width is that cell's."""
+
+    def compose(self) -> ComposeResult:
+        for number in range(len(CELLS)):
+            yield PageTable(id=f"t{number}")
+
+    def on_mount(self) -> None:
+        for number, value in enumerate(CELLS):
+            table = self.query_one(f"#t{number}", PageTable)
+            table.add_column("c", key="c")
+            table.add_row(value, key="r")
+
+
+async def test_column_widths_are_measured_as_datatable_measures_them() -> None:
+    from textual.render import measure
+
+    app = OneCellTables()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.pause()
+        for number, value in enumerate(CELLS):
+            table = app.query_one(f"#t{number}", PageTable)
+            shown = table._get_row_renderables(0).cells[0]
+            expected = max(measure(app.console, table.columns["c"].label, 1), measure(app.console, shown, 1))
+            assert table.columns["c"].content_width == expected, value

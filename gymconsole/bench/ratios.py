@@ -3,7 +3,8 @@
 Every row alternates its floor and the real thing (floor, subject, floor,
 subject, ...) and reports the median of the per-pair ratios, so a machine
 busy with other work slows both sides alike; the noise column is half the
-interquartile range of those ratios.  A row fails when it is past its aim by
+interquartile range of those ratios.  ``BENCH_ROWS=paint,history`` measures only
+the rows named (startup, paint, tools, outbox, history).  A row fails when it is past its aim by
 more than its measured noise, and then the bench exits non-zero with one line
 per failed row.  Floors live beside this file: ``floor_tui`` (a minimal
 Textual app), ``floor_sqlite`` (the same statements on plain sqlite3),
@@ -56,12 +57,17 @@ def _startup_rows(workdir: Path, rounds: int) -> list[Ratio]:
 
 def _startup_notes(rounds: int) -> list[str]:
     """What of the commands' start-up the floor leaves out, timed against it (shown, not judged): its
-    ``import pydantic`` loads no model machinery, and pydantic and APScheduler import ``importlib.metadata``."""
+    ``import pydantic`` loads no model machinery, defining any model class loads the rest of it, and the
+    configuration is validated once, then rebuilt from the per-user cache by every later command."""
     floor = whole_process(python("-c", IMPORT_FLOOR))
     notes = []
     for label, extra in (("+ `from pydantic import BaseModel`", "from pydantic import BaseModel"),
-                         ("+ the configuration loaded",
-                          f"from gymconsole.config import load_config; load_config({str(CONFIG)!r})")):
+                         ("+ one pydantic model class defined", "from pydantic import BaseModel\n"
+                          "class A(BaseModel, defer_build=True):\n    x: int = 1"),
+                         ("+ the configuration validated",
+                          f"from gymconsole.config import load_config; load_config({str(CONFIG)!r})"),
+                         ("+ the configuration from the cache",
+                          f"from gymconsole.config_cache import load_config_cached as c; c({str(CONFIG)!r})")):
         code = f"import os; os.environ['PYDANTIC_DISABLE_PLUGINS'] = '__all__'; {IMPORT_FLOOR}; {extra}"  # as the CLI
         _, _, ratio, noise = paired(floor, whole_process(python("-c", code)), rounds)
         notes.append(f"   {'  the floor ' + label:<52} {'':>10} {'':>12} {ratio:6.2f}x ±{noise * 100:3.0f}%  (reference)")
@@ -91,20 +97,29 @@ def _first_paint_note(rounds: int) -> list[str]:
             f"±{noise * 100:3.0f}%  (reference)"]
 
 
-def _history_rows(workdir: Path, rounds: int) -> list[Ratio]:
-    from gymconsole.bench.tui import HISTORY_RUNS, bench_history
+def _history_rows(workdir: Path, rounds: int) -> list[Any]:
+    """Opening the history screen and its next page, typed into a real console in a pseudo-terminal (absolute:
+    there is no floor), at 120x36; 80x24 and 160x48 are shown beside it."""
+    from gymconsole.bench.tui import HISTORY_RUNS, floor_key, history_keys
 
-    opens, pages = [], []
-    for _ in range(rounds):
-        figures = asyncio.run(bench_history(workdir))
-        opens.append(next(v for k, v in figures.items() if k.startswith("history of")) * 1000)
-        pages.append(figures["next page"] * 1000)
-    rows = []
-    for label, samples, aim in ((f"history screen opening, {HISTORY_RUNS:,} runs", opens, 150.0),
-                                ("history next page", pages, 50.0)):
-        median = statistics.median(samples)
-        noise = (max(samples) - min(samples)) / 2 / median if median else 0.0
-        rows.append(Ratio(label, "—", 1.0, median, median, noise, aim, unit="ms (absolute)"))
+    if os.name != "posix":
+        return []
+    floor = statistics.median(floor_key() for _ in range(rounds)) * 1000
+    rows: list[Any] = [f"   {'  a key to its frame in the minimal Textual app':<52} {'':>10} {floor:8.1f} ms"
+                       f"           (reference: the machine's load)"]
+    for size, count in (((120, 36), rounds), ((80, 24), max(2, rounds // 2)), ((160, 48), max(2, rounds // 2))):
+        figures = [history_keys(workdir, size) for _ in range(count)]
+        for key, label, aim in (("open", f"history screen opening, {HISTORY_RUNS:,} runs", 150.0),
+                                ("next page", "history next page", 50.0)):
+            samples = [f[key] * 1000 for f in figures]
+            median = statistics.median(samples)
+            noise = (max(samples) - min(samples)) / 2 / median if median else 0.0
+            if size == (120, 36):
+                rows.append(Ratio(f"{label} ({size[0]}x{size[1]})", "—", 1.0, median, median, noise, aim,
+                                  unit="ms (absolute)"))
+            else:
+                rows.append(f"   {'  ' + label + f' at {size[0]}x{size[1]}':<52} {'':>10} {median:8.1f} ms"
+                            f"         ±{noise * 100:3.0f}%  (reference)")
     return rows
 
 
@@ -252,22 +267,34 @@ def run(workdir: Path) -> bool:
     rounds = int(os.environ.get("BENCH_ROUNDS", "7"))
     print(f"   {'figure':<52} {'floor':>10} {'value':>12} {'ratio':>7} noise  aim")
     rows: list[Ratio] = []
-    sections: list[Any] = [
-        lambda: _startup_rows(workdir, rounds),
-        lambda: _startup_notes(rounds),
-        lambda: [_first_paint_row(workdir, rounds)] if os.name == "posix" else [],
-        lambda: _first_paint_note(rounds) if os.name == "posix" else [],
-        lambda: asyncio.run(_tool_rows(workdir, rounds * 10)),
-        lambda: [asyncio.run(_outbox_row(workdir, max(5, rounds)))],
-        lambda: _history_rows(workdir, max(3, rounds // 2)),
+    sections: list[tuple[str, Any]] = [
+        ("startup", lambda: _startup_rows(workdir, rounds)),
+        ("startup", lambda: _startup_notes(rounds)),
+        ("paint", lambda: [_first_paint_row(workdir, rounds)] if os.name == "posix" else []),
+        ("paint", lambda: _first_paint_note(rounds) if os.name == "posix" else []),
+        ("tools", lambda: asyncio.run(_tool_rows(workdir, rounds * 10))),
+        ("outbox", lambda: [asyncio.run(_outbox_row(workdir, max(5, rounds)))]),
+        ("history", lambda: _history_rows(workdir, max(3, rounds // 2))),
     ]
-    for section in sections:
+    chosen = {name.strip() for name in os.environ.get("BENCH_ROWS", "").split(",") if name.strip()}
+    unknown = chosen - {name for name, _ in sections}
+    if unknown:
+        raise SystemExit(f"BENCH_ROWS: no such rows {', '.join(sorted(unknown))} "
+                         f"(choose from {', '.join(dict.fromkeys(name for name, _ in sections))})")
+    for name, section in sections:
+        if chosen and name not in chosen:
+            continue
         for row in section():
             if isinstance(row, str):  # a reference line: shown beside the rows, never a failure
                 print(row)
                 continue
             _print(row)
             rows.append(row)
+    return verdict(rows)
+
+
+def verdict(rows: list[Ratio]) -> bool:
+    """One FAIL line per row past its aim by more than its noise; False when there is one."""
     failed = [row for row in rows if row.failed]
     for row in failed:
         bound = "below" if row.higher_is_better else "above"

@@ -6,7 +6,8 @@
   while keys are pressed; press-to-handled latency of each key, and how long after
   the last chunk the view shows all of them;
 * history: a database with 100,000 runs (built once under the work folder); time
-  from pressing ``h`` to the first page on screen, the next page, and filters.
+  from typing ``h`` in a real console to the first page on screen and the next page
+  (:func:`history_keys`), and each filter in-process.
 
 Aims: first paint < 1 s, history page < 300 ms, key latency < 100 ms.
 """
@@ -278,6 +279,45 @@ def run(workdir: Path) -> None:
     history_database(workdir)
     if time.perf_counter() - built > 1:
         print(f"   (built the {HISTORY_RUNS:,}-run history database in {time.perf_counter() - built:.1f} s)")
-    for label, seconds in asyncio.run(bench_history(workdir)).items():
-        aim = "  < 300 ms" if label.startswith("history of") else ""
-        print(f"   {label:<46} {seconds * 1000:>9.0f} ms{aim}")
+    if os.name == "posix":  # typed into a real console: what the manager waits (the ratios section judges it)
+        for label, seconds in history_keys(workdir).items():
+            print(f"   {'history of 100,000 runs, in a terminal: ' + label:<46} {seconds * 1000:>9.0f} ms")
+    for label, seconds in asyncio.run(bench_history(workdir)).items():  # in-process (Pilot): the filters
+        if label.startswith("history of") or label == "next page":
+            continue
+        print(f"   {label:<46} {seconds * 1000:>9.0f} ms")
+
+
+def history_keys(workdir: Path, size: tuple[int, int] = SIZE) -> dict[str, float]:
+    """The history screen in a real console in a pseudo-terminal, 100,000 runs: seconds from typing ``h`` on the
+    dashboard to the frame that shows its first page ("page 1 ·" in the status line, drawn with the rows), and from
+    typing ``]`` to the frame that shows the next page ("page 2 ·").  The console is first left idle until it has
+    written nothing for a second: it prepares the history screen while idle, as it does in the office."""
+    from gymconsole.bench.measure import python
+    from gymconsole.bench.pty_session import PtySession
+
+    copy = workdir / "tui-history-keys.db"
+    shutil.copyfile(history_database(workdir), copy)
+    config = workdir / "tui-history-keys.toml"  # the shipped configuration, its scheduler paused: nothing runs
+    config.write_text((ROOT / "config.toml").read_text(encoding="utf-8").replace(
+        "start_paused = false", "start_paused = true"), encoding="utf-8")
+    with PtySession(python("-m", "gymconsole", "--config", str(config), "--db", str(copy), "--offline"),
+                    size) as session:
+        session.until(FIRST_PAINT_MARKER)
+        session.drain(quiet=1.0)
+        opened = session.key(b"h", until="page 1 ·".encode())
+        session.drain(quiet=0.5)
+        next_page = session.key(b"]", until="page 2 ·".encode())
+    return {"open": opened, "next page": next_page}
+
+
+def floor_key(size: tuple[int, int] = SIZE) -> float:
+    """The minimal Textual app in a pseudo-terminal: seconds from typing ``n`` to the frame with its new text (what
+    any key costs on this machine now, beside the history screen's figures)."""
+    from gymconsole.bench.measure import python
+    from gymconsole.bench.pty_session import PtySession
+
+    with PtySession(python("-m", "gymconsole.bench.floor_tui"), size) as session:
+        session.until(FIRST_PAINT_MARKER)
+        session.drain(quiet=0.3)
+        return session.key(b"n", until=b"floor next page")

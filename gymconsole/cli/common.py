@@ -11,7 +11,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
-from gymconsole.config import Config, ConfigError, load_config
+from gymconsole.config import Config, ConfigError
 from gymconsole.db import DatabaseBusy, DatabaseError, DatabaseFault, configure_waiting
 from gymconsole.present.sanitize import visible
 
@@ -146,8 +146,10 @@ def config_from(args: argparse.Namespace) -> Config:
         raise UsageError(str(exc)) from None
     load_env(path)
     quiet_sdk_logs()
+    from gymconsole.config_cache import load_config_cached
+
     try:
-        config = load_config(path)
+        config = load_config_cached(path)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     db = getattr(args, "db", None)

@@ -323,7 +323,9 @@ class HistoryStore:
             source = ("runs r", "r.id")
         sql = (f"SELECT r.* FROM {source[0]}" + (f" WHERE {' AND '.join(where)}" if where else "")
                + f" ORDER BY {source[1]} DESC LIMIT ?")
-        return await self.db.fetch_all(sql, (*params, max(1, int(limit))))
+        # A page is a short read: answered where the screen asks, without a trip to the database thread (a slow
+        # search still goes there, see db/quick.py).
+        return (await self.db.fetch_batch([(sql, (*params, max(1, int(limit))))]))[0]
 
     async def get_run(self, run_id: int) -> dict[str, Any] | None:
         """One run's row, with ``subjects`` (``[kind, id]`` pairs it touched)."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import cache
 
 _INVISIBLE = (
     "\u00ad"  # soft hyphen
@@ -38,8 +39,14 @@ _INVISIBLE = (
     "\U000e0000-\U000e007f"  # tag characters
 )
 _CONTROL = "\x00-\x08\x0b-\x1f\x7f-\x9f"
-_ONE_LINE = re.compile(f"[{_CONTROL}\n\t{_INVISIBLE}]")
-_MULTI_LINE = re.compile(f"[{_CONTROL}{_INVISIBLE}]")
+
+
+@cache
+def _unsafe(multiline: bool) -> re.Pattern[str]:
+    """The characters to make visible; compiled at first use (two such classes cost every command's start-up)."""
+    return re.compile(f"[{_CONTROL}{_INVISIBLE}]" if multiline else f"[{_CONTROL}\n\t{_INVISIBLE}]")
+
+
 _NEWLINE_PICTURE = "␤"
 
 
@@ -68,13 +75,13 @@ def visible(value: object, *, multiline: bool = False) -> str:
     text = "" if value is None else str(value)
     if multiline:
         text = text.replace("\r\n", "\n")
-        return _MULTI_LINE.sub(_replace, text) if _MULTI_LINE.search(text) else text
-    return _ONE_LINE.sub(_replace, text) if _ONE_LINE.search(text) else text
+    pattern = _unsafe(multiline)
+    return pattern.sub(_replace, text) if pattern.search(text) else text
 
 
 def is_clean(text: str) -> bool:
     """True when ``text`` has no control or invisible character (newlines and tabs allowed)."""
-    return _MULTI_LINE.search(text) is None
+    return _unsafe(True).search(text) is None
 
 
 def header_safe(value: object, limit: int = 200) -> str:

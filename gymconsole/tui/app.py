@@ -183,15 +183,16 @@ class GymConsoleApp(App[int]):
         self.set_interval(STATE_REFRESH_SECONDS, self.request_state)
         self.call_after_refresh(self._prepare_history)
 
-    def _prepare_history(self) -> None:
+    async def _prepare_history(self) -> None:
         """Build the history screen while the console is idle, so its first opening is quick."""
         from gymconsole.tui.screens.history import HistoryScreen
 
         if not self.is_screen_installed("history"):
             self.install_screen(HistoryScreen(), "history")
-            screen = self._get_screen("history")  # registers it: compose and mount now, not on the first press of h
+            screen, mounted = self._get_screen("history")  # registers it: compose and mount now, not on the first h
+            await mounted
             if isinstance(screen, HistoryScreen):
-                self.call_after_refresh(screen.prepare)  # and its first page, so opening it only shows it
+                screen.prepare()  # and lay it out with its first page, so opening it only shows it
 
     def when_ready(self, callback: Callable[[], object]) -> None:
         """Call back once the engine is open (at once if it already is)."""

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from gymconsole.present.words import cost, money, plural, tool_words
 from gymconsole.tui.format import (
@@ -30,6 +30,7 @@ from gymconsole.tui.format import (
 from gymconsole.tui.state import ConsoleState
 from gymconsole.tui.widgets.console_bar import ConsoleBar
 from gymconsole.tui.widgets.data_freshness import DataFreshness
+from gymconsole.tui.widgets.key_footer import KeyFooter
 from gymconsole.tui.widgets.spend_panel import SpendPanel
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ class DashboardScreen(Screen[None]):
             recent: DataTable[Text] = DataTable(id="recent-runs", cursor_type="row", zebra_stripes=True)
             recent.border_title = "recent runs (enter opens)"
             yield recent
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#workflows", DataTable)

@@ -12,18 +12,19 @@ from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Select, Static
+from textual.widgets import DataTable, Header, Input, Select, Static
 
 from gymconsole.present.run_events import mode_words, trigger_words
 from gymconsole.present.words import plural
 from gymconsole.tui.format import cell, local_time, money, one_line, run_status, run_summary
 from gymconsole.tui.screens.dashboard import NAV_BINDINGS
+from gymconsole.tui.widgets.key_footer import KeyFooter
 from gymconsole.tui.widgets.page_table import PageTable
 
 if TYPE_CHECKING:
@@ -81,6 +82,8 @@ class HistoryScreen(Screen[None]):
         self._page = 0
         self._page_rows = PAGE_SIZE
         """The page size the page on screen was loaded with."""
+        self._styled_for = -1
+        """Textual's count of theme and CSS changes when this screen's styles were last applied."""
         self._shown: tuple[int, RunFilter, list[tuple[Any, ...]]] | None = None
         """The page on screen (number, filter, rows): a reload that finds the same rows redraws nothing."""
 
@@ -97,17 +100,24 @@ class HistoryScreen(Screen[None]):
         table.border_title = "runs"
         yield table
         yield Static(id="history-status", markup=False)
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#history-table", DataTable)
         for name in COLUMNS:
             table.add_column(name, key=name)
         table.focus()
+        self._styled_for = self.app._css_update_count
 
-    def on_screen_resume(self) -> None:
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
         """Shown (again): the current page, fresh from the database (filters are kept between visits)."""
-        self.load(self._page)
+        # Textual restyles every widget of a screen it shows; this one was styled when built (or shown last) and
+        # stays styled while hidden, so unless the theme or the CSS changed since (Textual counts those changes),
+        # that restyle only repeats work: it was most of the cost of opening the screen.
+        if self._styled_for == self.app._css_update_count:
+            event.refresh_styles = False
+        self._styled_for = self.app._css_update_count
+        self.load(self._page, quietly=self._shown is not None)  # the page it shows stays up while it is refreshed
 
     def on_resize(self) -> None:
         """Laid out at a new size: a page holds what the table now shows."""
@@ -115,8 +125,13 @@ class HistoryScreen(Screen[None]):
             self.load(self._page, quietly=True)
 
     def prepare(self) -> None:
-        """Load the first page before the screen is first shown (the console calls this while idle)."""
+        """Lay the screen out and load its first page before it is first shown (the console calls this while idle).
+
+        Laid out at the console's size while hidden, the page loaded is the one that fits, and opening the screen
+        has no first layout to do (it was most of a first opening's cost).
+        """
         if self._shown is None:
+            self._refresh_layout(self.app.size)  # what Textual does for a hidden screen in the stack on a resize
             self.load(0)
 
     # --- loading ---------------------------------------------------------------
@@ -126,7 +141,7 @@ class HistoryScreen(Screen[None]):
         is meanwhile (a refresh of the same page), without a "Loading…" between."""
         history = self.app.services.history if self.app.services else None
         if history is None:
-            self.query_one("#history-status", Static).update("Waiting for the database…")
+            self._say("Waiting for the database…")
             self.app.when_ready(lambda: self.load(page))
             return
         run_filter, before_id, size = self.filter, self._page_starts[page], self._page_size()
@@ -136,7 +151,7 @@ class HistoryScreen(Screen[None]):
             self.post_message(self.Loaded(rows, page, run_filter, size))
 
         if not quietly:
-            self.query_one("#history-status", Static).update("Loading…")
+            self._say("Loading…")
         self.app.run_worker(fetch(), group="history", exclusive=True, exit_on_error=False, name="history page")
 
     def _page_size(self) -> int:
@@ -167,12 +182,14 @@ class HistoryScreen(Screen[None]):
         more = " · ] next page" if len(self._page_starts) > message.page + 1 else ""
         back = " · [ previous page" if message.page else ""
         count = plural(len(message.rows), "run") if message.rows else "no runs match"
-        # Loaded ahead while hidden, the page is not on screen yet: it says so when it is (opening reloads it).
-        status = f"page {message.page + 1} · {count}{more}{back} · enter opens a run" if self.is_current else ""
-        self.query_one("#history-status", Static).update(status)
+        self._say(f"page {message.page + 1} · {count}{more}{back} · enter opens a run")
         self._page, self._page_rows = message.page, message.size
         if message.size != self._page_size():  # laid out meanwhile (or resized): a page of what it now shows
             self.load(message.page, quietly=True)
+
+    def _say(self, status: str) -> None:
+        """The status line (one line high and as wide as the screen, so a new text needs no layout)."""
+        self.query_one("#history-status", Static).update(status, layout=False)
 
     def _trim(self, keep: int) -> None:
         table = self.query_one("#history-table", DataTable)

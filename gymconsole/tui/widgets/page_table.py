@@ -28,19 +28,56 @@ SegmentLines = list[list[Segment]]
 class PageTable(DataTable[Any]):
     """A DataTable whose plain one-line cells are drawn directly (same look, a fraction of the work)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._row_styles: dict[tuple[Any, ...], Style] = {}
+        """Zebra row styles by parity and pseudo-classes (DataTable works each out again for every row drawn)."""
+        super().__init__(*args, **kwargs)  # (which clears the caches already)
+
     def _update_dimensions(self, new_rows: Any) -> None:
         """Column widths measured (on idle): forget cells drawn at the old widths.
 
         DataTable keys its drawn cells and lines by content, not width; a page drawn between adding its rows and
         measuring them kept its cut-short columns until the next change (seen as a flaky history snapshot).
+        Rows of plain Text cells are measured here as Rich measures a Text (its longest line, in cells), without
+        the console options and word split DataTable's general measure builds for every cell.
         """
         before = [column.content_width for column in self.columns.values()]
-        super()._update_dimensions(new_rows)
+        general = []
+        for row_key in new_rows:
+            row, cells = self.rows.get(row_key), self._data.get(row_key)
+            if row is None or cells is None or row.label is not None or row.auto_height or not all(
+                    isinstance(value, Text) or value is None for value in cells.values()):
+                general.append(row_key)  # or removed meanwhile: DataTable skips it
+                continue
+            for column_key, value in cells.items():
+                column = self.columns.get(column_key)
+                if column is not None and value is not None:
+                    width = max((cell_len(line) for line in value.plain.splitlines()), default=0)
+                    if width > column.content_width:
+                        column.content_width = width
+        super()._update_dimensions(general)  # and the table's size, from the widths
         if [column.content_width for column in self.columns.values()] != before:
             self._cell_render_cache.clear()
             self._row_render_cache.clear()
             self._line_cache.clear()
             self.refresh()
+
+    def _get_row_style(self, row_index: int, base_style: Style) -> Style:
+        if row_index < max(0, self.fixed_rows) or not self.zebra_stripes:
+            return super()._get_row_style(row_index, base_style)
+        key = (row_index % 2, self._pseudo_class_state)
+        style = self._row_styles.get(key)
+        if style is None:
+            style = self._row_styles[key] = super()._get_row_style(row_index, base_style)
+        return style
+
+    def _clear_caches(self) -> None:
+        super()._clear_caches()
+        self._row_styles.clear()
+
+    def notify_style_update(self) -> None:
+        self._row_styles.clear()
+        super().notify_style_update()
 
     def _render_cell(self, row_index: int, column_index: int, base_style: Style, width: int, cursor: bool = False,
                      hover: bool = False) -> SegmentLines:
