@@ -166,6 +166,7 @@ async def test_widgets_the_console_removed_are_freed_not_kept_by_the_nodes_they_
     keeps up to 10,000 cells drawn before its latest change, which can never be shown again."""
     import gc
 
+    from textual.geometry import Region
     from textual.widgets import DataTable, Header
     from textual.widgets._footer import FooterKey
 
@@ -194,3 +195,4 @@ async def test_widgets_the_console_removed_are_freed_not_kept_by_the_nodes_they_
         memory.sweep(app)
         assert removed_but_alive() == 0
         assert stale_cells(app) == 0
+        assert Region.intersection.cache_info().currsize == 0  # nor the process its every region ever met
