@@ -56,7 +56,7 @@ from textual.signal import Signal
 from textual.widgets import DataTable
 
 SWEEP_SECONDS = 10.0
-"""How often the console lets go of removed widgets (a sweep of a few hundred nodes: well under a millisecond)."""
+"""How often the console lets go of removed widgets (a sweep of about 150 nodes took 2-18 ms at load 5)."""
 
 WATCHERS = "__watchers"
 """The attribute on which Textual lists a reactable's watchers by reactive name (textual/reactive.py ``_watch``)."""
