@@ -354,13 +354,13 @@ class ModelAccess(_Model):
     """Budget: input+output tokens of one run."""
     max_cost_per_run: float = Field(0.50, gt=0)
     """Budget: USD one run may spend."""
-    prices: dict[str, ModelPrice] = Field(default_factory=lambda: {})
+    prices: dict[str, ModelPrice] = Field(default_factory=dict)
     """Per-model prices for cost accounting."""
     max_continuations: int = Field(2, ge=0, le=10)
     """Times an answer cut off at `max_output_tokens` (or paused by the API) is continued before the run ends `truncated`."""
     max_wait_seconds: float = Field(120.0, ge=0)
     """Longest wait the API may ask for (`retry-after`) within a run; longer ends the run `rate_limited`."""
-    thinking: ThinkingSetting = Field(default_factory=lambda: ThinkingSetting())
+    thinking: ThinkingSetting = Field(default_factory=ThinkingSetting)
     """Extended thinking of every workflow that sets none."""
     daily_budget_usd: float | None = Field(None, gt=0)
     """Claude spend allowed per local day (all workflows); empty is no limit."""
@@ -498,9 +498,9 @@ class DeliveryConfig(_Model):
     """Longest wait between two attempts."""
     stale_claim_seconds: float = Field(900.0, gt=0)
     """A message left `sending` this long by a process that cannot be checked is sent again."""
-    smtp: SmtpConfig = Field(default_factory=lambda: SmtpConfig())
+    smtp: SmtpConfig = Field(default_factory=SmtpConfig)
     """The mail server."""
-    sms_gateway: SmsGatewayConfig = Field(default_factory=lambda: SmsGatewayConfig())
+    sms_gateway: SmsGatewayConfig = Field(default_factory=SmsGatewayConfig)
     """The SMS gateway."""
 
     @model_validator(mode="after")
@@ -542,7 +542,7 @@ class AlertsConfig(_Model):
     """Alert when an approval has waited this long (0: never)."""
     slack_webhook_env: str = "GYMCONSOLE_SLACK_WEBHOOK"
     """Environment (or `.env`) variable holding a Slack-compatible incoming webhook URL; unset means no webhook."""
-    email_to: list[str] = Field(default_factory=lambda: [])
+    email_to: list[str] = Field(default_factory=list)
     """Addresses alerted by email through `delivery.smtp` (empty: no email alerts)."""
     timeout_seconds: float = Field(10.0, gt=0)
     """Timeout of one alert request."""
@@ -556,9 +556,9 @@ WATCH_PATTERNS = {"members": "members*.csv", "prospects": "prospects*.csv", "inv
 class ImportMapping(_Model):
     """How one system's export of one table is read."""
 
-    columns: dict[str, str] = Field(default_factory=lambda: {})
+    columns: dict[str, str] = Field(default_factory=dict)
     """CSV header -> field name of `gymconsole import --template TABLE` (or "ignore")."""
-    values: dict[str, dict[str, str]] = Field(default_factory=lambda: {})
+    values: dict[str, dict[str, str]] = Field(default_factory=dict)
     """Per field, words in the export -> the schema's value (e.g. `status = { "OK" = "active" }`)."""
     date_order: Literal["mdy", "dmy"] | None = None
     """Ambiguous dates like 03/04/2026: month first (`mdy`) or day first (`dmy`); empty uses `import.date_order`."""
@@ -575,7 +575,7 @@ class ImportConfig(_Model):
     """The mapping watched files are read with; empty: the default headers and synonyms."""
     files: dict[str, str] = Field(default_factory=lambda: dict(WATCH_PATTERNS))
     """Per table, the file-name pattern of its exports in the watch folder (tables left out keep the default)."""
-    mappings: dict[str, dict[str, ImportMapping]] = Field(default_factory=lambda: {})
+    mappings: dict[str, dict[str, ImportMapping]] = Field(default_factory=dict)
     """Named mappings (`[import.mappings.NAME.members]`) for `--mapping NAME`."""
 
     @field_validator("files")
@@ -619,37 +619,37 @@ class AssistantConfig(_Model):
 class Config(_Model):
     """The whole configuration."""
 
-    gym: GymConfig = Field(default_factory=lambda: GymConfig())
+    gym: GymConfig = Field(default_factory=GymConfig)
     """The gym's name, sign-off, reply-to address and phone as members see them."""
-    messages: MessageTemplates = Field(default_factory=lambda: MessageTemplates())
+    messages: MessageTemplates = Field(default_factory=MessageTemplates)
     """The words of reminders, final notices, the campaign footer and the SMS STOP line."""
-    database: DatabaseConfig = Field(default_factory=lambda: DatabaseConfig())
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     """Where the gym's data lives."""
-    model: ModelAccess = Field(default_factory=lambda: ModelAccess())
+    model: ModelAccess = Field(default_factory=ModelAccess)
     """How the console talks to Claude."""
-    thresholds: Thresholds = Field(default_factory=lambda: Thresholds())
+    thresholds: Thresholds = Field(default_factory=Thresholds)
     """Business rules."""
-    safety: SafetyConfig = Field(default_factory=lambda: SafetyConfig())
+    safety: SafetyConfig = Field(default_factory=SafetyConfig)
     """What the console may do on its own."""
-    scheduler: SchedulerConfig = Field(default_factory=lambda: SchedulerConfig())
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     """The background scheduler."""
-    history: HistoryConfig = Field(default_factory=lambda: HistoryConfig())
+    history: HistoryConfig = Field(default_factory=HistoryConfig)
     """The run history."""
-    backup: BackupConfig = Field(default_factory=lambda: BackupConfig())
+    backup: BackupConfig = Field(default_factory=BackupConfig)
     """Daily backups of the database."""
-    delivery: DeliveryConfig = Field(default_factory=lambda: DeliveryConfig())
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     """How queued messages leave the outbox (default: they stay in it)."""
-    door_controller: DoorControllerConfig = Field(default_factory=lambda: DoorControllerConfig())
+    door_controller: DoorControllerConfig = Field(default_factory=DoorControllerConfig)
     """Where door access state lives (default: the database)."""
-    alerts: AlertsConfig = Field(default_factory=lambda: AlertsConfig())
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     """Alerts to the manager on failed runs and long-waiting approvals."""
-    import_: ImportConfig = Field(default_factory=lambda: ImportConfig(), alias="import")
+    import_: ImportConfig = Field(default_factory=ImportConfig, alias="import")
     """Importing the membership system's exports."""
-    assistant: AssistantConfig = Field(default_factory=lambda: AssistantConfig())
+    assistant: AssistantConfig = Field(default_factory=AssistantConfig)
     """The manager's assistant: questions and one-off tasks."""
-    console: ConsoleConfig = Field(default_factory=lambda: ConsoleConfig())
+    console: ConsoleConfig = Field(default_factory=ConsoleConfig)
     """The full-screen console."""
-    workflows: dict[str, WorkflowConfig] = Field(default_factory=lambda: {})
+    workflows: dict[str, WorkflowConfig] = Field(default_factory=dict)
     """The workflows, by name."""
 
     # Not part of the file: where it was loaded from and which keys it set.
@@ -708,7 +708,10 @@ class Config(_Model):
 
     def task_for(self, workflow: str) -> str:
         """The workflow's task text with thresholds filled in."""
-        return self.workflows[workflow].task.format(**self.thresholds.model_dump())
+        # Read field by field: model_dump would build the models' serializer (they are defer_build), which
+        # pydantic does by importing importlib.metadata for its plugins, before the dashboard's first paint.
+        values = {name: getattr(self.thresholds, name) for name in Thresholds.model_fields}
+        return self.workflows[workflow].task.format(**values)
 
     def source_of(self, dotted_key: str) -> str:
         """Where a value came from: the file, or the built-in default."""

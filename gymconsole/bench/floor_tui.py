@@ -5,8 +5,8 @@ divides: the console's first paint is reported as a ratio to this.
 It prints the same marker the dashboard's border shows, so both are timed
 the same way (spawn to the first frame carrying the marker), then quits on
 any key but ``n``, which changes its text: the key-to-frame latency of a
-minimal app, shown beside the history screen's figures.  Given a config file, it loads it first (a reference line of the
-bench, not the floor).
+minimal app, shown beside the history screen's figures.  Given a config file, it loads it first, as the console does (a
+reference line of the bench, not the floor).
 """
 
 from textual import events
@@ -45,7 +45,7 @@ if __name__ == "__main__":
         import os
 
         os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")  # as gymconsole's CLI
-        from gymconsole.config import load_config
+        from gymconsole.config_cache import load_config_cached
 
-        load_config(sys.argv[1])
+        load_config_cached(sys.argv[1])  # the console's own load: from the cache once validated
     FloorApp().run()

@@ -88,8 +88,8 @@ def _first_paint_row(workdir: Path, rounds: int) -> Ratio:
 
 
 def _first_paint_note(rounds: int) -> list[str]:
-    """The floor app with gymconsole's configuration loaded before it starts, as the console must (shown, not
-    judged): how much of the first paint is validating the configuration."""
+    """The floor app with gymconsole's configuration loaded before it starts, as the console does (from the cache
+    once validated; shown, not judged): how much of the first paint is the configuration (pydantic and the models)."""
     floor = first_paint(python("-m", "gymconsole.bench.floor_tui"), PAINT_MARKER, PAINT_SIZE)
     configured = first_paint(python("-m", "gymconsole.bench.floor_tui", str(CONFIG)), PAINT_MARKER, PAINT_SIZE)
     _, _, ratio, noise = paired(floor, configured, rounds)

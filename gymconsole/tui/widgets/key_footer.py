@@ -37,6 +37,11 @@ class KeyFooter(Footer):
         return bindings, self.compact, self.show_command_palette, self.app.ENABLE_COMMAND_PALETTE
 
     def compose(self) -> Any:
+        if not self._bindings_ready and self.is_attached:
+            # Footer composes empty and fills in once its screen reports its bindings: a second mount and restyle
+            # of every key before the dashboard's first frame.  Its screen's bindings are known already; when the
+            # report comes and they are the same, nothing is rebuilt.
+            self.set_reactive(Footer._bindings_ready, True)
         self._composed_for = self._keys_shown()
         return super().compose()
 
