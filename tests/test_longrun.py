@@ -157,3 +157,42 @@ async def test_runs_the_live_screen_let_go_of_are_freed_not_kept_by_textuals_cac
         assert tabs_after <= tabs_before <= 4, counts  # two kept, not one more for every run
         assert views_after <= views_before <= 3, counts
         assert drawn_after <= drawn_before + 10, counts  # not a view's worth (~20) more for every run
+
+
+async def test_widgets_the_console_removed_are_freed_not_kept_by_the_nodes_they_watched(config, demo_path, clock) -> None:
+    """Textual lists a watcher on the node it watches until the watched value changes, which the app's title and a
+    footer's ``compact`` never do (Textualize/textual#6666): every live screen's header and every footer key the
+    footers ever drew stayed alive, with their drawn lines (680 footer keys after 90 runs of the soak); and a table
+    keeps up to 10,000 cells drawn before its latest change, which can never be shown again."""
+    import gc
+
+    from textual.geometry import Region
+    from textual.widgets import DataTable, Header
+    from textual.widgets._footer import FooterKey
+
+    from gymconsole.tui import memory
+    from gymconsole.tui.screens.dashboard import DashboardScreen
+
+    def removed_but_alive() -> int:
+        gc.collect()
+        return sum(isinstance(o, Header | FooterKey) and not o.is_attached for o in gc.get_objects())
+
+    def stale_cells(app: Any) -> int:
+        tables = [table for screen in app.screen_stack for table in screen.query(DataTable)]
+        return sum(key[-2] != table._update_count for table in tables for key in table._cell_render_cache.keys())
+
+    async with open_console(tui_config(config), demo_path, clock, size=(80, 24)) as pilot:
+        app = pilot.app
+        assert any(timer.name == "memory sweep" for timer in app._timers)  # the console sweeps while it runs
+        for _ in range(4):  # a run starts: its live screen opens; the manager goes back to the dashboard
+            await _a_run(app.services, "door_access")
+            await wait_until(pilot, lambda: isinstance(app.screen, LiveScreen), what="the live screen")
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen), what="the dashboard")
+        await pilot.pause()
+        assert removed_but_alive() >= 4  # Textual 8.2 keeps them (one header per live screen at least)
+        assert stale_cells(app) > 0  # and the dashboard's tables the cells they drew before each change
+        memory.sweep(app)
+        assert removed_but_alive() == 0
+        assert stale_cells(app) == 0
+        assert Region.intersection.cache_info().currsize == 0  # nor the process its every region ever met

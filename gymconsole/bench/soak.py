@@ -15,8 +15,11 @@ handles.  Linux only (``/proc``); elsewhere the section says it is skipped.
 
 ``python -m gymconsole.bench soak`` runs it alone; ``GYMCONSOLE_SOAK_RUNS`` changes the number
 of runs, ``GYMCONSOLE_SOAK_CONSOLE_MINUTES`` caps the console's part (default 40; 0: no cap) and ``GYMCONSOLE_SOAK_TRACE=1`` adds the object types that grew most in the console between the
-two checkpoints (for finding a leak), ``GYMCONSOLE_SOAK_STALLS=1`` where the console's event loop
-was when it answered late (bench/stalls.py: for finding what blocks keys).
+two checkpoints and the Python memory allocated after the first and still held at the last
+(tracemalloc: slower, and its own memory counts in the RSS; for finding a leak).  Live-object
+counts are always given: RSS alone cannot say whether growth is live objects or a heap that
+did not shrink. ``GYMCONSOLE_SOAK_STALLS=1`` adds where the console's
+event loop was when it answered late (bench/stalls.py: for finding what blocks keys).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,6 +79,12 @@ class Sample:
     runs: int
     rss_mb: float
     handles: int
+    objects: int = 0
+    """Live objects the garbage collector tracks (0: not counted, another process)."""
+    tasks: int = 0
+    """asyncio tasks alive (0: not counted, another process)."""
+    traced_mb: float | None = None
+    """Python memory allocated since the first checkpoint and still held (tracemalloc; with the trace only)."""
 
 
 @dataclass
@@ -112,7 +122,8 @@ def soak_config(db: Path, *, every: int = EVERY) -> Config:
     return config.model_copy(update={
         "database": config.database.model_copy(update={"path": str(db)}),
         "safety": config.safety.model_copy(update={"approval_timeout_seconds": APPROVAL_TIMEOUT,
-                                                   "quiet_hours_start": "none", "quiet_hours_end": "none"}),
+                                                   "quiet_hours_start": "none",
+                                                   "quiet_hours_end": "none"}),
         "scheduler": config.scheduler.model_copy(update={"start_paused": False, "misfire_grace_seconds": 30}),
         "workflows": compressed_schedules(config, every),
     })
@@ -175,7 +186,8 @@ async def _until(predicate: Any, timeout: float) -> None:
 
 def _settled_sample(runs: int) -> Sample:
     gc.collect()
-    return Sample(runs, rss_mb(), open_handles())
+    traced = tracemalloc.get_traced_memory()[0] / 1e6 if tracemalloc.is_tracing() else None
+    return Sample(runs, rss_mb(), open_handles(), len(gc.get_objects()), len(asyncio.all_tasks()), traced)
 
 
 async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False, stalls: bool = False,
@@ -277,6 +289,8 @@ async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False, stall
         await _until(lambda: finished >= CHECKPOINT, 24 * 3600)
         first = _settled_sample(finished)
         before = _object_counts() if trace else None
+        if trace:  # from here on: what is allocated after the first checkpoint and still held at the last
+            tracemalloc.start()
         await _until(lambda: finished >= runs or time.perf_counter() > cap, 24 * 3600)
         stop.set()
         await asyncio.gather(*tasks)
@@ -285,6 +299,8 @@ async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False, stall
         pauses.stop()
         cpu = (time.process_time() - cpu[0], time.perf_counter() - cpu[1], max(cpu[2], os.getloadavg()[0]))
         last = _settled_sample(finished)
+        if trace:
+            tracemalloc.stop()
         extra: dict[str, Any] = {"live views": len(app.traces), "screens": len(app.screen_stack),
                                  "workers": len(app.workers), "notifications": len(app._notifications)}
         if before is not None:
@@ -318,8 +334,12 @@ def _pct(ordered: list[float], percent: float) -> float:
 
 
 def _log_bytes(folder: Path) -> int:
-    """The largest of the log file and its rotated copies (what must stay within the rotation size)."""
-    return max((path.stat().st_size for path in folder.glob("gymconsole*.log*")), default=0)
+    """The largest of the log files (the console's and the service's) and their rotated copies (what must stay
+    within the rotation size)."""
+    from gymconsole.logfile import LOG_NAME, SERVICE_LOG_NAME
+
+    return max((path.stat().st_size for name in (LOG_NAME, SERVICE_LOG_NAME) for path in folder.glob(f"{name}*")),
+               default=0)
 
 
 # --- the service --------------------------------------------------------------------------------------
@@ -465,6 +485,11 @@ def run(workdir: Path) -> None:
     console = asyncio.run(soak_console(fresh_folder(workdir, "soak-console") / "gym.db", runs, trace=trace,
                                        stalls=stalls, max_seconds=minutes * 60 if minutes else None))
     _line(console)
+    traced = f"; Python memory allocated after the first and still held: {console.last.traced_mb:.1f} MB" \
+        if console.last.traced_mb is not None else ""
+    print(f"   console: live objects {console.first.objects:,} after {console.first.runs} runs,"
+          f" {console.last.objects:,} after {console.last.runs}; asyncio tasks {console.first.tasks} and"
+          f" {console.last.tasks}{traced}")
     if console.last.runs < runs:
         print(f"   console: stopped at the {minutes:g}-minute cap after {console.last.runs} runs")
     extra = console.extra

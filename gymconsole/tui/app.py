@@ -146,9 +146,10 @@ class GymConsoleApp(App[int]):
         return DashboardScreen()
 
     def on_mount(self) -> None:
-        from gymconsole.tui import busy
+        from gymconsole.tui import busy, memory
 
         busy.install(self, self.config.database.busy_wait_seconds)  # "waiting for the database ..." on screen
+        memory.install(self)  # a console open for weeks lets go of the widgets it removed
         self.sub_title = "offline" if self._offline else "claude"
         self.call_after_refresh(self._start)
 
