@@ -5,29 +5,16 @@ from __future__ import annotations
 import asyncio
 import gc
 import re
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from helpers_tui import no_cursor_blink, open_console, tui_config, wait_until
+from test_faults import hold_write_lock
 
 from gymconsole.tui import app as app_module
 from gymconsole.tui import busy
 
 __all__ = ["no_cursor_blink"]
-
-
-def hold_write_lock(db: Path) -> subprocess.Popen[str]:
-    """Another process (the service, an import) holding the write lock until told to let go."""
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sqlite3, sys\n"
-        f"c = sqlite3.connect({str(db)!r}, isolation_level=None)\n"
-        "c.execute('BEGIN IMMEDIATE'); print('held', flush=True); sys.stdin.readline(); c.execute('ROLLBACK')")],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-    return holder
 
 
 def waiting_notes(app) -> list[str]:
