@@ -36,7 +36,7 @@ run: demo
 	$(BIN)/gymconsole --db $(DB)
 
 test: $(TEST_STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 bench: $(TEST_STAMP)
 	$(BIN)/python -m gymconsole.bench
