@@ -8,8 +8,8 @@ collection, and full collections came every few seconds while runs kept arriving
 the longest stalls of the loop, the keys that answered in seconds.
 
 Those start-up objects live as long as the console, so once the console is up they are moved
-out of the collector's sight (:func:`gc.freeze`, without a collection first: a collection is the
-pause this avoids; the few thousand objects already garbage then are kept, once).  Reference
+out of the collector's sight (:func:`gc.freeze`, after one collection while the console is idle,
+so that the garbage of start-up is freed rather than frozen for good).  Reference
 counting still frees them as usual; only a cycle among them would outlive its use, and
 :func:`release` hands them back to the collector when the console closes (tests start many
 consoles in one process).
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 def freeze_startup_heap() -> int:
     """Keep what exists now out of every later collection; returns how many objects that is."""
+    gc.collect()
     gc.freeze()
     frozen = gc.get_freeze_count()
     log.debug("gc: %d start-up objects frozen", frozen)
