@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
-from zoneinfo import ZoneInfo
 
 from gymconsole.clock import Clock, iso
 from gymconsole.db import Database
@@ -46,6 +45,8 @@ class ToolContext:
         return iso(self.clock.now())
 
     def local_now(self) -> datetime:
+        from zoneinfo import ZoneInfo  # with sysconfig, 2 % of a command that never asks the local time
+
         return self.clock.now().astimezone(ZoneInfo(self.config.scheduler.timezone))
 
     def today(self) -> str:
