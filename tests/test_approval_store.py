@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sqlite3
 import subprocess
@@ -175,7 +174,7 @@ async def test_a_failed_carrying_out_is_recorded_and_finished_once_later(
     async def breaks(ctx: ToolContext, plan: Any) -> dict[str, Any]:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setitem(REGISTRY, "suspend_door_access", dataclasses.replace(tool, execute=breaks))
+    monkeypatch.setitem(REGISTRY, "suspend_door_access", tool._replace(execute=breaks))
     outcome = await call_tool(ctx, "suspend_door_access", {"member_ids": [2, 350]}, None, gate.approve,
                               gate.mark_executed)
     assert outcome.is_error

@@ -12,9 +12,8 @@ import importlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping, Sequence
+from typing import Any, Literal, NamedTuple
 
 from gymconsole.db import DatabaseBusy, DatabaseFault
 from gymconsole.tools.base import ActionPlan, Tool, ToolContext, bound_json, bound_result
@@ -76,8 +75,7 @@ REGISTRY = ToolRegistry()
 DecisionStatus = Literal["approved", "partial", "denied", "timed_out", "dry_run"]
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     """What the approval gate decided about one action plan."""
 
     status: DecisionStatus
@@ -95,8 +93,7 @@ class Decision:
 Approver = Callable[[ToolContext, ActionPlan], Awaitable[Decision]]
 
 
-@dataclass
-class ToolOutcome:
+class ToolOutcome(NamedTuple):
     """The result of one tool call as the model and the history see it."""
 
     name: str
@@ -106,7 +103,7 @@ class ToolOutcome:
     duration_ms: float
     decision: Decision | None = None
     plan: ActionPlan | None = None
-    subjects: list[tuple[str, int]] = field(default_factory=list)
+    subjects: Sequence[tuple[str, int]] = ()
     text: str | None = None
     """The result as compact JSON, kept from bounding it (so it is serialised once)."""
 
