@@ -446,10 +446,7 @@ class Config(ConfigSection):
 
     def task_for(self, workflow: str) -> str:
         """The workflow's task text with thresholds filled in."""
-        # Read field by field: model_dump would build the models' serializer (they are defer_build), which
-        # pydantic does by importing importlib.metadata for its plugins, before the dashboard's first paint.
-        values = {name: getattr(self.thresholds, name) for name in Thresholds.model_fields}
-        return self.workflows[workflow].task.format(**values)
+        return self.workflows[workflow].task.format(**self.thresholds.model_dump())
 
     def source_of(self, dotted_key: str) -> str:
         """Where a value came from: the file, or the built-in default."""
