@@ -465,7 +465,8 @@ def _dotted_keys(data: dict[str, Any], prefix: str = "") -> set[str]:
     return keys
 
 
-def _one_line(error: ValidationError) -> str:
+def error_line(error: ValidationError) -> str:
+    """A validation error as one line: the dotted key of its first problem, then what is wrong."""
     first = error.errors()[0]
     where = ".".join(str(part) for part in first["loc"])
     message = first["msg"].removeprefix("Value error, ")
@@ -482,7 +483,7 @@ def parse_config(data: dict[str, Any], source_path: Path | None = None) -> Confi
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{label}: {_one_line(exc)}") from None
+        raise ConfigError(f"{label}: {error_line(exc)}") from None
     return config.model_copy(update={"source_path": source_path, "file_keys": frozenset(_dotted_keys(data))})
 
 
