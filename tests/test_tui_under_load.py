@@ -1,0 +1,45 @@
+"""The console while runs keep arriving: what is hidden waits until it is shown, what is shown stays quick.
+
+Checked by structure (what was drawn, what was built), never by timing; the key and screen-open
+times under load are in ``make bench`` (soak section).
+"""
+
+from __future__ import annotations
+
+from helpers_tui import finished, no_cursor_blink, open_console, tui_config, wait_until
+from textual.widgets import DataTable
+
+from gymconsole.tui.screens.dashboard import DashboardScreen
+from gymconsole.tui.screens.history import HistoryScreen
+from gymconsole.tui.widgets.spend_panel import SpendPanel
+
+__all__ = ["no_cursor_blink"]
+
+
+def recent_run_ids(dashboard: DashboardScreen) -> list[str]:
+    table = dashboard.query_one("#recent-runs", DataTable)
+    return [str(key.value) for key in table.rows]
+
+
+async def test_the_hidden_dashboard_draws_what_changed_once_it_is_shown_again(config, demo_path, clock) -> None:
+    async with open_console(tui_config(config), demo_path, clock) as pilot:
+        app = pilot.app
+        dashboard = app.screen
+        assert isinstance(dashboard, DashboardScreen)
+        spend = dashboard.query_one(SpendPanel)
+        await wait_until(pilot, lambda: spend.report is not None, what="the costs")
+        await pilot.press("h")
+        await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen), what="the history screen")
+        drawn_before = recent_run_ids(dashboard)
+        report_before = spend.report
+        app.action_run_workflow("invoice_review")  # from the palette: the history stays on top
+        run_id = await finished(pilot, "invoice_review")
+        await wait_until(pilot, lambda: app.state is not None and any(r["id"] == run_id for r in app.state.recent),
+                         what="the snapshot with the new run")
+        await app.workers.wait_for_complete()
+        # Covered by the history screen: neither its tables nor its costs were redrawn.
+        assert recent_run_ids(dashboard) == drawn_before and spend.report is report_before
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is dashboard, what="the dashboard again")
+        await wait_until(pilot, lambda: recent_run_ids(dashboard)[:1] == [str(run_id)], what="the run listed")
+        await wait_until(pilot, lambda: spend.report is not report_before, what="the costs reloaded")
