@@ -6,11 +6,17 @@ times under load are in ``make bench`` (soak section).
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from helpers_tui import finished, no_cursor_blink, open_console, tui_config, wait_until
 from textual.widgets import DataTable
+from textual.widgets._footer import FooterKey
 
 from gymconsole.tui.screens.dashboard import DashboardScreen
 from gymconsole.tui.screens.history import HistoryScreen
+from gymconsole.tui.screens.live import LiveScreen
+from gymconsole.tui.screens.pending import PendingScreen
 from gymconsole.tui.widgets.spend_panel import SpendPanel
 
 __all__ = ["no_cursor_blink"]
@@ -43,3 +49,30 @@ async def test_the_hidden_dashboard_draws_what_changed_once_it_is_shown_again(co
         await wait_until(pilot, lambda: app.screen is dashboard, what="the dashboard again")
         await wait_until(pilot, lambda: recent_run_ids(dashboard)[:1] == [str(run_id)], what="the run listed")
         await wait_until(pilot, lambda: spend.report is not report_before, what="the costs reloaded")
+
+
+
+async def test_the_live_and_pending_screens_build_their_footer_keys_once_per_opening(
+        config, demo_path, clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Textual's Footer composes empty and builds its keys again once the screen reports its bindings: every key
+    mounted and styled twice each time these screens (new on every visit) open."""
+    built: list[FooterKey] = []
+    original = FooterKey.__init__
+
+    def counting(self: FooterKey, *args: Any, **kwargs: Any) -> None:
+        built.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(FooterKey, "__init__", counting)
+    async with open_console(tui_config(config), demo_path, clock) as pilot:
+        app = pilot.app
+        for key, kind in (("l", LiveScreen), ("a", PendingScreen)):
+            built.clear()
+            await pilot.press(key)
+            await wait_until(pilot, lambda: isinstance(app.screen, kind) and bool(app.screen.query(FooterKey)),
+                             what=f"the {kind.__name__} and its keys")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            shown = list(app.screen.query(FooterKey))
+            assert built == shown, f"{kind.__name__}: {len(built)} keys built for {len(shown)} shown"
+            await pilot.press("escape")

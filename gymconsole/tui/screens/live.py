@@ -17,11 +17,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import Header, Static, TabbedContent, TabPane
 
 from gymconsole.tui.memory import release_removed_widgets
 from gymconsole.tui.screens.dashboard import NAV_BINDINGS
 from gymconsole.tui.trace import RunTrace
+from gymconsole.tui.widgets.key_footer import KeyFooter
 from gymconsole.tui.widgets.run_view import RunView
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ class LiveScreen(Screen[None]):
             for trace in traces:  # the run on show drawn at once; the others when chosen
                 yield TabPane(tab_label(trace), *([RunView(trace)] if trace.run_id == initial else []),
                               id=pane_id(trace.run_id))
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     async def on_mount(self) -> None:
         self.query_one("#no-runs").display = not self.app.traces
