@@ -17,6 +17,7 @@ from gymconsole.tui.screens.dashboard import DashboardScreen
 from gymconsole.tui.screens.history import HistoryScreen
 from gymconsole.tui.screens.live import LiveScreen
 from gymconsole.tui.screens.pending import PendingScreen
+from gymconsole.tui.widgets.run_view import NarrationLog, RunStatus, RunView
 from gymconsole.tui.widgets.spend_panel import SpendPanel
 
 __all__ = ["no_cursor_blink"]
@@ -76,3 +77,33 @@ async def test_the_live_and_pending_screens_build_their_footer_keys_once_per_ope
             shown = list(app.screen.query(FooterKey))
             assert built == shown, f"{kind.__name__}: {len(built)} keys built for {len(shown)} shown"
             await pilot.press("escape")
+
+
+async def test_one_view_draws_each_run_the_live_screen_shows(config, demo_path, clock) -> None:
+    """A new run, or another tab chosen, is drawn in the view already there (a view per run was most of what a busy
+    console built and threw away); each run is drawn whole from its own trace, nothing left of the one before."""
+    async with open_console(tui_config(config), demo_path, clock) as pilot:
+        app = pilot.app
+        app.action_run_workflow("invoice_review")
+        first = await finished(pilot, "invoice_review")
+        await wait_until(pilot, lambda: isinstance(app.screen, LiveScreen), what="the live view")
+        live = app.screen
+        view = live.query_one(RunView)
+
+        def drawn(run_id: int) -> bool:
+            trace = app.traces[run_id]
+            table = view.query_one(DataTable)
+            return (view.trace is trace and table.row_count == len(trace.calls)
+                    and [str(key.value) for key in table.rows] == list(trace.calls)
+                    and f"#{run_id}" in str(view.query_one(RunStatus).render()))
+
+        await wait_until(pilot, lambda: drawn(first), what="the first run drawn")
+        app.action_run_workflow("referral_check")
+        second = await finished(pilot, "referral_check")
+        await wait_until(pilot, lambda: live.current_run() == second and drawn(second), what="the second run drawn")
+        assert live.query(RunView).nodes == [view]
+        narration = "\n".join(view.query_one(NarrationLog).lines)
+        assert "referral" in narration.lower() and "invoice" not in narration.lower()
+        await pilot.press("left_square_bracket")
+        await wait_until(pilot, lambda: live.current_run() == first and drawn(first), what="the first run again")
+        assert live.query(RunView).nodes == [view]
