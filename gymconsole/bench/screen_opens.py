@@ -38,16 +38,23 @@ def steps() -> tuple[tuple[str, str | None, type], ...]:
             ("escape", None, DashboardScreen), ("l", "live", LiveScreen), ("escape", "dashboard", DashboardScreen))
 
 
-async def press_and_time(app: Any, key: str, kind: type) -> float:
-    """Seconds from ``key`` sent to a screen of ``kind`` painted on top (leaving a screen: any other on top)."""
+async def press_and_time(app: Any, key: str, kind: type) -> float | None:
+    """Seconds from ``key`` sent to a screen of ``kind`` painted on top (leaving a screen: any other on top).
+
+    None when the key could not open it: an approval request came on screen first (the console rightly moves
+    nowhere until it is decided), or a run starting had already opened it (the live screen).
+    """
     from textual import events
 
     started, before = time.perf_counter(), app.screen
+    if isinstance(before, kind):
+        return None
     app.post_message(events.Key(key, key if len(key) == 1 else None))
     deadline = started + TIMEOUT
     # Back to the dashboard: the screen left is gone (a run starting may push the live screen at once).
-    while not (isinstance(app.screen, kind) and app.screen is not before
-               or kind.__name__ == "DashboardScreen" and app.screen is not before):
+    while not (app.screen is not before and (isinstance(app.screen, kind) or kind.__name__ == "DashboardScreen")):
+        if app.asker.current is not None:
+            return None
         if time.perf_counter() > deadline:
             return TIMEOUT
         await asyncio.sleep(POLL)
@@ -66,6 +73,8 @@ async def open_each(app: Any, into: dict[str, list[float]]) -> None:
         if app.asker.current is not None:
             return  # an approval is on screen: the manager decides first
         seconds = await press_and_time(app, key, kind)
+        if seconds is None:
+            return
         if label:
             into[label].append(seconds)
         if seconds >= TIMEOUT:

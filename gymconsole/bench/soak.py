@@ -215,6 +215,8 @@ async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False, stall
     app.asker.person_active = lambda: None  # the probe's keys are not a person coming back to the desk
     finished = 0
     latencies: list[float] = []
+    presses: list[tuple[float, float]] = []
+    """(pressed, handled) of each key answered (perf_counter)."""
     opens: dict[str, list[float]] = {label: [] for label in SCREENS}
 
     def count(event: Any) -> None:
@@ -236,6 +238,7 @@ async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False, stall
                 latencies.append(30.0)  # counted as 30 s: the figures say so rather than the soak stopping
                 continue
             latencies.append(handled[-1] - pressed)
+            presses.append((pressed, handled[-1]))
 
     async def open_screens(stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -292,6 +295,7 @@ async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False, stall
         pending = await app.services.db.fetch_value("SELECT COUNT(*) FROM approvals WHERE status = 'pending'")
         extra.update(skipped=skipped, pending=pending)
         extra["gc"] = pauses.report()
+        extra["late through a full collection"] = pauses.late_through_full(presses, KEY_AIM_MS / 1000)
         extra["cpu"] = cpu
         if sampler is not None:
             extra["stalls"] = sampler.report()
@@ -482,6 +486,7 @@ def run(workdir: Path) -> None:
         late = sum(1 for k in keys if k >= KEY_AIM_MS)
         print(f"   console: key press to handled, {len(keys)} presses during the soak: median {_pct(keys, 50):.1f},"
               f" p99 {_pct(keys, 99):.1f}, max {keys[-1]:.1f} ms; {late} at or over {KEY_AIM_MS:g} ms"
+              f" ({extra['late through a full collection']} of them waited through a full garbage collection)"
               f" (load average up to {load:.1f}; the console busy {cpu_seconds / wall_seconds:.0%} of one core)")
     print("   console: screen opens, key to the new screen painted (medians; bench/screen_opens.py):")
     for label in SCREENS:
