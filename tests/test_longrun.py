@@ -18,6 +18,7 @@ from gymconsole.engine.events import ApprovalDecided, RunFinished, RunStarted, T
 from gymconsole.engine.services import open_services
 from gymconsole.tui.screens.approval import ApprovalModal
 from gymconsole.tui.screens.live import LiveScreen, tab_id
+from gymconsole.tui.screens.pending import PendingScreen
 from gymconsole.tui.screens.replay import ReplayScreen
 from gymconsole.tui.widgets.run_view import RunView
 
@@ -188,13 +189,17 @@ async def test_widgets_the_console_removed_are_freed_not_kept_by_the_nodes_they_
         assert sweeps  # the console sweeps while it runs; paused here, or a slow machine sweeps before the count
         for timer in sweeps:
             timer.pause()
-        for _ in range(4):  # a run starts: its live screen opens; the manager goes back to the dashboard
+        for _ in range(4):  # a run ends (the dashboard's tables change); the manager looks at the pending list, and back
             await _a_run(app.services, "door_access")
             await wait_until(pilot, lambda: isinstance(app.screen, LiveScreen), what="the live screen")
             await pilot.press("escape")
             await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen), what="the dashboard")
+            await pilot.press("a")  # built on each visit (the live screen is built once and kept)
+            await wait_until(pilot, lambda: isinstance(app.screen, PendingScreen), what="the pending approvals")
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen), what="the dashboard")
         await pilot.pause()
-        assert removed_but_alive() >= 4  # Textual 8.2 keeps them (one header per live screen at least)
+        assert removed_but_alive() >= 4  # Textual 8.2 keeps them (one header per closed screen at least)
         assert stale_cells(app) > 0  # and the dashboard's tables the cells they drew before each change
         memory.sweep(app)
         assert removed_but_alive() == 0

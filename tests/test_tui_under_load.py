@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 from helpers_tui import finished, no_cursor_blink, open_console, tui_config, wait_until
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Tab
 from textual.widgets._footer import FooterKey
 
 from gymconsole.tui.screens.dashboard import DashboardScreen
 from gymconsole.tui.screens.history import HistoryScreen
-from gymconsole.tui.screens.live import LiveScreen
+from gymconsole.tui.screens.live import LiveScreen, tab_id
 from gymconsole.tui.screens.pending import PendingScreen
 from gymconsole.tui.widgets.run_view import NarrationLog, RunStatus, RunView
 from gymconsole.tui.widgets.spend_panel import SpendPanel
@@ -107,3 +107,27 @@ async def test_one_view_draws_each_run_the_live_screen_shows(config, demo_path, 
         await pilot.press("left_square_bracket")
         await wait_until(pilot, lambda: live.current_run() == first and drawn(first), what="the first run again")
         assert live.query(RunView).nodes == [view]
+
+
+async def test_the_live_screen_is_built_once_and_catches_up_when_shown_again(config, demo_path, clock) -> None:
+    """Built on its first opening and kept: runs that came while it was hidden get their tabs (and the newest is
+    drawn) when it is shown again, not while nobody sees it."""
+    async with open_console(tui_config(config), demo_path, clock) as pilot:
+        app = pilot.app
+        app.action_run_workflow("invoice_review")
+        first = await finished(pilot, "invoice_review")
+        await wait_until(pilot, lambda: isinstance(app.screen, LiveScreen), what="the live view")
+        live = app.screen
+        await pilot.press("h")  # the history on top: a run starting does not open the live screen by itself
+        await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen), what="the history screen")
+        app.action_run_workflow("referral_check")
+        second = await finished(pilot, "referral_check")
+        await app.workers.wait_for_complete()
+        assert [tab.id for tab in live.query(Tab)] == [tab_id(first)]  # nothing drawn while hidden
+        await pilot.press("l")
+        await wait_until(pilot, lambda: app.screen is live and live.current_run() == second, what="the same screen")
+        assert [tab.id for tab in live.query(Tab)] == [tab_id(first), tab_id(second)]
+        view = live.query_one(RunView)
+        await wait_until(pilot, lambda: view.trace.run_id == second
+                         and view.query_one(DataTable).row_count == len(app.traces[second].calls),
+                         what="the newest run drawn")

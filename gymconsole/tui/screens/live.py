@@ -15,9 +15,9 @@ widgets the garbage collector then walked until a full collection freed them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
@@ -41,6 +41,20 @@ def tab_id(run_id: int) -> str:
     return f"run-{run_id}"
 
 
+def open_live(app: GymConsoleApp, run_id: int | None = None) -> None:
+    """Show the console's live screen, on ``run_id`` (or the newest run).
+
+    Built on its first opening and kept: opening it again brings its tabs up to date and draws one run, where
+    building it drew every tab and a run view each time (the slowest screen to open, and the one a run starting
+    opens by itself).
+    """
+    if not app.is_screen_installed("live"):
+        app.install_screen(LiveScreen(), "live")
+    screen = cast(LiveScreen, app.get_screen("live"))
+    screen.initial = run_id
+    app.push_screen(screen)
+
+
 def tab_label(trace: RunTrace) -> Content:
     return Content(f"{STATUS_MARK.get(trace.status, '·')} {trace.title or trace.workflow} #{trace.run_id}")
 
@@ -57,6 +71,8 @@ class LiveScreen(Screen[None]):
     ]
 
     app: GymConsoleApp
+    _styled_for = -1
+    """The app's count of CSS changes when this screen was last styled."""
 
     def __init__(self, run_id: int | None = None) -> None:
         super().__init__()
@@ -75,8 +91,42 @@ class LiveScreen(Screen[None]):
         yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#no-runs").display = not self.app.traces
+        self._styled_for = self.app._css_update_count
+
+    async def on_screen_resume(self, event: events.ScreenResume) -> None:
+        """Shown (again): the tabs brought up to date with the runs the app keeps, the asked-for run (or the newest)
+        drawn, and the runs followed again until the screen is covered."""
+        # As the history screen: unless the theme or the CSS changed while it was hidden, Textual's restyle of every
+        # widget on showing it again only repeats work.
+        if self._styled_for == self.app._css_update_count:
+            event.refresh_styles = False
+        self._styled_for = self.app._css_update_count
+        self.app.run_signal.unsubscribe(self)
         self.app.run_signal.subscribe(self, self.run_changed)
+        await self._catch_up()
+
+    def on_screen_suspend(self) -> None:
+        """Covered or closed: nothing drawn for runs while nobody sees them (the next showing catches up)."""
+        self.app.run_signal.unsubscribe(self)
+
+    async def _catch_up(self) -> None:
+        traces = self.app.traces
+        self.query_one("#no-runs").display = not traces
+        await self._drop_forgotten()
+        shown = {tab.id: tab for tab in self.tabs.query(Tab)}
+        for run_id, trace in traces.items():
+            tab = shown.get(tab_id(run_id))
+            if tab is None:
+                await self.tabs.add_tab(Tab(tab_label(trace), id=tab_id(run_id)))
+            elif tab.label.plain != tab_label(trace).plain:
+                tab.label = tab_label(trace)
+        wanted = self.initial if self.initial in traces else (next(reversed(traces)) if traces else None)
+        self.initial = None
+        if wanted is not None:
+            self.tabs.active = tab_id(wanted)
+            await self._show_active()
+            for view in self.query(RunView):
+                view.request_sync()
 
     @on(Tabs.TabActivated, "#runs")
     async def _tab_activated(self) -> None:
