@@ -1,6 +1,7 @@
 """Typed, validated configuration loaded from ``config.toml``.
 
-Defaults live here and only here; ``config.toml`` overrides them.  Every field
+Defaults live here (and in the two modules of sections it imports, ``config_claude`` and
+``config_outside``) and only here; ``config.toml`` overrides them.  Every field
 has a docstring, which the config view shows (read by ``config_docs`` when
 asked, not at import).  Loading never raises anything but
 :class:`ConfigError`, whose message is one line naming the file and the key.
@@ -17,9 +18,21 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from gymconsole.config_base import ConfigSection, check, check_after, check_before, spec
+from gymconsole.config_claude import ModelAccess, ModelPrice, ThinkingSetting  # noqa: F401 - imported from here
+from gymconsole.config_outside import (  # noqa: F401 - these sections are imported from here
+    WATCH_PATTERNS,
+    AlertsConfig,
+    ChannelPacing,
+    DeliveryConfig,
+    DoorControllerConfig,
+    ImportConfig,
+    ImportMapping,
+    SmsGatewayConfig,
+    SmtpConfig,
+)
 
 if TYPE_CHECKING:
     from pydantic import Field, ValidationInfo
@@ -98,17 +111,6 @@ class CronSchedule(ConfigSection):
         text = f"{self.minute} {self.hour} {self.day} {self.month} {self.day_of_week}"
         text += f" week {self.week}" if self.week != "*" else ""
         return text + (f" second {self.second}" if self.second != "0" else "")
-
-
-class ThinkingSetting(ConfigSection):
-    """Extended thinking: off, a fixed token budget, or adaptive (where the model takes it)."""
-
-    mode: Literal["off", "budget", "adaptive"] = "off"
-    """`off`, `budget` (thinking.type enabled with budget_tokens) or `adaptive` (Opus 4.6+, Sonnet 4.6)."""
-    budget_tokens: Annotated[int, Field(ge=1024, le=64_000)] = 4096
-    """Tokens the model may think with (budget mode), added to `model.max_output_tokens` for each request."""
-    interleaved: bool = True
-    """Think between tool calls too (budget mode; adaptive thinking always does)."""
 
 
 MESSAGE_PLACEHOLDERS = {
@@ -280,71 +282,6 @@ class SafetyConfig(ConfigSection):
         return {"safe": "auto", "moderate": "auto", "high": "ask"} | value
 
 
-class ModelPrice(ConfigSection):
-    """USD per million tokens."""
-
-    input: Annotated[float, Field(ge=0)]
-    """Uncached input tokens."""
-    output: Annotated[float, Field(ge=0)]
-    """Output tokens."""
-    cache_write: Annotated[float, Field(ge=0)]
-    """Tokens written to the prompt cache."""
-    cache_read: Annotated[float, Field(ge=0)]
-    """Tokens read from the prompt cache."""
-    cache_write_1h: Annotated[float | None, Field(ge=0)] = None
-    """Tokens written to the prompt cache for an hour; empty is twice `input`, as the API prices it."""
-
-    @property
-    def cache_write_hour(self) -> float:
-        return self.cache_write_1h if self.cache_write_1h is not None else self.input * 2
-
-
-class ModelAccess(ConfigSection):
-    """How the console talks to Claude."""
-
-    default_model: str = "claude-sonnet-4-6"
-    """Model used when a workflow names none."""
-    max_output_tokens: Annotated[int, Field(ge=64)] = 2048
-    """`max_tokens` of each request."""
-    input_tokens_per_minute: Annotated[int, Field(ge=1000)] = 20_000
-    """Client-side cap on input tokens sent per minute (the API tier's limit)."""
-    max_retries: Annotated[int, Field(ge=0, le=20)] = 4
-    """Retries of one request after 429/529/5xx or a dropped connection."""
-    retry_base_seconds: Annotated[float, Field(gt=0)] = 1.0
-    """First backoff wait; doubles on each retry, with jitter."""
-    retry_max_seconds: Annotated[float, Field(gt=0)] = 60.0
-    """Longest single wait, whatever `retry-after` says."""
-    request_timeout_seconds: Annotated[float, Field(gt=0)] = 120.0
-    """Timeout of one request."""
-    max_tokens_per_run: Annotated[int, Field(ge=1000)] = 60_000
-    """Budget: input+output tokens of one run."""
-    max_cost_per_run: Annotated[float, Field(gt=0)] = 0.50
-    """Budget: USD one run may spend."""
-    prices: dict[str, ModelPrice] = spec(factory=dict)
-    """Per-model prices for cost accounting."""
-    max_continuations: Annotated[int, Field(ge=0, le=10)] = 2
-    """Times an answer cut off at `max_output_tokens` (or paused by the API) is continued before the run ends `truncated`."""
-    max_wait_seconds: Annotated[float, Field(ge=0)] = 120.0
-    """Longest wait the API may ask for (`retry-after`) within a run; longer ends the run `rate_limited`."""
-    thinking: ThinkingSetting = spec(factory=ThinkingSetting)
-    """Extended thinking of every workflow that sets none."""
-    daily_budget_usd: Annotated[float | None, Field(gt=0)] = None
-    """Claude spend allowed per local day (all workflows); empty is no limit."""
-    monthly_budget_usd: Annotated[float | None, Field(gt=0)] = None
-    """Claude spend allowed per calendar month; empty is no limit."""
-    on_budget_reached: Literal["offline", "wait"] = "offline"
-    """When a limit is reached, scheduled runs use their `offline` playbook or `wait` until it resets."""
-    cache_ttl: Literal["5m", "1h"] = "1h"
-    """Lifetime of the shared prompt prefix in the cache: `1h` pays when runs are more than 5 minutes apart."""
-
-    def price_for(self, model: str) -> ModelPrice:
-        """The price of `model`, or of the longest configured prefix of it."""
-        for name in sorted(self.prices, key=len, reverse=True):
-            if model.startswith(name):
-                return self.prices[name]
-        return ModelPrice.model_construct(input=3.0, output=15.0, cache_write=3.75, cache_read=0.30)
-
-
 class SchedulerConfig(ConfigSection):
     """The background scheduler."""
 
@@ -400,165 +337,6 @@ class DatabaseConfig(ConfigSection):
     """How long a command waits for another gymconsole's write to finish before giving up with one line
     (the scheduler service waits for as long as it takes)."""
 
-
-class SmtpConfig(ConfigSection):
-    """The mail server that sends email (used when `delivery.email = "smtp"` and for email alerts)."""
-
-    host: str = ""
-    """SMTP server host name; empty means no mail server is configured."""
-    port: Annotated[int, Field(ge=1, le=65535)] = 587
-    """SMTP port: 587 for STARTTLS, 465 for implicit TLS, 25 for a local relay."""
-    security: Literal["starttls", "tls", "none"] = "starttls"
-    """`starttls` (upgrade after connecting), `tls` (implicit TLS) or `none` (a relay on this machine only)."""
-    from_address: str = ""
-    """Sender address of every email, e.g. `front-desk@yourgym.com` (also the Message-ID domain)."""
-    from_name: str = ""
-    """Sender display name; empty: `gym.name`."""
-    user_env: str = "GYMCONSOLE_SMTP_USER"
-    """Environment (or `.env`) variable holding the SMTP user name; unset means no login."""
-    password_env: str = "GYMCONSOLE_SMTP_PASSWORD"
-    """Environment (or `.env`) variable holding the SMTP password."""
-    ca_file: str = ""
-    """Extra CA certificate (PEM) to trust for this server, e.g. a self-signed relay; relative to the config file."""
-    timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
-    """Timeout of one SMTP conversation step."""
-
-
-class SmsGatewayConfig(ConfigSection):
-    """An HTTP SMS gateway taking one JSON POST per message."""
-
-    url: str = ""
-    """The gateway's JSON endpoint (https://...); empty means no gateway is configured."""
-    token_env: str = "GYMCONSOLE_SMS_TOKEN"
-    """Environment (or `.env`) variable holding the gateway's bearer token."""
-    from_number: str = ""
-    """Sender number or ID passed to the gateway as `from` (empty: the gateway's default)."""
-    timeout_seconds: Annotated[float, Field(gt=0)] = 15.0
-    """Timeout of one gateway request."""
-
-
-class ChannelPacing(ConfigSection):
-    """How fast one channel may send."""
-
-    per_hour: Annotated[int, Field(ge=1)]
-    """Most messages sent in any 60 minutes (the drip rate)."""
-    per_day: Annotated[int, Field(ge=1)]
-    """Most messages sent in one local day (the daily cap)."""
-
-
-class DeliveryConfig(ConfigSection):
-    """How queued messages leave the outbox."""
-
-    email: Literal["outbox", "smtp"] = "outbox"
-    """`outbox`: emails stay in the outbox table, nothing is sent; `smtp`: sent through `delivery.smtp`."""
-    sms: Literal["outbox", "gateway"] = "outbox"
-    """`outbox`: texts stay in the outbox table; `gateway`: sent through `delivery.sms_gateway`."""
-    email_pacing: ChannelPacing = spec(factory=lambda: ChannelPacing(per_hour=200, per_day=1000))
-    """Drip rate and daily cap of email."""
-    sms_pacing: ChannelPacing = spec(factory=lambda: ChannelPacing(per_hour=60, per_day=300))
-    """Drip rate and daily cap of SMS."""
-    max_attempts: Annotated[int, Field(ge=1, le=50)] = 5
-    """Attempts per message before it is marked failed."""
-    retry_base_seconds: Annotated[float, Field(gt=0)] = 60.0
-    """Wait before the first retry; doubles after each failed attempt."""
-    retry_max_seconds: Annotated[float, Field(gt=0)] = 3600.0
-    """Longest wait between two attempts."""
-    stale_claim_seconds: Annotated[float, Field(gt=0)] = 900.0
-    """A message left `sending` this long by a process that cannot be checked is sent again."""
-    smtp: SmtpConfig = spec(factory=SmtpConfig)
-    """The mail server."""
-    sms_gateway: SmsGatewayConfig = spec(factory=SmsGatewayConfig)
-    """The SMS gateway."""
-
-    @check_after
-    def _channels_configured(self) -> None:
-        if self.email == "smtp" and not (self.smtp.host and self.smtp.from_address):
-            raise ValueError('email = "smtp" needs delivery.smtp.host and delivery.smtp.from_address')
-        if self.sms == "gateway" and not self.sms_gateway.url:
-            raise ValueError('sms = "gateway" needs delivery.sms_gateway.url')
-        if self.sms_gateway.url and not self.sms_gateway.url.startswith(("https://", "http://")):
-            raise ValueError("sms_gateway.url must start with https:// or http://")
-
-
-class DoorControllerConfig(ConfigSection):
-    """Where door access state lives."""
-
-    kind: Literal["database", "http"] = "database"
-    """`database`: the gym's access system reads `door_credentials`; `http`: a controller's REST API confirms each change."""
-    base_url: str = ""
-    """The controller's REST API root (https://...), for `kind = "http"`."""
-    token_env: str = "GYMCONSOLE_DOOR_TOKEN"
-    """Environment (or `.env`) variable holding the controller's bearer token."""
-    timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
-    """Timeout of one controller request (a door change waits for it)."""
-
-    @check_after
-    def _url_given(self) -> None:
-        if self.kind == "http" and not self.base_url.startswith(("https://", "http://")):
-            raise ValueError('kind = "http" needs base_url starting with https:// or http://')
-
-
-class AlertsConfig(ConfigSection):
-    """Notes to the manager when something needs attention."""
-
-    on_failure: bool = True
-    """Alert when a run ends `failed` or `budget_exhausted`."""
-    approval_wait_minutes: Annotated[float, Field(ge=0)] = 60.0
-    """Alert when an approval has waited this long (0: never)."""
-    slack_webhook_env: str = "GYMCONSOLE_SLACK_WEBHOOK"
-    """Environment (or `.env`) variable holding a Slack-compatible incoming webhook URL; unset means no webhook."""
-    email_to: list[str] = spec(factory=list)
-    """Addresses alerted by email through `delivery.smtp` (empty: no email alerts)."""
-    timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
-    """Timeout of one alert request."""
-
-
-WATCH_PATTERNS = {"members": "members*.csv", "prospects": "prospects*.csv", "invoices": "invoices*.csv",
-                  "payments": "payments*.csv", "referrals": "referrals*.csv", "training_clients": "training*.csv",
-                  "door_credentials": "door*.csv"}
-
-
-class ImportMapping(ConfigSection):
-    """How one system's export of one table is read."""
-
-    columns: dict[str, str] = spec(factory=dict)
-    """CSV header -> field name of `gymconsole import --template TABLE` (or "ignore")."""
-    values: dict[str, dict[str, str]] = spec(factory=dict)
-    """Per field, words in the export -> the schema's value (e.g. `status = { "OK" = "active" }`)."""
-    date_order: Literal["mdy", "dmy"] | None = None
-    """Ambiguous dates like 03/04/2026: month first (`mdy`) or day first (`dmy`); empty uses `import.date_order`."""
-
-
-class ImportConfig(ConfigSection):
-    """Bringing in the membership system's exports (`gymconsole import`, the watch folder)."""
-
-    date_order: Literal["mdy", "dmy"] = "mdy"
-    """Ambiguous dates like 03/04/2026: month first (`mdy`, US) or day first (`dmy`)."""
-    watch_folder: str = ""
-    """Folder the scheduler imports new exports from (relative to the config file); empty: no watch folder."""
-    watch_mapping: str = ""
-    """The mapping watched files are read with; empty: the default headers and synonyms."""
-    files: dict[str, str] = spec(factory=lambda: dict(WATCH_PATTERNS))
-    """Per table, the file-name pattern of its exports in the watch folder (tables left out keep the default)."""
-    mappings: dict[str, dict[str, ImportMapping]] = spec(factory=dict)
-    """Named mappings (`[import.mappings.NAME.members]`) for `--mapping NAME`."""
-
-    @check("files")
-    def _default_patterns(cls, value: dict[str, str]) -> dict[str, str]:
-        return {**WATCH_PATTERNS, **value}
-
-    @check_after
-    def _known_tables(self) -> None:
-        tables = ("members", "prospects", "invoices", "payments", "referrals", "training_clients", "door_credentials")
-        for name, mapping in self.mappings.items():
-            for table in mapping:
-                if table not in tables:
-                    raise ValueError(f"mappings.{name}: unknown table {table!r} (tables: {', '.join(tables)})")
-        for table in self.files:
-            if table not in tables:
-                raise ValueError(f"files: unknown table {table!r}")
-        if self.watch_mapping and self.watch_mapping not in self.mappings:
-            raise ValueError(f"watch_mapping: no mapping named {self.watch_mapping!r}")
 
 class AssistantConfig(ConfigSection):
     """The manager's assistant (`gymconsole ask`, the console's `?` prompt)."""
@@ -668,10 +446,7 @@ class Config(ConfigSection):
 
     def task_for(self, workflow: str) -> str:
         """The workflow's task text with thresholds filled in."""
-        # Read field by field: model_dump would build the models' serializer (they are defer_build), which
-        # pydantic does by importing importlib.metadata for its plugins, before the dashboard's first paint.
-        values = {name: getattr(self.thresholds, name) for name in Thresholds.model_fields}
-        return self.workflows[workflow].task.format(**values)
+        return self.workflows[workflow].task.format(**self.thresholds.model_dump())
 
     def source_of(self, dotted_key: str) -> str:
         """Where a value came from: the file, or the built-in default."""
@@ -690,7 +465,8 @@ def _dotted_keys(data: dict[str, Any], prefix: str = "") -> set[str]:
     return keys
 
 
-def _one_line(error: ValidationError) -> str:
+def error_line(error: ValidationError) -> str:
+    """A validation error as one line: the dotted key of its first problem, then what is wrong."""
     first = error.errors()[0]
     where = ".".join(str(part) for part in first["loc"])
     message = first["msg"].removeprefix("Value error, ")
@@ -707,7 +483,7 @@ def parse_config(data: dict[str, Any], source_path: Path | None = None) -> Confi
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{label}: {_one_line(exc)}") from None
+        raise ConfigError(f"{label}: {error_line(exc)}") from None
     return config.model_copy(update={"source_path": source_path, "file_keys": frozenset(_dotted_keys(data))})
 
 

@@ -31,9 +31,9 @@ from gymconsole.config import Config, config_from_bytes, read_config_bytes
 
 CACHE_FORMAT = 1
 PACKAGE = Path(__file__).resolve().parent
-RULE_SOURCES = (PACKAGE / "config.py", PACKAGE / "config_base.py", PACKAGE / "config_validation.py",
-                PACKAGE / "tools" / "names.py")
-"""The source files that decide what a valid configuration is: a change to either misses every cached result."""
+RULE_SOURCES = tuple(PACKAGE / name for name in ("config.py", "config_base.py", "config_claude.py", "config_outside.py",
+                                                  "config_validation.py", "tools/names.py"))
+"""The source files that decide what a valid configuration is: a change to any of them misses every cached result."""
 log = logging.getLogger(__name__)
 
 

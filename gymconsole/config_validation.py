@@ -29,7 +29,7 @@ def validate(cls: type[ConfigSection], data: Any) -> Any:
 
 @cache
 def _adapter(cls: type[ConfigSection]) -> TypeAdapter[Any]:
-    return TypeAdapter(cls)
+    return TypeAdapter(cls, config=ConfigDict(title=cls.__name__))  # errors say "for CronSchedule", as they did
 
 
 def core_schema_of(cls: type[ConfigSection], handler: Any) -> core_schema.CoreSchema:
