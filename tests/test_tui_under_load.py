@@ -6,11 +6,12 @@ times under load are in ``make bench`` (soak section).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from helpers_tui import finished, no_cursor_blink, open_console, tui_config, wait_until
-from textual.widgets import DataTable, Tab
+from textual.widgets import DataTable, Tab, Tabs
 from textual.widgets._footer import FooterKey
 
 from gymconsole.tui.screens.dashboard import DashboardScreen
@@ -131,3 +132,32 @@ async def test_the_live_screen_is_built_once_and_catches_up_when_shown_again(con
         await wait_until(pilot, lambda: view.trace.run_id == second
                          and view.query_one(DataTable).row_count == len(app.traces[second].calls),
                          what="the newest run drawn")
+
+
+async def test_runs_that_come_and_go_while_the_live_screen_catches_up_are_no_trouble(
+        config, demo_path, clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shown again, the live screen adds a tab per run it missed, waiting for each to mount; meanwhile the app may
+    start and forget runs (measured in the soak: the catch-up crashed the console, the runs changed under it)."""
+    async with open_console(tui_config(config), demo_path, clock) as pilot:
+        app = pilot.app
+        app.action_run_workflow("invoice_review")
+        first = await finished(pilot, "invoice_review")
+        await wait_until(pilot, lambda: isinstance(app.screen, LiveScreen), what="the live view")
+        live = app.screen
+        await pilot.press("h")
+        await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen), what="the history screen")
+        app.action_run_workflow("referral_check")
+        second = await finished(pilot, "referral_check")
+        add_tab = Tabs.add_tab
+
+        def add_tab_while_runs_change(self: Tabs, tab: Any, **kwargs: Any) -> Any:
+            traces = app.traces
+            if first in traces:  # a run forgotten and another started while the tab mounts
+                del traces[first]
+                traces[second + 100] = replace(traces[second], run_id=second + 100)
+            return add_tab(self, tab, **kwargs)
+
+        monkeypatch.setattr(Tabs, "add_tab", add_tab_while_runs_change)
+        await pilot.press("l")
+        await wait_until(pilot, lambda: app.screen is live and live.current_run() == second, what="the screen shown")
+        assert app.return_code is None and tab_id(second) in [tab.id for tab in live.query(Tab)]

@@ -67,12 +67,22 @@ async def press_and_time(app: Any, key: str, kind: type) -> float | None:
     return time.perf_counter() - started
 
 
-async def open_each(app: Any, into: dict[str, list[float]]) -> None:
-    """Open each screen as the manager would, from the dashboard, and back; each timed one's seconds into ``into``."""
+def overlapping(presses: list[tuple[float, float]], spans: list[tuple[float, float]], late: float) -> int:
+    """How many of the ``presses`` (pressed, handled) that took ``late`` seconds or more overlapped one of ``spans``."""
+    return sum(1 for pressed, handled in presses if handled - pressed >= late
+               and any(start < handled and end > pressed for start, end in spans))
+
+
+async def open_each(app: Any, into: dict[str, list[float]], spans: list[tuple[float, float]] | None = None) -> None:
+    """Open each screen as the manager would, from the dashboard, and back; each timed one's seconds into ``into``,
+    and the (start, end) of every key's wait into ``spans`` (``perf_counter``: which other keys waited meanwhile)."""
     for key, label, kind in steps():
         if app.asker.current is not None:
             return  # an approval is on screen: the manager decides first
+        started = time.perf_counter()
         seconds = await press_and_time(app, key, kind)
+        if spans is not None:
+            spans.append((started, time.perf_counter()))
         if seconds is None:
             return
         if label:

@@ -57,11 +57,6 @@ class GcPauses:
             if info["generation"] == 2:
                 self.full.append((wall, now))
 
-    def late_through_full(self, presses: list[tuple[float, float]], late: float) -> int:
-        """How many of the ``presses`` (pressed, handled) that took ``late`` seconds or more waited through a full
-        collection."""
-        return sum(1 for pressed, handled in presses if handled - pressed >= late
-                   and any(start < handled and end > pressed for start, end in self.full))
 
     def report(self) -> list[str]:
         lines = [f"{len(gc.get_objects())} objects tracked, {gc.get_freeze_count()} of them frozen (gc_pauses.py)"]

@@ -114,13 +114,16 @@ class LiveScreen(Screen[None]):
         self.query_one("#no-runs").display = not traces
         await self._drop_forgotten()
         shown = {tab.id: tab for tab in self.tabs.query(Tab)}
-        for run_id, trace in traces.items():
+        for run_id, trace in list(traces.items()):  # runs come and go while a tab mounts
             tab = shown.get(tab_id(run_id))
+            if run_id not in traces:
+                continue  # forgotten meanwhile (its run_changed drops any tab it got)
             if tab is None:
                 await self.tabs.add_tab(Tab(tab_label(trace), id=tab_id(run_id)))
             elif tab.label.plain != tab_label(trace).plain:
                 tab.label = tab_label(trace)
-        wanted = self.initial if self.initial in traces else (next(reversed(traces)) if traces else None)
+        with_tabs = [run_id for run_id in traces if self._tab(run_id) is not None]  # a run newer than the loop: later
+        wanted = self.initial if self.initial in with_tabs else (with_tabs[-1] if with_tabs else None)
         self.initial = None
         if wanted is not None:
             self.tabs.active = tab_id(wanted)
