@@ -110,6 +110,37 @@ async def test_one_view_draws_each_run_the_live_screen_shows(config, demo_path, 
         assert live.query(RunView).nodes == [view]
 
 
+async def test_the_live_screen_keeps_the_managers_place_and_follows_runs_under_a_modal(config, demo_path, clock) -> None:
+    """Back from the palette, the run the manager chose is still shown (not the newest); while a modal such as an
+    approval covers the screen, it stays in sight, and a run starting behind it still gets its tab."""
+    from textual.screen import ModalScreen
+
+    async with open_console(tui_config(config), demo_path, clock) as pilot:
+        app = pilot.app
+        app.action_run_workflow("invoice_review")
+        first = await finished(pilot, "invoice_review")
+        await wait_until(pilot, lambda: isinstance(app.screen, LiveScreen), what="the live view")
+        live = app.screen
+        app.action_run_workflow("referral_check")
+        second = await finished(pilot, "referral_check")
+        await wait_until(pilot, lambda: live.current_run() == second, what="the second run shown")
+        await pilot.press("left_square_bracket")
+        await wait_until(pilot, lambda: live.current_run() == first, what="the first run chosen")
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: app.screen is not live, what="the palette")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is live, what="back on the live screen")
+        await app.workers.wait_for_complete()
+        assert live.current_run() == first
+        modal: ModalScreen[None] = ModalScreen()
+        modal.styles.background = "black 60%"  # see-through, as the approval modal is
+        app.push_screen(modal)
+        await wait_until(pilot, lambda: app.screen is not live, what="a modal over the live screen")
+        app.action_run_workflow("door_access")
+        third = await finished(pilot, "door_access")
+        await wait_until(pilot, lambda: live._tab(third) is not None, what="the third run's tab, under the modal")
+
+
 async def test_the_live_screen_is_built_once_and_catches_up_when_shown_again(config, demo_path, clock) -> None:
     """Built on its first opening and kept: runs that came while it was hidden get their tabs (and the newest is
     drawn) when it is shown again, not while nobody sees it."""

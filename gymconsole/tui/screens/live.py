@@ -25,7 +25,7 @@ from textual.screen import Screen
 from textual.widgets import Header, Static, Tab, Tabs
 
 from gymconsole.tui.memory import release_removed_widgets
-from gymconsole.tui.screens.dashboard import NAV_BINDINGS
+from gymconsole.tui.screens.dashboard import NAV_BINDINGS, on_show
 from gymconsole.tui.trace import RunTrace
 from gymconsole.tui.widgets.key_footer import KeyFooter
 from gymconsole.tui.widgets.run_view import RunView
@@ -52,6 +52,7 @@ def open_live(app: GymConsoleApp, run_id: int | None = None) -> None:
         app.install_screen(LiveScreen(), "live")
     screen = cast(LiveScreen, app.get_screen("live"))
     screen.initial = run_id
+    screen.opened = True
     app.push_screen(screen)
 
 
@@ -77,6 +78,8 @@ class LiveScreen(Screen[None]):
     def __init__(self, run_id: int | None = None) -> None:
         super().__init__()
         self.initial = run_id
+        self.opened = True
+        """Opened by ``open_live`` (show the asked-for or newest run), not shown again as something above closed."""
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -95,7 +98,7 @@ class LiveScreen(Screen[None]):
 
     async def on_screen_resume(self, event: events.ScreenResume) -> None:
         """Shown (again): the tabs brought up to date with the runs the app keeps, the asked-for run (or the newest)
-        drawn, and the runs followed again until the screen is covered."""
+        drawn; back from a screen or modal above it, the run it showed stays chosen."""
         # As the history screen: unless the theme or the CSS changed while it was hidden, Textual's restyle of every
         # widget on showing it again only repeats work.
         if self._styled_for == self.app._css_update_count:
@@ -104,10 +107,6 @@ class LiveScreen(Screen[None]):
         self.app.run_signal.unsubscribe(self)
         self.app.run_signal.subscribe(self, self.run_changed)
         await self._catch_up()
-
-    def on_screen_suspend(self) -> None:
-        """Covered or closed: nothing drawn for runs while nobody sees them (the next showing catches up)."""
-        self.app.run_signal.unsubscribe(self)
 
     async def _catch_up(self) -> None:
         traces = self.app.traces
@@ -123,8 +122,14 @@ class LiveScreen(Screen[None]):
             elif tab.label.plain != tab_label(trace).plain:
                 tab.label = tab_label(trace)
         with_tabs = [run_id for run_id in traces if self._tab(run_id) is not None]  # a run newer than the loop: later
-        wanted = self.initial if self.initial in with_tabs else (with_tabs[-1] if with_tabs else None)
-        self.initial = None
+        current = self.current_run()
+        if self.initial in with_tabs:
+            wanted = self.initial
+        elif not self.opened and current in with_tabs:
+            wanted = current  # back from the palette, an approval or another screen: the manager's place is kept
+        else:
+            wanted = with_tabs[-1] if with_tabs else None
+        self.initial, self.opened = None, False
         if wanted is not None:
             self.tabs.active = tab_id(wanted)
             await self._show_active()
@@ -160,7 +165,12 @@ class LiveScreen(Screen[None]):
         return int(active.removeprefix("run-")) if active and active.startswith("run-") else None
 
     async def run_changed(self, run_id: int) -> None:
-        """Draw what a run gained; a run new to this screen gets a tab (and is shown if asked)."""
+        """Draw what a run gained; a run new to this screen gets a tab (and is shown if asked).
+
+        Nothing is drawn while an opaque screen covers this one (the next showing catches up), but a modal such as
+        an approval leaves it in sight, and the run behind it keeps moving."""
+        if not on_show(self):
+            return
         trace = self.app.traces.get(run_id)
         tabs = self.tabs
         if trace is None:  # forgotten by the app: its tab goes with it
