@@ -1,26 +1,42 @@
 """Typed, validated configuration loaded from ``config.toml``.
 
-Defaults live here and only here; ``config.toml`` overrides them.  Every field
+Defaults live here (and in the two modules of sections it imports, ``config_claude`` and
+``config_outside``) and only here; ``config.toml`` overrides them.  Every field
 has a docstring, which the config view shows (read by ``config_docs`` when
-asked, not at import: parsing this file's source cost every command start-up).  Loading never raises anything
-but :class:`ConfigError`, whose message is one line naming the file and the key.
+asked, not at import).  Loading never raises anything but
+:class:`ConfigError`, whose message is one line naming the file and the key.
 
-Every command builds these models at start-up, so they are written to be cheap to build: annotations are
-evaluated as written (no ``from __future__ import annotations``, which made pydantic compile each of them
-from a string), default factories are Python functions (pydantic inspects a factory's signature, and a
-builtin's is parsed from its text with the tokenizer), and the one check of every number field is one
-validator per model.
+Every command loads these sections at start-up, so defining them is cheap: they are plain classes
+(:class:`~gymconsole.config_base.ConfigSection`) whose annotations stay strings until a configuration is
+validated.  A field's type, bounds (``Annotated[int, Field(ge=1)]``), default and docstring are written
+once, here; :mod:`gymconsole.config_validation` turns them and the ``@check`` rules into pydantic
+validators on a cache miss, and a command whose file was validated before imports no pydantic model code.
 """
+
+from __future__ import annotations
 
 import os
 import re
 from pathlib import Path
-from types import UnionType
-from typing import Annotated, Any, Literal, Self, Union, get_args, get_origin
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from gymconsole.config_base import ConfigSection, check, check_after, check_before, spec
+from gymconsole.config_claude import ModelAccess, ModelPrice, ThinkingSetting  # noqa: F401 - imported from here
+from gymconsole.config_outside import (  # noqa: F401 - these sections are imported from here
+    WATCH_PATTERNS,
+    AlertsConfig,
+    ChannelPacing,
+    DeliveryConfig,
+    DoorControllerConfig,
+    ImportConfig,
+    ImportMapping,
+    SmsGatewayConfig,
+    SmtpConfig,
+)
+
+if TYPE_CHECKING:
+    from pydantic import Field, ValidationInfo
+    from pydantic_core import ValidationError
 
 Risk = Literal["safe", "moderate", "high"]
 Policy = Literal["auto", "ask", "deny"]
@@ -30,35 +46,6 @@ API_KEY_VARIABLES = ("ANTHROPIC_API_KEY", "CLAUDE_API_KEY")
 
 class ConfigError(Exception):
     """A configuration problem, already phrased as one line for the user."""
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _booleans_are_not_numbers(cls, data: Any) -> Any:
-        """``bulk_threshold = true`` would be read as 1: a number must be written as a number.
-
-        One check per model rather than a validator on every field: a wildcard
-        field validator cost a third of building these models at start-up."""
-        if not isinstance(data, dict):
-            return data
-        errors = [InitErrorDetails(type=PydanticCustomError("bool_number", "expected a number, got {value}",
-                                                            {"value": str(value).lower()}), loc=(key,), input=value)
-                  for key, value in data.items()
-                  if isinstance(value, bool) and key in cls.model_fields and _is_number(cls.model_fields[key].annotation)]
-        if errors:
-            raise ValidationError.from_exception_data(cls.__name__, errors)
-        return data
-
-
-def _is_number(annotation: Any) -> bool:
-    """int or float, alone or in a union without bool."""
-    if annotation in (int, float):
-        return True
-    return (get_origin(annotation) in (Union, UnionType) and bool not in get_args(annotation)
-            and bool({int, float} & set(get_args(annotation))))
 
 
 NEVER_DAYS = 8 * 365 + 2
@@ -86,7 +73,7 @@ def _placeholder_problem(task: str, names: set[str]) -> str | None:
     return None
 
 
-class CronSchedule(_Model):
+class CronSchedule(ConfigSection):
     """Cron fields as APScheduler's ``CronTrigger`` takes them."""
 
     second: str = "0"
@@ -104,8 +91,8 @@ class CronSchedule(_Model):
     week: str = "*"
     """ISO week field; `*/2` gives every second week."""
 
-    @model_validator(mode="after")
-    def _valid_cron(self) -> Self:
+    @check_after
+    def _valid_cron(self) -> None:
         from datetime import UTC, datetime, timedelta
 
         from apscheduler.triggers.cron import CronTrigger  # validation only
@@ -118,24 +105,12 @@ class CronSchedule(_Model):
         if trigger.get_next_fire_time(None, now) is None:  # February 30, or April 31: never
             raise ValueError(f"the schedule {self.describe()!r} never fires (no such date in the next "
                              f"{NEVER_DAYS // 365} years)")
-        return self
 
     def describe(self) -> str:
         """A short human text such as ``cron 0 6 * * *``."""
         text = f"{self.minute} {self.hour} {self.day} {self.month} {self.day_of_week}"
         text += f" week {self.week}" if self.week != "*" else ""
         return text + (f" second {self.second}" if self.second != "0" else "")
-
-
-class ThinkingSetting(_Model):
-    """Extended thinking: off, a fixed token budget, or adaptive (where the model takes it)."""
-
-    mode: Literal["off", "budget", "adaptive"] = "off"
-    """`off`, `budget` (thinking.type enabled with budget_tokens) or `adaptive` (Opus 4.6+, Sonnet 4.6)."""
-    budget_tokens: int = Field(4096, ge=1024, le=64_000)
-    """Tokens the model may think with (budget mode), added to `model.max_output_tokens` for each request."""
-    interleaved: bool = True
-    """Think between tool calls too (budget mode; adaptive thinking always does)."""
 
 
 MESSAGE_PLACEHOLDERS = {
@@ -166,25 +141,23 @@ def _one_line_text(value: str, what: str) -> str:
     return value.strip()
 
 
-class GymConfig(_Model):
+class GymConfig(ConfigSection):
     """The gym as members and prospects know it: who their messages come from."""
 
-    name: str = Field("the gym", min_length=1, max_length=80)
+    name: Annotated[str, Field(min_length=1, max_length=80)] = "the gym"
     """The gym's name in messages (`{gym_name}`) and as the email sender's name."""
-    sign_off: str = Field("The front desk", max_length=120)
+    sign_off: Annotated[str, Field(max_length=120)] = "The front desk"
     """How messages are signed (`{sign_off}`), e.g. `Sam and the front desk team`."""
-    reply_to: str = Field("", max_length=254)
+    reply_to: Annotated[str, Field(max_length=254)] = ""
     """Where replies to emails go (the `Reply-To` header, `{reply_to}`); empty: to the sender address."""
-    phone: str = Field("", max_length=40)
+    phone: Annotated[str, Field(max_length=40)] = ""
     """The gym's phone number for messages (`{gym_phone}`); empty: none."""
 
-    @field_validator("name", "sign_off", "phone")
-    @classmethod
+    @check("name", "sign_off", "phone")
     def _printable(cls, value: str, info: ValidationInfo) -> str:
         return _one_line_text(value, info.field_name or "value")
 
-    @field_validator("reply_to")
-    @classmethod
+    @check("reply_to")
     def _address(cls, value: str) -> str:
         value = _one_line_text(value, "reply_to")
         if value and not re.fullmatch(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+", value):
@@ -192,39 +165,36 @@ class GymConfig(_Model):
         return value
 
 
-class MessageTemplates(_Model):
+class MessageTemplates(ConfigSection):
     """The words of every message the console sends; `{placeholders}` are filled for each person."""
 
-    reminder: str = Field(
+    reminder: Annotated[str, Field(min_length=1, max_length=1000)] = (
         "Hi {first_name}, a friendly reminder that your account at {gym_name} has {amount_due} past due. "
-        "Please pay at the front desk or online.\n{sign_off}", min_length=1, max_length=1000)
+        "Please pay at the front desk or online.\n{sign_off}")
     """A friendly past-due reminder."""
-    final_notice: str = Field(
+    final_notice: Annotated[str, Field(min_length=1, max_length=1000)] = (
         "Hi {first_name}, this is a final notice: {amount_due} is past due on your account at {gym_name}. "
-        "Without payment, door access will be paused and the account may go to collections.\n{sign_off}",
-        min_length=1, max_length=1000)
+        "Without payment, door access will be paused and the account may go to collections.\n{sign_off}")
     """The final notice before door access is paused and the account goes to collections."""
-    notice_subject: str = Field("Your account at {gym_name} is past due", min_length=1, max_length=120)
+    notice_subject: Annotated[str, Field(min_length=1, max_length=120)] = "Your account at {gym_name} is past due"
     """The email subject of reminders and final notices."""
-    campaign_footer: str = Field("{sign_off}, {gym_name}", max_length=300)
+    campaign_footer: Annotated[str, Field(max_length=300)] = "{sign_off}, {gym_name}"
     """Added below every campaign message (the model writes the rest); empty: none."""
-    sms_stop: str = Field("Reply STOP to opt out.", max_length=160)
+    sms_stop: Annotated[str, Field(max_length=160)] = "Reply STOP to opt out."
     """The last line of every text message (SMS); empty: none."""
 
-    @field_validator("*")
-    @classmethod
+    @check("*")
     def _known_placeholders(cls, value: str) -> str:
         if problem := _template_problem(value):
             raise ValueError(problem)
         return value
 
-    @field_validator("notice_subject")
-    @classmethod
+    @check("notice_subject")
     def _subject_one_line(cls, value: str) -> str:
         return _one_line_text(value, "notice_subject")
 
 
-class WorkflowConfig(_Model):
+class WorkflowConfig(ConfigSection):
     """One workflow: a natural-language task with the tools it may use."""
 
     title: str
@@ -237,7 +207,7 @@ class WorkflowConfig(_Model):
     """Claude model for this workflow; empty uses `model.default_model`."""
     thinking: ThinkingSetting | None = None
     """Extended thinking for this workflow; empty uses `model.thinking`."""
-    max_iterations: int = Field(8, ge=1, le=50)
+    max_iterations: Annotated[int, Field(ge=1, le=50)] = 8
     """Most model round-trips in one run."""
     tools: list[str]
     """Names of the tools the model may call in this workflow."""
@@ -245,57 +215,56 @@ class WorkflowConfig(_Model):
     """The task given to the model; `{placeholders}` are filled from `thresholds`."""
 
 
-class Thresholds(_Model):
+class Thresholds(ConfigSection):
     """Business rules the tools and guard rails enforce."""
 
-    past_due_flag_days: int = Field(7, ge=1)
+    past_due_flag_days: Annotated[int, Field(ge=1)] = 7
     """Days past due before monitoring flags a member."""
-    suspend_after_days: int = Field(14, ge=1)
+    suspend_after_days: Annotated[int, Field(ge=1)] = 14
     """Days past due before door access may be suspended."""
-    suspend_min_amount: float = Field(50.0, ge=0)
+    suspend_min_amount: Annotated[float, Field(ge=0)] = 50.0
     """Smallest balance (USD) for which door access may be suspended."""
-    escalation_days: int = Field(60, ge=1)
+    escalation_days: Annotated[int, Field(ge=1)] = 60
     """Days past due before an account may go to collections."""
-    escalation_min_amount: float = Field(100.0, ge=0)
+    escalation_min_amount: Annotated[float, Field(ge=0)] = 100.0
     """Smallest balance (USD) that may go to collections."""
-    final_notice_wait_days: int = Field(7, ge=0)
+    final_notice_wait_days: Annotated[int, Field(ge=0)] = 7
     """Days a final notice must stand before escalation to collections."""
-    campaign_daily_limit: int = Field(500, ge=0)
+    campaign_daily_limit: Annotated[int, Field(ge=0)] = 500
     """Most campaign messages sent in one day, across all runs."""
-    prospect_cooldown_days: int = Field(14, ge=0)
+    prospect_cooldown_days: Annotated[int, Field(ge=0)] = 14
     """Days after contacting a prospect before it may be contacted again."""
-    referral_window_days: int = Field(90, ge=1)
+    referral_window_days: Annotated[int, Field(ge=1)] = 90
     """Days after a referral in which a join earns the referrer a reward."""
-    referral_reward_amount: float = Field(25.0, ge=0)
+    referral_reward_amount: Annotated[float, Field(ge=0)] = 25.0
     """Reward credited to a referring member (USD)."""
-    invoice_review_days: int = Field(31, ge=1)
+    invoice_review_days: Annotated[int, Field(ge=1)] = 31
     """How far back the monthly invoice review looks."""
-    invoice_large_amount: float = Field(500.0, ge=0)
+    invoice_large_amount: Annotated[float, Field(ge=0)] = 500.0
     """Invoices above this amount (USD) are reviewed."""
-    invoice_overdue_days: int = Field(30, ge=1)
+    invoice_overdue_days: Annotated[int, Field(ge=1)] = 30
     """Open invoices older than this are reviewed."""
 
 
-class SafetyConfig(_Model):
+class SafetyConfig(ConfigSection):
     """What the console may do on its own."""
 
     dry_run: bool = False
     """Acting tools only report what they would do."""
-    policy: dict[Risk, Policy] = Field(default_factory=lambda: {"safe": "auto", "moderate": "auto", "high": "ask"})
+    policy: dict[Risk, Policy] = spec(factory=lambda: {"safe": "auto", "moderate": "auto", "high": "ask"})
     """Per risk level: `auto` acts, `ask` needs a person, `deny` never acts."""
-    approval_timeout_seconds: float = Field(300.0, gt=0)
+    approval_timeout_seconds: Annotated[float, Field(gt=0)] = 300.0
     """How long an `ask` waits for a person before it is saved as pending."""
     quiet_hours_start: Annotated[int, Field(ge=0, le=23)] | Literal["none"] = 21
     """Hour (local) from which no messages are sent; `"none"` for no quiet hours."""
     quiet_hours_end: Annotated[int, Field(ge=0, le=23)] | Literal["none"] = 8
     """Hour (local) at which sending may start again; `"none"` for no quiet hours."""
-    bulk_threshold: int = Field(10, ge=1)
+    bulk_threshold: Annotated[int, Field(ge=1)] = 10
     """A send to at least this many people is a bulk act (risk `high`)."""
-    max_data_age_hours: float = Field(26.0, gt=0)
+    max_data_age_hours: Annotated[float, Field(gt=0)] = 26.0
     """Acts that depend on balances, standing or status are refused when the imported data they read is older."""
 
-    @model_validator(mode="before")
-    @classmethod
+    @check_before
     def _quiet_hours(cls, data: Any) -> Any:
         """Equal bounds would silently mean "never quiet": that must be said as "none"."""
         if not isinstance(data, dict):
@@ -308,92 +277,27 @@ class SafetyConfig(_Model):
                              "write quiet_hours_start = \"none\"")
         return data
 
-    @field_validator("policy")
-    @classmethod
+    @check("policy")
     def _complete_policy(cls, value: dict[str, str]) -> dict[str, str]:
         return {"safe": "auto", "moderate": "auto", "high": "ask"} | value
 
 
-class ModelPrice(_Model):
-    """USD per million tokens."""
-
-    input: float = Field(ge=0)
-    """Uncached input tokens."""
-    output: float = Field(ge=0)
-    """Output tokens."""
-    cache_write: float = Field(ge=0)
-    """Tokens written to the prompt cache."""
-    cache_read: float = Field(ge=0)
-    """Tokens read from the prompt cache."""
-    cache_write_1h: float | None = Field(None, ge=0)
-    """Tokens written to the prompt cache for an hour; empty is twice `input`, as the API prices it."""
-
-    @property
-    def cache_write_hour(self) -> float:
-        return self.cache_write_1h if self.cache_write_1h is not None else self.input * 2
-
-
-class ModelAccess(_Model):
-    """How the console talks to Claude."""
-
-    default_model: str = "claude-sonnet-4-6"
-    """Model used when a workflow names none."""
-    max_output_tokens: int = Field(2048, ge=64)
-    """`max_tokens` of each request."""
-    input_tokens_per_minute: int = Field(20_000, ge=1000)
-    """Client-side cap on input tokens sent per minute (the API tier's limit)."""
-    max_retries: int = Field(4, ge=0, le=20)
-    """Retries of one request after 429/529/5xx or a dropped connection."""
-    retry_base_seconds: float = Field(1.0, gt=0)
-    """First backoff wait; doubles on each retry, with jitter."""
-    retry_max_seconds: float = Field(60.0, gt=0)
-    """Longest single wait, whatever `retry-after` says."""
-    request_timeout_seconds: float = Field(120.0, gt=0)
-    """Timeout of one request."""
-    max_tokens_per_run: int = Field(60_000, ge=1000)
-    """Budget: input+output tokens of one run."""
-    max_cost_per_run: float = Field(0.50, gt=0)
-    """Budget: USD one run may spend."""
-    prices: dict[str, ModelPrice] = Field(default_factory=dict)
-    """Per-model prices for cost accounting."""
-    max_continuations: int = Field(2, ge=0, le=10)
-    """Times an answer cut off at `max_output_tokens` (or paused by the API) is continued before the run ends `truncated`."""
-    max_wait_seconds: float = Field(120.0, ge=0)
-    """Longest wait the API may ask for (`retry-after`) within a run; longer ends the run `rate_limited`."""
-    thinking: ThinkingSetting = Field(default_factory=ThinkingSetting)
-    """Extended thinking of every workflow that sets none."""
-    daily_budget_usd: float | None = Field(None, gt=0)
-    """Claude spend allowed per local day (all workflows); empty is no limit."""
-    monthly_budget_usd: float | None = Field(None, gt=0)
-    """Claude spend allowed per calendar month; empty is no limit."""
-    on_budget_reached: Literal["offline", "wait"] = "offline"
-    """When a limit is reached, scheduled runs use their `offline` playbook or `wait` until it resets."""
-    cache_ttl: Literal["5m", "1h"] = "1h"
-    """Lifetime of the shared prompt prefix in the cache: `1h` pays when runs are more than 5 minutes apart."""
-
-    def price_for(self, model: str) -> ModelPrice:
-        """The price of `model`, or of the longest configured prefix of it."""
-        for name in sorted(self.prices, key=len, reverse=True):
-            if model.startswith(name):
-                return self.prices[name]
-        return ModelPrice(input=3.0, output=15.0, cache_write=3.75, cache_read=0.30)
-
-
-class SchedulerConfig(_Model):
+class SchedulerConfig(ConfigSection):
     """The background scheduler."""
 
     timezone: str = "America/New_York"
     """IANA timezone of every schedule."""
-    misfire_grace_seconds: int = Field(300, ge=1)
+    misfire_grace_seconds: Annotated[int, Field(ge=1)] = 300
     """How late a run may still start; later ones are recorded as missed."""
     start_paused: bool = False
     """Start with every workflow paused."""
-    lease_seconds: float = Field(30.0, ge=1)
+    lease_seconds: Annotated[float, Field(ge=1)] = 30.0
     """One scheduler per database: another process takes the schedules over this long after the holder stops renewing."""
 
-    @field_validator("timezone")
-    @classmethod
+    @check("timezone")
     def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
@@ -401,265 +305,102 @@ class SchedulerConfig(_Model):
         return value
 
 
-class HistoryConfig(_Model):
+class HistoryConfig(ConfigSection):
     """The run history."""
 
-    retention_days: int = Field(90, ge=1)
+    retention_days: Annotated[int, Field(ge=1)] = 90
     """Events of runs older than this are pruned; the run rows stay."""
 
 
-class BackupConfig(_Model):
+class BackupConfig(ConfigSection):
     """Daily copies of the database (made by whichever gymconsole runs the schedules)."""
 
-    keep_days: int = Field(14, ge=1)
+    keep_days: Annotated[int, Field(ge=1)] = 14
     """Daily copies in `backups/` beside the database are kept this many days."""
-    hour: int = Field(3, ge=0, le=23)
+    hour: Annotated[int, Field(ge=0, le=23)] = 3
     """Local hour (`scheduler.timezone`) at which the daily copy is made."""
 
 
-class ConsoleConfig(_Model):
+class ConsoleConfig(ConfigSection):
     """The full-screen console, which may stay open for weeks."""
 
-    live_runs: int = Field(20, ge=1, le=500)
+    live_runs: Annotated[int, Field(ge=1, le=500)] = 20
     """Finished runs whose live views stay in memory; older ones reopen from the history."""
 
 
-class DatabaseConfig(_Model):
+class DatabaseConfig(ConfigSection):
     """Where the gym's data lives."""
 
     path: str = "gym.db"
     """SQLite file, relative to the config file's folder."""
-    busy_wait_seconds: float = Field(120.0, gt=0, le=86_400)
+    busy_wait_seconds: Annotated[float, Field(gt=0, le=86_400)] = 120.0
     """How long a command waits for another gymconsole's write to finish before giving up with one line
     (the scheduler service waits for as long as it takes)."""
 
 
-class SmtpConfig(_Model):
-    """The mail server that sends email (used when `delivery.email = "smtp"` and for email alerts)."""
-
-    host: str = ""
-    """SMTP server host name; empty means no mail server is configured."""
-    port: int = Field(587, ge=1, le=65535)
-    """SMTP port: 587 for STARTTLS, 465 for implicit TLS, 25 for a local relay."""
-    security: Literal["starttls", "tls", "none"] = "starttls"
-    """`starttls` (upgrade after connecting), `tls` (implicit TLS) or `none` (a relay on this machine only)."""
-    from_address: str = ""
-    """Sender address of every email, e.g. `front-desk@yourgym.com` (also the Message-ID domain)."""
-    from_name: str = ""
-    """Sender display name; empty: `gym.name`."""
-    user_env: str = "GYMCONSOLE_SMTP_USER"
-    """Environment (or `.env`) variable holding the SMTP user name; unset means no login."""
-    password_env: str = "GYMCONSOLE_SMTP_PASSWORD"
-    """Environment (or `.env`) variable holding the SMTP password."""
-    ca_file: str = ""
-    """Extra CA certificate (PEM) to trust for this server, e.g. a self-signed relay; relative to the config file."""
-    timeout_seconds: float = Field(30.0, gt=0)
-    """Timeout of one SMTP conversation step."""
-
-
-class SmsGatewayConfig(_Model):
-    """An HTTP SMS gateway taking one JSON POST per message."""
-
-    url: str = ""
-    """The gateway's JSON endpoint (https://...); empty means no gateway is configured."""
-    token_env: str = "GYMCONSOLE_SMS_TOKEN"
-    """Environment (or `.env`) variable holding the gateway's bearer token."""
-    from_number: str = ""
-    """Sender number or ID passed to the gateway as `from` (empty: the gateway's default)."""
-    timeout_seconds: float = Field(15.0, gt=0)
-    """Timeout of one gateway request."""
-
-
-class ChannelPacing(_Model):
-    """How fast one channel may send."""
-
-    per_hour: int = Field(ge=1)
-    """Most messages sent in any 60 minutes (the drip rate)."""
-    per_day: int = Field(ge=1)
-    """Most messages sent in one local day (the daily cap)."""
-
-
-class DeliveryConfig(_Model):
-    """How queued messages leave the outbox."""
-
-    email: Literal["outbox", "smtp"] = "outbox"
-    """`outbox`: emails stay in the outbox table, nothing is sent; `smtp`: sent through `delivery.smtp`."""
-    sms: Literal["outbox", "gateway"] = "outbox"
-    """`outbox`: texts stay in the outbox table; `gateway`: sent through `delivery.sms_gateway`."""
-    email_pacing: ChannelPacing = Field(default_factory=lambda: ChannelPacing(per_hour=200, per_day=1000))
-    """Drip rate and daily cap of email."""
-    sms_pacing: ChannelPacing = Field(default_factory=lambda: ChannelPacing(per_hour=60, per_day=300))
-    """Drip rate and daily cap of SMS."""
-    max_attempts: int = Field(5, ge=1, le=50)
-    """Attempts per message before it is marked failed."""
-    retry_base_seconds: float = Field(60.0, gt=0)
-    """Wait before the first retry; doubles after each failed attempt."""
-    retry_max_seconds: float = Field(3600.0, gt=0)
-    """Longest wait between two attempts."""
-    stale_claim_seconds: float = Field(900.0, gt=0)
-    """A message left `sending` this long by a process that cannot be checked is sent again."""
-    smtp: SmtpConfig = Field(default_factory=SmtpConfig)
-    """The mail server."""
-    sms_gateway: SmsGatewayConfig = Field(default_factory=SmsGatewayConfig)
-    """The SMS gateway."""
-
-    @model_validator(mode="after")
-    def _channels_configured(self) -> Self:
-        if self.email == "smtp" and not (self.smtp.host and self.smtp.from_address):
-            raise ValueError('email = "smtp" needs delivery.smtp.host and delivery.smtp.from_address')
-        if self.sms == "gateway" and not self.sms_gateway.url:
-            raise ValueError('sms = "gateway" needs delivery.sms_gateway.url')
-        if self.sms_gateway.url and not self.sms_gateway.url.startswith(("https://", "http://")):
-            raise ValueError("sms_gateway.url must start with https:// or http://")
-        return self
-
-
-class DoorControllerConfig(_Model):
-    """Where door access state lives."""
-
-    kind: Literal["database", "http"] = "database"
-    """`database`: the gym's access system reads `door_credentials`; `http`: a controller's REST API confirms each change."""
-    base_url: str = ""
-    """The controller's REST API root (https://...), for `kind = "http"`."""
-    token_env: str = "GYMCONSOLE_DOOR_TOKEN"
-    """Environment (or `.env`) variable holding the controller's bearer token."""
-    timeout_seconds: float = Field(10.0, gt=0)
-    """Timeout of one controller request (a door change waits for it)."""
-
-    @model_validator(mode="after")
-    def _url_given(self) -> Self:
-        if self.kind == "http" and not self.base_url.startswith(("https://", "http://")):
-            raise ValueError('kind = "http" needs base_url starting with https:// or http://')
-        return self
-
-
-class AlertsConfig(_Model):
-    """Notes to the manager when something needs attention."""
-
-    on_failure: bool = True
-    """Alert when a run ends `failed` or `budget_exhausted`."""
-    approval_wait_minutes: float = Field(60.0, ge=0)
-    """Alert when an approval has waited this long (0: never)."""
-    slack_webhook_env: str = "GYMCONSOLE_SLACK_WEBHOOK"
-    """Environment (or `.env`) variable holding a Slack-compatible incoming webhook URL; unset means no webhook."""
-    email_to: list[str] = Field(default_factory=list)
-    """Addresses alerted by email through `delivery.smtp` (empty: no email alerts)."""
-    timeout_seconds: float = Field(10.0, gt=0)
-    """Timeout of one alert request."""
-
-
-WATCH_PATTERNS = {"members": "members*.csv", "prospects": "prospects*.csv", "invoices": "invoices*.csv",
-                  "payments": "payments*.csv", "referrals": "referrals*.csv", "training_clients": "training*.csv",
-                  "door_credentials": "door*.csv"}
-
-
-class ImportMapping(_Model):
-    """How one system's export of one table is read."""
-
-    columns: dict[str, str] = Field(default_factory=dict)
-    """CSV header -> field name of `gymconsole import --template TABLE` (or "ignore")."""
-    values: dict[str, dict[str, str]] = Field(default_factory=dict)
-    """Per field, words in the export -> the schema's value (e.g. `status = { "OK" = "active" }`)."""
-    date_order: Literal["mdy", "dmy"] | None = None
-    """Ambiguous dates like 03/04/2026: month first (`mdy`) or day first (`dmy`); empty uses `import.date_order`."""
-
-
-class ImportConfig(_Model):
-    """Bringing in the membership system's exports (`gymconsole import`, the watch folder)."""
-
-    date_order: Literal["mdy", "dmy"] = "mdy"
-    """Ambiguous dates like 03/04/2026: month first (`mdy`, US) or day first (`dmy`)."""
-    watch_folder: str = ""
-    """Folder the scheduler imports new exports from (relative to the config file); empty: no watch folder."""
-    watch_mapping: str = ""
-    """The mapping watched files are read with; empty: the default headers and synonyms."""
-    files: dict[str, str] = Field(default_factory=lambda: dict(WATCH_PATTERNS))
-    """Per table, the file-name pattern of its exports in the watch folder (tables left out keep the default)."""
-    mappings: dict[str, dict[str, ImportMapping]] = Field(default_factory=dict)
-    """Named mappings (`[import.mappings.NAME.members]`) for `--mapping NAME`."""
-
-    @field_validator("files")
-    @classmethod
-    def _default_patterns(cls, value: dict[str, str]) -> dict[str, str]:
-        return {**WATCH_PATTERNS, **value}
-
-    @model_validator(mode="after")
-    def _known_tables(self) -> Self:
-        tables = ("members", "prospects", "invoices", "payments", "referrals", "training_clients", "door_credentials")
-        for name, mapping in self.mappings.items():
-            for table in mapping:
-                if table not in tables:
-                    raise ValueError(f"mappings.{name}: unknown table {table!r} (tables: {', '.join(tables)})")
-        for table in self.files:
-            if table not in tables:
-                raise ValueError(f"files: unknown table {table!r}")
-        if self.watch_mapping and self.watch_mapping not in self.mappings:
-            raise ValueError(f"watch_mapping: no mapping named {self.watch_mapping!r}")
-        return self
-
-class AssistantConfig(_Model):
+class AssistantConfig(ConfigSection):
     """The manager's assistant (`gymconsole ask`, the console's `?` prompt)."""
 
     model: str | None = None
     """Claude model for questions; empty uses `model.default_model`."""
     acts: Literal["ask", "policy"] = "ask"
     """`ask`: every act the assistant proposes needs a person (or a standing rule); `policy`: as `safety.policy` says."""
-    max_iterations: int = Field(10, ge=1, le=50)
+    max_iterations: Annotated[int, Field(ge=1, le=50)] = 10
     """Most model round-trips for one question."""
-    max_tokens_per_question: int = Field(60_000, ge=1000)
+    max_tokens_per_question: Annotated[int, Field(ge=1000)] = 60_000
     """Budget: input+output tokens of one question."""
-    max_cost_per_question: float = Field(0.25, gt=0)
+    max_cost_per_question: Annotated[float, Field(gt=0)] = 0.25
     """Budget: USD one question may spend."""
-    max_cost_per_day: float = Field(3.0, gt=0)
+    max_cost_per_day: Annotated[float, Field(gt=0)] = 3.0
     """Budget: USD all questions of one local day may spend."""
-    max_questions_per_day: int = Field(100, ge=1)
+    max_questions_per_day: Annotated[int, Field(ge=1)] = 100
     """Most questions asked in one local day."""
 
 
-class Config(_Model):
+class Config(ConfigSection):
     """The whole configuration."""
 
-    gym: GymConfig = Field(default_factory=GymConfig)
+    gym: GymConfig = spec(factory=GymConfig)
     """The gym's name, sign-off, reply-to address and phone as members see them."""
-    messages: MessageTemplates = Field(default_factory=MessageTemplates)
+    messages: MessageTemplates = spec(factory=MessageTemplates)
     """The words of reminders, final notices, the campaign footer and the SMS STOP line."""
-    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    database: DatabaseConfig = spec(factory=DatabaseConfig)
     """Where the gym's data lives."""
-    model: ModelAccess = Field(default_factory=ModelAccess)
+    model: ModelAccess = spec(factory=ModelAccess)
     """How the console talks to Claude."""
-    thresholds: Thresholds = Field(default_factory=Thresholds)
+    thresholds: Thresholds = spec(factory=Thresholds)
     """Business rules."""
-    safety: SafetyConfig = Field(default_factory=SafetyConfig)
+    safety: SafetyConfig = spec(factory=SafetyConfig)
     """What the console may do on its own."""
-    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    scheduler: SchedulerConfig = spec(factory=SchedulerConfig)
     """The background scheduler."""
-    history: HistoryConfig = Field(default_factory=HistoryConfig)
+    history: HistoryConfig = spec(factory=HistoryConfig)
     """The run history."""
-    backup: BackupConfig = Field(default_factory=BackupConfig)
+    backup: BackupConfig = spec(factory=BackupConfig)
     """Daily backups of the database."""
-    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    delivery: DeliveryConfig = spec(factory=DeliveryConfig)
     """How queued messages leave the outbox (default: they stay in it)."""
-    door_controller: DoorControllerConfig = Field(default_factory=DoorControllerConfig)
+    door_controller: DoorControllerConfig = spec(factory=DoorControllerConfig)
     """Where door access state lives (default: the database)."""
-    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    alerts: AlertsConfig = spec(factory=AlertsConfig)
     """Alerts to the manager on failed runs and long-waiting approvals."""
-    import_: ImportConfig = Field(default_factory=ImportConfig, alias="import")
+    import_: ImportConfig = spec(factory=ImportConfig, alias="import")
     """Importing the membership system's exports."""
-    assistant: AssistantConfig = Field(default_factory=AssistantConfig)
+    assistant: AssistantConfig = spec(factory=AssistantConfig)
     """The manager's assistant: questions and one-off tasks."""
-    console: ConsoleConfig = Field(default_factory=ConsoleConfig)
+    console: ConsoleConfig = spec(factory=ConsoleConfig)
     """The full-screen console."""
-    workflows: dict[str, WorkflowConfig] = Field(default_factory=dict)
+    workflows: dict[str, WorkflowConfig] = spec(factory=dict)
     """The workflows, by name."""
 
     # Not part of the file: where it was loaded from and which keys it set.
-    source_path: Path | None = Field(None, exclude=True)
+    source_path: Path | None = spec(None, exclude=True)
     """The file this configuration came from."""
-    file_keys: frozenset[str] = Field(frozenset(), exclude=True)
+    file_keys: frozenset[str] = spec(frozenset(), exclude=True)
     """Dotted keys that the file set (the rest are defaults)."""
 
-    @model_validator(mode="after")
-    def _known_tools(self) -> Self:
+    @check_after
+    def _known_tools(self) -> None:
         from gymconsole.tools.names import TOOL_NAMES  # the names only: the tools themselves load when used
 
         for name, workflow in self.workflows.items():
@@ -669,23 +410,20 @@ class Config(_Model):
             problem = _placeholder_problem(workflow.task, set(self.thresholds.model_dump()))
             if problem:
                 raise ValueError(f"workflows.{name}.task: {problem}")
-        return self
 
-    @model_validator(mode="after")
-    def _messages_have_their_values(self) -> Self:
+    @check_after
+    def _messages_have_their_values(self) -> None:
         """A template naming `{gym_phone}` with no phone set would send members an empty gap."""
         needs = {"gym_phone": ("phone", self.gym.phone), "reply_to": ("reply_to", self.gym.reply_to)}
         for kind, template in self.messages.model_dump().items():
             for placeholder, (key, value) in needs.items():
                 if "{" + placeholder + "}" in template and not value:
                     raise ValueError(f"messages.{kind} uses {{{placeholder}}} but gym.{key} is empty")
-        return self
 
-    @model_validator(mode="after")
-    def _alerts_have_a_mail_server(self) -> Self:
+    @check_after
+    def _alerts_have_a_mail_server(self) -> None:
         if self.alerts.email_to and not (self.delivery.smtp.host and self.delivery.smtp.from_address):
             raise ValueError("alerts.email_to needs delivery.smtp.host and delivery.smtp.from_address")
-        return self
 
     def database_path(self) -> Path:
         """The database path, resolved against the config file's folder."""
@@ -708,10 +446,7 @@ class Config(_Model):
 
     def task_for(self, workflow: str) -> str:
         """The workflow's task text with thresholds filled in."""
-        # Read field by field: model_dump would build the models' serializer (they are defer_build), which
-        # pydantic does by importing importlib.metadata for its plugins, before the dashboard's first paint.
-        values = {name: getattr(self.thresholds, name) for name in Thresholds.model_fields}
-        return self.workflows[workflow].task.format(**values)
+        return self.workflows[workflow].task.format(**self.thresholds.model_dump())
 
     def source_of(self, dotted_key: str) -> str:
         """Where a value came from: the file, or the built-in default."""
@@ -730,7 +465,8 @@ def _dotted_keys(data: dict[str, Any], prefix: str = "") -> set[str]:
     return keys
 
 
-def _one_line(error: ValidationError) -> str:
+def error_line(error: ValidationError) -> str:
+    """A validation error as one line: the dotted key of its first problem, then what is wrong."""
     first = error.errors()[0]
     where = ".".join(str(part) for part in first["loc"])
     message = first["msg"].removeprefix("Value error, ")
@@ -741,11 +477,13 @@ def _one_line(error: ValidationError) -> str:
 
 def parse_config(data: dict[str, Any], source_path: Path | None = None) -> Config:
     """Validate already-parsed TOML data."""
+    from pydantic_core import ValidationError
+
     label = str(source_path) if source_path else "config"
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{label}: {_one_line(exc)}") from None
+        raise ConfigError(f"{label}: {error_line(exc)}") from None
     return config.model_copy(update={"source_path": source_path, "file_keys": frozenset(_dotted_keys(data))})
 
 

@@ -5,7 +5,7 @@ models (and APScheduler's cron parser for every schedule): most of what a
 short command such as ``gymconsole tool`` spent before doing its work.  After
 a full validation the result is written, as JSON, to the per-user cache folder;
 the next command whose configuration is byte for byte the same rebuilds the
-models from it with ``model_construct`` (no schema, no validation).
+sections from it with ``from_dump`` (no pydantic, no validation).
 
 What a cached result is keyed by: the config file's resolved path and bytes,
 gymconsole's version, and the source of the modules whose rules decide what is
@@ -24,18 +24,16 @@ import json
 import logging
 import os
 from pathlib import Path
-from types import UnionType
-from typing import Annotated, Any, Union, get_args, get_origin
-
-from pydantic import BaseModel
+from typing import Any
 
 from gymconsole import __version__
 from gymconsole.config import Config, config_from_bytes, read_config_bytes
 
 CACHE_FORMAT = 1
 PACKAGE = Path(__file__).resolve().parent
-RULE_SOURCES = (PACKAGE / "config.py", PACKAGE / "tools" / "names.py")
-"""The source files that decide what a valid configuration is: a change to either misses every cached result."""
+RULE_SOURCES = tuple(PACKAGE / name for name in ("config.py", "config_base.py", "config_claude.py", "config_outside.py",
+                                                  "config_validation.py", "tools/names.py"))
+"""The source files that decide what a valid configuration is: a change to any of them misses every cached result."""
 log = logging.getLogger(__name__)
 
 
@@ -79,7 +77,7 @@ def read_cached(cache_file: Path, key: str, resolved: Path) -> Config | None:
         entry = json.loads(cache_file.read_bytes())
         if entry.get("key") != key or entry.get("digest") != _digest(entry["config"]):
             return None
-        return construct(Config, entry["config"]).model_copy(
+        return Config.from_dump(entry["config"]).model_copy(
             update={"source_path": resolved, "file_keys": frozenset(entry["file_keys"])})
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return None  # missing, unreadable or damaged: validated again and rewritten, as on a first start
@@ -110,30 +108,3 @@ def write_cached(cache_file: Path, key: str, config: Config) -> None:
 def _digest(data: Any) -> str:
     """A checksum of the cached values: an entry edited or damaged in place is not trusted."""
     return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-
-def construct(model: type[BaseModel], data: dict[str, Any]) -> Any:
-    """``model`` and its nested models rebuilt from ``model_dump(mode="json")`` without validating."""
-    values = {name: _value(field.annotation, data[name]) for name, field in model.model_fields.items()
-              if name in data}
-    return model.model_construct(**values)
-
-
-def _value(annotation: Any, value: Any) -> Any:
-    origin = get_origin(annotation)
-    if origin is Annotated:
-        return _value(get_args(annotation)[0], value)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return construct(annotation, value)
-    if origin in (Union, UnionType):
-        if value is None:
-            return None
-        models = [arg for arg in get_args(annotation) if isinstance(arg, type) and issubclass(arg, BaseModel)]
-        return construct(models[0], value) if models and isinstance(value, dict) else value
-    if origin is dict:
-        item = get_args(annotation)[1]
-        return {key: _value(item, entry) for key, entry in value.items()}
-    if origin is list:
-        item = get_args(annotation)[0]
-        return [_value(item, entry) for entry in value]
-    return value

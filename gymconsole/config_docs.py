@@ -1,10 +1,10 @@
 """The meaning of each configuration field, read from its docstring only when asked.
 
-Every field in ``config.py`` carries a docstring.  pydantic's
-``use_attribute_docstrings`` would read them by parsing each class's source at
-import, which every command paid for (tens of ms at start-up); the config
-screen (and any help that shows them) asks here instead, and the module's
-source is parsed once, on first use.
+Every field in ``config.py`` carries a docstring.  Reading them means parsing
+the module's source (pydantic's ``use_attribute_docstrings`` did it at import,
+which every command paid for: tens of ms at start-up); the config screen (and
+any help that shows them) asks here instead, and the source is parsed once, on
+first use.
 """
 
 from __future__ import annotations
@@ -14,16 +14,13 @@ import inspect
 import sys
 from functools import cache
 
-from pydantic import BaseModel
+from gymconsole.config_base import ConfigSection
 
 
-def field_doc(model: type[BaseModel], name: str) -> str:
-    """The description of ``model.name``: an explicit ``Field(description=...)``, else its docstring."""
-    field = model.model_fields.get(name)
-    if field is not None and field.description:
-        return field.description
+def field_doc(model: type[ConfigSection], name: str) -> str:
+    """The description of ``model.name``: its docstring in the class (or a base class) that declares it."""
     for klass in model.__mro__:
-        if isinstance(klass, type) and issubclass(klass, BaseModel) and klass is not BaseModel:
+        if isinstance(klass, type) and issubclass(klass, ConfigSection) and klass is not ConfigSection:
             doc = _docstrings(klass.__module__).get(klass.__qualname__, {}).get(name)
             if doc:
                 return doc

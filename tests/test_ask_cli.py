@@ -61,6 +61,7 @@ def test_a_saved_question_on_a_schedule_becomes_a_workflow(demo_path, tmp_path):
     assert offline["mode"] == "offline" and len(offline["results"][0]["rows"]) == 3
     bad = gymconsole("questions", "schedule", "top-debts", "--cron", "0 25 * * *")
     assert bad.returncode == 2 and "--cron" in bad.stderr and "Traceback" not in bad.stderr
+    assert "bad cron field" in bad.stderr and bad.stderr.count("\n") == 1, bad.stderr
     done = gymconsole("questions", "schedule", "top-debts", "--cron", "0 7 * * mon")
     assert done.returncode == 0, done.stderr
     listed = json.loads(gymconsole("workflows", "--json").stdout)

@@ -28,8 +28,20 @@ def cached(path: Path, folder: Path) -> Config | None:
     return read_cached(entry, cache_key(path.resolve(), path.read_bytes()), path.resolve())
 
 
-@pytest.mark.parametrize("text", [SHIPPED, _default_config("Europe/London", "Harbour Gym"), ""],
-                         ids=["shipped", "written by init --demo", "empty: every default"])
+EVERY_KIND_OF_SECTION = SHIPPED.replace("[workflows.door_access]\n", """[workflows.door_access.thinking]
+mode = "budget"
+budget_tokens = 2048
+
+[workflows.door_access]
+""") + """
+[import.mappings.abc.members]
+columns = { "Mbr No" = "member_id" }
+values = { status = { "OK" = "active" } }
+"""
+
+
+@pytest.mark.parametrize("text", [SHIPPED, _default_config("Europe/London", "Harbour Gym"), "", EVERY_KIND_OF_SECTION],
+                         ids=["shipped", "written by init --demo", "empty: every default", "sections in dicts"])
 def test_a_hit_is_the_config_a_full_validation_gives(text: str, tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text(text, encoding="utf-8")
@@ -45,6 +57,7 @@ def test_a_hit_is_the_config_a_full_validation_gives(text: str, tmp_path: Path) 
         assert hit.workflows[name].schedule.describe() == workflow.schedule.describe()
         assert hit.task_for(name) == full.task_for(name) and hit.thinking_for(name) == full.thinking_for(name)
     assert hit.model.price_for("claude-sonnet-4-6") == full.model.price_for("claude-sonnet-4-6")
+    assert hit.import_.mappings == full.import_.mappings and hit.workflows == full.workflows
 
 
 def test_an_edited_file_misses_and_is_validated_again(tmp_path: Path) -> None:

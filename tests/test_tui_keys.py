@@ -61,8 +61,13 @@ async def _globals_work_here(pilot: Any, quits: list[str]) -> None:
     where = type(app.screen).__name__
     typing = isinstance(app.focused, Input)
     keys = ["ctrl+q"] if typing else ["q", "ctrl+q"]
-    footer = "\n".join([line for line in screen_text(app).splitlines() if line.strip()][-2:])  # a modal's is inside
-    assert ("^q Quit" if typing else "q Quit") in footer, f"{where}: {footer}"  # even in 80 columns
+    quit_key = "^q Quit" if typing else "q Quit"
+
+    def footer() -> str:  # a modal's is inside it, on its last two lines
+        return "\n".join([line for line in screen_text(app).splitlines() if line.strip()][-2:])
+
+    # even in 80 columns; waited for, as a modal on a loaded machine may not have drawn its footer yet
+    await wait_until(pilot, lambda: quit_key in footer(), what=f"{quit_key!r} in the footer of {where}", timeout=10)
     for key in keys:
         count = len(quits)
         await pilot.press(key)

@@ -30,8 +30,8 @@ async def test_a_long_database_wait_is_one_notice_that_counts_up_then_clears(
         try:
             await pilot.press("P")  # pause every schedule: a write, which waits for the other process
             seen: list[str] = []
-            deadline = time.monotonic() + 3.2
-            while time.monotonic() < deadline:  # sampled while the writer waits: never more than one notice
+            deadline = time.monotonic() + 15  # on a loaded machine the first notice can come seconds late
+            while time.monotonic() < deadline and len(seen) < 3:  # sampled while the writer waits: one notice
                 notes = waiting_notes(app)
                 assert len(notes) <= 1, notes
                 if notes and notes[0] not in seen:

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import logging
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from gymconsole.config import Config, ConfigError
-from gymconsole.db import DatabaseBusy, DatabaseError, DatabaseFault, configure_waiting
-from gymconsole.present.sanitize import visible
+if TYPE_CHECKING:  # imported where used: `--version` and `--help` load neither the configuration nor the database
+    from gymconsole.config import Config
 
 T = TypeVar("T")
 DEFAULT_CONFIG = "config.toml"
@@ -74,6 +71,8 @@ def record_id(text: str) -> int:
 
 
 def fail(message: str, code: int) -> int:
+    from gymconsole.present.sanitize import visible
+
     print(f"gymconsole: {visible(message)}", file=sys.stderr)
     return code
 
@@ -88,6 +87,8 @@ class _OneLine(logging.Formatter):
     """Warnings on the terminal as one line each; the traceback goes to the log file only."""
 
     def format(self, record: logging.LogRecord) -> str:
+        from gymconsole.present.sanitize import visible
+
         text = f"gymconsole: {record.levelname.lower()}: {record.getMessage()}"
         if record.exc_info and record.exc_info[1] is not None:
             text += f" ({type(record.exc_info[1]).__name__}: {record.exc_info[1]}; details in the log file)"
@@ -138,6 +139,8 @@ def load_env(config_path: str | Path) -> None:
 
 def config_from(args: argparse.Namespace) -> Config:
     """The configuration named by --config, with --db applied; ConfigError becomes UsageError."""
+    from gymconsole.config import ConfigError
+    from gymconsole.db import configure_waiting
     from gymconsole.paths import NoConfig, find_config
 
     try:
@@ -164,6 +167,10 @@ def config_from(args: argparse.Namespace) -> Config:
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine; a missing or unusable database is a UsageError (one line, exit 2), a busy one or a
     refusing disk a CommandFailed (one line, exit 1)."""
+    import asyncio
+
+    from gymconsole.db import DatabaseBusy, DatabaseError, DatabaseFault
+
     try:
         return asyncio.run(coro)
     except (DatabaseBusy, DatabaseFault) as exc:
@@ -173,4 +180,6 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def print_json(value: Any) -> None:
+    import json
+
     print(json.dumps(value, indent=2, ensure_ascii=False, default=str))

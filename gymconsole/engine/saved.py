@@ -136,7 +136,7 @@ def workflow_block(name: str, question: str, cron: str) -> str:
     """
     import json as _json
 
-    from gymconsole.config import CronSchedule
+    from gymconsole.config import CronSchedule, error_line
     from gymconsole.engine.ask import ask_tools
 
     fields = cron.split()
@@ -145,8 +145,8 @@ def workflow_block(name: str, question: str, cron: str) -> str:
     minute, hour, day, month, day_of_week = fields
     try:
         CronSchedule(minute=minute, hour=hour, day=day, month=month, day_of_week=day_of_week)
-    except Exception as exc:
-        raise ValueError(f"--cron {cron!r}: {str(exc).splitlines()[-1].strip()}") from None
+    except ValueError as exc:  # pydantic's ValidationError: its last line is only a link to its docs
+        raise ValueError(f"--cron {cron!r}: {error_line(exc)}") from None
     task = (f"A saved question of the manager's ({name}), asked on a schedule:\n{question.strip()}\n\n"
             "Answer it from the tools; act only if the question asks for an action.")
     task = task.replace("{", "{{").replace("}", "}}")

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -22,6 +21,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
 
 from gymconsole.config import Config, ConfigError, load_config
+from gymconsole.config_base import ConfigSection
 from gymconsole.present.sanitize import visible
 from gymconsole.config_docs import field_doc
 from gymconsole.tui.format import cell, one_line, shown_path, theme_style
@@ -32,16 +32,16 @@ if TYPE_CHECKING:
     from gymconsole.tui.app import GymConsoleApp
 
 
-def walk_config(model: BaseModel, prefix: str = "") -> Iterator[tuple[str, Any, str]]:
+def walk_config(model: ConfigSection, prefix: str = "") -> Iterator[tuple[str, Any, str]]:
     """``(dotted key, value, description)`` for every leaf value of a config model."""
     for name, field in type(model).model_fields.items():
         if field.exclude:
             continue
         value = getattr(model, name)
         key = f"{prefix}{field.alias or name}"
-        if isinstance(value, BaseModel):
+        if isinstance(value, ConfigSection):
             yield from walk_config(value, key + ".")
-        elif isinstance(value, dict) and value and all(isinstance(v, BaseModel) for v in value.values()):
+        elif isinstance(value, dict) and value and all(isinstance(v, ConfigSection) for v in value.values()):
             for child, child_value in value.items():
                 yield from walk_config(child_value, f"{key}.{child}.")
         else:
