@@ -58,7 +58,7 @@ def reasons(result: dict[str, Any]) -> dict[int, str]:
 
 async def plan_of(ctx: ToolContext, name: str, args: dict[str, Any]) -> ActionPlan:
     tool = REGISTRY[name]
-    return await tool.plan(ctx, tool.args_model.model_validate(args))
+    return await tool.plan(ctx, tool.parse_args(args))
 
 
 async def value(db: Database, sql: str, params: list[Any] | None = None) -> Any:

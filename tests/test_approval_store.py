@@ -30,7 +30,7 @@ async def _plan(db: Database, config: Any, clock: Any, members: list[int]) -> tu
     run_id = await RunRecorder(db, clock).start_run("door_access", "manual", "offline", False)
     ctx = ToolContext(db, config, clock, "door_access", run_id)
     tool = REGISTRY["suspend_door_access"]
-    return ctx, await tool.plan(ctx, tool.args_model(member_ids=members))
+    return ctx, await tool.plan(ctx, tool.parse_args({"member_ids": members}))
 
 
 async def _asking_row(db: Database, ctx: ToolContext, plan: Any, pid: int, started: str | None) -> int:

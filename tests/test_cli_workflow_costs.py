@@ -57,11 +57,12 @@ def test_workflows_shows_cost_per_run_and_per_month_from_history(config, demo_pa
 
 async def _attention_run(config, demo_path, clock, fake_api) -> str:
     from gymconsole.tools.base import ToolContext
-    from gymconsole.tools.read import DoorArgs, get_door_access_status
+    from gymconsole.tools.read import get_door_access_status
+    from gymconsole.tools.registry import REGISTRY
 
     async with engine(config, demo_path, clock, api=fake_api) as (services, _):
         status = await get_door_access_status(ToolContext(services.db, services.config, clock, "door_access"),
-                                              DoorArgs(limit=3))
+                                              REGISTRY["get_door_access_status"].parse_args({"limit": 3}))
         paid_up = [p["id"] for p in status["should_restore"]["sample"]]  # the guard rails skip suspending these
         fake_api.script([Reply([ToolUse("suspend_door_access", {"member_ids": paid_up, "reason": "past due"})]),
                          Reply([Text("Done, I suspended everyone who owes.")])])

@@ -10,12 +10,13 @@ from helpers_engine import KEY, answer_yes, engine, with_model, with_workflow
 
 from gymconsole.engine.agent import SYSTEM_PROMPT
 from gymconsole.tools.base import ToolContext
-from gymconsole.tools.read import get_door_access_status, DoorArgs
+from gymconsole.tools.read import get_door_access_status
+from gymconsole.tools.registry import REGISTRY
 
 
 async def _should_suspend(services, clock, n: int) -> list[int]:
     ctx = ToolContext(services.db, services.config, clock, "door_access")
-    status = await get_door_access_status(ctx, DoorArgs(limit=n))
+    status = await get_door_access_status(ctx, REGISTRY["get_door_access_status"].parse_args({"limit": n}))
     return [p["id"] for p in status["should_suspend"]["sample"]]
 
 

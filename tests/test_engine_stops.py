@@ -121,10 +121,11 @@ async def test_the_summary_does_not_decide_the_outcome(config, demo_path, clock,
              Reply([Text("Done, everyone handled.")])]
     async with engine(config, demo_path, clock, api=fake_api, asker=answer_no) as (services, events):
         from gymconsole.tools.base import ToolContext
-        from gymconsole.tools.read import DoorArgs, get_door_access_status
+        from gymconsole.tools.read import get_door_access_status
+        from gymconsole.tools.registry import REGISTRY
 
         status = await get_door_access_status(ToolContext(services.db, services.config, clock, "door_access"),
-                                              DoorArgs(limit=3))
+                                              REGISTRY["get_door_access_status"].parse_args({"limit": 3}))
         ids = [p["id"] for p in status["should_suspend"]["sample"]]
         steps[1] = Reply([ToolUse("suspend_door_access", {"member_ids": ids, "reason": "past due"})])
         fake_api.script(steps)

@@ -93,8 +93,8 @@ async def never_answers(request: ApprovalRequest) -> Decision:
 async def test_policy_per_risk_level(env: Env, risk: str, policy: str) -> None:
     env.gate.config = with_safety(env.config, policy={risk: policy})
     ctx = await env.start("invoice_review")
-    plan = await REGISTRY["flag_invoice"].plan(ctx, REGISTRY["flag_invoice"].args_model(
-        invoices=[{"invoice_id": 1, "reason": "other"}]))
+    plan = await REGISTRY["flag_invoice"].plan(ctx, REGISTRY["flag_invoice"].parse_args(
+        {"invoices": [{"invoice_id": 1, "reason": "other"}]}))
     plan = dataclasses.replace(plan, risk=risk)
     env.gate.asker = answering("approved", via="tui", actor="dana")
 
@@ -436,7 +436,7 @@ async def test_requests_of_a_dead_process_are_released(env: Env) -> None:
     env.gate.asker = never_answers
     env.gate.config = with_safety(env.config, approval_timeout_seconds=0.02)
     ctx = await env.start()
-    plan = await REGISTRY["suspend_door_access"].plan(ctx, REGISTRY["suspend_door_access"].args_model(member_ids=[2]))
+    plan = await REGISTRY["suspend_door_access"].plan(ctx, REGISTRY["suspend_door_access"].parse_args({"member_ids": [2]}))
     async with env.db.write() as tx:
         approval_id = await tx.insert(
             "INSERT INTO approvals (run_id, workflow, tool, risk, title, plan, item_count, status, requested_at, pid) "
@@ -529,7 +529,7 @@ async def test_an_approval_given_during_a_run_is_noted_as_carried_out(env: Env) 
 async def test_an_approval_whose_run_died_before_carrying_it_out_can_be_finished_later(env: Env) -> None:
     ctx = await env.start()
     env.gate.asker = answering("partial", keys_from=SUSPEND[:2])
-    plan = await REGISTRY["suspend_door_access"].plan(ctx, REGISTRY["suspend_door_access"].args_model.model_validate(
+    plan = await REGISTRY["suspend_door_access"].plan(ctx, REGISTRY["suspend_door_access"].parse_args(
         {"member_ids": SUSPEND[:3]}))
     decision = await env.gate.approve(ctx, plan)  # approved by a person ... and then the process died
     assert decision.status == "partial"

@@ -110,7 +110,7 @@ async def test_an_approval_given_before_the_data_went_stale_is_not_carried_out(c
         ctx = ToolContext(services.db, config, clock, "door_access")
         tool = REGISTRY["suspend_door_access"]
         ids = [row["id"] for row in await services.db.fetch_all("SELECT id FROM members WHERE external_id = 'M101'")]
-        plan = await tool.plan(ctx, tool.args_model.model_validate({"member_ids": ids}))
+        plan = await tool.plan(ctx, tool.parse_args({"member_ids": ids}))
         assert plan.items
         clock.advance(27 * 3600)
         result = await tool.execute(ctx, plan)

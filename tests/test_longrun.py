@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from helpers_tui import no_cursor_blink, open_console, tui_config, wait_until
-from textual.widgets import TabPane
+from textual.widgets import Tab
 
 from gymconsole.config import Config
 from gymconsole.engine.events import ApprovalDecided, RunFinished, RunStarted, TextDelta
 from gymconsole.engine.services import open_services
 from gymconsole.tui.screens.approval import ApprovalModal
-from gymconsole.tui.screens.live import LiveScreen, pane_id
+from gymconsole.tui.screens.live import LiveScreen, tab_id
+from gymconsole.tui.screens.pending import PendingScreen
 from gymconsole.tui.screens.replay import ReplayScreen
 from gymconsole.tui.widgets.run_view import RunView
 
@@ -41,7 +42,7 @@ async def _a_run(services: Any, workflow: str, *, finish: bool = True, text: str
 
 
 def _tabs(app: Any) -> list[str]:
-    return [pane.id for pane in app.screen.query(TabPane)] if isinstance(app.screen, LiveScreen) else []
+    return [tab.id for tab in app.screen.query(Tab)] if isinstance(app.screen, LiveScreen) else []
 
 
 async def test_the_live_screen_keeps_only_the_newest_runs_and_older_ones_reopen_from_history(
@@ -52,7 +53,7 @@ async def test_the_live_screen_keeps_only_the_newest_runs_and_older_ones_reopen_
         still_running = await _a_run(services, "invoice_review", finish=False)
         done = [await _a_run(services, "door_access") for _ in range(5)]
         kept = [still_running, *done[-2:]]
-        await wait_until(pilot, lambda: _tabs(app) == [pane_id(run_id) for run_id in kept],
+        await wait_until(pilot, lambda: _tabs(app) == [tab_id(run_id) for run_id in kept],
                          what="the tabs of the running run and the newest two", timeout=90)
         assert list(app.traces) == kept
         assert len(app.screen.query(RunView)) == 1  # only the run on show is drawn
@@ -131,26 +132,24 @@ async def test_runs_the_live_screen_let_go_of_are_freed_not_kept_by_textuals_cac
     """Textual's query caches kept every removed tab and view (with its drawn lines): about 0.5 MB a run."""
     import gc
 
-    from textual.widgets._tabbed_content import ContentTab
-
     from textual._styles_cache import StylesCache
 
     def alive() -> tuple[int, int, int]:
         gc.collect()
         objects = gc.get_objects()
-        return (sum(isinstance(o, ContentTab) for o in objects), sum(isinstance(o, RunView) for o in objects),
+        return (sum(isinstance(o, Tab) for o in objects), sum(isinstance(o, RunView) for o in objects),
                 sum(isinstance(o, StylesCache) for o in objects))  # one per widget, with the lines it drew
 
     async with open_console(keeping(tui_config(config), 2), demo_path, clock, size=(80, 24)) as pilot:
         app = pilot.app
         first = await _a_run(app.services, "door_access")
-        await wait_until(pilot, lambda: _tabs(app) == [pane_id(first)], what="the live screen")
+        await wait_until(pilot, lambda: _tabs(app) == [tab_id(first)], what="the live screen")
         runs = [first]
         counts = []
         for round_ in range(2):
             for _ in range(8):
                 runs.append(await _a_run(app.services, "door_access", text="a line of narration\n" * 40))
-                await wait_until(pilot, lambda: _tabs(app) == [pane_id(run_id) for run_id in runs[-2:]],
+                await wait_until(pilot, lambda: _tabs(app) == [tab_id(run_id) for run_id in runs[-2:]],
                                  what="the newest two tabs", timeout=90)
             counts.append(alive())
         (tabs_before, views_before, drawn_before), (tabs_after, views_after, drawn_after) = counts
@@ -190,13 +189,17 @@ async def test_widgets_the_console_removed_are_freed_not_kept_by_the_nodes_they_
         assert sweeps  # the console sweeps while it runs; paused here, or a slow machine sweeps before the count
         for timer in sweeps:
             timer.pause()
-        for _ in range(4):  # a run starts: its live screen opens; the manager goes back to the dashboard
+        for _ in range(4):  # a run ends (the dashboard's tables change); the manager looks at the pending list, and back
             await _a_run(app.services, "door_access")
             await wait_until(pilot, lambda: isinstance(app.screen, LiveScreen), what="the live screen")
             await pilot.press("escape")
             await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen), what="the dashboard")
+            await pilot.press("a")  # built on each visit (the live screen is built once and kept)
+            await wait_until(pilot, lambda: isinstance(app.screen, PendingScreen), what="the pending approvals")
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen), what="the dashboard")
         await pilot.pause()
-        assert removed_but_alive() >= 4  # Textual 8.2 keeps them (one header per live screen at least)
+        assert removed_but_alive() >= 4  # Textual 8.2 keeps them (one header per closed screen at least)
         assert stale_cells(app) > 0  # and the dashboard's tables the cells they drew before each change
         memory.sweep(app)
         assert removed_but_alive() == 0

@@ -12,8 +12,11 @@ from helpers_engine import answer_no, engine
 from gymconsole.engine.ask import Assistant
 from gymconsole.engine.rules import RuleBook, RuleError
 from gymconsole.present.run_events import RunPresenter
-from gymconsole.tools.act import NotifyArgs, plan_notify
+from gymconsole.tools.act import plan_notify
 from gymconsole.tools.base import ToolContext
+from gymconsole.tools.registry import REGISTRY
+
+NOTIFY = REGISTRY["notify_past_due_member"]
 
 TODAY = date(2026, 11, 2)
 
@@ -75,7 +78,7 @@ async def test_rules_never_widen_policy_dry_run_or_outlive_revocation(config, de
     rule = await book.add("notify_past_due_member", [], days=1, max_per_day=100, actor="manager")
     (member,) = await _owing(demo_db, newer_than=10, older_than=7, n=1)
     ctx = ToolContext(demo_db, config, clock, workflow="ask", run_id=None)
-    plan = await plan_notify(ctx, NotifyArgs(member_ids=[member]))
+    plan = await plan_notify(ctx, NOTIFY.parse_args({"member_ids": [member]}))
     ask_policy = config.model_copy(update={"safety": config.safety.model_copy(update={"policy": {"moderate": "ask"}})})
     deny_policy = config.model_copy(update={"safety": config.safety.model_copy(update={"policy": {"moderate": "deny"}})})
 
@@ -123,7 +126,7 @@ async def test_an_amount_limit_counts_the_dollars_a_rule_approved_today(config, 
 
     first, second = await _owing(demo_db, newer_than=60, older_than=7, n=2)
     ctx = ToolContext(demo_db, config, clock, workflow="past_due_monitoring", run_id=None)
-    plans = [await plan_notify(ctx, NotifyArgs(member_ids=[member])) for member in (first, second)]
+    plans = [await plan_notify(ctx, NOTIFY.parse_args({"member_ids": [member]})) for member in (first, second)]
     balances = [plan.items[0].detail["balance"] for plan in plans]
     book = RuleBook(demo_db, config, clock)
     rule = await book.add("notify_past_due_member", [], days=5, max_amount_per_day=balances[0] + 0.01, actor="manager")
@@ -144,8 +147,8 @@ async def test_a_rule_for_final_notices_does_not_approve_reminders(config, demo_
 
     (member,) = await _owing(demo_db, newer_than=60, older_than=30, n=1)
     ctx = ToolContext(demo_db, config, clock, workflow="past_due_monitoring", run_id=None)
-    final = await plan_notify(ctx, NotifyArgs(member_ids=[member], kind="final_notice"))
-    reminder = await plan_notify(ctx, NotifyArgs(member_ids=[member], kind="reminder"))
+    final = await plan_notify(ctx, NOTIFY.parse_args({"member_ids": [member], "kind": "final_notice"}))
+    reminder = await plan_notify(ctx, NOTIFY.parse_args({"member_ids": [member], "kind": "reminder"}))
     assert final.items and reminder.items
     rule = await RuleBook(demo_db, config, clock).add("notify_past_due_member", ["kind = final_notice"], days=30,
                                                       max_per_day=20, actor="manager")

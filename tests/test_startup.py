@@ -136,9 +136,11 @@ print(json.dumps({"setting": os.environ.get("PYDANTIC_DISABLE_PLUGINS"), "scanne
 
 
 @pytest.mark.parametrize("preset", [None, "some_plugin"])
-def test_pydantic_plugins_are_not_searched_for_unless_the_environment_says(demo_path: Path, preset: str | None) -> None:
+def test_pydantic_plugins_are_not_searched_for_unless_the_environment_says(demo_path: Path, preset: str | None,
+                                                                          tmp_path: Path) -> None:
     env = {key: value for key, value in os.environ.items() if key != "PYDANTIC_DISABLE_PLUGINS"}
     env["PYTHONPATH"] = str(ROOT)
+    env["XDG_CACHE_HOME"] = str(tmp_path)  # nothing cached: the configuration is validated, building pydantic schemas
     if preset:
         env["PYDANTIC_DISABLE_PLUGINS"] = preset
     argv = ["tool", "get_member", '{"member_id": 1}', "--db", str(demo_path), "--config", CONFIG]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from helpers_tui import finished, no_cursor_blink, open_console, select_workflow, tui_config, wait_until
 from textual.command import CommandList
-from textual.widgets import DataTable, TabPane
+from textual.widgets import DataTable, Tab
 
 from gymconsole.db import open_database
 from gymconsole.tui.screens.dashboard import DashboardScreen
@@ -66,7 +66,7 @@ async def test_several_runs_get_a_tab_each(config, demo_path, clock) -> None:
         await finished(pilot, "referral_check")
         live = app.screen
         assert isinstance(live, LiveScreen)
-        await wait_until(pilot, lambda: len(live.query(TabPane)) == 2, what="a second tab")
+        await wait_until(pilot, lambda: len(live.query(Tab)) == 2, what="a second tab")
         second = live.current_run()
         await pilot.press("left_square_bracket")
         assert live.current_run() != second
@@ -77,7 +77,7 @@ async def test_several_runs_get_a_tab_each(config, demo_path, clock) -> None:
         assert isinstance(app.screen, DashboardScreen)
         await pilot.press("l")  # reopened: both tabs again, the run on show drawn from its trace
         assert isinstance(app.screen, LiveScreen)
-        await wait_until(pilot, lambda: len(app.screen.query(TabPane)) == 2 and len(app.screen.query(RunView)) == 1,
+        await wait_until(pilot, lambda: len(app.screen.query(Tab)) == 2 and len(app.screen.query(RunView)) == 1,
                          what="the tabs and one view")
 
 

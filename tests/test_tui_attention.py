@@ -7,7 +7,8 @@ from helpers_tui import finished, no_cursor_blink, open_console, select_workflow
 from textual.widgets import DataTable
 
 from gymconsole.tools.base import ToolContext
-from gymconsole.tools.read import DoorArgs, get_door_access_status
+from gymconsole.tools.read import get_door_access_status
+from gymconsole.tools.registry import REGISTRY
 from gymconsole.tui.screens.dashboard import DashboardScreen
 from gymconsole.tui.screens.history import HistoryScreen
 from gymconsole.tui.widgets.console_bar import ConsoleBar
@@ -23,7 +24,7 @@ async def test_a_run_that_claims_acts_not_done_needs_attention_on_the_dashboard_
                             base_url=fake_api.base_url) as pilot:
         app = pilot.app
         status = await get_door_access_status(ToolContext(app.services.db, app.config, clock, "door_access"),
-                                              DoorArgs(limit=3))
+                                              REGISTRY["get_door_access_status"].parse_args({"limit": 3}))
         paid_up = [p["id"] for p in status["should_restore"]["sample"]]  # the guard rails skip suspending these
         assert paid_up
         fake_api.script([

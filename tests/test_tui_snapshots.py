@@ -152,7 +152,7 @@ async def _request(app: GymConsoleApp, tool: str, args: dict[str, Any], workflow
     services = app.services
     ctx = ToolContext(services.db, services.config, services.clock, workflow, None)
     spec = REGISTRY[tool]
-    plan = await spec.plan(ctx, spec.args_model.model_validate(args))
+    plan = await spec.plan(ctx, spec.parse_args(args))
     return ApprovalRequest(17, 42, workflow, plan.tool, plan.risk, plan.title, plan, 300.0, iso(services.clock.now()))
 
 

@@ -15,7 +15,8 @@ from gymconsole.config import Config
 from gymconsole.db import Database
 from gymconsole.engine.rules import RuleBook
 from gymconsole.engine.saved import SavedQuestions
-from gymconsole.tools.act import RestoreArgs, plan_restore
+from gymconsole.tools.act import plan_restore
+from gymconsole.tools.registry import REGISTRY
 from gymconsole.tools.base import ToolContext
 
 __all__ = ["no_cursor_blink", "snap_config"]
@@ -35,7 +36,7 @@ def _prepare(config: Config) -> None:
                                            "m.id = d.member_id WHERE d.access_state = 'suspended' AND "
                                            "m.balance_cents <= 0 ORDER BY d.member_id LIMIT 2")
             ctx = ToolContext(db, config, clock, workflow="door_access", run_id=None)
-            plan = await plan_restore(ctx, RestoreArgs(member_ids=[row["member_id"] for row in suspended]))
+            plan = await plan_restore(ctx, REGISTRY["restore_door_access"].parse_args({"member_ids": [row["member_id"] for row in suspended]}))
             assert await book.decide(ctx, plan) is not None
         finally:
             await db.close()

@@ -5,7 +5,7 @@ a copy of the demo gym, with a short approval timeout and nobody at the desk:
 
 * console: the real app, headless (``run_test`` at 80x24), with its real scheduler, engine,
   gate, history and delivery; a key is pressed every quarter second (press-to-handled latency)
-  and the history and pending screens are opened now and then (open time);
+  and each screen is opened now and then (key to the new screen painted, bench/screen_opens.py);
 * service: ``python -m gymconsole scheduler --offline`` as a subprocess, its RSS and open file
   handles read from ``/proc``.
 
@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gymconsole.bench.screen_opens import busy_machine, open_each
 from gymconsole.bench.stalls import GcPauses, StallSampler
 from gymconsole.config import Config, CronSchedule, load_config
 
@@ -214,6 +215,8 @@ async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False, stall
     app.asker.person_active = lambda: None  # the probe's keys are not a person coming back to the desk
     finished = 0
     latencies: list[float] = []
+    presses: list[tuple[float, float]] = []
+    """(pressed, handled) of each key answered (perf_counter)."""
     opens: dict[str, list[float]] = {label: [] for label in SCREENS}
 
     def count(event: Any) -> None:
@@ -235,46 +238,28 @@ async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False, stall
                 latencies.append(30.0)  # counted as 30 s: the figures say so rather than the soak stopping
                 continue
             latencies.append(handled[-1] - pressed)
+            presses.append((pressed, handled[-1]))
 
-    async def open_each(pilot: Any, into: dict[str, list[float]]) -> None:
-        """Open each screen as the manager would, from the dashboard, and back (the press to the screen shown)."""
-        from gymconsole.tui.screens.dashboard import DashboardScreen
-        from gymconsole.tui.screens.history import HistoryScreen
-        from gymconsole.tui.screens.live import LiveScreen
-        from gymconsole.tui.screens.pending import PendingScreen
-
-        steps = (("h", "history", HistoryScreen), ("escape", None, DashboardScreen), ("a", "approvals", PendingScreen),
-                 ("escape", None, DashboardScreen), ("l", "live", LiveScreen), ("escape", "dashboard", DashboardScreen))
-        for key, label, kind in steps:
-            if app.asker.current is not None:
-                return  # an approval is on screen: the manager decides first
-            started, before = time.perf_counter(), app.screen
-            await pilot.press(key)
-            try:  # back to the dashboard: the screen left is gone (a run starting may push the live screen at once)
-                await _until(lambda: isinstance(app.screen, kind) or (kind is DashboardScreen and app.screen is not before),
-                             30)
-            except TimeoutError:
-                if label:
-                    into[label].append(30.0)
-                return
-            if label:
-                into[label].append(time.perf_counter() - started)
-
-    async def open_screens(pilot: Any, stop: asyncio.Event) -> None:
+    async def open_screens(stop: asyncio.Event) -> None:
         while not stop.is_set():
             await asyncio.sleep(10)
-            await open_each(pilot, opens)
+            await open_each(app, opens)
 
     idle: dict[str, list[float]] = {label: [] for label in SCREENS}
+    idle_busy: dict[str, list[float]] = {label: [] for label in SCREENS}
     started = time.perf_counter()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE):
         await _until(app.ready.is_set, 60)
         assert app.services is not None
         await app.services.scheduler.pause(None)  # the usual time first: screens opened with nothing running
         await asyncio.sleep(2)
         for _ in range(3):
-            await open_each(pilot, idle)
+            await open_each(app, idle)
             await asyncio.sleep(0.5)
+        with busy_machine():  # the same, with the machine's every core busy elsewhere
+            for _ in range(3):
+                await open_each(app, idle_busy)
+                await asyncio.sleep(0.5)
         app.services.bus.subscribe(count)
         pauses = GcPauses()
         pauses.start()
@@ -284,7 +269,7 @@ async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False, stall
         cpu = (time.process_time(), time.perf_counter(), os.getloadavg()[0])
         await app.services.scheduler.resume(None)
         stop = asyncio.Event()
-        tasks = [asyncio.create_task(press_keys(stop)), asyncio.create_task(open_screens(pilot, stop))]
+        tasks = [asyncio.create_task(press_keys(stop)), asyncio.create_task(open_screens(stop))]
         cap = time.perf_counter() + max_seconds if max_seconds else float("inf")
         await _until(lambda: finished >= CHECKPOINT, 24 * 3600)
         first = _settled_sample(finished)
@@ -310,12 +295,14 @@ async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False, stall
         pending = await app.services.db.fetch_value("SELECT COUNT(*) FROM approvals WHERE status = 'pending'")
         extra.update(skipped=skipped, pending=pending)
         extra["gc"] = pauses.report()
+        extra["late through a full collection"] = pauses.late_through_full(presses, KEY_AIM_MS / 1000)
         extra["cpu"] = cpu
         if sampler is not None:
             extra["stalls"] = sampler.report()
     extra["key ms"] = [x * 1000 for x in latencies]
     extra["open ms"] = {k: [x * 1000 for x in v] for k, v in opens.items()}
     extra["idle open ms"] = {k: [x * 1000 for x in v] for k, v in idle.items()}
+    extra["busy machine open ms"] = {k: [x * 1000 for x in v] for k, v in idle_busy.items()}
     extra["log bytes"] = _log_bytes(db.parent)
     return SoakReport("console", first, last, time.perf_counter() - started, extra)
 
@@ -499,12 +486,15 @@ def run(workdir: Path) -> None:
         late = sum(1 for k in keys if k >= KEY_AIM_MS)
         print(f"   console: key press to handled, {len(keys)} presses during the soak: median {_pct(keys, 50):.1f},"
               f" p99 {_pct(keys, 99):.1f}, max {keys[-1]:.1f} ms; {late} at or over {KEY_AIM_MS:g} ms"
+              f" ({extra['late through a full collection']} of them waited through a full garbage collection)"
               f" (load average up to {load:.1f}; the console busy {cpu_seconds / wall_seconds:.0%} of one core)")
+    print("   console: screen opens, key to the new screen painted (medians; bench/screen_opens.py):")
     for label in SCREENS:
-        times, usual = extra["open ms"].get(label), extra["idle open ms"].get(label)
-        if times and usual:
-            print(f"   console: open {label:<9} idle {statistics.median(usual):5.0f} ms; during the soak median"
-                  f" {statistics.median(times):5.0f}, worst {max(times):5.0f} ms ({len(times)} opens)")
+        times, usual, busy = (extra[kind].get(label) for kind in ("open ms", "idle open ms", "busy machine open ms"))
+        if times and usual and busy:
+            print(f"   console: open {label:<9} idle {statistics.median(usual):5.0f} ms, idle with every core busy"
+                  f" elsewhere {statistics.median(busy):5.0f} ms; during the soak {statistics.median(times):5.0f},"
+                  f" worst {max(times):5.0f} ms ({len(times)} opens)")
     for line in extra["gc"]:
         print(f"   console: {line}")
     for line in extra.get("stalls", []):

@@ -34,6 +34,8 @@ class GcPauses:
         self.seconds: dict[int, list[tuple[float, float]]] = {0: [], 1: [], 2: []}
         """Per generation, each collection's (wall, CPU) seconds: the CPU is the part the load cannot inflate."""
         self._started = (0.0, 0.0)
+        self.full: list[tuple[float, float]] = []
+        """Each full collection's (start, end) on the ``perf_counter`` clock: which late keys waited through one."""
         self.collecting: int | None = None
         """The generation being collected right now, if a collection is running."""
 
@@ -50,7 +52,16 @@ class GcPauses:
         else:
             self.collecting = None
             wall, cpu = self._started
-            self.seconds[info["generation"]].append((time.perf_counter() - wall, time.thread_time() - cpu))
+            now = time.perf_counter()
+            self.seconds[info["generation"]].append((now - wall, time.thread_time() - cpu))
+            if info["generation"] == 2:
+                self.full.append((wall, now))
+
+    def late_through_full(self, presses: list[tuple[float, float]], late: float) -> int:
+        """How many of the ``presses`` (pressed, handled) that took ``late`` seconds or more waited through a full
+        collection."""
+        return sum(1 for pressed, handled in presses if handled - pressed >= late
+                   and any(start < handled and end > pressed for start, end in self.full))
 
     def report(self) -> list[str]:
         lines = [f"{len(gc.get_objects())} objects tracked, {gc.get_freeze_count()} of them frozen (gc_pauses.py)"]

@@ -216,7 +216,7 @@ async def read_only(p: Playbook) -> list[str]:
         if tool.kind != "read":
             continue
         try:
-            tool.args_model.model_validate({})
+            tool.parse_args({})
         except ValueError:
             continue  # needs arguments only a model could choose
         outcome = await p.session.call(name, {})

@@ -16,22 +16,24 @@ the reason instead of doing something nobody saw.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any, Literal
-
-from pydantic import Field, field_validator
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from gymconsole.db import Transaction
 from gymconsole.tools import guards
-from gymconsole.tools.base import ActionPlan, PlanItem, Tool, ToolArgs, ToolContext, dollars
+from gymconsole.tools.base import ActionPlan, PlanItem, Tool, ToolContext, dollars
 from gymconsole.present.words import money
 from gymconsole.tools import messages
 from gymconsole.tools.ledger import Check, effect_key, run_items, run_items_remote
 from gymconsole.tools.read import ACTIVE_CLAUSE
 
-def _plan(tool: str, action: str, risk: str, args: ToolArgs, items: list[PlanItem],
+if TYPE_CHECKING:  # the definitions; what runs is their schemas (gymconsole/tools/schemas.py)
+    from gymconsole.tools.args import (CampaignArgs, FlagArgs, MemberIdsArgs, NotifyArgs, RestoreArgs, RewardArgs,
+                                       SuspendArgs)
+
+def _plan(tool: str, action: str, risk: str, args: Mapping[str, Any], items: list[PlanItem],
           skipped: list[dict[str, Any]], message: dict[str, Any] | None = None) -> ActionPlan:
-    return ActionPlan(tool, action, risk, items, skipped, args.model_dump(mode="json"), message)  # type: ignore[arg-type]
+    return ActionPlan(tool, action, risk, items, skipped, dict(args), message)  # type: ignore[arg-type]
 
 
 async def _message_risk(ctx: ToolContext, items: list[PlanItem], kinds: tuple[str, ...]) -> str:
@@ -55,8 +57,6 @@ def _label(person: dict[str, Any] | None, fallback: str) -> str:
     return f"{person['first_name']} {person['last_name']}" if person else fallback
 
 
-class MemberIdsArgs(ToolArgs):
-    member_ids: list[int] = Field(min_length=1, max_length=200, description="IDs of the members.")
 
 
 MemberCheck = Callable[[dict[str, Any] | None], str | None]
@@ -66,7 +66,7 @@ async def _plan_members(ctx: ToolContext, args: MemberIdsArgs, action: str, chec
                         period_of: Callable[[dict[str, Any]], str],
                         detail: Callable[[dict[str, Any]], dict[str, Any]]) -> tuple[list[PlanItem], list[dict[str, Any]]]:
     items, skipped = [], []
-    for member_id in _ids(args.member_ids):
+    for member_id in _ids(args["member_ids"]):
         member = await guards.load_member(ctx.db, member_id)
         label = _label(member, f"#{member_id}")
         if reason := check(member):
@@ -81,12 +81,8 @@ async def _plan_members(ctx: ToolContext, args: MemberIdsArgs, action: str, chec
 # --- door access -------------------------------------------------------------
 
 
-class DoorArgs(MemberIdsArgs):
-    reason: str = Field("past due", max_length=200, description="Why, for the door log.")
 
 
-class RestoreArgs(MemberIdsArgs):
-    reason: str = Field("paid in full", max_length=200, description="Why, for the door log.")
 
 
 DOORS = "all entrances"
@@ -140,7 +136,7 @@ async def _execute_door(ctx: ToolContext, plan: ActionPlan, check: Check, action
     return await run_items_remote(ctx, plan, check, intent, remote, confirm)
 
 
-async def plan_suspend(ctx: ToolContext, args: DoorArgs) -> ActionPlan:
+async def plan_suspend(ctx: ToolContext, args: SuspendArgs) -> ActionPlan:
     items, skipped = await _plan_members(ctx, args, "suspend_door_access", lambda m: guards.check_suspend(ctx, m),
                                          lambda m: m["past_due_since"], lambda m: _door_detail(ctx, m, "suspended"))
     return _plan("suspend_door_access", "Suspend door access", "high", args, items, skipped)
@@ -171,7 +167,7 @@ async def execute_restore(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]:
 
 async def plan_escalate(ctx: ToolContext, args: MemberIdsArgs) -> ActionPlan:
     items, skipped = [], []
-    for member_id in _ids(args.member_ids):
+    for member_id in _ids(args["member_ids"]):
         member = await guards.load_member(ctx.db, member_id)
         label = _label(member, f"#{member_id}")
         if reason := await guards.check_escalate(ctx, ctx.db, member):
@@ -217,45 +213,37 @@ def _changed(what: str, planned: Any, now: Any) -> str | None:
 # --- messages ----------------------------------------------------------------
 
 
-class CampaignArgs(ToolArgs):
-    audience: Literal["prospects", "green_members", "ppv_members"] = Field(description="Who receives it.")
-    stage: Literal["new", "contacted", "toured", "trial"] | None = Field(None, description="Prospects only: this stage.")
-    channel: Literal["email", "sms"] = Field("email", description="How it is sent.")
-    subject: str = Field("", max_length=120, description="Email subject.")
-    template: str = Field(min_length=1, max_length=1000,
-                          description="Message text; may use {first_name}, {last_name}, {gym_name}. The gym's footer "
-                                      "(and a STOP line for SMS) is added below it.")
-    max_recipients: int = Field(50, ge=1, le=1000, description="Most people to send to in this call.")
 
 
 async def plan_campaign(ctx: ToolContext, args: CampaignArgs) -> ActionPlan:
     t = ctx.config.thresholds
-    action = f"Send {args.channel} campaign to {args.audience.replace('_', ' ')}"
+    channel, audience, stage = args["channel"], args["audience"], args["stage"]
+    action = f"Send {channel} campaign to {audience.replace('_', ' ')}"
     skipped: list[dict[str, Any]] = []
     if guards.in_quiet_hours(ctx):
         skipped.append({"reason": guards.quiet_hours_reason(ctx)})
         return _plan("send_campaign", action, "moderate", args, [], skipped)
     remaining = max(0, t.campaign_daily_limit - await guards.campaign_sends_today(ctx, ctx.db))
-    wanted = min(args.max_recipients, remaining)
-    if wanted < args.max_recipients:
+    wanted = min(args["max_recipients"], remaining)
+    if wanted < args["max_recipients"]:
         skipped.append({"reason": f"daily limit of {t.campaign_daily_limit} campaign sends: {remaining} left today"})
-    address = "email" if args.channel == "email" else "phone"
+    address = "email" if channel == "email" else "phone"
     cooldown = ctx.days_ago_iso(t.prospect_cooldown_days)
-    if args.audience == "prospects":
+    if audience == "prospects":
         # The contact queue in index order (the same shape as get_campaign_prospects' sample).
         where = [ACTIVE_CLAUSE, "opted_out = 0", "IFNULL(last_contacted, '') < ?", f"{address} IS NOT NULL",
                  "missing_since IS NULL"]
         params: list[Any] = [cooldown]
-        if args.stage:
+        if stage:
             where.append("stage = ?")
-            params.append(args.stage)
-        index = "prospects_contactable" if args.stage else "prospects_queue"
+            params.append(stage)
+        index = "prospects_contactable" if stage else "prospects_queue"
         rows = await ctx.db.fetch_all(
             f"SELECT id, first_name, last_name, {address} AS address FROM prospects INDEXED BY {index} "
             f"WHERE {' AND '.join(where)} ORDER BY last_contacted, id LIMIT ?", [*params, wanted])
         kind = "prospect"
     else:
-        extra = "standing = 'green'" if args.audience == "green_members" else "membership_type = 'pay_per_visit'"
+        extra = "standing = 'green'" if audience == "green_members" else "membership_type = 'pay_per_visit'"
         rows = await ctx.db.fetch_all(
             f"SELECT m.id, m.first_name, m.last_name, m.{address} AS address FROM members m WHERE m.status = 'active' "
             f"AND m.opted_out = 0 AND m.missing_since IS NULL AND {extra} AND m.{address} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM outbox o "
@@ -265,13 +253,13 @@ async def plan_campaign(ctx: ToolContext, args: CampaignArgs) -> ActionPlan:
     items = [
         PlanItem(row["id"], f"{row['first_name']} {row['last_name']}",
                  effect_key("send_campaign", f"{kind}-{row['id']}", ctx.today()),
-                 {"person_kind": kind, "to": row["address"], "channel": args.channel,
-                  "text": messages.campaign_text(ctx.config, args.template, args.channel, row)})
+                 {"person_kind": kind, "to": row["address"], "channel": channel,
+                  "text": messages.campaign_text(ctx.config, args["template"], channel, row)})
         for row in rows
     ]
     risk = await _message_risk(ctx, items, ("campaign",))
     return _plan("send_campaign", action, risk, args, items, skipped,
-                 _message(ctx, args.channel, args.subject, args.template, items))
+                 _message(ctx, channel, args["subject"], args["template"], items))
 
 
 async def _person(tx: Transaction, kind: str, person_id: int) -> dict[str, Any] | None:
@@ -315,41 +303,39 @@ async def _queue_message(ctx: ToolContext, tx: Transaction, item: PlanItem, kind
         [item.key, kind, channel, person_kind, item.target_id, to, subject, body, ctx.now_iso(), ctx.run_id])
 
 
-class NotifyArgs(MemberIdsArgs):
-    kind: Literal["reminder", "final_notice"] = Field("reminder", description="Friendly reminder or final notice.")
-    channel: Literal["email", "sms"] = Field("email", description="How it is sent.")
 
 
 async def plan_notify(ctx: ToolContext, args: NotifyArgs) -> ActionPlan:
-    label = "final notice" if args.kind == "final_notice" else "past-due reminder"
+    kind, channel = args["kind"], args["channel"]
+    label = "final notice" if kind == "final_notice" else "past-due reminder"
     if guards.in_quiet_hours(ctx):
         return _plan("notify_past_due_member", f"Send {label}", "moderate", args, [],
                      [{"reason": guards.quiet_hours_reason(ctx)}])
-    address = "email" if args.channel == "email" else "phone"
+    address = "email" if channel == "email" else "phone"
 
     def check(member: dict[str, Any] | None) -> str | None:
-        if reason := guards.check_notify(ctx, member, args.kind):
+        if reason := guards.check_notify(ctx, member, kind):
             return reason
         assert member is not None
         return None if member[address] else f"no {address} on file"
 
     def period(member: dict[str, Any]) -> str:
-        if args.kind == "final_notice":
+        if kind == "final_notice":
             return member["past_due_since"]
         year, week, _ = ctx.local_now().isocalendar()
         return f"{year}-W{week:02d}"
 
     def detail(member: dict[str, Any]) -> dict[str, Any]:
-        return {"balance": dollars(member["balance_cents"]), "to": member[address], "channel": args.channel,
+        return {"balance": dollars(member["balance_cents"]), "to": member[address], "channel": channel,
                 "days_past_due": guards.days_between(member["past_due_since"], ctx.today()),
-                "text": messages.notice_text(ctx.config, args.kind, args.channel, member)}
+                "text": messages.notice_text(ctx.config, kind, channel, member)}
 
-    items, skipped = await _plan_members(ctx, args, f"notify_{args.kind}", check, period, detail)
+    items, skipped = await _plan_members(ctx, args, f"notify_{kind}", check, period, detail)
     risk = await _message_risk(ctx, items, messages.NOTICE_KINDS)
-    subject = messages.notice_subject(ctx.config) if args.channel == "email" else ""
-    template = getattr(ctx.config.messages, args.kind)
+    subject = messages.notice_subject(ctx.config) if channel == "email" else ""
+    template = getattr(ctx.config.messages, kind)
     return _plan("notify_past_due_member", f"Send {label}", risk, args, items, skipped,
-                 _message(ctx, args.channel, subject, template, items))
+                 _message(ctx, channel, subject, template, items))
 
 
 async def execute_notify(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]:
@@ -376,8 +362,6 @@ async def execute_notify(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]:
 # --- referrals and invoices --------------------------------------------------
 
 
-class RewardArgs(ToolArgs):
-    referral_ids: list[int] = Field(min_length=1, max_length=200, description="IDs of referrals that joined.")
 
 
 async def _referral(ctx: ToolContext, tx: Transaction, referral_id: int) -> tuple[dict[str, Any] | None, str | None]:
@@ -402,7 +386,7 @@ async def _referral(ctx: ToolContext, tx: Transaction, referral_id: int) -> tupl
 async def plan_reward(ctx: ToolContext, args: RewardArgs) -> ActionPlan:
     amount = ctx.config.thresholds.referral_reward_amount
     items, skipped = [], []
-    for referral_id in _ids(args.referral_ids):
+    for referral_id in _ids(args["referral_ids"]):
         row, reason = await _referral(ctx, ctx.db, referral_id)
         label = f"{row['first_name']} {row['last_name']}" if row else f"referral #{referral_id}"
         if reason:
@@ -431,43 +415,27 @@ async def execute_reward(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]:
     return await run_items(ctx, plan, check, act)
 
 
-class InvoiceFlag(ToolArgs):
-    invoice_id: int = Field(ge=1, description="The invoice to flag for the manager.")
-    reason: Literal["duplicate", "large_amount", "zero_or_negative", "open_overdue", "other"] = Field(
-        description="Why it needs a look.")
-    note: str = Field("", max_length=300, description="A short note for the manager.")
-
-    @field_validator("note")
-    @classmethod
-    def _one_line(cls, value: str) -> str:
-        return " ".join(value.split())
-
-
-class FlagArgs(ToolArgs):
-    # One call for all of a review's invoices: nine one-invoice calls cost nine tool calls and nine results
-    # in the conversation (what a run pays for), and nine approvals where one is asked.
-    invoices: list[InvoiceFlag] = Field(min_length=1, max_length=50, description="The invoices to flag, each with "
-                                        "its reason and note; one invoice once.")
-
-
 async def plan_flag(ctx: ToolContext, args: FlagArgs) -> ActionPlan:
-    flags = list({flag.invoice_id: flag for flag in args.invoices}.values())  # the last word on an invoice counts
+    # Notes are kept to one line (each is shown in one row of the approval); the last word on an invoice counts.
+    invoices = [{**flag, "note": " ".join(flag["note"].split())} for flag in args["invoices"]]
+    flags = list({flag["invoice_id"]: flag for flag in invoices}.values())
     rows = {row["id"]: row for row in await ctx.db.fetch_all(
         "SELECT i.id, i.amount_cents, i.status, m.first_name, m.last_name FROM invoices i "
         "JOIN members m ON m.id = i.member_id WHERE i.id IN (SELECT value FROM json_each(?))",
-        [json.dumps([flag.invoice_id for flag in flags])])}
+        [json.dumps([flag["invoice_id"] for flag in flags])])}
     items, skipped = [], []
     for flag in flags:
-        row = rows.get(flag.invoice_id)
+        invoice_id = flag["invoice_id"]
+        row = rows.get(invoice_id)
         if row is None:
-            skipped.append({"id": flag.invoice_id, "reason": "no such invoice"})
+            skipped.append({"id": invoice_id, "reason": "no such invoice"})
             continue
-        items.append(PlanItem(flag.invoice_id, f"invoice #{flag.invoice_id} ({row['first_name']} {row['last_name']})",
-                              effect_key("flag_invoice", f"invoice-{flag.invoice_id}", flag.reason),
-                              {"amount": dollars(row["amount_cents"]), "status": row["status"], "reason": flag.reason,
-                               "note": flag.note}))
+        items.append(PlanItem(invoice_id, f"invoice #{invoice_id} ({row['first_name']} {row['last_name']})",
+                              effect_key("flag_invoice", f"invoice-{invoice_id}", flag["reason"]),
+                              {"amount": dollars(row["amount_cents"]), "status": row["status"], "reason": flag["reason"],
+                               "note": flag["note"]}))
     return _plan("flag_invoice", "Flag invoices for review" if len(items) > 1 else "Flag invoice for review",
-                 "moderate", args, items, skipped)
+                 "moderate", {**args, "invoices": invoices}, items, skipped)
 
 
 async def execute_flag(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]:
@@ -488,21 +456,21 @@ async def execute_flag(ctx: ToolContext, plan: ActionPlan) -> dict[str, Any]:
 ACT_TOOLS: list[Tool] = [
     Tool("send_campaign", "Queue a marketing message to prospects or members. The console enforces the daily limit, "
          "cooldown, opt-outs and quiet hours and reports who was skipped and why. Sends to many people need a "
-         "person's approval.", CampaignArgs, "moderate", "act", plan=plan_campaign, execute=execute_campaign),
+         "person's approval.", "CampaignArgs", "moderate", "act", plan=plan_campaign, execute=execute_campaign),
     Tool("notify_past_due_member", "Queue a past-due reminder or final notice (fixed text) to members. Members not "
-         "past due, opted out, frozen or cancelled are skipped.", NotifyArgs, "moderate", "act",
+         "past due, opted out, frozen or cancelled are skipped.", "NotifyArgs", "moderate", "act",
          plan=plan_notify, execute=execute_notify),
     Tool("escalate_to_collections", "Hand past-due accounts to the collections agency. Only accounts past the "
-         "escalation threshold with a final notice sent are accepted; a person must approve.", MemberIdsArgs, "high",
+         "escalation threshold with a final notice sent are accepted; a person must approve.", "MemberIdsArgs", "high",
          "act", plan=plan_escalate, execute=execute_escalate),
     Tool("issue_referral_reward", "Credit the referral reward to members whose referral joined within the window.",
-         RewardArgs, "moderate", "act", plan=plan_reward, execute=execute_reward),
+         "RewardArgs", "moderate", "act", plan=plan_reward, execute=execute_reward),
     Tool("flag_invoice", "Flag invoices for the manager's review (duplicate, unusual amount, overdue), all in "
-         "one call.", FlagArgs,
+         "one call.", "FlagArgs",
          "moderate", "act", plan=plan_flag, execute=execute_flag),
     Tool("suspend_door_access", "Suspend members' door access for non-payment. Only members past the suspension "
-         "thresholds are accepted; a person must approve.", DoorArgs, "high", "act",
+         "thresholds are accepted; a person must approve.", "SuspendArgs", "high", "act",
          plan=plan_suspend, execute=execute_suspend),
     Tool("restore_door_access", "Restore door access of suspended members who have paid in full; a person must "
-         "approve.", RestoreArgs, "high", "act", plan=plan_restore, execute=execute_restore),
+         "approve.", "RestoreArgs", "high", "act", plan=plan_restore, execute=execute_restore),
 ]

@@ -1,10 +1,12 @@
-"""What a tool is: a name, a description for the model, an input model, a risk level.
+"""What a tool is: a name, a description for the model, its arguments, a risk level.
 
-Each tool's arguments are a pydantic model: the JSON schema sent to the model
-and the validation of what the model sends back come from that one class.
-Read tools have a ``handler``; acting tools have a ``plan`` (what would happen,
-resolved from the database, guard rails applied) and an ``execute`` (do the
-planned items through the effects ledger, re-checking each against current data).
+Each tool's arguments are a TypedDict in :mod:`gymconsole.tools.args`, named
+by ``Tool.args``: the JSON schema sent to the model and the validation of what
+the model sends back both come from it (see :mod:`gymconsole.tools.schemas`);
+handlers get the validated arguments as a plain dict.  Read tools have a
+``handler``; acting tools have a ``plan`` (what would happen, resolved from the
+database, guard rails applied) and an ``execute`` (do the planned items through
+the effects ledger, re-checking each against current data).
 """
 
 from __future__ import annotations
@@ -13,57 +15,17 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
 from gymconsole.clock import Clock, iso
-from gymconsole.config import Config, Risk
 from gymconsole.db import Database
+from gymconsole.tools import schemas
+
+if TYPE_CHECKING:  # a tool reads the configuration it is given; importing it is the command's business
+    from gymconsole.config import Config, Risk
 
 MAX_RESULT_BYTES = 4096
-SAMPLE_SIZE = 5
-
-
-SQLITE_INT_MAX = 2**63 - 1
-
-
-class ToolArgs(BaseModel):
-    """Base of every tool's arguments: unknown arguments are refused, not crashed on."""
-
-    # Built on first use, not at import: a command that calls one tool should not build thirty schemas.
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _integers_fit_sqlite(cls, data: Any) -> Any:
-        """An ID like 2**70 would make SQLite raise OverflowError deep in a query: refuse it as bad input."""
-        stack = [data]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, dict):
-                stack.extend(node.values())
-            elif isinstance(node, list):
-                stack.extend(node)
-            elif isinstance(node, int) and not -SQLITE_INT_MAX - 1 <= node <= SQLITE_INT_MAX:
-                raise ValueError("numbers must fit in 64 bits")
-        return data
-
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_booleans(cls, value: Any) -> Any:
-        """No tool takes true/false, and pydantic would read ``{"member_id": true}`` as member 1."""
-        if isinstance(value, bool) or (isinstance(value, list) and any(isinstance(v, bool) for v in value)):
-            raise ValueError("true/false is not a number or an ID")
-        return value
-
-
-class ReadArgs(ToolArgs):
-    """Arguments every read tool takes."""
-
-    limit: int = Field(SAMPLE_SIZE, ge=1, le=20, description="How many sample rows to include (1-20).")
 
 
 @dataclass(frozen=True)
@@ -163,42 +125,25 @@ class Tool:
 
     name: str
     description: str
-    args_model: type[ToolArgs]
+    args: str
+    """The name of its arguments' TypedDict in :mod:`gymconsole.tools.args`."""
     risk: Risk
     kind: Literal["read", "act"]
     handler: ReadHandler | None = None
     plan: PlanHandler | None = None
     execute: ExecuteHandler | None = None
 
+    def parse_args(self, raw: Any) -> dict[str, Any]:
+        """The arguments checked against its schema, defaults filled in; InvalidArguments (one line) if not."""
+        return schemas.validate(self.args, raw)
+
     def input_schema(self) -> dict[str, Any]:
-        """The JSON schema the model sees, generated from the argument model."""
-        return _inline_refs(self.args_model.model_json_schema())
+        """The JSON schema the model sees."""
+        return schemas.input_schema(self.args)
 
     def definition(self) -> dict[str, Any]:
         """The tool definition as the Messages API takes it."""
         return {"name": self.name, "description": self.description, "input_schema": self.input_schema()}
-
-
-def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
-    """Resolve ``$ref``s and drop titles: smaller, plainer schemas for the model."""
-    definitions = schema.pop("$defs", {})
-
-    def resolve(node: Any) -> Any:
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return resolve(definitions[node["$ref"].rsplit("/", 1)[-1]])
-            options = node.get("anyOf")
-            if options and len(options) == 2 and {"type": "null"} in options and node.get("default", 0) is None:
-                # Optional[X] with default None: the model just omits it.
-                real = next(option for option in options if option != {"type": "null"})
-                rest = {k: v for k, v in node.items() if k not in ("anyOf", "default")}
-                return resolve({**real, **rest})
-            return {key: resolve(value) for key, value in node.items() if key != "title"}
-        if isinstance(node, list):
-            return [resolve(value) for value in node]
-        return node
-
-    return resolve(schema)
 
 
 def dollars(cents: int | None) -> float:

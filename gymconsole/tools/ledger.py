@@ -24,10 +24,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from gymconsole.db import DatabaseBusy, DatabaseFault, Transaction
-from gymconsole.tools.base import SAMPLE_SIZE, ActionPlan, PlanItem, ToolContext
+from gymconsole.tools.base import ActionPlan, PlanItem, ToolContext
 from gymconsole.tools.guards import stale_data_block
 
 log = logging.getLogger(__name__)
+SAMPLE_SIZE = 5
+"""How many items of each kind (done, skipped, failed) an act's result lists; the counts cover them all."""
 
 
 def effect_key(action: str, target: str, period: str) -> str:

@@ -24,11 +24,12 @@ import asyncio
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Field
+from gymconsole.tools.base import Tool, ToolContext
 
-from gymconsole.tools.base import Tool, ToolArgs, ToolContext
+if TYPE_CHECKING:
+    from gymconsole.tools.args import QueryArgs
 
 TIME_LIMIT_SECONDS = 2.0
 MAX_ROWS = 100
@@ -96,9 +97,6 @@ _ALLOWED_ACTIONS = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite
 _DENIED_FUNCTIONS = frozenset({"load_extension", "randomblob", "zeroblob", "sqlite_offset"})
 
 
-class QueryArgs(ToolArgs):
-    sql: str = Field(min_length=1, max_length=4000,
-                     description="One SELECT (or WITH ... SELECT) statement over the published views.")
 
 
 class QueryRefused(Exception):
@@ -228,11 +226,11 @@ def _one_line(exc: BaseException) -> str:
 
 async def query_gym(ctx: ToolContext, args: QueryArgs) -> dict[str, Any]:
     try:
-        return await asyncio.to_thread(run_query, ctx.db.path, args.sql)
+        return await asyncio.to_thread(run_query, ctx.db.path, args["sql"])
     except QueryRefused as exc:
         return {"error": str(exc)}
 
 
 QUERY_TOOLS: list[Tool] = [
-    Tool("query_gym", DESCRIPTION, QueryArgs, "safe", "read", handler=query_gym),
+    Tool("query_gym", DESCRIPTION, "QueryArgs", "safe", "read", handler=query_gym),
 ]

@@ -16,11 +16,10 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapp
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import ValidationError
-
 from gymconsole.db import DatabaseBusy, DatabaseFault
 from gymconsole.tools.base import ActionPlan, Tool, ToolContext, bound_json, bound_result
 from gymconsole.tools.names import TOOL_MODULES, TOOL_NAMES
+from gymconsole.tools.schemas import InvalidArguments
 
 log = logging.getLogger(__name__)
 
@@ -122,19 +121,6 @@ def definitions(names: Iterable[str]) -> list[dict[str, Any]]:
     return [REGISTRY[name].definition() for name in sorted(names)]
 
 
-def _validation_message(error: ValidationError) -> str:
-    parts = []
-    for problem in error.errors()[:5]:
-        where = ".".join(str(p) for p in problem["loc"]) or "input"
-        if problem["type"] == "extra_forbidden":
-            parts.append(f"{where}: unknown argument (not in the schema)")
-        elif problem["type"] == "missing":
-            parts.append(f"{where}: required argument missing")
-        else:
-            parts.append(f"{where}: {problem['msg']}")
-    return "invalid arguments: " + "; ".join(parts)
-
-
 Executed = Callable[[Decision, dict[str, Any]], Awaitable[None]]
 """Told when an approved act has been carried out, or carrying it out raised (``{"error": ...}``); the gate
 records it on the approval."""
@@ -156,9 +142,9 @@ async def call_tool(ctx: ToolContext, name: str, raw_input: Any, allowed: Iterab
     if not isinstance(raw_input, dict):
         return outcome({"error": "tool input must be a JSON object"}, True, tool.risk)
     try:
-        args = tool.args_model.model_validate(raw_input)
-    except ValidationError as exc:
-        return outcome({"error": _validation_message(exc)}, True, tool.risk)
+        args = tool.parse_args(raw_input)
+    except InvalidArguments as exc:
+        return outcome({"error": str(exc)}, True, tool.risk)
     try:
         if tool.kind == "read":
             assert tool.handler is not None
@@ -167,7 +153,7 @@ async def call_tool(ctx: ToolContext, name: str, raw_input: Any, allowed: Iterab
         assert tool.plan is not None and tool.execute is not None
         from gymconsole.tools.guards import stale_data_block  # acts only: a read tool does not load the guard rails
 
-        if refused := await stale_data_block(ctx, ctx.db, name, args.model_dump()):
+        if refused := await stale_data_block(ctx, ctx.db, name, args):
             return outcome({"done_count": 0, "nothing_to_do": True, "refused": refused, "skipped_count": 1,
                             "skipped": [{"reason": refused}]}, False, tool.risk)
         plan = await tool.plan(ctx, args)

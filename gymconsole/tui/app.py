@@ -279,13 +279,13 @@ class GymConsoleApp(App[int]):
             self.say(f"{trace.title}: {one_line(event.message, 200)}", severity="error")
 
     def _run_started(self, trace: RunTrace) -> None:
-        from gymconsole.tui.screens.live import LiveScreen
+        from gymconsole.tui.screens.live import LiveScreen, open_live
 
         self.request_state()
         if trace.workflow == "ask":  # a question streams on the ask screen
             return
         if isinstance(self.screen, DashboardScreen):
-            self.push_screen(LiveScreen(trace.run_id))
+            open_live(self, trace.run_id)
         elif not isinstance(self.screen, LiveScreen):
             self.say(f"{trace.title} started (run #{trace.run_id}): press l to watch it.")
 
@@ -428,7 +428,7 @@ class GymConsoleApp(App[int]):
         self._to_dashboard()
 
     def action_open_live(self, run_id: int | None = None) -> None:
-        from gymconsole.tui.screens.live import LiveScreen
+        from gymconsole.tui.screens.live import LiveScreen, open_live
 
         if run_id is not None and run_id not in self.traces:
             self.action_open_run(run_id)  # no longer kept live: its replay, from the history
@@ -438,7 +438,7 @@ class GymConsoleApp(App[int]):
                 self.screen.show_run(run_id)
             return
         if self._to_dashboard():
-            self.push_screen(LiveScreen(run_id))
+            open_live(self, run_id)
 
     def action_open_history(self) -> None:
         from gymconsole.tui.screens.history import HistoryScreen

@@ -73,6 +73,8 @@ class DashboardScreen(Screen[None]):
     ]
 
     app: GymConsoleApp
+    _hidden_changes = False
+    """A snapshot came while another screen covered this one: drawn when it shows again."""
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -104,9 +106,32 @@ class DashboardScreen(Screen[None]):
         for name in RECENT_COLUMNS:
             recent.add_column(name, key=name)
         table.focus()
-        self.app.state_signal.subscribe(self, self.show_state)
+        self.app.state_signal.subscribe(self, self._state_changed)
         self.show_state(self.app.state)
         self.set_interval(1.0, self._tick)
+
+    def _state_changed(self, state: ConsoleState | None) -> None:
+        """A new snapshot: drawn now if the dashboard is on show, else once it is shown again.
+
+        While runs arrive the live screen covers the dashboard and the snapshot changes a few times a second;
+        redrawing the hidden tables and reloading the costs and data ages each time took the loop from the screen
+        the manager is looking at, and left more for the garbage collector to walk.
+        """
+        if not on_show(self):
+            self._hidden_changes = True
+            return
+        self.show_state(state)
+        self.query_one(SpendPanel).reload()
+        self.query_one(DataFreshness).reload()
+
+    def on_screen_resume(self) -> None:
+        if not self.is_mounted:  # its first showing: on_mount draws it
+            return
+        if self._hidden_changes:
+            self._hidden_changes = False
+            self._state_changed(self.app.state)
+        else:
+            self._tick()  # the countdowns stood still while hidden
 
     @property
     def selected(self) -> str | None:
@@ -171,9 +196,9 @@ class DashboardScreen(Screen[None]):
             recent.move_cursor(row=recent.get_row_index(row_key))
 
     def _tick(self) -> None:
-        """Move the countdowns on."""
+        """Move the countdowns on (on show only: the snapshot drawn on the way back moves them on too)."""
         state = self.app.state
-        if state is None:
+        if state is None or not on_show(self):
             return
         table = self.query_one("#workflows", DataTable)
         now = self.app.clock.now()
@@ -276,6 +301,17 @@ class DashboardScreen(Screen[None]):
     def action_pause_selected(self) -> None:
         if self.selected:
             self.app.action_toggle_pause(self.selected)
+
+
+def on_show(screen: Screen[Any]) -> bool:
+    """Whether ``screen`` can be seen: on top, or under screens that let it show through (modals).
+
+    ``Screen.is_current`` also counts the screen right under the top one, opaque or not.
+    """
+    stack = screen.app.screen_stack
+    if screen not in stack:
+        return False
+    return all(above.styles.background.a < 1 for above in stack[stack.index(screen) + 1:])
 
 
 def _lease_line(state: ConsoleState, now: datetime, lease: Any = None) -> str:

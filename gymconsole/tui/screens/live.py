@@ -6,22 +6,28 @@ Closing the screen never stops a run (runs belong to the engine, not to the
 screen); reopening it draws each run again from its trace.  The app keeps the
 traces of runs in progress and of the newest ``console.live_runs`` finished
 ones; when it forgets one, its tab goes too (the run reopens from history).
+
+One :class:`RunView` shows the run whose tab is chosen; choosing another tab, or a new
+run arriving, draws that run in the same view.  A view per run, built for each new run
+and dropped a run later, was the most of what a busy console made and threw away:
+widgets the garbage collector then walked until a full collection freed them.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import Header, Static, Tab, Tabs
 
 from gymconsole.tui.memory import release_removed_widgets
 from gymconsole.tui.screens.dashboard import NAV_BINDINGS
 from gymconsole.tui.trace import RunTrace
+from gymconsole.tui.widgets.key_footer import KeyFooter
 from gymconsole.tui.widgets.run_view import RunView
 from gymconsole.tui.screens import SCREENS_CSS
 
@@ -32,8 +38,22 @@ STATUS_MARK = {"running": "●", "succeeded": "✓", "failed": "✗", "cancelled
                "budget_exhausted": "$", "interrupted": "✗"}
 
 
-def pane_id(run_id: int) -> str:
+def tab_id(run_id: int) -> str:
     return f"run-{run_id}"
+
+
+def open_live(app: GymConsoleApp, run_id: int | None = None) -> None:
+    """Show the console's live screen, on ``run_id`` (or the newest run).
+
+    Built on its first opening and kept: opening it again brings its tabs up to date and draws one run, where
+    building it drew every tab and a run view each time (the slowest screen to open, and the one a run starting
+    opens by itself).
+    """
+    if not app.is_screen_installed("live"):
+        app.install_screen(LiveScreen(), "live")
+    screen = cast(LiveScreen, app.get_screen("live"))
+    screen.initial = run_id
+    app.push_screen(screen)
 
 
 def tab_label(trace: RunTrace) -> Content:
@@ -54,6 +74,8 @@ class LiveScreen(Screen[None]):
     ]
 
     app: GymConsoleApp
+    _styled_for = -1
+    """The app's count of CSS changes when this screen was last styled."""
 
     def __init__(self, run_id: int | None = None) -> None:
         super().__init__()
@@ -65,81 +87,119 @@ class LiveScreen(Screen[None]):
         yield Static("No runs in this session yet: press r on the dashboard to run a workflow.", id="no-runs",
                      markup=False)
         initial = self.initial if self.initial in self.app.traces else (traces[-1].run_id if traces else None)
-        with TabbedContent(id="runs", initial=pane_id(initial) if initial is not None else ""):
-            for trace in traces:  # the run on show drawn at once; the others when chosen
-                yield TabPane(tab_label(trace), *([RunView(trace)] if trace.run_id == initial else []),
-                              id=pane_id(trace.run_id))
-        yield Footer(compact=True)
+        yield Tabs(*(Tab(tab_label(trace), id=tab_id(trace.run_id)) for trace in traces),
+                   active=tab_id(initial) if initial is not None else None, id="runs")
+        if initial is not None:
+            yield RunView(self.app.traces[initial])
+        yield KeyFooter(compact=True)
 
-    async def on_mount(self) -> None:
-        self.query_one("#no-runs").display = not self.app.traces
+    def on_mount(self) -> None:
+        self._styled_for = self.app._css_update_count
+
+    async def on_screen_resume(self, event: events.ScreenResume) -> None:
+        """Shown (again): the tabs brought up to date with the runs the app keeps, the asked-for run (or the newest)
+        drawn, and the runs followed again until the screen is covered."""
+        # As the history screen: unless the theme or the CSS changed while it was hidden, Textual's restyle of every
+        # widget on showing it again only repeats work.
+        if self._styled_for == self.app._css_update_count:
+            event.refresh_styles = False
+        self._styled_for = self.app._css_update_count
+        self.app.run_signal.unsubscribe(self)
         self.app.run_signal.subscribe(self, self.run_changed)
-        await self._draw_active()
+        await self._catch_up()
 
-    @on(TabbedContent.TabActivated, "#runs")
+    def on_screen_suspend(self) -> None:
+        """Covered or closed: nothing drawn for runs while nobody sees them (the next showing catches up)."""
+        self.app.run_signal.unsubscribe(self)
+
+    async def _catch_up(self) -> None:
+        traces = self.app.traces
+        self.query_one("#no-runs").display = not traces
+        await self._drop_forgotten()
+        shown = {tab.id: tab for tab in self.tabs.query(Tab)}
+        for run_id, trace in traces.items():
+            tab = shown.get(tab_id(run_id))
+            if tab is None:
+                await self.tabs.add_tab(Tab(tab_label(trace), id=tab_id(run_id)))
+            elif tab.label.plain != tab_label(trace).plain:
+                tab.label = tab_label(trace)
+        wanted = self.initial if self.initial in traces else (next(reversed(traces)) if traces else None)
+        self.initial = None
+        if wanted is not None:
+            self.tabs.active = tab_id(wanted)
+            await self._show_active()
+            for view in self.query(RunView):
+                view.request_sync()
+
+    @on(Tabs.TabActivated, "#runs")
     async def _tab_activated(self) -> None:
-        await self._draw_active()
+        await self._show_active()
 
-    async def _draw_active(self) -> None:
-        """Give the pane on show its run's view, drawn from the trace; the other panes let theirs go."""
-        active = self.tabs.active_pane
-        for view in list(self.query(RunView)):
-            if view.parent is not active and view.is_mounted:
-                await view.remove()
-        if active is None or not active.id or active.query(RunView):
+    async def _show_active(self) -> None:
+        """Draw the chosen tab's run in the view (the same view for every run)."""
+        run_id = self.current_run()
+        trace = self.app.traces.get(run_id) if run_id is not None else None
+        if trace is None:
             return
-        trace = self.app.traces.get(int(active.id.removeprefix("run-")))
-        if trace is not None:
-            await active.mount(RunView(trace))
+        views = self.query(RunView)
+        if views:
+            views.first().show_trace(trace)
+        else:
+            await self.mount(RunView(trace), after=self.tabs)
 
     @property
-    def tabs(self) -> TabbedContent:
-        return self.query_one("#runs", TabbedContent)
+    def tabs(self) -> Tabs:
+        return self.query_one("#runs", Tabs)
+
+    def _tab(self, run_id: int) -> Tab | None:
+        tabs = self.tabs.query(f"#tabs-list > #{tab_id(run_id)}")
+        return tabs.first(Tab) if tabs else None
 
     def current_run(self) -> int | None:
         active = self.tabs.active
-        return int(active.removeprefix("run-")) if active.startswith("run-") else None
+        return int(active.removeprefix("run-")) if active and active.startswith("run-") else None
 
     async def run_changed(self, run_id: int) -> None:
         """Draw what a run gained; a run new to this screen gets a tab (and is shown if asked)."""
         trace = self.app.traces.get(run_id)
         tabs = self.tabs
-        panes = tabs.query(f"#{pane_id(run_id)}")
-        if trace is None:  # forgotten by the app: its tab and view go with it
+        if trace is None:  # forgotten by the app: its tab goes with it
             await self._drop_forgotten()
             return
-        if not panes:
+        tab = self._tab(run_id)
+        if tab is None:
             self.query_one("#no-runs").display = False
-            await tabs.add_pane(TabPane(tab_label(trace), id=pane_id(run_id)))
-            await self._drop_forgotten()  # any left over while they were still mounting
-            if trace.status == "running" or not tabs.active:
-                tabs.active = pane_id(run_id)
-            await self._draw_active()
+            await tabs.add_tab(Tab(tab_label(trace), id=tab_id(run_id)))
+            await self._drop_forgotten()
+            if trace.status == "running" or tabs.active == tab_id(run_id):
+                tabs.active = tab_id(run_id)
+                await self._show_active()
             return
-        tab = tabs.get_tab(pane_id(run_id))
         label = tab_label(trace)
         if tab.label.plain != label.plain:  # a new label means a new layout: only when the status changes
             tab.label = label
-        for view in panes.first().query(RunView):
-            if view.is_mounted:
+        for view in self.query(RunView):
+            if view.trace is trace:
                 view.request_sync()
 
     async def _drop_forgotten(self) -> None:
-        """Remove the tabs of runs the app no longer keeps (once their views have finished mounting)."""
-        for pane in list(self.tabs.query(TabPane)):
-            run_id = int(pane.id.removeprefix("run-")) if pane.id and pane.id.startswith("run-") else None
-            if run_id is None or run_id in self.app.traces:
+        """Remove the tabs of runs the app no longer keeps."""
+        dropped = False
+        for tab in list(self.tabs.query(Tab)):
+            run_id = int(tab.id.removeprefix("run-")) if tab.id and tab.id.startswith("run-") else None
+            if run_id is None or run_id in self.app.traces or not tab.is_mounted:
                 continue
-            if pane.is_mounted and all(view.is_mounted for view in pane.query(RunView)):
-                await self.tabs.remove_pane(pane.id)
-                release_removed_widgets(self)  # or Textual's caches keep the removed tab and view alive
+            await self.tabs.remove_tab(tab)
+            dropped = True
+        if dropped:
+            release_removed_widgets(self)  # or Textual's caches keep the removed tabs alive
 
     def show_run(self, run_id: int) -> None:
-        if self.tabs.query(f"#{pane_id(run_id)}"):
-            self.tabs.active = pane_id(run_id)
+        if self._tab(run_id) is not None:
+            self.tabs.active = tab_id(run_id)
 
     def _step(self, delta: int) -> None:
-        ids = [pane.id for pane in self.tabs.query(TabPane) if pane.id]
+        ids = [tab.id for tab in self.tabs.query(Tab) if tab.id]
         if not ids:
             return
         index = ids.index(self.tabs.active) if self.tabs.active in ids else 0

@@ -16,12 +16,13 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 
 from gymconsole.engine.gate import ApprovalError
 from gymconsole.tools.base import ActionPlan
 from gymconsole.tui.format import RISK_STYLE, cell, compact, one_line, styled, when
 from gymconsole.tui.screens.dashboard import NAV_BINDINGS
+from gymconsole.tui.widgets.key_footer import KeyFooter
 from gymconsole.tui.widgets.plan_view import PlanItems, PlanView, as_plan
 from gymconsole.tui.screens import SCREENS_CSS
 
@@ -81,7 +82,7 @@ class PendingScreen(Screen[None]):
                 yield Static(Text("Nothing selected."), id="pending-plan")
         yield Input(placeholder="Why deny? Type it, enter denies, escape goes back", id="pending-reason",
                     compact=True)
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#pending-table", DataTable)

@@ -69,8 +69,7 @@ class DataFreshness(Static):
     app: GymConsoleApp
 
     def on_mount(self) -> None:
-        self.app.state_signal.subscribe(self, lambda _state: self.reload())
-        self.reload()
+        self.reload()  # and again on each new snapshot the dashboard shows (DashboardScreen._state_changed)
 
     def reload(self) -> None:
         services = self.app.services

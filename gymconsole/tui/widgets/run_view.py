@@ -46,6 +46,10 @@ CALL_COLUMNS = ("#", "action", "result", "decision", "risk", "time", "arguments"
 COLUMN_WIDTHS = {"result": 30}
 
 
+def no_call_selected() -> Text:
+    return Text("Select a tool call to see its arguments and result.", style="italic")
+
+
 class RunStatus(Static):
     """The strip above a run: status, iteration, tokens, cost, rate-limit waits."""
 
@@ -170,8 +174,7 @@ class RunView(Vertical):
                 yield table
                 with VerticalScroll(classes="tool-detail-scroll") as scroll:
                     scroll.border_title = "call detail"
-                    yield Static(Text("Select a tool call to see its arguments and result.",
-                                      style="italic"), classes="tool-detail")
+                    yield Static(no_call_selected(), classes="tool-detail")
 
     def on_mount(self) -> None:
         tables = self.query(DataTable)
@@ -180,6 +183,19 @@ class RunView(Vertical):
         table = tables.first()
         for name in CALL_COLUMNS:
             table.add_column(name, key=name, width=COLUMN_WIDTHS.get(name))
+        self.sync()
+
+    def show_trace(self, trace: RunTrace) -> None:
+        """Show another run in this view: its narration, calls and status drawn from the start of its trace."""
+        if trace is self.trace:
+            return
+        self.trace = trace
+        self._text_drawn = 0
+        self._call_versions = {}
+        self._drawn_version = -1
+        self.query_one(NarrationLog).clear_text()
+        self.query_one(DataTable).clear()
+        self.query_one(".tool-detail", Static).update(no_call_selected())
         self.sync()
 
     def request_sync(self) -> None:

@@ -30,13 +30,13 @@ class ThinkingView(Collapsible):
     def __init__(self) -> None:
         self._body = Static(classes="thinking-text", markup=False)
         super().__init__(self._body, title="thinking", collapsed=True, classes="thinking")
-        self._shown = -1
+        self._shown: tuple[int, int] | None = None
 
     def show(self, trace: RunTrace) -> None:
         size = sum(len(part) for part in trace.thinking) + trace.thinking_redacted
-        if size == self._shown:
+        if (trace.run_id, size) == self._shown:  # the same run's view may show another run next
             return
-        self._shown = size
+        self._shown = (trace.run_id, size)
         self.set_class(bool(size), "has-thinking")
         text = "".join(trace.thinking)
         words = len(text.split())
