@@ -14,11 +14,11 @@ import pytest
 from fakeapi import Reply, Status, Text, ToolUse, Usage
 from helpers_tui import finished, no_cursor_blink, open_console, select_workflow, tui_config, wait_until
 from textual.widgets import DataTable
-from textual.widgets._footer import FooterKey
 
 from gymconsole.engine.history import HistoryStore
 from gymconsole.tui.screens.history import HistoryScreen
 from gymconsole.tui.screens.live import LiveScreen
+from gymconsole.tui.widgets.key_footer import KeyFooter
 from gymconsole.tui.widgets.run_view import NarrationLog, RunStatus, RunView
 
 __all__ = ["no_cursor_blink"]
@@ -97,8 +97,10 @@ async def test_the_mouse_selects_rows_and_presses_footer_keys(config, demo_path,
         table = app.screen.query_one("#workflows", DataTable)
         await pilot.click(table, offset=(4, 4))  # the third workflow's row
         assert app.screen.selected == list(config.workflows)[2]
-        history_key = next(key for key in app.screen.query(FooterKey) if key.key == "h")
-        await pilot.click(history_key)
+        footer = app.screen.query_one(KeyFooter)
+        column = footer.column_of("h")
+        assert column is not None and footer.key_at(column + 2) == footer.key_at(column)  # "h History"
+        await pilot.click(footer, offset=(column + 2, 0))
         assert isinstance(app.screen, HistoryScreen)
 
 

@@ -8,11 +8,11 @@ import pytest
 from helpers_tui import no_cursor_blink, open_console, seed_history, tui_config, wait_until
 from textual.color import Color
 from textual.widgets import DataTable, Input, Select
-from textual.widgets._footer import FooterKey
 
 from gymconsole.tui.screens import history as history_screen
 from gymconsole.tui.screens.history import COLUMNS, HistoryScreen
 from gymconsole.tui.screens.replay import ReplayScreen
+from gymconsole.tui.widgets.key_footer import KeyFooter
 from gymconsole.tui.widgets.run_view import NarrationLog, RunView
 
 __all__ = ["no_cursor_blink"]
@@ -131,13 +131,14 @@ async def test_built_while_idle_and_shown_again_without_rebuilding(config, demo_
         await wait_until(pilot, lambda: app.is_screen_installed("history") and shown_ids(app.get_screen("history"))
                          == ids[::-1], what="the history screen prepared while the dashboard shows")
         screen = await open_history(pilot)
-        keys = list(screen.query(FooterKey))
+        footer = screen.query_one(KeyFooter)
+        keys = footer.keys
         assert [key.description for key in keys if key.description][:3] == ["Back", "Next", "Prev"]
         await pilot.press("escape")
         await pilot.press("h")
         await wait_until(pilot, lambda: app.screen is screen and "page 1" in str(
             screen.query_one("#history-status").render()), what="the screen again")
-        assert list(screen.query(FooterKey)) == keys, "the same keys: the footer was not rebuilt"
+        assert screen.query_one(KeyFooter) is footer and footer.keys is keys, "the same keys: the footer was not rebuilt"
         dark_background = screen.styles.background
         await pilot.press("escape")
         app.theme = "textual-light"

@@ -18,6 +18,7 @@ from gymconsole.tui.screens.dashboard import DashboardScreen
 from gymconsole.tui.screens.history import HistoryScreen
 from gymconsole.tui.screens.live import LiveScreen, tab_id
 from gymconsole.tui.screens.pending import PendingScreen
+from gymconsole.tui.widgets.key_footer import KeyFooter
 from gymconsole.tui.widgets.run_view import NarrationLog, RunStatus, RunView
 from gymconsole.tui.widgets.spend_panel import SpendPanel
 
@@ -71,7 +72,8 @@ async def test_the_live_and_pending_screens_build_their_footer_keys_once_per_ope
         for key, kind in (("l", LiveScreen), ("a", PendingScreen)):
             built.clear()
             await pilot.press(key)
-            await wait_until(pilot, lambda: isinstance(app.screen, kind) and bool(app.screen.query(FooterKey)),
+            await wait_until(pilot, lambda: isinstance(app.screen, kind) and bool(  # KeyFooter: keys, no widgets
+                app.screen.query(FooterKey) or app.screen.query(KeyFooter).first().keys),
                              what=f"the {kind.__name__} and its keys")
             await app.workers.wait_for_complete()
             await pilot.pause()

@@ -38,6 +38,7 @@ from gymconsole.tui.bridge import EngineEvent, EventBridge, TextChunk
 from gymconsole.tui import gc_pauses
 from gymconsole.tui.commands import ConsoleCommands
 from gymconsole.tui.format import one_line
+from gymconsole.tui.screens import load_screens_css
 from gymconsole.tui.screens.dashboard import DashboardScreen
 from gymconsole.tui.state import ConsoleState, load_state
 
@@ -158,6 +159,7 @@ class GymConsoleApp(App[int]):
 
     async def _open(self) -> None:
         await asyncio.to_thread(_load_the_rest)
+        load_screens_css(self)  # before the history screen is built while idle, so it is styled once
         from gymconsole.db import DatabaseError
         from gymconsole.engine.services import open_services
 

@@ -17,7 +17,6 @@ updated in place, says how many are waiting.
 from __future__ import annotations
 
 import asyncio
-import getpass
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +44,8 @@ class ApprovalsChanged(Message):
 def current_actor() -> str:
     """Who is deciding: the logged-in user's name."""
     try:
+        import getpass  # only when an approval names who decided
+
         return getpass.getuser() or "manager"
     except (KeyError, OSError):
         return "manager"

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from rich.style import Style
 from rich.text import Text
@@ -166,7 +165,7 @@ def local_time(value: str | datetime | None, zone: str, *, with_date: bool = Tru
     moment = parse_time(value)
     if moment is None:
         return ""
-    local = moment.astimezone(ZoneInfo(zone))
+    local = moment.astimezone(_zone(zone))
     return local.strftime("%a %m-%d %H:%M" if with_date else "%H:%M:%S")
 
 
@@ -197,12 +196,19 @@ def shown_path(path: Path | str | None) -> str:
         return str(candidate)
 
 
+def _zone(name: str) -> tzinfo:
+    """The timezone called ``name`` (zoneinfo, loaded on the first time shown: none is before the first frame)."""
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)
+
+
 def when(value: str | datetime | None, zone: str, now: datetime) -> str:
     """A moment near ``now`` in few characters: ``10:15`` today, ``Tue 06:00`` this week, ``12-01 09:00``."""
     moment = parse_time(value)
     if moment is None:
         return ""
-    tz = ZoneInfo(zone)
+    tz = _zone(zone)
     local, today = moment.astimezone(tz), now.astimezone(tz).date()
     if local.date() == today:
         return local.strftime("%H:%M")

@@ -24,6 +24,7 @@ from gymconsole.tools.registry import Decision
 from gymconsole.tui.format import RISK_STYLE, duration, parse_time, theme_style
 from gymconsole.tui.screens.dashboard import MODAL_NAV_BINDINGS
 from gymconsole.tui.widgets.plan_view import PlanItems, PlanView, as_plan
+from gymconsole.tui.screens import SCREENS_CSS
 
 if TYPE_CHECKING:
     from gymconsole.engine.gate import ApprovalRequest
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 
 class ApprovalModal(ModalScreen[Decision | None]):
     """Asks the manager about one action plan."""
+
+    CSS_PATH = SCREENS_CSS
 
     BINDINGS = [
         Binding("y", "approve", "Approve ticked"),

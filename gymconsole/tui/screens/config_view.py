@@ -26,6 +26,7 @@ from gymconsole.present.sanitize import visible
 from gymconsole.config_docs import field_doc
 from gymconsole.tui.format import cell, one_line, shown_path, theme_style
 from gymconsole.tui.screens.dashboard import NAV_BINDINGS
+from gymconsole.tui.screens import SCREENS_CSS
 
 if TYPE_CHECKING:
     from gymconsole.tui.app import GymConsoleApp
@@ -71,6 +72,8 @@ MESSAGES_SHOWN = {
 
 class ConfigScreen(Screen[None]):
     """The configuration the console runs with."""
+
+    CSS_PATH = SCREENS_CSS
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),

@@ -26,6 +26,7 @@ from gymconsole.tui.format import cell, local_time, money, one_line, run_status,
 from gymconsole.tui.screens.dashboard import NAV_BINDINGS
 from gymconsole.tui.widgets.key_footer import KeyFooter
 from gymconsole.tui.widgets.page_table import PageTable
+from gymconsole.tui.screens import SCREENS_CSS
 
 if TYPE_CHECKING:
     from gymconsole.tui.app import GymConsoleApp
@@ -57,6 +58,8 @@ class RunFilter:
 
 class HistoryScreen(Screen[None]):
     """Every run, newest first."""
+
+    CSS_PATH = SCREENS_CSS
 
     BINDINGS = [
         Binding("escape", "back", "Back"),

@@ -29,6 +29,7 @@ from gymconsole.tui.screens.dashboard import NAV_BINDINGS, on_show
 from gymconsole.tui.trace import RunTrace
 from gymconsole.tui.widgets.key_footer import KeyFooter
 from gymconsole.tui.widgets.run_view import RunView
+from gymconsole.tui.screens import SCREENS_CSS
 
 if TYPE_CHECKING:
     from gymconsole.tui.app import GymConsoleApp
@@ -62,6 +63,8 @@ def tab_label(trace: RunTrace) -> Content:
 
 class LiveScreen(Screen[None]):
     """The recent runs of this session, the newest first selected."""
+
+    CSS_PATH = SCREENS_CSS
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),

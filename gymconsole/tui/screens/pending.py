@@ -24,6 +24,7 @@ from gymconsole.tui.format import RISK_STYLE, cell, compact, one_line, styled, w
 from gymconsole.tui.screens.dashboard import NAV_BINDINGS
 from gymconsole.tui.widgets.key_footer import KeyFooter
 from gymconsole.tui.widgets.plan_view import PlanItems, PlanView, as_plan
+from gymconsole.tui.screens import SCREENS_CSS
 
 if TYPE_CHECKING:
     from gymconsole.tui.app import GymConsoleApp
@@ -39,6 +40,8 @@ STATUS_NOTE = {
 
 class PendingScreen(Screen[None]):
     """Decide the requests nobody answered in time."""
+
+    CSS_PATH = SCREENS_CSS
 
     BINDINGS = [
         Binding("escape", "back", "Back"),

@@ -21,6 +21,7 @@ from gymconsole.tui.format import STATUS_STYLE, local_time, money, theme_style
 from gymconsole.tui.screens.dashboard import NAV_BINDINGS
 from gymconsole.tui.trace import RunTrace
 from gymconsole.tui.widgets.run_view import RunView
+from gymconsole.tui.screens import SCREENS_CSS
 
 if TYPE_CHECKING:
     from gymconsole.tui.app import GymConsoleApp
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 
 class ReplayScreen(Screen[None]):
     """A past run: its record on top, its trace below."""
+
+    CSS_PATH = SCREENS_CSS
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),

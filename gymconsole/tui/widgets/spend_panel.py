@@ -10,7 +10,8 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Sparkline, Static
+from textual.widget import Widget
+from textual.widgets import Static
 
 from gymconsole.tui.format import theme_style
 
@@ -71,10 +72,15 @@ class SpendPanel(Vertical):
     """The latest report (the dashboard's detail pane reads the selected workflow's costs from it)."""
 
     def compose(self) -> ComposeResult:
-        with Horizontal():
-            yield Static(classes="spend-line")
-            yield Sparkline([], summary_function=max)
-        yield Static(classes="workflow-costs")
+        """Nothing until the first report (after the console's first frame): two blank lines, as its parts would
+        draw them empty, without styling and drawing four widgets (and loading Sparkline) before the first frame."""
+        return iter(())
+
+    def _parts(self) -> list[Widget]:
+        from textual.widgets import Sparkline
+
+        return [Horizontal(Static(classes="spend-line"), Sparkline([], summary_function=max)),
+                Static(classes="workflow-costs")]
 
     def on_mount(self) -> None:
         self.reload()  # and again on each new snapshot the dashboard shows (DashboardScreen._state_changed)
@@ -92,7 +98,11 @@ class SpendPanel(Vertical):
         self.run_worker(load(), name="spend", group="spend", exclusive=True, exit_on_error=False)
 
     @on(Loaded)
-    def _loaded(self, message: Loaded) -> None:
+    async def _loaded(self, message: Loaded) -> None:
+        from textual.widgets import Sparkline  # loaded with the first report
+
+        if not self.children:
+            await self.mount_all(self._parts())
         report = self.report = message.report
         self.query_one(".spend-line", Static).update(spend_text(self.app, report))
         self.query_one(Sparkline).data = report.daily
