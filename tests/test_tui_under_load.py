@@ -82,15 +82,25 @@ async def test_the_live_and_pending_screens_build_their_footer_keys_once_per_ope
             await pilot.press("escape")
 
 
+async def two_runs_on_the_live_screen(pilot: Any) -> tuple[LiveScreen, int, int]:
+    """invoice_review then referral_check, run from the dashboard, on the live screen the first one opened."""
+    app = pilot.app
+    app.action_run_workflow("invoice_review")
+    first = await finished(pilot, "invoice_review")
+    await wait_until(pilot, lambda: isinstance(app.screen, LiveScreen), what="the live view")
+    live = app.screen
+    app.action_run_workflow("referral_check")
+    second = await finished(pilot, "referral_check")
+    await wait_until(pilot, lambda: live.current_run() == second, what="the second run shown")
+    return live, first, second
+
+
 async def test_one_view_draws_each_run_the_live_screen_shows(config, demo_path, clock) -> None:
     """A new run, or another tab chosen, is drawn in the view already there (a view per run was most of what a busy
     console built and threw away); each run is drawn whole from its own trace, nothing left of the one before."""
     async with open_console(tui_config(config), demo_path, clock) as pilot:
         app = pilot.app
-        app.action_run_workflow("invoice_review")
-        first = await finished(pilot, "invoice_review")
-        await wait_until(pilot, lambda: isinstance(app.screen, LiveScreen), what="the live view")
-        live = app.screen
+        live, first, second = await two_runs_on_the_live_screen(pilot)
         view = live.query_one(RunView)
 
         def drawn(run_id: int) -> bool:
@@ -100,10 +110,7 @@ async def test_one_view_draws_each_run_the_live_screen_shows(config, demo_path, 
                     and [str(key.value) for key in table.rows] == list(trace.calls)
                     and f"#{run_id}" in str(view.query_one(RunStatus).render()))
 
-        await wait_until(pilot, lambda: drawn(first), what="the first run drawn")
-        app.action_run_workflow("referral_check")
-        second = await finished(pilot, "referral_check")
-        await wait_until(pilot, lambda: live.current_run() == second and drawn(second), what="the second run drawn")
+        await wait_until(pilot, lambda: drawn(second), what="the second run drawn")
         assert live.query(RunView).nodes == [view]
         narration = "\n".join(view.query_one(NarrationLog).lines)
         assert "referral" in narration.lower() and "invoice" not in narration.lower()
@@ -119,13 +126,7 @@ async def test_the_live_screen_keeps_the_managers_place_and_follows_runs_under_a
 
     async with open_console(tui_config(config), demo_path, clock) as pilot:
         app = pilot.app
-        app.action_run_workflow("invoice_review")
-        first = await finished(pilot, "invoice_review")
-        await wait_until(pilot, lambda: isinstance(app.screen, LiveScreen), what="the live view")
-        live = app.screen
-        app.action_run_workflow("referral_check")
-        second = await finished(pilot, "referral_check")
-        await wait_until(pilot, lambda: live.current_run() == second, what="the second run shown")
+        live, first, _ = await two_runs_on_the_live_screen(pilot)
         await pilot.press("left_square_bracket")
         await wait_until(pilot, lambda: live.current_run() == first, what="the first run chosen")
         await pilot.press("ctrl+p")
