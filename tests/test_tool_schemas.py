@@ -69,7 +69,7 @@ def test_what_is_shown_to_the_model_is_what_it_was() -> None:
     ("get_green_members", {"limit": True}, "limit: true/false is not a number or an ID"),
     ("get_past_due_members", {"filters": {"min_amount": False}}, "filters.min_amount: true/false is not a number"),
     ("get_past_due_members", {"filters": {"min_amount": float("nan")}}, "filters.min_amount: Input should be a finite"),
-    ("get_past_due_members", {"filters": {"min_amount": 2**64}}, "filters.min_amount: numbers must fit in 64 bits"),
+    ("get_past_due_members", {"filters": {"min_amount": 1e17}}, "filters.min_amount: Input should be less than or equal to 10000000"),
     ("restore_door_access", {"member_ids": [1, 2**63]}, "member_ids.1: numbers must fit in 64 bits"),
     ("flag_invoice", {"invoices": [{"invoice_id": 1, "reason": "other", "urgent": 1}]},
      "invoices.0.urgent: unknown argument"),

@@ -23,10 +23,11 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
+from gymconsole.tools.schemas import MAX_DOLLARS, SAMPLE_SIZE
+
 ARGS = ConfigDict(extra="forbid", strict=True)
 """Every arguments object: unknown arguments refused, numbers only from JSON numbers."""
 
-SAMPLE_SIZE = 5
 
 ProspectStage = Literal["new", "contacted", "toured", "trial"]
 MembershipType = Literal["monthly", "annual", "pay_per_visit", "family"]
@@ -76,7 +77,7 @@ class PpvArgs(TypedDict):
 @with_config(ARGS)
 class PastDueFilters(TypedDict):
     min_days: Annotated[int | None, Field(None, ge=0, le=3650, description="Only members at least this many days past due.")]
-    min_amount: Annotated[float | None, Field(None, ge=0, description="Only balances of at least this many dollars.")]
+    min_amount: Annotated[float | None, Field(None, ge=0, le=MAX_DOLLARS, description="Only balances of at least this many dollars.")]
 
 
 @with_config(ARGS)
@@ -87,7 +88,7 @@ class PastDueArgs(TypedDict):
 
 @with_config(ARGS)
 class TrainingFilters(TypedDict):
-    min_amount: Annotated[float | None, Field(None, ge=0, description="Only amounts past due of at least this many dollars.")]
+    min_amount: Annotated[float | None, Field(None, ge=0, le=MAX_DOLLARS, description="Only amounts past due of at least this many dollars.")]
     trainer: Annotated[str | None, Field(None, max_length=60, description="Only clients of this trainer.")]
 
 
@@ -111,7 +112,7 @@ class ReferralArgs(TypedDict):
 @with_config(ARGS)
 class InvoiceFilters(TypedDict):
     status: Annotated[Literal["open", "paid", "void"] | None, Field(None, description="Only invoices with this status.")]
-    min_amount: Annotated[float | None, Field(None, ge=0, description="Only invoices of at least this many dollars.")]
+    min_amount: Annotated[float | None, Field(None, ge=0, le=MAX_DOLLARS, description="Only invoices of at least this many dollars.")]
 
 
 @with_config(ARGS)

@@ -26,9 +26,9 @@ from typing import Any
 from gymconsole.db import DatabaseBusy, DatabaseFault, Transaction
 from gymconsole.tools.base import ActionPlan, PlanItem, ToolContext
 from gymconsole.tools.guards import stale_data_block
+from gymconsole.tools.schemas import SAMPLE_SIZE
 
 log = logging.getLogger(__name__)
-SAMPLE_SIZE = 5
 """How many items of each kind (done, skipped, failed) an act's result lists; the counts cover them all."""
 
 

@@ -22,9 +22,8 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from gymconsole.tools.schemas import SCHEMA_FILE, source_key
+from gymconsole.tools.schemas import INT64_MAX, INT64_MIN, SCHEMA_FILE, source_key
 
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def generate() -> dict[str, Any]:

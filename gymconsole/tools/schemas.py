@@ -28,6 +28,11 @@ SCHEMA_FILE = HERE / "schemas.json"
 SOURCES = (HERE / "args.py", HERE / "schemagen.py")
 """What the file is made from: a change to either makes the stored schemas stale."""
 INT64_MAX = 2**63 - 1
+INT64_MIN = -INT64_MAX - 1
+SAMPLE_SIZE = 5
+"""Sample rows a read tool shows by default, and items an act's result lists."""
+MAX_DOLLARS = 10_000_000
+"""The largest dollar amount a filter takes: larger ones are no balance (and 1e17 made SQLite overflow)."""
 MAX_PROBLEMS = 5
 log = logging.getLogger(__name__)
 
@@ -64,6 +69,9 @@ def _schemas() -> dict[str, Any]:
     try:
         current = source_key()
     except OSError:  # no sources beside the file (a frozen build): the file is all there is
+        if "args" not in stored:
+            raise RuntimeError(f"{SCHEMA_FILE} is missing or damaged and there is no args.py to make it from: "
+                               "reinstall gymconsole") from None
         return stored["args"]
     if stored.get("key") == current:
         return stored["args"]
