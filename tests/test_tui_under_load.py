@@ -144,17 +144,25 @@ async def test_the_live_screen_keeps_the_managers_place_and_follows_runs_under_a
         await wait_until(pilot, lambda: live._tab(third) is not None, what="the third run's tab, under the modal")
 
 
+async def a_run_then_the_history_over_it(pilot: Any) -> tuple[LiveScreen, int]:
+    """invoice_review run from the dashboard (its live screen opens), then the history screen on top: a run
+    starting now does not open the live screen by itself."""
+    app = pilot.app
+    app.action_run_workflow("invoice_review")
+    first = await finished(pilot, "invoice_review")
+    await wait_until(pilot, lambda: isinstance(app.screen, LiveScreen), what="the live view")
+    live = app.screen
+    await pilot.press("h")
+    await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen), what="the history screen")
+    return live, first
+
+
 async def test_the_live_screen_is_built_once_and_catches_up_when_shown_again(config, demo_path, clock) -> None:
     """Built on its first opening and kept: runs that came while it was hidden get their tabs (and the newest is
     drawn) when it is shown again, not while nobody sees it."""
     async with open_console(tui_config(config), demo_path, clock) as pilot:
         app = pilot.app
-        app.action_run_workflow("invoice_review")
-        first = await finished(pilot, "invoice_review")
-        await wait_until(pilot, lambda: isinstance(app.screen, LiveScreen), what="the live view")
-        live = app.screen
-        await pilot.press("h")  # the history on top: a run starting does not open the live screen by itself
-        await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen), what="the history screen")
+        live, first = await a_run_then_the_history_over_it(pilot)
         app.action_run_workflow("referral_check")
         second = await finished(pilot, "referral_check")
         await app.workers.wait_for_complete()
@@ -174,12 +182,7 @@ async def test_runs_that_come_and_go_while_the_live_screen_catches_up_are_no_tro
     start and forget runs (measured in the soak: the catch-up crashed the console, the runs changed under it)."""
     async with open_console(tui_config(config), demo_path, clock) as pilot:
         app = pilot.app
-        app.action_run_workflow("invoice_review")
-        first = await finished(pilot, "invoice_review")
-        await wait_until(pilot, lambda: isinstance(app.screen, LiveScreen), what="the live view")
-        live = app.screen
-        await pilot.press("h")
-        await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen), what="the history screen")
+        live, first = await a_run_then_the_history_over_it(pilot)
         app.action_run_workflow("referral_check")
         second = await finished(pilot, "referral_check")
         add_tab = Tabs.add_tab
