@@ -56,6 +56,8 @@ class PageTable(DataTable[Any]):
         self._clear_caches()
         self._data.clear()
         self.rows.clear()
+        self._row_locations = type(self._row_locations)({})
+        self.hover_coordinate = self.cursor_coordinate = Coordinate(0, 0)  # as clear() does: no row to highlight yet
         self._row_locations = type(self._row_locations)({key: index for index, key in enumerate(keys)})
         for key, (_, cells) in zip(keys, rows):
             self._data[key] = dict(zip_longest(column_keys, cells))
@@ -67,8 +69,6 @@ class PageTable(DataTable[Any]):
         self._update_count += 1
         self._update_dimensions(keys)
         self.scroll_x = self.scroll_y = self.scroll_target_x = self.scroll_target_y = 0
-        self.hover_coordinate = Coordinate(0, 0)
-        self.cursor_coordinate = Coordinate(0, 0)
         if keys and self.show_cursor and self.cursor_type != "none":
             self._highlight_cursor()
         self.refresh()
