@@ -43,9 +43,9 @@ async def test_fast_cells_are_drawn_exactly_as_datatable_draws_them(monkeypatch:
     drawn_fast: list[str] = []
     real = page_table._one_line
 
-    def counted(text: Text, *args: Any) -> list[Segment]:
-        drawn_fast.append(text.plain)
-        return real(text, *args)
+    def counted(plain: str, *args: Any) -> list[Segment]:
+        drawn_fast.append(plain)
+        return real(plain, *args)
 
     monkeypatch.setattr(page_table, "_one_line", counted)
     app = TableApp()
