@@ -68,7 +68,8 @@ class PageTable(DataTable[Any]):
         after a frame could have drawn them at the old widths.  Here the rows are measured at once, so the frame
         that shows them is the only one drawn.  The columns stay as they are.
         """
-        column_keys = [column.key for column in self.ordered_columns]
+        columns = self.ordered_columns
+        column_keys = [column.key for column in columns]
         keys = [RowKey(key) for key, _ in rows]
         if len(set(keys)) != len(keys) or any(len(cells) > len(column_keys) for _, cells in rows):
             raise ValueError("show_rows: duplicate row keys, or more cells than columns")
@@ -86,7 +87,16 @@ class PageTable(DataTable[Any]):
         self._new_rows.clear()
         self._require_update_dimensions = False
         self._update_count += 1
-        self._update_dimensions(keys)
+        widths, general = [column.content_width for column in columns], []
+        for key, (_, cells) in zip(keys, rows):
+            if all(value is None or isinstance(value, Text) for value in cells):
+                widths = [max(width, _text_width(value.plain)) if value is not None else width
+                          for width, value in zip_longest(widths, cells)]
+            else:
+                general.append(key)
+        for column, width in zip(columns, widths):
+            column.content_width = width
+        self._update_dimensions(general)  # the other rows, and the table's size
         self.scroll_x = self.scroll_y = self.scroll_target_x = self.scroll_target_y = 0
         if keys and self.show_cursor and self.cursor_type != "none":
             self._highlight_cursor()
@@ -111,7 +121,7 @@ class PageTable(DataTable[Any]):
             for column_key, value in cells.items():
                 column = self.columns.get(column_key)
                 if column is not None and value is not None:
-                    width = max((cell_len(line) for line in value.plain.splitlines()), default=0)
+                    width = _text_width(value.plain)
                     if width > column.content_width:
                         column.content_width = width
         super()._update_dimensions(general)  # and the table's size, from the widths
@@ -300,6 +310,11 @@ def _one_line(plain: str, overflow: Any, width: int, padding: int, blank: Style,
     if inner - length + padding:
         line.append(Segment(" " * (inner - length + padding), blank))
     return line
+
+
+def _text_width(plain: str) -> int:
+    """A Text's width as Rich measures it: its longest line, in cells."""
+    return cell_len(plain) if plain.isprintable() else max((cell_len(line) for line in plain.splitlines()), default=0)
 
 
 def _plain(value: Any) -> bool:
