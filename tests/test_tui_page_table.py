@@ -118,7 +118,7 @@ class SideBySide(App[None]):
             for width, name in ((6, "id"), (None, "status"), (12, "narrow")):
                 table.add_column(name, width=width, key=name)
             for number, value in enumerate(CELLS):
-                table.add_row(value, cell(number), value, key=str(number))
+                table.add_row(value, value, cell(number), key=str(number))
 
 
 def drawn(table: DataTable[Any]) -> list[list[tuple[str, Any]]]:
@@ -144,6 +144,13 @@ async def test_rows_are_drawn_exactly_as_datatable_draws_them() -> None:
             data.focus()
             await pilot.pause()
             assert focused == drawn(data), row
+        app.set_focus(None)
+        for scroll_x in (1, 7, 8, 9, 10, 12, 40):  # scrolled right: cropped at the left edge, wide characters cut there too
+            for table in (page, data):
+                table.scroll_to(x=scroll_x, animate=False, immediate=True)
+            await pilot.pause()
+            assert page.scroll_x == data.scroll_x == scroll_x
+            assert drawn(page) == drawn(data), scroll_x
 
 
 async def test_show_rows_leaves_what_clear_and_add_row_leave() -> None:
@@ -173,5 +180,7 @@ async def test_show_rows_leaves_what_clear_and_add_row_leave() -> None:
         app.set_focus(None)
         await pilot.pause()
         assert drawn(page) == drawn(data)
+        await pilot.click(PageTable, offset=(3, 1 + 2))  # under the header, the third row: its cells say which
+        assert page.cursor_coordinate.row == 2
         page.show_rows(rows[:2])  # a shorter last page
         assert page.row_count == 2 and page.get_row_index("new1") == 1
