@@ -10,6 +10,14 @@ makes them) needs none of that: the text cropped or padded to the column's
 cells, between the padding, styled the way Rich would style it.  Anything else
 (spans, several lines, a row taller than one line) is drawn by DataTable
 itself, so the fast path only ever draws what it can draw the same.
+
+Next page, profiled again (fifth session): DataTable still worked out, for every
+cell of every line, what a frame shares (its own style, the columns and their
+widths, the cursor's styles: reactives and style sums), and a page put in with
+``clear()`` and ``add_row`` woke the table once a row and was measured on idle,
+after a frame could draw it.  A row of plain cells is now drawn in one pass with
+those read once a frame (:meth:`PageTable.render_lines`), and
+:meth:`PageTable.show_rows` puts a page in at once, measured.
 """
 
 from __future__ import annotations
