@@ -86,7 +86,8 @@ async def test_pages_with_keyset_pagination(config, demo_path, clock, monkeypatc
         await refiltered(pilot, screen, [ids[2], ids[1]])
 
 
-async def test_a_slow_page_says_loading_but_not_at_once(config, demo_path, clock, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_slow_page_says_loading_but_not_at_once(config, demo_path, clock,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """The status line says "Loading…" only while a page is slow to come: said at once, Textual drew it (by then
     saying "page 2") a frame before the rows."""
     monkeypatch.setattr(history_screen, "PAGE_SIZE", 2)

@@ -145,7 +145,7 @@ async def test_rows_are_drawn_exactly_as_datatable_draws_them() -> None:
             await pilot.pause()
             assert focused == drawn(data), row
         app.set_focus(None)
-        for scroll_x in (1, 7, 8, 9, 10, 12, 40):  # scrolled right: cropped at the left edge, wide characters cut there too
+        for scroll_x in (1, 7, 8, 9, 10, 12, 40):  # cropped at the left edge, wide characters cut there too
             for table in (page, data):
                 table.scroll_to(x=scroll_x, animate=False, immediate=True)
             await pilot.pause()
@@ -162,7 +162,7 @@ async def test_show_rows_leaves_what_clear_and_add_row_leave() -> None:
             table.move_cursor(row=4)
         await pilot.pause()
         app.highlighted = []
-        rows = [(f"new{number}", (cell("x" * number), cell(f"row {number} " * 40), cell(number))) for number in range(7)]
+        rows = [(f"new{n}", (cell("x" * n), cell(f"row {n} " * 40), cell(n))) for n in range(7)]
         page.show_rows(rows)
         data.clear()
         for key, cells in rows:

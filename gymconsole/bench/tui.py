@@ -292,8 +292,8 @@ def history_keys(workdir: Path, size: tuple[int, int] = SIZE) -> dict[str, float
     """The history screen in a real console in a pseudo-terminal, 100,000 runs: seconds from typing ``h`` on the
     dashboard to the frame that shows its first page, and from typing ``]`` to the frame that shows the next page.
     A page is shown when the status line says so ("page 2 ·") and its first run is drawn: Textual may paint the
-    status line a frame before the table, and the manager waits for the rows.  The console is first left idle until it has
-    written nothing for a second: it prepares the history screen while idle, as it does in the office."""
+    status line a frame before the table, and the manager waits for the rows.  The console is first left idle until
+    it has written nothing for a second: it prepares the history screen while idle, as it does in the office."""
     import re
 
     from gymconsole.bench.measure import python

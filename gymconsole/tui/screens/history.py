@@ -219,7 +219,7 @@ class HistoryScreen(Screen[None]):
             cell(app.config.title_of(row.get("workflow") or "")),
             run_status(app, row), cell(one_line(run_summary(row), 90)),
             cell(trigger_words(row.get("trigger")) if row.get("trigger") else ""),
-            cell(mode_words(row.get("mode")) + (" · dry run" if row.get("dry_run") else "") if row.get("mode") else ""),
+            cell(mode_words(row["mode"]) + (" · dry run" if row.get("dry_run") else "") if row.get("mode") else ""),
             cell(row.get("iterations", 0)), cell(money(row.get("cost_usd"))),
         )) for row in rows])
 
