@@ -30,13 +30,14 @@ from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual.cache import LRUCache
 from textual.coordinate import Coordinate
 from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import Column, Row, RowKey
 
 SegmentLines = list[list[Segment]]
+STYLES_KEPT = 4096
+"""Cell styles kept between pages (a page of 50 rows of 9 cells has 450, times the cursor's and zebra's)."""
 
 
 class _Frame(NamedTuple):
@@ -62,8 +63,9 @@ class PageTable(DataTable[Any]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._row_styles: dict[tuple[Any, ...], Style] = {}
         """Zebra row styles by parity and pseudo-classes (DataTable works each out again for every row drawn)."""
-        self._meta_styles: LRUCache[tuple[int, int, bool], Style] = LRUCache(4096)
-        self._cell_style_cache: LRUCache[tuple[Any, ...], tuple[Style, Style]] = LRUCache(4096)
+        self._meta_styles: dict[tuple[int, int, bool], Style] = {}
+        self._cell_style_cache: dict[tuple[Any, ...], tuple[Style, Style]] = {}
+        """Styles that are the same on every page (plain dicts, emptied when full: looked up once a cell)."""
         self._frame: _Frame | None = None
         """What the lines of the frame being drawn share (see :meth:`render_lines`)."""
         super().__init__(*args, **kwargs)  # (which clears the caches already)
@@ -258,6 +260,8 @@ class PageTable(DataTable[Any]):
             pre_style = row_style + self._meta(row_index, column_index) + component_style
             blank = pre_style + post_style
             content = pre_style + self.app.console.get_style(text_style) + post_style if text_style else blank
+            if len(self._cell_style_cache) >= STYLES_KEPT:
+                self._cell_style_cache.clear()
             styles = self._cell_style_cache[key] = (blank, content)
         return styles
 
@@ -269,6 +273,8 @@ class PageTable(DataTable[Any]):
             meta: dict[str, Any] = {"row": row_index, "column": column_index}
             if out_of_bounds:
                 meta["out_of_bounds"] = True
+            if len(self._meta_styles) >= STYLES_KEPT:
+                self._meta_styles.clear()
             style = self._meta_styles[key] = Style.from_meta(meta)
         return style
 
