@@ -65,6 +65,8 @@ DECIDABLE = (PENDING, RELEASED)
 UNFINISHED = (APPROVED, PARTLY_APPROVED, CARRYING_OUT, FAILED)
 """Approved and not done: finished by approving again once nobody is carrying it out."""
 OPEN = (ASKING, *DECIDABLE, *UNFINISHED)
+WAITING = (*DECIDABLE, FAILED)
+"""Stored states that wait for a person whoever holds them (a failed carrying out is shown as interrupted)."""
 
 _HELD: set[tuple[str, int]] = set()
 """(database, approval id) this process is asking about or carrying out right now, whichever store holds it."""
@@ -241,8 +243,19 @@ class ApprovalStore:
         return out
 
     async def count_waiting(self) -> int:
-        """How many wait for a person to decide or finish (not those being asked or carried out now)."""
-        return sum(1 for a in await self.open_requests() if a.status != ASKING)
+        """How many wait for a person to decide or finish (not those being asked or carried out now).
+
+        The same count as :meth:`open_requests` less those being asked, counted where they are stored: the
+        dashboard asks at every run, and reading every waiting request, plans and all, only to count them
+        made each refresh cost more with every request left waiting (400 after a night), and the memory of
+        that read, made anew each time, is memory the process keeps (``gymconsole/tui/memory.py``).
+        """
+        marks = ", ".join("?" for _ in WAITING)
+        waiting = await self.db.fetch_value(f"SELECT COUNT(*) FROM approvals WHERE status IN ({marks})", WAITING)
+        # An approved request is waiting only when nobody carries it out: the few of these are looked at one by one.
+        approved = await self.db.fetch_all("SELECT id, status, pid, pid_started, run_id FROM approvals"
+                                           " WHERE status IN (?, ?, ?)", (APPROVED, PARTLY_APPROVED, CARRYING_OUT))
+        return int(waiting) + sum([await self._shown_status(row) == INTERRUPTED for row in approved])
 
     async def orphans(self) -> list[Approval]:
         """Requests in ``asking`` whose holder is gone (ended, a zombie, or its PID reused)."""
