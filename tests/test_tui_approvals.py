@@ -143,10 +143,10 @@ async def test_a_timed_out_request_waits_in_pending_and_is_approved_there(config
         # Both requests of the run wait: the suspensions and the restores.
         await wait_until(pilot, lambda: table.row_count == 2 and bool(screen.query(PlanItems)), what="the pending rows")
         suspend = next(row for row in screen.rows.values() if row["tool"] == "suspend_door_access")
-        planned = {item["id"] for item in suspend["plan"]["items"]}
         table.move_cursor(row=table.get_row_index(str(suspend["id"])))
         await wait_until(pilot, lambda: screen.query_one(PlanItems).plan.tool == "suspend_door_access",
                          what="its plan on screen")
+        planned = {item.target_id for item in screen.query_one(PlanItems).plan.items}  # what the manager saw
         await pilot.press("y")
         await wait_until(pilot, lambda: table.row_count == 1, what="the request to be decided")
     assert set(await _door_changes(demo_path, run_id)) == planned

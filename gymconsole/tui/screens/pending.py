@@ -7,6 +7,7 @@ to approve only some.  Denying asks for a reason.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -68,8 +69,12 @@ class PendingScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.rows: dict[int, dict[str, Any]] = {}
+        """The listed requests' rows, without their plans (``gate.pending_list``)."""
         self.plans: dict[int, ActionPlan] = {}
+        """The plans read so far, each when its request was shown: what is approved is what was read and shown."""
         self.busy = False
+        self.shown: int | None = None
+        """The request whose plan is on screen (approving another would approve what nobody saw)."""
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -100,7 +105,7 @@ class PendingScreen(Screen[None]):
         gate = services.gate
 
         async def fetch() -> None:
-            self.post_message(self.Loaded(list(await gate.pending())))
+            self.post_message(self.Loaded(list(await gate.pending_list())))
 
         self.app.run_worker(fetch(), group="pending", exclusive=True, exit_on_error=False, name="pending approvals")
 
@@ -112,13 +117,9 @@ class PendingScreen(Screen[None]):
         self.plans = {}
         zone = self.app.config.scheduler.timezone
         for approval_id, row in self.rows.items():
-            try:
-                self.plans[approval_id] = as_plan(row["plan"])
-            except (KeyError, TypeError, ValueError) as exc:
-                self.notify(f"Approval #{approval_id}: unreadable plan ({exc})", severity="error", markup=False)
             table.add_row(cell(approval_id), cell(when(row.get("requested_at"), zone, self.app.clock.now())), cell(row.get("workflow")),
                           styled(self.app, row.get("risk", ""), RISK_STYLE), cell(row.get("status", "")),
-                          cell(one_line(row.get("title") or compact(row.get("plan")), 70)), key=str(approval_id))
+                          cell(one_line(row.get("title") or compact(_json(row.get("plan"))), 70)), key=str(approval_id))
         await self._show(self.selected)
 
     @property
@@ -135,9 +136,13 @@ class PendingScreen(Screen[None]):
 
     async def _show(self, approval_id: int | None) -> None:
         detail = self.query_one("#pending-detail")
+        self.shown = None
         await detail.query(PlanView).remove()
         placeholder = self.query_one("#pending-plan", Static)
-        if approval_id is None or approval_id not in self.plans:
+        plan = await self._plan(approval_id)
+        if approval_id != self.selected:  # another row was chosen while this plan was read: that one shows
+            return
+        if approval_id is None or plan is None:
             placeholder.update(Text("No approvals are pending." if not self.rows else "Nothing selected."))
             placeholder.display = True
             return
@@ -147,7 +152,24 @@ class PendingScreen(Screen[None]):
         if status in STATUS_NOTE:
             placeholder.update(Text(STATUS_NOTE.get(status, status)))
             placeholder.display = True
-        await detail.mount(PlanView(self.plans[approval_id], workflow=row.get("workflow", ""), run_id=row.get("run_id")))
+        await detail.mount(PlanView(plan, workflow=row.get("workflow", ""), run_id=row.get("run_id")))
+        self.shown = approval_id
+
+    async def _plan(self, approval_id: int | None) -> ActionPlan | None:
+        """The stored plan of a listed request, read once (None: not listed, gone meanwhile, or unreadable)."""
+        services = self.app.services
+        if approval_id is None or approval_id not in self.rows or services is None:
+            return None
+        if approval_id not in self.plans:
+            approval = await services.gate.store.get(approval_id)
+            if approval is None:
+                return None
+            try:
+                self.plans[approval_id] = as_plan(approval.plan)
+            except (KeyError, TypeError, ValueError) as exc:
+                self.notify(f"Approval #{approval_id}: unreadable plan ({exc})", severity="error", markup=False)
+                return None
+        return self.plans[approval_id]
 
     def _chosen(self, approval_id: int) -> frozenset[str] | None:
         lists = self.query(PlanItems)
@@ -158,7 +180,7 @@ class PendingScreen(Screen[None]):
 
     def action_approve(self) -> None:
         approval_id = self.selected
-        if approval_id is None or self.busy:
+        if approval_id is None or self.busy or approval_id != self.shown:
             return
         keys = self._chosen(approval_id)
         if keys is not None and not keys:
@@ -226,3 +248,11 @@ class PendingScreen(Screen[None]):
             self.query_one("#pending-table").focus()
         else:
             self.app.pop_screen()
+
+
+def _json(text: str | None) -> Any:
+    """A plan's JSON text as its value, for the one-line description of a request stored without a title."""
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return text
