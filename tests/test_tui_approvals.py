@@ -136,6 +136,8 @@ async def test_a_timed_out_request_waits_in_pending_and_is_approved_there(config
         await wait_until(pilot, lambda: not isinstance(app.screen, ApprovalModal), what="the modal to close")
         assert await _door_changes(demo_path, run_id) == {}
         await pilot.press("escape")  # back from the live view
+        statements: list[str] = []
+        await app.services.db.set_trace_callback(statements.append)
         await pilot.press("a")
         screen = app.screen
         assert isinstance(screen, PendingScreen)
@@ -146,7 +148,15 @@ async def test_a_timed_out_request_waits_in_pending_and_is_approved_there(config
         table.move_cursor(row=table.get_row_index(str(suspend["id"])))
         await wait_until(pilot, lambda: screen.query_one(PlanItems).plan.tool == "suspend_door_access",
                          what="its plan on screen")
+        await app.services.db.set_trace_callback(None)
         planned = {item.target_id for item in screen.query_one(PlanItems).plan.items}  # what the manager saw
+        # The list read no plan; each plan was read once, when its request was shown (a list of hundreds costs
+        # its rows, not hundreds of plans).
+        plans = [sql for sql in statements if sql.startswith("SELECT * FROM approvals WHERE")
+                 and "status = 'asking'" not in sql]  # (those being asked: checking that their asker lives)
+        one_each = {f"SELECT * FROM approvals WHERE id = {approval_id}" for approval_id in screen.rows}
+        assert set(plans) <= one_each and len(plans) == len(set(plans))
+        assert f"SELECT * FROM approvals WHERE id = {suspend['id']}" in plans
         await pilot.press("y")
         await wait_until(pilot, lambda: table.row_count == 1, what="the request to be decided")
     assert set(await _door_changes(demo_path, run_id)) == planned
