@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -83,6 +84,33 @@ async def test_pages_with_keyset_pagination(config, demo_path, clock, monkeypatc
         await refiltered(pilot, screen, [ids[0]])
         await pilot.press("left_square_bracket")
         await refiltered(pilot, screen, [ids[2], ids[1]])
+
+
+async def test_a_slow_page_says_loading_but_not_at_once(config, demo_path, clock,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The status line says "Loading…" only while a page is slow to come: said at once, Textual drew it (by then
+    saying "page 2") a frame before the rows."""
+    monkeypatch.setattr(history_screen, "PAGE_SIZE", 2)
+    monkeypatch.setattr(history_screen, "LOADING_SAID_AFTER", 0.02)
+    ids = await seed_history(demo_path, clock, RUNS)
+    async with open_console(tui_config(config), demo_path, clock) as pilot:
+        screen = await open_history(pilot)
+        history, gate = pilot.app.services.history, asyncio.Event()
+        list_runs = history.list_runs
+
+        async def slow_list_runs(**query: Any) -> Any:
+            await gate.wait()
+            return await list_runs(**query)
+
+        monkeypatch.setattr(history, "list_runs", slow_list_runs)
+        status = screen.query_one("#history-status")
+        screen.action_next_page()
+        assert str(status.render()).startswith("page 1 · 2 runs"), "page 1 is still what is shown"
+        await wait_until(pilot, lambda: str(status.render()) == "Loading…", what="Loading… for a slow page")
+        assert shown_ids(screen) == [ids[4], ids[3]]
+        gate.set()
+        await refiltered(pilot, screen, [ids[2], ids[1]])
+        assert str(status.render()).startswith("page 2 · 2 runs")
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 36)])

@@ -51,13 +51,16 @@ class PtySession:
         """Seconds from the start of the session until ``marker`` shows in the output after offset ``since``."""
         return self._wait(marker, since, self._started, timeout)
 
-    def key(self, keys: bytes, *, until: bytes, timeout: float = 30.0) -> float:
-        """Type ``keys``; seconds until ``until`` shows in what the program writes after them."""
+    def key(self, keys: bytes, *, until: bytes | Sequence[bytes], timeout: float = 30.0) -> float:
+        """Type ``keys``; seconds until ``until`` (each of them, when several) shows in what the program writes
+        after them."""
         self.drain()
         since = len(self.output)
         typed = time.perf_counter()
         os.write(self._master, keys)
-        return self._wait(until, since, typed, timeout)
+        for marker in [until] if isinstance(until, bytes) else until:
+            self._wait(marker, since, typed, timeout)
+        return time.perf_counter() - typed
 
     def drain(self, quiet: float = 0.0) -> None:
         """Read what the program has written; with ``quiet``, until it has written nothing for that long."""

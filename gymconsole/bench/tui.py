@@ -290,9 +290,12 @@ def run(workdir: Path) -> None:
 
 def history_keys(workdir: Path, size: tuple[int, int] = SIZE) -> dict[str, float]:
     """The history screen in a real console in a pseudo-terminal, 100,000 runs: seconds from typing ``h`` on the
-    dashboard to the frame that shows its first page ("page 1 ·" in the status line, drawn with the rows), and from
-    typing ``]`` to the frame that shows the next page ("page 2 ·").  The console is first left idle until it has
-    written nothing for a second: it prepares the history screen while idle, as it does in the office."""
+    dashboard to the frame that shows its first page, and from typing ``]`` to the frame that shows the next page.
+    A page is shown when the status line says so ("page 2 ·") and its first run is drawn: Textual may paint the
+    status line a frame before the table, and the manager waits for the rows.  The console is first left idle until
+    it has written nothing for a second: it prepares the history screen while idle, as it does in the office."""
+    import re
+
     from gymconsole.bench.measure import python
     from gymconsole.bench.pty_session import PtySession
 
@@ -305,9 +308,13 @@ def history_keys(workdir: Path, size: tuple[int, int] = SIZE) -> dict[str, float
                     size) as session:
         session.until(FIRST_PAINT_MARKER)
         session.drain(quiet=1.0)
-        opened = session.key(b"h", until="page 1 ·".encode())
+        opened = session.key(b"h", until=["page 1 ·".encode(), str(HISTORY_RUNS).encode()])
         session.drain(quiet=0.5)
-        next_page = session.key(b"]", until="page 2 ·".encode())
+        shown = re.search(rb"page 1 \xc2\xb7 ([0-9]+) runs", bytes(session.output))
+        if shown is None:
+            raise RuntimeError("the history screen's status line never said how many runs its first page holds")
+        first_of_page_2 = str(HISTORY_RUNS - int(shown.group(1))).encode()  # newest first: ids count down
+        next_page = session.key(b"]", until=["page 2 ·".encode(), first_of_page_2])
     return {"open": opened, "next page": next_page}
 
 

@@ -7,11 +7,9 @@ keep only in memory is ours:
   "everything"), are restored at start and survive a restart.  The master
   switch and the per-workflow flags are independent: a workflow runs when
   neither is set;
-* a run that could not start in time (``EVENT_JOB_MISSED``: the computer slept,
-  the loop was blocked past ``misfire_grace_seconds``) or that found its
-  previous run still going (``EVENT_JOB_MAX_INSTANCES``, or a manual run in
-  progress) is recorded in the history as ``missed`` / ``skipped`` with the
-  reason, not just logged;
+* a run that could not start in time or that found its previous run still
+  going is recorded in the history as ``missed`` / ``skipped`` with the
+  reason, not just logged (:mod:`gymconsole.engine.skipped_runs`);
 * runs are our own tracked tasks (APScheduler's ``shutdown`` would cancel them
   whatever ``wait=`` says): :meth:`shutdown` pauses the timing, lets runs in
   progress finish within a grace period, cancels the rest (the runner records
@@ -30,11 +28,8 @@ keep only in memory is ours:
   process that takes the lease over catches up what fell due since the old
   holder's last heartbeat.
 
-On the autumn DST day a wall-clock time such as 01:30 happens twice; a
-schedule that does not fire every hour runs at the first one only
-(:class:`WallClockCronTrigger`).  A spring time that does not exist (02:30 on
-the night clocks jump from 02:00 to 03:00) is skipped: that day has no such
-time.  Catch-up counts each due instant once, stepping in UTC.
+Wall-clock times that happen twice or never on DST days are handled by the
+triggers (:mod:`gymconsole.engine.triggers`); catch-up counts each due instant once.
 """
 
 from __future__ import annotations
@@ -43,7 +38,6 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -51,18 +45,20 @@ from apscheduler.events import (
     EVENT_JOB_MAX_INSTANCES,
     EVENT_JOB_MISSED,
     EVENT_JOB_SUBMITTED,
-    JobExecutionEvent,
     JobSubmissionEvent,
 )
 from apscheduler.triggers.cron import CronTrigger
 
 from gymconsole.clock import Clock, iso
-from gymconsole.config import Config, WorkflowConfig
+from gymconsole.config import Config
 from gymconsole.db import Database
-from gymconsole.engine.history import HistoryStore, RunRecorder
+from gymconsole.engine import upkeep
 from gymconsole.engine.aps_log import RecordedElsewhere
-from gymconsole.engine.faults import Backoff, describe, is_transient
+from gymconsole.engine.faults import Backoff, is_transient
+from gymconsole.engine.history import HistoryStore, RunRecorder
 from gymconsole.engine.lease import Lease, running_elsewhere
+from gymconsole.engine.skipped_runs import SkippedRuns
+from gymconsole.engine.triggers import fire_times, trigger_for
 
 if TYPE_CHECKING:  # imported where used: `gymconsole workflows` computes next runs without either
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -72,8 +68,6 @@ log = logging.getLogger(__name__)
 ALL = "*"
 """The ``scheduler_state`` row of the master switch."""
 HEARTBEAT_JOB = "scheduler-heartbeat"
-SEEN_AT = "scheduler_seen_at"
-"""``meta`` key: the last moment a started scheduler was known to be running (UTC, storage format)."""
 HEARTBEAT_SECONDS = 60
 PRUNE_JOB = "history-retention"
 """The daily job that prunes old runs' events (``history.retention_days``); also run at start."""
@@ -90,48 +84,6 @@ class Runner(Protocol):
     async def run(self, workflow: str, *, trigger: str = "manual", dry_run: bool | None = None) -> Any: ...
 
     def running(self) -> dict[str, int]: ...
-
-
-class WallClockCronTrigger(CronTrigger):
-    """A cron trigger that fires once per wall-clock time.
-
-    At the end of daylight saving time the hour 01:00-02:00 happens twice;
-    APScheduler fires a daily 01:30 job in both.  Unless the schedule fires
-    every hour (where both hours are real, different hours), the repeated
-    time (``fold=1``) is skipped.  At its start 02:00-03:00 does not exist;
-    APScheduler would fire a daily 02:30 job at 03:30: that time is skipped.
-    """
-
-    def __init__(self, *, skip_repeated: bool, **fields: Any) -> None:
-        super().__init__(**fields)
-        self.skip_repeated = skip_repeated
-
-    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
-        fire = super().get_next_fire_time(previous_fire_time, now)
-        while fire is not None and ((self.skip_repeated and _repeated_wall_time(fire)) or _missing_wall_time(fire)):
-            # Step in UTC: local arithmetic would drop fold=1 and land on the first 01:30 again.
-            fire = super().get_next_fire_time(None, _after_in(fire, fire.tzinfo))  # type: ignore[arg-type]
-        return fire
-
-
-def _after_in(moment: datetime, zone: ZoneInfo) -> datetime:
-    """The instant just after ``moment``, in ``zone`` (fold kept right by converting from UTC)."""
-    return (moment.astimezone(UTC) + timedelta(microseconds=1)).astimezone(zone)
-
-
-def _missing_wall_time(moment: datetime) -> bool:
-    """A local time the spring change skips (02:30 on the night clocks go from 02:00 to 03:00)."""
-    return moment.astimezone(UTC).astimezone(moment.tzinfo).replace(tzinfo=None) != moment.replace(tzinfo=None)
-
-
-def _repeated_wall_time(moment: datetime) -> bool:
-    return moment.fold == 1 and moment.replace(fold=0).utcoffset() != moment.utcoffset()
-
-
-def trigger_for(workflow: WorkflowConfig, timezone: str) -> WallClockCronTrigger:
-    """The trigger of a workflow's configured schedule."""
-    fields = workflow.schedule.model_dump()
-    return WallClockCronTrigger(skip_repeated=fields["hour"] != "*", timezone=ZoneInfo(timezone), **fields)
 
 
 class WorkflowScheduler:
@@ -155,10 +107,11 @@ class WorkflowScheduler:
         self._quiet = RecordedElsewhere(lambda job: job in self.config.workflows and self.lease.held)
         self._stopping = False
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._bookkeeping: set[asyncio.Task[Any]] = set()
-        self._recorder = RunRecorder(db, clock)
         self._pruning: asyncio.Task[None] | None = None
         self.lease = Lease(db, clock, seconds=config.scheduler.lease_seconds, role=role)
+        self._skips = SkippedRuns(config=config, recorder=RunRecorder(db, clock), lease=self.lease, runner=runner,
+                                  timezone=self.timezone)
+        self._local = self._skips.local
         self._leasing: asyncio.Task[None] | None = None
         self._due: dict[str, datetime] = {}
         """The scheduled time of each job just submitted (APScheduler does not pass it to the job)."""
@@ -272,8 +225,8 @@ class WorkflowScheduler:
         grace = self.config.scheduler.misfire_grace_seconds
         aps = AsyncIOScheduler(timezone=self.timezone, job_defaults={
             "max_instances": 1, "coalesce": True, "misfire_grace_time": grace})
-        aps.add_listener(self._on_aps_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
-        self._quiet.install()  # _on_aps_event records those runs once; APScheduler's own line would be a second
+        aps.add_listener(self._skips.on_aps_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+        self._quiet.install()  # self._skips records those runs once; APScheduler's own line would be a second
         aps.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
         aps.start()
         self._aps = aps
@@ -321,23 +274,13 @@ class WorkflowScheduler:
                 failing = False
 
     async def _heartbeat(self) -> None:
-        """Note that the scheduler is running (what the next start compares its schedules with)."""
-        if not self.lease.held:
-            return
-        try:
-            async with self.db.write() as tx:
-                await tx.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
-                                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                                 (SEEN_AT, iso(self.clock.now())))
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("noting the scheduler's heartbeat failed")
+        if self.lease.held:
+            await upkeep.note_heartbeat(self.db, self.clock.now())
 
     async def _catch_up(self) -> None:
         """Schedules that fell due while no scheduler ran: run the latest once, or record it as missed."""
         previous = self.lease.taken_from
-        seen = iso(previous.heartbeat_at) if previous is not None else await self.db.meta(SEEN_AT)
+        seen = iso(previous.heartbeat_at) if previous is not None else await self.db.meta(upkeep.SEEN_AT)
         await self._heartbeat()
         if seen is None:
             return  # the first start: nothing was expected before it
@@ -371,22 +314,12 @@ class WorkflowScheduler:
             count = f"{len(claimed)} scheduled runs" if len(claimed) > 1 else "the scheduled run"
             span = (self._local(claimed[0]) if len(claimed) == 1
                     else f"{self._local(claimed[0])} to {self._local(claimed[-1])}")
-            await self._record_skip(name, "missed", f"{count} at {span} missed: gymconsole was not running "
+            await self._skips.record(name, "missed", f"{count} at {span} missed: gymconsole was not running "
                                     f"(it last ran at {self._local(since)})")
 
-    def _fire_times(self, workflow: str, after: datetime, until: datetime, most: int = 1000) -> list[datetime]:
-        """The schedule's fire times in (after, until], oldest first, each instant once.
-
-        Stepped in UTC: local arithmetic drops ``fold=1``, and stepping from the second 01:15 of an autumn
-        night would land on the first one again (it returned 999 copies of 01:15 EST).
-        """
-        trigger, times = self._triggers[workflow], []
-        fire = trigger.get_next_fire_time(None, _after_in(after, self.timezone))
-        while fire is not None and fire <= until and len(times) < most:
-            if not times or fire.astimezone(UTC) > times[-1].astimezone(UTC):  # same-zone compares ignore fold
-                times.append(fire)
-            fire = trigger.get_next_fire_time(fire, _after_in(fire, self.timezone))
-        return times
+    def _fire_times(self, workflow: str, after: datetime, until: datetime) -> list[datetime]:
+        """The schedule's fire times in (after, until], oldest first, each instant once."""
+        return fire_times(self._triggers[workflow], self.timezone, after, until)
 
     def _apply(self, workflow: str) -> None:
         """Bring the APScheduler job in line with the flags (when started)."""
@@ -456,7 +389,7 @@ class WorkflowScheduler:
                 current, where = elsewhere[0], f" in another gymconsole (pid {elsewhere[1]})"
         if current is not None:
             if await self.lease.claim(workflow, due, outcome="skipped", check_paused=False) is None:
-                await self._record_skip(workflow, "skipped", f"scheduled run skipped: run #{current} of {workflow}"
+                await self._skips.record(workflow, "skipped", f"scheduled run skipped: run #{current} of {workflow}"
                                         f"{where} was still in progress")
             return
         task = self._track(self._scheduled_run(workflow, due), f"scheduled run of {workflow}")
@@ -496,13 +429,13 @@ class WorkflowScheduler:
                     if not is_transient(exc):
                         raise
                     if self.clock.now() - due > grace or self._stopping:
-                        await self._record_missed_fault(workflow, due, exc, claimed)
+                        await self._skips.record_fault(workflow, due, exc, claimed, lambda: self._stopping)
                         return None
                     await backoff.wait(exc)
         except asyncio.CancelledError:
             raise
         except AlreadyRunning as exc:  # a manual run was just starting (no run id yet when _fire looked)
-            await self._record_skip(workflow, "skipped", f"scheduled run skipped: {exc}")
+            await self._skips.record(workflow, "skipped", f"scheduled run skipped: {exc}")
             return None
         except Exception:
             log.exception("scheduled run of %s failed", workflow)
@@ -537,93 +470,12 @@ class WorkflowScheduler:
         except Exception:
             log.exception("before the scheduled run of %s", workflow)
 
-    async def _record_missed_fault(self, workflow: str, due: datetime, exc: BaseException, claimed: bool) -> None:
-        """The run could not start within the grace: record it missed, with why, once the database takes it."""
-        reason = f"scheduled run at {self._local(due)} missed: it could not start ({describe(exc)})"
-        log.warning("%s: %s", workflow, reason)
-        backoff = Backoff(log, f"{workflow}: recording the missed run")
-        while not self._stopping:
-            try:
-                if claimed or await self.lease.claim(workflow, due, outcome="missed", check_paused=False) is None:
-                    await self._recorder.record_skipped(workflow, "schedule", "missed", reason, mode=self._mode(),
-                                                        dry_run=bool(self.runner and self.runner.dry_run))
-                return
-            except Exception as error:
-                if not is_transient(error):
-                    log.exception("recording the missed run of %s failed", workflow)
-                    return
-                await backoff.wait(error)
-
-    def _mode(self) -> str:
-        return "offline" if self.runner is None or self.runner.offline else "claude"
-
-    def _on_aps_event(self, event: JobExecutionEvent | JobSubmissionEvent) -> None:
-        """APScheduler listener (called synchronously): record missed and skipped runs."""
-        workflow = event.job_id
-        if workflow not in self.config.workflows or not self.lease.held:
-            return
-        if event.code == EVENT_JOB_MISSED:
-            when = self._local(event.scheduled_run_time)
-            reason = (f"scheduled run at {when} missed: it could not start within the "
-                      f"{self.config.scheduler.misfire_grace_seconds} s misfire grace time "
-                      "(the computer was asleep or the console busy)")
-            status = "missed"
-        else:
-            times = getattr(event, "scheduled_run_times", None) or []
-            when = self._local(times[-1]) if times else "?"
-            current = self.runner.running().get(workflow) if self.runner is not None else None
-            still = f"run #{current}" if current is not None else "the previous run"
-            reason = f"scheduled run at {when} skipped: {still} of {workflow} was still in progress"
-            status = "skipped"
-        task = asyncio.get_running_loop().create_task(self._record_skip(workflow, status, reason))
-        self._bookkeeping.add(task)
-        task.add_done_callback(self._bookkeeping.discard)
-
-    async def _record_skip(self, workflow: str, status: str, reason: str) -> None:
-        log.warning("%s: %s", workflow, reason)  # once, here, for every skipped or missed run
-        mode = "offline" if self.runner is None or self.runner.offline else "claude"
-        dry_run = bool(self.runner.dry_run) if self.runner is not None else False
-        try:
-            await self._recorder.record_skipped(workflow, "schedule", status, reason, mode=mode, dry_run=dry_run)
-        except Exception:
-            log.exception("recording the %s run of %s failed", status, workflow)
-
     async def _prune(self) -> None:
-        """Delete the events of runs older than the retention period (their rows stay)."""
-        try:
-            deleted = await self.history.prune(self.config.history.retention_days)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("pruning the run history failed")
-            return
-        if deleted:
-            log.info("history: pruned %d events of runs older than %d days", deleted,
-                     self.config.history.retention_days)
-        try:
-            await self.lease.prune(self.clock.now() - timedelta(days=self.config.history.retention_days))
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("pruning the claimed schedule times failed")
+        await upkeep.prune_history(self.history, self.lease, self.clock.now(), self.config.history.retention_days)
 
     async def _backup(self) -> None:
-        """The daily copy of the database and the pruning of old copies (by the lease holder only)."""
-        if not self.lease.held or str(self.db.path) == ":memory:":
-            return
-        from gymconsole.backup import daily_backup
-
-        try:
-            made, pruned = await asyncio.to_thread(daily_backup, Path(self.db.path), self.config.backup.keep_days,
-                                                   self.clock.now().astimezone(self.timezone))
-        except Exception as exc:  # a full disk or the like: tomorrow's try may work; the service carries on
-            log.warning("backup: the daily copy failed (%s: %s)", type(exc).__name__, exc)
-            return
-        if made is not None:
-            log.info("backup: daily copy %s (%d older copies removed)", made, len(pruned))
-
-    def _local(self, moment: datetime) -> str:
-        return moment.astimezone(self.timezone).strftime("%Y-%m-%d %H:%M %Z")
+        if self.lease.held:  # the lease holder alone keeps the daily copies
+            await upkeep.daily_backup(self.db, self.config.backup.keep_days, self.clock.now().astimezone(self.timezone))
 
     async def shutdown(self, grace_seconds: float | None = None) -> None:
         """Stop: hold the timing, let runs finish within the grace period, cancel the rest, stop APScheduler.
@@ -649,8 +501,7 @@ class WorkflowScheduler:
             _, stuck = await asyncio.wait(pending, timeout=max(grace, 5.0))
             for task in stuck:
                 log.error("scheduler: %s did not stop after being cancelled", task.get_name())
-        if self._bookkeeping:
-            await asyncio.gather(*list(self._bookkeeping), return_exceptions=True)
+        await self._skips.finish()
         if self._leasing is not None:
             self._leasing.cancel()
             await asyncio.gather(self._leasing, return_exceptions=True)

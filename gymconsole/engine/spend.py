@@ -139,10 +139,9 @@ def _runs_in_30_days(config: Config, workflow: str, now: datetime) -> int:
 @functools.lru_cache(maxsize=64)
 def _fires_in_30_days(schedule: tuple[tuple[str, str], ...], timezone: str, day: date) -> int:
     # Stepping APScheduler's trigger costs ~0.2 ms a fire (720 for an hourly workflow): counted once a day.
-    from gymconsole.engine.scheduler import WallClockCronTrigger
+    from gymconsole.engine.triggers import trigger_from_fields
 
-    fields = dict(schedule)  # as trigger_for() builds it
-    trigger = WallClockCronTrigger(skip_repeated=fields["hour"] != "*", timezone=ZoneInfo(timezone), **fields)
+    trigger = trigger_from_fields(dict(schedule), timezone)
     start = datetime.combine(day, time(0), tzinfo=ZoneInfo(timezone))
     until, count = start + timedelta(days=30), 0
     moment = trigger.get_next_fire_time(None, start)

@@ -29,8 +29,12 @@ from gymconsole.tui.widgets.page_table import PageTable
 from gymconsole.tui.screens import SCREENS_CSS
 
 if TYPE_CHECKING:
+    from textual.timer import Timer
+
     from gymconsole.tui.app import GymConsoleApp
 
+LOADING_SAID_AFTER = 0.15
+"""Seconds a page may take before the status line says "Loading…" (a page usually comes in a few ms)."""
 PAGE_SIZE = 50
 """Most runs a page holds; a page holds as many as the table shows (nothing is loaded, measured or drawn that is
 not on screen), so at 80x24 it is about fifteen."""
@@ -89,6 +93,8 @@ class HistoryScreen(Screen[None]):
         """Textual's count of theme and CSS changes when this screen's styles were last applied."""
         self._shown: tuple[int, RunFilter, list[tuple[Any, ...]]] | None = None
         """The page on screen (number, filter, rows): a reload that finds the same rows redraws nothing."""
+        self._loading: Timer | None = None
+        """Says "Loading…" if the page asked for is slow to come."""
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -153,8 +159,11 @@ class HistoryScreen(Screen[None]):
             rows = await history.list_runs(**run_filter.query(), limit=size, before_id=before_id)
             self.post_message(self.Loaded(rows, page, run_filter, size))
 
-        if not quietly:
-            self._say("Loading…")
+        if self._loading is not None:
+            self._loading.stop()
+        # Said only when a page is slow: said at once, its frame was drawn while the page was put in the table and
+        # showed "page 2" above page 1's rows for a frame; the rows came a frame later.
+        self._loading = None if quietly else self.set_timer(LOADING_SAID_AFTER, lambda: self._say("Loading…"))
         self.app.run_worker(fetch(), group="history", exclusive=True, exit_on_error=False, name="history page")
 
     def _page_size(self) -> int:
@@ -172,6 +181,9 @@ class HistoryScreen(Screen[None]):
     def _loaded(self, message: Loaded) -> None:
         if message.filter != self.filter:
             return  # an answer to an older question
+        if self._loading is not None:
+            self._loading.stop()
+            self._loading = None
         del self._page_starts[message.page + 1:]
         if len(message.rows) == message.size:
             self._page_starts.append(message.rows[-1]["id"])
@@ -200,20 +212,16 @@ class HistoryScreen(Screen[None]):
             table.remove_row(row_key)
 
     def _fill(self, rows: list[dict[str, Any]]) -> None:
-        table = self.query_one("#history-table", DataTable)
-        table.clear()
         zone = self.app.config.scheduler.timezone
         app = self.app
-        for row in rows:
-            table.add_row(
-                cell(row["id"]), cell(local_time(row.get("started_at"), zone)),
-                cell(app.config.title_of(row.get("workflow") or "")),
-                run_status(app, row), cell(one_line(run_summary(row), 90)),
-                cell(trigger_words(row.get("trigger")) if row.get("trigger") else ""),
-                cell(mode_words(row.get("mode")) + (" · dry run" if row.get("dry_run") else "") if row.get("mode") else ""),
-                cell(row.get("iterations", 0)), cell(money(row.get("cost_usd"))),
-                key=str(row["id"]),
-            )
+        self.query_one("#history-table", PageTable).show_rows([(str(row["id"]), (
+            cell(row["id"]), cell(local_time(row.get("started_at"), zone)),
+            cell(app.config.title_of(row.get("workflow") or "")),
+            run_status(app, row), cell(one_line(run_summary(row), 90)),
+            cell(trigger_words(row.get("trigger")) if row.get("trigger") else ""),
+            cell(mode_words(row["mode"]) + (" · dry run" if row.get("dry_run") else "") if row.get("mode") else ""),
+            cell(row.get("iterations", 0)), cell(money(row.get("cost_usd"))),
+        )) for row in rows])
 
     # --- filters ---------------------------------------------------------------
 

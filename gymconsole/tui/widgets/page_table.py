@@ -10,19 +10,50 @@ makes them) needs none of that: the text cropped or padded to the column's
 cells, between the padding, styled the way Rich would style it.  Anything else
 (spans, several lines, a row taller than one line) is drawn by DataTable
 itself, so the fast path only ever draws what it can draw the same.
+
+Next page, profiled again (fifth session): DataTable still worked out, for every
+cell of every line, what a frame shares (its own style, the columns and their
+widths, the cursor's styles: reactives and style sums), and a page put in with
+``clear()`` and ``add_row`` woke the table once a row and was measured on idle,
+after a frame could draw it.  A row of plain cells is now drawn in one pass with
+those read once a frame (:meth:`PageTable.render_lines`), and
+:meth:`PageTable.show_rows` puts a page in at once, measured.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from itertools import chain, zip_longest
+from typing import Any, NamedTuple
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.cache import LRUCache
+from textual.coordinate import Coordinate
+from textual.strip import Strip
 from textual.widgets import DataTable
+from textual.widgets.data_table import Column, Row, RowKey
 
 SegmentLines = list[list[Segment]]
+
+
+class _Frame(NamedTuple):
+    """What every line of one frame of the table shares, read once."""
+
+    style: Style
+    keys: list[Any]
+    widths: list[int]
+    labels: list[Any]
+    padding: int
+    width: int
+    plain: bool
+    """A row cursor, no fixed rows or columns, no row labels: rows of plain cells are drawn here."""
+    show_cursor: bool
+    show_hover: bool
+    css_fg: bool
+    css_bg: bool
 
 
 class PageTable(DataTable[Any]):
@@ -31,7 +62,53 @@ class PageTable(DataTable[Any]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._row_styles: dict[tuple[Any, ...], Style] = {}
         """Zebra row styles by parity and pseudo-classes (DataTable works each out again for every row drawn)."""
+        self._meta_styles: LRUCache[tuple[int, int, bool], Style] = LRUCache(4096)
+        self._cell_style_cache: LRUCache[tuple[Any, ...], tuple[Style, Style]] = LRUCache(4096)
+        self._frame: _Frame | None = None
+        """What the lines of the frame being drawn share (see :meth:`render_lines`)."""
         super().__init__(*args, **kwargs)  # (which clears the caches already)
+
+    def show_rows(self, rows: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """Show these rows (key, cells) in place of those shown, the cursor on the first row, scrolled home.
+
+        What ``clear()`` and an ``add_row`` for each row leave behind, in one step: ``add_row`` clamps the cursor
+        (a reactive with its watchers) and wakes the table for every row, and the new rows were measured on idle,
+        after a frame could have drawn them at the old widths.  Here the rows are measured at once, so the frame
+        that shows them is the only one drawn.  The columns stay as they are.
+        """
+        columns = self.ordered_columns
+        column_keys = [column.key for column in columns]
+        keys = [RowKey(key) for key, _ in rows]
+        if len(set(keys)) != len(keys) or any(len(cells) > len(column_keys) for _, cells in rows):
+            raise ValueError("show_rows: duplicate row keys, or more cells than columns")
+        self._clear_caches()
+        self._data.clear()
+        self.rows.clear()
+        self._row_locations = type(self._row_locations)({})
+        self.hover_coordinate = self.cursor_coordinate = Coordinate(0, 0)  # as clear() does: no row to highlight yet
+        self._row_locations = type(self._row_locations)({key: index for index, key in enumerate(keys)})
+        for key, (_, cells) in zip(keys, rows):
+            self._data[key] = dict(zip_longest(column_keys, cells))
+            self.rows[key] = Row(key, 1)
+        self._label_column = Column(self._label_column_key, Text(), auto_width=True)
+        self._labelled_row_exists = False
+        self._new_rows.clear()
+        self._require_update_dimensions = False
+        self._update_count += 1
+        widths, general = [column.content_width for column in columns], []
+        for key, (_, cells) in zip(keys, rows):
+            if all(value is None or isinstance(value, Text) for value in cells):
+                widths = [max(width, _text_width(value.plain)) if value is not None else width
+                          for width, value in zip_longest(widths, cells)]
+            else:
+                general.append(key)
+        for column, width in zip(columns, widths):
+            column.content_width = width
+        self._update_dimensions(general)  # the other rows, and the table's size
+        self.scroll_x = self.scroll_y = self.scroll_target_x = self.scroll_target_y = 0
+        if keys and self.show_cursor and self.cursor_type != "none":
+            self._highlight_cursor()
+        self.refresh()
 
     def _update_dimensions(self, new_rows: Any) -> None:
         """Column widths measured (on idle): forget cells drawn at the old widths.
@@ -52,7 +129,7 @@ class PageTable(DataTable[Any]):
             for column_key, value in cells.items():
                 column = self.columns.get(column_key)
                 if column is not None and value is not None:
-                    width = max((cell_len(line) for line in value.plain.splitlines()), default=0)
+                    width = _text_width(value.plain)
                     if width > column.content_width:
                         column.content_width = width
         super()._update_dimensions(general)  # and the table's size, from the widths
@@ -79,6 +156,122 @@ class PageTable(DataTable[Any]):
         self._row_styles.clear()
         super().notify_style_update()
 
+    def render_lines(self, crop: Any) -> list[Any]:
+        # DataTable reads its own rich_style (a walk over every ancestor's styles), its columns and their widths
+        # (reactives) again for every line and cell it draws; none of them can change while one frame is drawn.
+        self._frame = self._frame_now(self.rich_style)
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame = None
+
+    def _frame_now(self, style: Style) -> _Frame:
+        columns = self.ordered_columns
+        return _Frame(style, [column.key for column in columns], [column.get_render_width(self) for column in columns],
+                      [column.label for column in columns], self.cell_padding, self.size.width,
+                      self.cursor_type == "row" and not (self.fixed_columns or self.fixed_rows or (
+                          self._labelled_row_exists and self.show_row_labels)),
+                      self.show_cursor, self._show_hover_cursor, self.cursor_foreground_priority == "css",
+                      self.cursor_background_priority == "css")
+
+    def render_line(self, y: int) -> Any:
+        frame = self._frame
+        if frame is None or not frame.plain:
+            return super().render_line(y)
+        scroll_x, scroll_y = self.scroll_offset
+        header = self.header_height if self.show_header else 0
+        return self._render_line(y + scroll_y if y >= header else y, scroll_x, scroll_x + frame.width, frame.style)
+
+    def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
+        """A line of a row drawn in one pass (below), cropped to the view as DataTable crops it, its length known."""
+        frame = self._frame
+        if frame is None or not frame.plain:
+            return super()._render_line(y, x1, x2, base_style)
+        try:
+            row_key, line_no = self._get_offsets(y)
+        except LookupError:
+            return Strip.blank(frame.width, base_style)
+        cursor, hover = self.cursor_coordinate, self.hover_coordinate
+        cache_key = (y, x1, x2, frame.width, cursor, hover, base_style, "row", frame.show_hover, self._update_count,
+                     self._pseudo_class_state)
+        cached = self._line_cache.get(cache_key)
+        if cached is not None:
+            return cached
+        _, cells = self._render_line_in_row(row_key, line_no, base_style, cursor, hover)
+        total = max(frame.width, sum(frame.widths))  # each cell is its column's width, then the space beside
+        strip = Strip(list(chain.from_iterable(cells)), total).crop(x1, x2).adjust_cell_length(frame.width, base_style)
+        self._line_cache[cache_key] = strip
+        return strip
+
+    def _render_line_in_row(self, row_key: Any, line_no: int, base_style: Style, cursor_location: Coordinate,
+                            hover_location: Coordinate) -> tuple[SegmentLines, SegmentLines]:
+        """A row (or the header) of plain one-line cells drawn in one pass: what DataTable draws for it, without
+        working out again for every cell what is the same across the row (its styles, the cursor, the columns)."""
+        frame = self._frame
+        values = self._plain_row(row_key, frame) if frame is not None and frame.plain and not line_no else None
+        if frame is None or values is None:
+            return super()._render_line_in_row(row_key, line_no, base_style, cursor_location, hover_location)
+        cache_key = (row_key, line_no, base_style, cursor_location, hover_location, "row", frame.show_cursor,
+                     frame.show_hover, self._update_count, self._pseudo_class_state)
+        cached = self._row_render_cache.get(cache_key)
+        if cached is not None:
+            return cached
+        row_index = -1 if row_key is self._header_row_key else self._row_locations.get(row_key)
+        row_style = self._get_row_style(row_index, base_style)
+        header, cursor, hover = row_index == -1, row_index == cursor_location.row, row_index == hover_location.row
+        component_style, post_style = self._get_styles_to_render_cell(
+            header, False, False, hover, cursor, frame.show_cursor, frame.show_hover, frame.css_fg, frame.css_bg)
+        cells: SegmentLines = []
+        for column_index, (width, value) in enumerate(zip(frame.widths, values)):
+            blank, content = self._cell_styles(row_index, column_index, row_style, component_style, post_style,
+                                               value.style)
+            cells.append(_one_line(value.plain, value.overflow, width, frame.padding, blank, content))
+        extend_style, _ = self._get_styles_to_render_cell(header, False, False, hover, cursor, frame.show_cursor,
+                                                          frame.show_hover, False, False)
+        extend_style = row_style + extend_style + self._meta(row_index, 0, out_of_bounds=True)
+        cells.append([Segment(" " * max(0, frame.width - sum(frame.widths)), extend_style)])
+        pair: tuple[SegmentLines, SegmentLines] = ([], cells)
+        self._row_render_cache[cache_key] = pair
+        return pair
+
+    def _plain_row(self, row_key: Any, frame: _Frame) -> list[Text] | None:
+        """The cells of a row (or the header's labels) that :func:`_one_line` draws as DataTable would, in column
+        order; None when DataTable must draw the row (a taller row, a label, a cell that is not plain, a header
+        label wider than its column: DataTable wraps those)."""
+        if row_key is self._header_row_key:
+            fits = self.header_height == 1 and all(
+                _plain(label) and cell_len(label.plain) <= width - 2 * frame.padding
+                for label, width in zip(frame.labels, frame.widths))
+            return frame.labels if fits else None
+        row, data = self.rows.get(row_key), self._data.get(row_key)
+        if row is None or data is None or row.height != 1 or row.label is not None:
+            return None
+        cells = [data.get(key) for key in frame.keys]
+        return cells if all(_plain(value) for value in cells) else None
+
+    def _cell_styles(self, row_index: int, column_index: int, row_style: Style, component_style: Style,
+                     post_style: Style, text_style: str | Style) -> tuple[Style, Style]:
+        """A cell's padding style and its text's style, as DataTable composes them (kept: the same each page)."""
+        key = (row_index, column_index, row_style, component_style, post_style, text_style)
+        styles = self._cell_style_cache.get(key)
+        if styles is None:
+            pre_style = row_style + self._meta(row_index, column_index) + component_style
+            blank = pre_style + post_style
+            content = pre_style + self.app.console.get_style(text_style) + post_style if text_style else blank
+            styles = self._cell_style_cache[key] = (blank, content)
+        return styles
+
+    def _meta(self, row_index: int, column_index: int, out_of_bounds: bool = False) -> Style:
+        """The style that tells a click which cell it hit (the same for every page: kept, not built per cell)."""
+        key = (row_index, column_index, out_of_bounds)
+        style = self._meta_styles.get(key)
+        if style is None:
+            meta: dict[str, Any] = {"row": row_index, "column": column_index}
+            if out_of_bounds:
+                meta["out_of_bounds"] = True
+            style = self._meta_styles[key] = Style.from_meta(meta)
+        return style
+
     def _render_cell(self, row_index: int, column_index: int, base_style: Style, width: int, cursor: bool = False,
                      hover: bool = False) -> SegmentLines:
         if row_index < 0 or column_index < 0:  # the header and row labels: few, and drawn once
@@ -94,35 +287,47 @@ class PageTable(DataTable[Any]):
         if cached is not None:
             return cached
         value = self._data.get(row_key, {}).get(column_key)
-        if not isinstance(value, Text) or value.spans or value.justify not in (None, "default", "left") or any(
-                c in value.plain for c in "\n\t\r"):
+        if not _plain(value):
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         fixed = row_index < self.fixed_rows or column_index < self.fixed_columns
         component_style, post_style = self._get_styles_to_render_cell(
             False, False, fixed, hover, cursor, self.show_cursor, self._show_hover_cursor,
             self.cursor_foreground_priority == "css", self.cursor_background_priority == "css")
         pre_style = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component_style
-        lines = [_one_line(value, width, self.cell_padding, pre_style, post_style, self.app.console.get_style)]
+        blank = pre_style + post_style
+        content = pre_style + self.app.console.get_style(value.style) + post_style if value.style else blank
+        lines = [_one_line(value.plain, value.overflow, width, self.cell_padding, blank, content)]
         self._cell_render_cache[key] = lines
         return lines
 
 
-def _one_line(text: Text, width: int, padding: int, pre_style: Style, post_style: Style, get_style: Any) -> list[Segment]:
-    """What ``render_lines(Styled(Padding(text, (0, padding)), pre_style, post_style))`` gives for one line."""
+def _one_line(plain: str, overflow: Any, width: int, padding: int, blank: Style, content: Style) -> list[Segment]:
+    """What ``render_lines(Styled(Padding(text, (0, padding)), pre_style, post_style))`` gives for one line of
+    plain text: ``blank`` styles the padding, ``content`` the text (the same style: one segment)."""
     inner = max(0, width - 2 * padding)  # DataTable's columns are at least 2 * padding wide
-    plain = text.plain
-    if cell_len(plain) > inner:
-        plain = set_cell_size(plain, inner - 1) + "…" if text.overflow == "ellipsis" else set_cell_size(plain, inner)
-    fill = inner - cell_len(plain)
-    blank = pre_style + post_style
-    content = pre_style + get_style(text.style) + post_style if text.style else blank
-    line = []
-    if padding:
-        line.append(Segment(" " * padding, blank))
+    length = cell_len(plain)
+    if length > inner:
+        plain = set_cell_size(plain, inner - 1) + "…" if overflow == "ellipsis" else set_cell_size(plain, inner)
+        length = inner
+    pad = " " * padding
+    if content is blank:
+        return [Segment(f"{pad}{plain}{' ' * (inner - length)}{pad}", blank)]
+    line = [Segment(pad, blank)] if padding else []
     if plain:
         line.append(Segment(plain, content))
-    if fill:
-        line.append(Segment(" " * fill, blank))
-    if padding:
-        line.append(Segment(" " * padding, blank))
+    if inner - length + padding:
+        line.append(Segment(" " * (inner - length + padding), blank))
     return line
+
+
+def _text_width(plain: str) -> int:
+    """A Text's width as Rich measures it: its longest line, in cells."""
+    return cell_len(plain) if plain.isprintable() else max((cell_len(line) for line in plain.splitlines()), default=0)
+
+
+def _plain(value: Any) -> bool:
+    """A cell :func:`_one_line` draws exactly as DataTable would: one line of Text with one style."""
+    if not isinstance(value, Text) or value.spans or value.justify not in (None, "default", "left"):
+        return False
+    plain = value.plain
+    return "\n" not in plain and "\t" not in plain and "\r" not in plain
