@@ -33,8 +33,8 @@ _SLOTS = 4
 class GcPauses:
     """Every garbage collection timed, by generation (``gc.callbacks``; cheap enough to leave on).
 
-    It keeps sums and worsts, not a record per collection: the soak's console makes about 45
-    collections a run, and a tuple of two floats kept for each (23,000 over 500 runs) was memory
+    It keeps sums and worsts, not a record per collection: the soak's console makes about 27
+    collections a run, and a tuple of two floats kept for each (13,700 over 500 runs) was memory
     the bench itself added to the console it measures, and, kept for good amid the console's
     short-lived objects, spread over the allocator's pools so that they could never be given back.
     The times go into one preallocated array, so timing a collection allocates nothing that lasts.
