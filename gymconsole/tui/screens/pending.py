@@ -61,6 +61,11 @@ class PendingScreen(Screen[None]):
             super().__init__()
             self.rows = rows
 
+    class PlanRead(Message):
+        def __init__(self, approval_id: int, plan: ActionPlan | None, error: str) -> None:
+            super().__init__()
+            self.approval_id, self.plan, self.error = approval_id, plan, error
+
     class Decided(Message):
         def __init__(self, approval_id: int, approved: bool, outcome: dict[str, Any]) -> None:
             super().__init__()
@@ -75,6 +80,8 @@ class PendingScreen(Screen[None]):
         self.busy = False
         self.shown: int | None = None
         """The request whose plan is on screen (approving another would approve what nobody saw)."""
+        self._reading: int | None = None
+        """The request whose plan is being read (chosen twice meanwhile, it is read once)."""
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -114,7 +121,7 @@ class PendingScreen(Screen[None]):
         table = self.query_one("#pending-table", DataTable)
         table.clear()
         self.rows = {int(row["id"]): row for row in message.rows}
-        self.plans = {}
+        self.plans, self._reading = {}, None
         zone = self.app.config.scheduler.timezone
         for approval_id, row in self.rows.items():
             table.add_row(cell(approval_id), cell(when(row.get("requested_at"), zone, self.app.clock.now())), cell(row.get("workflow")),
@@ -139,10 +146,11 @@ class PendingScreen(Screen[None]):
         self.shown = None
         await detail.query(PlanView).remove()
         placeholder = self.query_one("#pending-plan", Static)
-        plan = await self._plan(approval_id)
-        if approval_id != self.selected:  # another row was chosen while this plan was read: that one shows
-            return
-        if approval_id is None or plan is None:
+        plan = self.plans.get(approval_id) if approval_id is not None else None
+        if approval_id is None or approval_id not in self.rows or plan is None:
+            if approval_id in self.rows and approval_id != self._reading:
+                self._reading = approval_id
+                self._read_plan(approval_id)  # shown when read (PlanRead), if still chosen
             placeholder.update(Text("No approvals are pending." if not self.rows else "Nothing selected."))
             placeholder.display = True
             return
@@ -155,21 +163,36 @@ class PendingScreen(Screen[None]):
         await detail.mount(PlanView(plan, workflow=row.get("workflow", ""), run_id=row.get("run_id")))
         self.shown = approval_id
 
-    async def _plan(self, approval_id: int | None) -> ActionPlan | None:
-        """The stored plan of a listed request, read once (None: not listed, gone meanwhile, or unreadable)."""
+    def _read_plan(self, approval_id: int) -> None:
+        """Read one listed request's stored plan in a worker; it comes back as :class:`PlanRead`."""
         services = self.app.services
-        if approval_id is None or approval_id not in self.rows or services is None:
-            return None
-        if approval_id not in self.plans:
-            approval = await services.gate.store.get(approval_id)
-            if approval is None:
-                return None
+        if services is None:
+            return
+        store = services.gate.store
+
+        async def read() -> None:
             try:
-                self.plans[approval_id] = as_plan(approval.plan)
-            except (KeyError, TypeError, ValueError) as exc:
-                self.notify(f"Approval #{approval_id}: unreadable plan ({exc})", severity="error", markup=False)
-                return None
-        return self.plans[approval_id]
+                approval = await store.get(approval_id)
+                plan, error = (None, "") if approval is None else (as_plan(approval.plan), "")
+            except (KeyError, TypeError, ValueError) as exc:  # a damaged row: said, the rest of the list stands
+                plan, error = None, str(exc)
+            self.post_message(self.PlanRead(approval_id, plan, error))
+
+        self.app.run_worker(read(), group="pending-plan", exclusive=True, exit_on_error=False,
+                            name=f"approval #{approval_id}'s plan")
+
+    @on(PlanRead)
+    async def _plan_read(self, message: PlanRead) -> None:
+        if message.approval_id == self._reading:
+            self._reading = None
+        if message.error:
+            self.notify(f"Approval #{message.approval_id}: unreadable plan ({message.error})", severity="error",
+                        markup=False)
+        if message.plan is None or message.approval_id not in self.rows:
+            return
+        self.plans[message.approval_id] = message.plan
+        if message.approval_id == self.selected:
+            await self._show(message.approval_id)
 
     def _chosen(self, approval_id: int) -> frozenset[str] | None:
         lists = self.query(PlanItems)
