@@ -225,3 +225,28 @@ async def test_refreshing_while_a_request_is_asked_never_takes_it_for_stale(conf
     audit = await _audit(demo_path)
     assert set(await _door_changes(demo_path, run_id)) == {item.target_id for item in modal.plan.items}
     assert not [row for row in audit if "process that was asking ended" in row["detail"]]
+
+
+async def test_a_damaged_plan_is_one_notice_and_the_rest_of_the_list_stands(config, demo_path, clock) -> None:
+    """The list reads no plan, so a damaged one no longer loses the whole list: it is said when its request is shown."""
+    import json
+
+    good = {"tool": "suspend_door_access", "action": "Suspend door access", "risk": "high", "skipped": [], "args": {},
+            "items": [{"id": 2, "name": "Member two", "key": "member-2"}]}
+    async with open_database(demo_path) as db, db.write() as tx:
+        ids = [await tx.insert("INSERT INTO approvals (workflow, tool, risk, title, plan, item_count, status,"
+                               " requested_at) VALUES ('door_access', 'suspend_door_access', 'high', ?, ?, 1,"
+                               " 'pending', '2026-11-02T14:00:00')", [title, plan])
+               for title, plan in (("damaged", "{not json"), ("Suspend door access: 1 target", json.dumps(good)))]
+    async with open_console(tui_config(config), demo_path, clock) as pilot:
+        app = pilot.app
+        await pilot.press("a")
+        screen = app.screen
+        assert isinstance(screen, PendingScreen)
+        table = screen.query_one("#pending-table", DataTable)
+        await wait_until(pilot, lambda: table.row_count == 2 and any(
+            f"Approval #{ids[0]}: unreadable plan" in n.message for n in app._notifications), what="the notice")
+        assert screen.shown is None and not screen.query(PlanItems)  # nothing to approve there
+        table.move_cursor(row=table.get_row_index(str(ids[1])))
+        await wait_until(pilot, lambda: screen.shown == ids[1], what="the other request's plan")
+        assert [item.target_id for item in screen.query_one(PlanItems).plan.items] == [2]
