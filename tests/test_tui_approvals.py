@@ -246,6 +246,8 @@ async def test_a_damaged_plan_is_one_notice_and_the_rest_of_the_list_stands(conf
         table = screen.query_one("#pending-table", DataTable)
         await wait_until(pilot, lambda: table.row_count == 2 and any(
             f"Approval #{ids[0]}: unreadable plan" in n.message for n in app._notifications), what="the notice")
+        await wait_until(pilot, lambda: "cannot be read" in str(screen.query_one("#pending-plan").render()),
+                         what="the placeholder")
         assert screen.shown is None and not screen.query(PlanItems)  # nothing to approve there
         table.move_cursor(row=table.get_row_index(str(ids[1])))
         await wait_until(pilot, lambda: screen.shown == ids[1], what="the other request's plan")

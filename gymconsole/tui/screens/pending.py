@@ -151,7 +151,8 @@ class PendingScreen(Screen[None]):
             if approval_id in self.rows and approval_id != self._reading:
                 self._reading = approval_id
                 self._read_plan(approval_id)  # shown when read (PlanRead), if still chosen
-            placeholder.update(Text("No approvals are pending." if not self.rows else "Nothing selected."))
+            placeholder.update(Text("No approvals are pending." if not self.rows else "Reading its plan…"
+                                    if approval_id in self.rows else "Nothing selected."))
             placeholder.display = True
             return
         placeholder.display = False
@@ -189,6 +190,8 @@ class PendingScreen(Screen[None]):
             self.notify(f"Approval #{message.approval_id}: unreadable plan ({message.error})", severity="error",
                         markup=False)
         if message.plan is None or message.approval_id not in self.rows:
+            if message.approval_id == self.selected:
+                self.query_one("#pending-plan", Static).update(Text("Its plan cannot be read: nothing to approve."))
             return
         self.plans[message.approval_id] = message.plan
         if message.approval_id == self.selected:
