@@ -215,3 +215,32 @@ async def test_rows_of_the_older_schema_get_their_new_state_names(tmp_path: Path
         assert await db.fetch_all("PRAGMA foreign_key_check") == []
     finally:
         await db.close()
+
+
+async def test_the_count_of_waiting_requests_is_what_the_list_shows_and_reads_no_plan(
+        demo_db: Database, config: Any, clock: Any) -> None:
+    """The dashboard counts at every run: the same number as the pending list, without reading any request whole."""
+    import os
+
+    store = ApprovalStore(demo_db, clock)
+    ctx, plan = await _plan(demo_db, config, clock, [2])  # its run is still running
+    parent, gone = os.getppid(), 999_999_999
+    rows = {"asking, alive": (states.ASKING, parent, process_started(parent)),
+            **{f"{status}, {who}": (status, pid, process_started(pid) if pid == parent else "0:1")
+               for status in (states.APPROVED, states.PARTLY_APPROVED, states.CARRYING_OUT)
+               for who, pid in (("carried out now", parent), ("its carrier gone", gone))},
+            **{status: (status, gone, "0:1") for status in (states.PENDING, states.RELEASED, states.FAILED,
+                                                            states.DONE, states.DENIED)}}
+    for status, pid, started in rows.values():
+        approval_id = await _asking_row(demo_db, ctx, plan, pid, started)
+        async with demo_db.write() as tx:
+            await tx.execute("UPDATE approvals SET status = ? WHERE id = ?", [status, approval_id])
+    listed = [a.status for a in await store.open_requests() if a.status != states.ASKING]
+    assert sorted(listed) == ["interrupted"] * 4 + ["pending", "released"]
+    statements: list[str] = []
+    await demo_db.set_trace_callback(statements.append)
+    try:
+        assert await store.count_waiting() == len(listed) == 6
+    finally:
+        await demo_db.set_trace_callback(None)
+    assert statements and not [sql for sql in statements if "plan" in sql or "SELECT *" in sql]

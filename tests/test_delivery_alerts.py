@@ -95,6 +95,29 @@ async def test_an_approval_waiting_too_long_is_alerted_once(demo_db, config, clo
     assert len(webhook.requests) == 2
 
 
+async def test_approvals_alerted_already_cost_a_sweep_no_write(demo_db, config, clock, webhook, demo_path) -> None:
+    """The sweep runs at every run start and finish; with a night's requests waiting, each already alerted, it
+    reads and leaves: another process holding the write lock does not hold it up."""
+    import asyncio
+    import sqlite3
+
+    for _ in range(600):  # more than one chunk of the alerted-already lookup
+        await _approval(demo_db, "2026-11-02T12:00:00")
+    service = DeliveryService(db=demo_db, config=config, clock=clock)
+    assert await service.alerts.check_waiting_approvals() == 600
+    assert "600 approvals waiting over 60 min" in webhook.requests[0].json["text"]
+    writer = sqlite3.connect(demo_path, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # the service's run, say, in the middle of a transaction
+        assert await asyncio.wait_for(service.alerts.check_waiting_approvals(), timeout=10) == 0
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    newest = await _approval(demo_db, "2026-11-02T12:30:00")
+    assert await service.alerts.check_waiting_approvals() == 1  # a new one is still alerted, once
+    assert f"#{newest} " in webhook.requests[-1].json["text"] and len(webhook.requests) == 2
+
+
 @pytest.mark.parametrize("answer", [Answer(500, {"error": "slack down"}), Answer(200, delay=1.0)])
 async def test_a_failing_webhook_is_logged_and_never_raises(demo_db, config, clock, webhook, answer, caplog) -> None:
     webhook.script(answer)

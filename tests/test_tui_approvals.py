@@ -136,6 +136,8 @@ async def test_a_timed_out_request_waits_in_pending_and_is_approved_there(config
         await wait_until(pilot, lambda: not isinstance(app.screen, ApprovalModal), what="the modal to close")
         assert await _door_changes(demo_path, run_id) == {}
         await pilot.press("escape")  # back from the live view
+        statements: list[str] = []
+        await app.services.db.set_trace_callback(statements.append)
         await pilot.press("a")
         screen = app.screen
         assert isinstance(screen, PendingScreen)
@@ -143,10 +145,18 @@ async def test_a_timed_out_request_waits_in_pending_and_is_approved_there(config
         # Both requests of the run wait: the suspensions and the restores.
         await wait_until(pilot, lambda: table.row_count == 2 and bool(screen.query(PlanItems)), what="the pending rows")
         suspend = next(row for row in screen.rows.values() if row["tool"] == "suspend_door_access")
-        planned = {item["id"] for item in suspend["plan"]["items"]}
         table.move_cursor(row=table.get_row_index(str(suspend["id"])))
         await wait_until(pilot, lambda: screen.query_one(PlanItems).plan.tool == "suspend_door_access",
                          what="its plan on screen")
+        await app.services.db.set_trace_callback(None)
+        planned = {item.target_id for item in screen.query_one(PlanItems).plan.items}  # what the manager saw
+        # The list read no plan; each plan was read once, when its request was shown (a list of hundreds costs
+        # its rows, not hundreds of plans).
+        plans = [sql for sql in statements if sql.startswith("SELECT * FROM approvals WHERE")
+                 and "status = 'asking'" not in sql]  # (those being asked: checking that their asker lives)
+        one_each = {f"SELECT * FROM approvals WHERE id = {approval_id}" for approval_id in screen.rows}
+        assert set(plans) <= one_each and len(plans) == len(set(plans))
+        assert f"SELECT * FROM approvals WHERE id = {suspend['id']}" in plans
         await pilot.press("y")
         await wait_until(pilot, lambda: table.row_count == 1, what="the request to be decided")
     assert set(await _door_changes(demo_path, run_id)) == planned
@@ -215,3 +225,30 @@ async def test_refreshing_while_a_request_is_asked_never_takes_it_for_stale(conf
     audit = await _audit(demo_path)
     assert set(await _door_changes(demo_path, run_id)) == {item.target_id for item in modal.plan.items}
     assert not [row for row in audit if "process that was asking ended" in row["detail"]]
+
+
+async def test_a_damaged_plan_is_one_notice_and_the_rest_of_the_list_stands(config, demo_path, clock) -> None:
+    """The list reads no plan, so a damaged one no longer loses the whole list: it is said when its request is shown."""
+    import json
+
+    good = {"tool": "suspend_door_access", "action": "Suspend door access", "risk": "high", "skipped": [], "args": {},
+            "items": [{"id": 2, "name": "Member two", "key": "member-2"}]}
+    async with open_database(demo_path) as db, db.write() as tx:
+        ids = [await tx.insert("INSERT INTO approvals (workflow, tool, risk, title, plan, item_count, status,"
+                               " requested_at) VALUES ('door_access', 'suspend_door_access', 'high', ?, ?, 1,"
+                               " 'pending', '2026-11-02T14:00:00')", [title, plan])
+               for title, plan in (("damaged", "{not json"), ("Suspend door access: 1 target", json.dumps(good)))]
+    async with open_console(tui_config(config), demo_path, clock) as pilot:
+        app = pilot.app
+        await pilot.press("a")
+        screen = app.screen
+        assert isinstance(screen, PendingScreen)
+        table = screen.query_one("#pending-table", DataTable)
+        await wait_until(pilot, lambda: table.row_count == 2 and any(
+            f"Approval #{ids[0]}: unreadable plan" in n.message for n in app._notifications), what="the notice")
+        await wait_until(pilot, lambda: "cannot be read" in str(screen.query_one("#pending-plan").render()),
+                         what="the placeholder")
+        assert screen.shown is None and not screen.query(PlanItems)  # nothing to approve there
+        table.move_cursor(row=table.get_row_index(str(ids[1])))
+        await wait_until(pilot, lambda: screen.shown == ids[1], what="the other request's plan")
+        assert [item.target_id for item in screen.query_one(PlanItems).plan.items] == [2]

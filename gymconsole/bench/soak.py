@@ -36,10 +36,12 @@ import sys
 import threading
 import time
 import tracemalloc
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gymconsole.bench.smtp_sink import SmtpSink
 from gymconsole.bench.screen_opens import busy_machine, open_each, overlapping
 from gymconsole.bench.stalls import GcPauses, StallSampler
 from gymconsole.config import Config, CronSchedule, load_config
@@ -203,7 +205,9 @@ async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False, stall
 
     config = soak_config(db)
     setup_logging(config, terminal=False)  # as the console does: the log file beside the database
-    handled: list[float] = []
+    # Times go into arrays of doubles: a float object kept per key press would be the bench's own memory in the
+    # console it measures (and scattered over the allocator's pools, kept for good).
+    handled = array("d")
 
     class ProbeApp(GymConsoleApp):
         BINDINGS = [*GymConsoleApp.BINDINGS, Binding("f12", "probe", "probe", show=False, priority=True)]
@@ -214,9 +218,9 @@ async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False, stall
     app = ProbeApp(config, db_path=db, offline=True, actor="soak")
     app.asker.person_active = lambda: None  # the probe's keys are not a person coming back to the desk
     finished = 0
-    latencies: list[float] = []
-    presses: list[tuple[float, float]] = []
-    """(pressed, handled) of each key answered (perf_counter)."""
+    latencies = array("d")
+    presses = array("d")
+    """pressed, handled, pressed, handled, ... of each key answered (perf_counter)."""
     opens: dict[str, list[float]] = {label: [] for label in SCREENS}
     open_spans: list[tuple[float, float]] = []
 
@@ -239,7 +243,7 @@ async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False, stall
                 latencies.append(30.0)  # counted as 30 s: the figures say so rather than the soak stopping
                 continue
             latencies.append(handled[-1] - pressed)
-            presses.append((pressed, handled[-1]))
+            presses.extend((pressed, handled[-1]))
 
     async def open_screens(stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -296,8 +300,9 @@ async def soak_console(db: Path, runs: int = RUNS, *, trace: bool = False, stall
         pending = await app.services.db.fetch_value("SELECT COUNT(*) FROM approvals WHERE status = 'pending'")
         extra.update(skipped=skipped, pending=pending)
         extra["gc"] = pauses.report()
-        extra["late through a full collection"] = overlapping(presses, pauses.full, KEY_AIM_MS / 1000)
-        extra["late while opening a screen"] = overlapping(presses, open_spans, KEY_AIM_MS / 1000)
+        answered = list(zip(presses[::2], presses[1::2]))
+        extra["late through a full collection"] = overlapping(answered, pauses.full, KEY_AIM_MS / 1000)
+        extra["late while opening a screen"] = overlapping(answered, open_spans, KEY_AIM_MS / 1000)
         extra["cpu"] = cpu
         if sampler is not None:
             extra["stalls"] = sampler.report()
@@ -332,31 +337,6 @@ def _log_bytes(folder: Path) -> int:
 
 
 # --- the service --------------------------------------------------------------------------------------
-
-class CountingSmtpSink:
-    """An aiosmtpd handler that takes every message and counts it (the outbox sender's peer)."""
-
-    def __init__(self) -> None:
-        self.received = 0
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.received += 1
-        return "250 OK"
-
-
-def _smtp_sink() -> tuple[Any, CountingSmtpSink]:
-    import socket
-
-    from aiosmtpd.controller import Controller
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    sink = CountingSmtpSink()
-    controller = Controller(sink, hostname="127.0.0.1", port=port, ready_timeout=10)
-    controller.start()
-    return controller, sink
-
 
 EMAILS_PER_RUN = 2
 """Campaign emails the bench queues in the outbox after each run (the playbooks' own sends wait for a person)."""
@@ -397,48 +377,47 @@ ENDED = re.compile(r"run #\d+ \w+ (succeeded|failed|cancelled|awaiting_approval|
 def soak_service(workdir: Path, runs: int = RUNS) -> SoakReport:
     folder = fresh_folder(workdir, "soak-service")
     db = folder / "gym.db"
-    controller, sink = _smtp_sink()
-    feeder = OutboxFeeder(db)
-    config = soak_config_file(folder, smtp_port=controller.port)
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gymconsole", "scheduler", "--config", str(config), "--db", str(db), "--offline",
-         "--grace", "5"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, encoding="utf-8", cwd=folder,
-        env={**os.environ, "ANTHROPIC_API_KEY": "", "CLAUDE_API_KEY": ""})
-    ended = printed = 0
-    samples: dict[int, Sample] = {}
-    done = threading.Event()
+    with SmtpSink() as sink:  # in a process of its own, as a mail server is (bench/smtp_sink.py)
+        feeder = OutboxFeeder(db)
+        config = soak_config_file(folder, smtp_port=sink.port)
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gymconsole", "scheduler", "--config", str(config), "--db", str(db), "--offline",
+             "--grace", "5"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, encoding="utf-8",
+            cwd=folder, env={**os.environ, "ANTHROPIC_API_KEY": "", "CLAUDE_API_KEY": ""})
+        ended = printed = 0
+        samples: dict[int, Sample] = {}
+        done = threading.Event()
 
-    def read() -> None:
-        nonlocal ended, printed
-        assert process.stdout is not None
-        for line in process.stdout:
-            printed += len(line.encode("utf-8"))
-            if ENDED.search(line):
-                ended += 1
-                feeder.queue(EMAILS_PER_RUN)  # sent by the service's outbox sender on its next drain
-                if ended in (CHECKPOINT, runs) and ended not in samples:
-                    samples[ended] = Sample(ended, rss_mb(process.pid), open_handles(process.pid))
-                if ended >= runs:
-                    done.set()
-        done.set()
+        def read() -> None:
+            nonlocal ended, printed
+            assert process.stdout is not None
+            for line in process.stdout:
+                printed += len(line.encode("utf-8"))
+                if ENDED.search(line):
+                    ended += 1
+                    feeder.queue(EMAILS_PER_RUN)  # sent by the service's outbox sender on its next drain
+                    if ended in (CHECKPOINT, runs) and ended not in samples:
+                        samples[ended] = Sample(ended, rss_mb(process.pid), open_handles(process.pid))
+                    if ended >= runs:
+                        done.set()
+            done.set()
 
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        if not done.wait(timeout=3600) or runs not in samples:
-            raise RuntimeError(f"the scheduler stopped after {ended} runs (exit {process.poll()})")
-    finally:
-        process.send_signal(signal.SIGTERM)
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
         try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    reader.join(timeout=5)
-    controller.stop()
-    feeder.close()
-    extra = {"emails sent": sink.received, "emails queued": feeder.queued, "exit": process.returncode, "log bytes": _log_bytes(folder), "stdout per run": printed / max(ended, 1)}
+            if not done.wait(timeout=3600) or runs not in samples:
+                raise RuntimeError(f"the scheduler stopped after {ended} runs (exit {process.poll()})")
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        reader.join(timeout=5)
+        feeder.close()
+    extra = {"emails sent": sink.count, "emails queued": feeder.queued, "exit": process.returncode, "log bytes": _log_bytes(folder), "stdout per run": printed / max(ended, 1)}
     return SoakReport("service", samples[CHECKPOINT], samples[runs], time.perf_counter() - started, extra)
 
 

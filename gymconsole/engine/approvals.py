@@ -65,6 +65,11 @@ DECIDABLE = (PENDING, RELEASED)
 UNFINISHED = (APPROVED, PARTLY_APPROVED, CARRYING_OUT, FAILED)
 """Approved and not done: finished by approving again once nobody is carrying it out."""
 OPEN = (ASKING, *DECIDABLE, *UNFINISHED)
+WAITING = (*DECIDABLE, FAILED)
+"""Stored states that wait for a person whoever holds them (a failed carrying out is shown as interrupted)."""
+LISTED = ("id, run_id, workflow, tool, risk, title, item_count, status, requested_at, pid, pid_started,"
+          " CASE WHEN COALESCE(title, '') = '' THEN plan END AS plan")
+"""The columns of :meth:`ApprovalStore.open_list` (and what telling whether a request is held needs)."""
 
 _HELD: set[tuple[str, int]] = set()
 """(database, approval id) this process is asking about or carrying out right now, whichever store holds it."""
@@ -230,19 +235,42 @@ class ApprovalStore:
 
     async def open_requests(self) -> list[Approval]:
         """Requests a person may still act on, oldest first: being asked, to decide, or to finish."""
+        return [_approval(row, status) for row, status in await self._open_rows("*")]
+
+    async def open_list(self) -> list[dict[str, Any]]:
+        """:meth:`open_requests` as a list shows them: each one's row with its shown ``status`` and no plan.
+
+        A plan is a few KB of JSON (17 KB for a campaign); read only when its request is shown (:meth:`get`),
+        so a list of hundreds costs what its rows cost. ``plan`` is there (the JSON) only for a request stored
+        without a title, which the list describes by its plan.
+        """
+        return [{**row, "status": status} for row, status in await self._open_rows(LISTED)]
+
+    async def _open_rows(self, columns: str) -> list[tuple[dict[str, Any], str]]:
         marks = ", ".join("?" for _ in OPEN)
-        rows = await self.db.fetch_all(f"SELECT * FROM approvals WHERE status IN ({marks}) ORDER BY id", OPEN)
+        rows = await self.db.fetch_all(f"SELECT {columns} FROM approvals WHERE status IN ({marks}) ORDER BY id", OPEN)
         out = []
         for row in rows:
             status = await self._shown_status(row)
             if status in (APPROVED, PARTLY_APPROVED, CARRYING_OUT):
                 continue  # being carried out right now
-            out.append(_approval(row, status))
+            out.append((row, status))
         return out
 
     async def count_waiting(self) -> int:
-        """How many wait for a person to decide or finish (not those being asked or carried out now)."""
-        return sum(1 for a in await self.open_requests() if a.status != ASKING)
+        """How many wait for a person to decide or finish (not those being asked or carried out now).
+
+        The same count as :meth:`open_requests` less those being asked, counted where they are stored: the
+        dashboard asks at every run, and reading every waiting request, plans and all, only to count them
+        made each refresh cost more with every request left waiting (400 after a night), and the memory of
+        that read, made anew each time, is memory the process keeps (``gymconsole/tui/memory.py``).
+        """
+        marks = ", ".join("?" for _ in WAITING)
+        waiting = await self.db.fetch_value(f"SELECT COUNT(*) FROM approvals WHERE status IN ({marks})", WAITING)
+        # An approved request is waiting only when nobody carries it out: the few of these are looked at one by one.
+        approved = await self.db.fetch_all("SELECT id, status, pid, pid_started, run_id FROM approvals"
+                                           " WHERE status IN (?, ?, ?)", (APPROVED, PARTLY_APPROVED, CARRYING_OUT))
+        return int(waiting) + sum([await self._shown_status(row) == INTERRUPTED for row in approved])
 
     async def orphans(self) -> list[Approval]:
         """Requests in ``asking`` whose holder is gone (ended, a zombie, or its PID reused)."""

@@ -326,6 +326,11 @@ class ApprovalGate:
         await self.release_orphans()
         return [approval.as_dict() for approval in await self.store.open_requests()]
 
+    async def pending_list(self) -> list[dict[str, Any]]:
+        """:meth:`pending` without the plans, for a list (``ApprovalStore.open_list``); each plan is read when shown."""
+        await self.release_orphans()
+        return await self.store.open_list()
+
     async def decide_pending(self, approval_id: int, approve: bool, *, actor: str, via: str, reason: str = "",
                              keys: Iterable[str] | None = None, dry_run: bool = False) -> dict[str, Any]:
         """Approve (all, or only ``keys``) or deny a pending request; an approval carries out the stored plan once.

@@ -40,6 +40,19 @@ again is recomputed on its next layout, a few microseconds an entry.
 Likewise a ``Signal`` forgets a removed subscriber only when it next publishes, and
 its callback (a closure over the subscriber) keeps the subscriber, a whole screen,
 alive until then; the sweep prunes the app's signals by the rule ``publish`` uses.
+
+Memory freed is not memory given back.  Python's small-object allocator returns an
+arena (1 MB) only when every object in it is gone, and the C allocator gives back
+little of the middle of its heaps (the database thread's has a heap of its own), so a
+process's resident memory follows the highest its heap has been, not what it holds.
+A read whose size grows with what is stored, made again and again, raises that mark a
+little each time: the dashboard counted the approvals waiting by reading every one,
+plans and all (7 KB each, sorted by SQLite), at every run, and the pending list read
+and parsed every plan on each opening; with a few hundred waiting, the console's RSS
+rose 2-4 MB every 50 runs while its live objects stayed flat.  What the console reads
+again and again is therefore sized by what it shows, not by what has piled up: the
+count is counted by SQLite, the list reads rows without their plans, and a plan is
+read when it is shown (``engine/approvals.py``, ``screens/pending.py``).
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ to approve only some.  Denying asks for a reason.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -60,6 +61,11 @@ class PendingScreen(Screen[None]):
             super().__init__()
             self.rows = rows
 
+    class PlanRead(Message):
+        def __init__(self, approval_id: int, plan: ActionPlan | None, error: str) -> None:
+            super().__init__()
+            self.approval_id, self.plan, self.error = approval_id, plan, error
+
     class Decided(Message):
         def __init__(self, approval_id: int, approved: bool, outcome: dict[str, Any]) -> None:
             super().__init__()
@@ -68,8 +74,14 @@ class PendingScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.rows: dict[int, dict[str, Any]] = {}
+        """The listed requests' rows, without their plans (``gate.pending_list``)."""
         self.plans: dict[int, ActionPlan] = {}
+        """The plans read so far, each when its request was shown: what is approved is what was read and shown."""
         self.busy = False
+        self.shown: int | None = None
+        """The request whose plan is on screen (approving another would approve what nobody saw)."""
+        self._reading: int | None = None
+        """The request whose plan is being read (chosen twice meanwhile, it is read once)."""
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -100,7 +112,7 @@ class PendingScreen(Screen[None]):
         gate = services.gate
 
         async def fetch() -> None:
-            self.post_message(self.Loaded(list(await gate.pending())))
+            self.post_message(self.Loaded(list(await gate.pending_list())))
 
         self.app.run_worker(fetch(), group="pending", exclusive=True, exit_on_error=False, name="pending approvals")
 
@@ -109,16 +121,12 @@ class PendingScreen(Screen[None]):
         table = self.query_one("#pending-table", DataTable)
         table.clear()
         self.rows = {int(row["id"]): row for row in message.rows}
-        self.plans = {}
+        self.plans, self._reading = {}, None
         zone = self.app.config.scheduler.timezone
         for approval_id, row in self.rows.items():
-            try:
-                self.plans[approval_id] = as_plan(row["plan"])
-            except (KeyError, TypeError, ValueError) as exc:
-                self.notify(f"Approval #{approval_id}: unreadable plan ({exc})", severity="error", markup=False)
             table.add_row(cell(approval_id), cell(when(row.get("requested_at"), zone, self.app.clock.now())), cell(row.get("workflow")),
                           styled(self.app, row.get("risk", ""), RISK_STYLE), cell(row.get("status", "")),
-                          cell(one_line(row.get("title") or compact(row.get("plan")), 70)), key=str(approval_id))
+                          cell(one_line(row.get("title") or compact(_json(row.get("plan"))), 70)), key=str(approval_id))
         await self._show(self.selected)
 
     @property
@@ -135,10 +143,16 @@ class PendingScreen(Screen[None]):
 
     async def _show(self, approval_id: int | None) -> None:
         detail = self.query_one("#pending-detail")
+        self.shown = None
         await detail.query(PlanView).remove()
         placeholder = self.query_one("#pending-plan", Static)
-        if approval_id is None or approval_id not in self.plans:
-            placeholder.update(Text("No approvals are pending." if not self.rows else "Nothing selected."))
+        plan = self.plans.get(approval_id) if approval_id is not None else None
+        if approval_id is None or approval_id not in self.rows or plan is None:
+            if approval_id in self.rows and approval_id != self._reading:
+                self._reading = approval_id
+                self._read_plan(approval_id)  # shown when read (PlanRead), if still chosen
+            placeholder.update(Text("No approvals are pending." if not self.rows else "Reading its plan…"
+                                    if approval_id in self.rows else "Nothing selected."))
             placeholder.display = True
             return
         placeholder.display = False
@@ -147,7 +161,41 @@ class PendingScreen(Screen[None]):
         if status in STATUS_NOTE:
             placeholder.update(Text(STATUS_NOTE.get(status, status)))
             placeholder.display = True
-        await detail.mount(PlanView(self.plans[approval_id], workflow=row.get("workflow", ""), run_id=row.get("run_id")))
+        await detail.mount(PlanView(plan, workflow=row.get("workflow", ""), run_id=row.get("run_id")))
+        self.shown = approval_id
+
+    def _read_plan(self, approval_id: int) -> None:
+        """Read one listed request's stored plan in a worker; it comes back as :class:`PlanRead`."""
+        services = self.app.services
+        if services is None:
+            return
+        store = services.gate.store
+
+        async def read() -> None:
+            try:
+                approval = await store.get(approval_id)
+                plan, error = (None, "") if approval is None else (as_plan(approval.plan), "")
+            except (KeyError, TypeError, ValueError) as exc:  # a damaged row: said, the rest of the list stands
+                plan, error = None, str(exc)
+            self.post_message(self.PlanRead(approval_id, plan, error))
+
+        self.app.run_worker(read(), group="pending-plan", exclusive=True, exit_on_error=False,
+                            name=f"approval #{approval_id}'s plan")
+
+    @on(PlanRead)
+    async def _plan_read(self, message: PlanRead) -> None:
+        if message.approval_id == self._reading:
+            self._reading = None
+        if message.error:
+            self.notify(f"Approval #{message.approval_id}: unreadable plan ({message.error})", severity="error",
+                        markup=False)
+        if message.plan is None or message.approval_id not in self.rows:
+            if message.approval_id == self.selected:
+                self.query_one("#pending-plan", Static).update(Text("Its plan cannot be read: nothing to approve."))
+            return
+        self.plans[message.approval_id] = message.plan
+        if message.approval_id == self.selected:
+            await self._show(message.approval_id)
 
     def _chosen(self, approval_id: int) -> frozenset[str] | None:
         lists = self.query(PlanItems)
@@ -158,7 +206,7 @@ class PendingScreen(Screen[None]):
 
     def action_approve(self) -> None:
         approval_id = self.selected
-        if approval_id is None or self.busy:
+        if approval_id is None or self.busy or approval_id != self.shown:
             return
         keys = self._chosen(approval_id)
         if keys is not None and not keys:
@@ -226,3 +274,11 @@ class PendingScreen(Screen[None]):
             self.query_one("#pending-table").focus()
         else:
             self.app.pop_screen()
+
+
+def _json(text: str | None) -> Any:
+    """A plan's JSON text as its value, for the one-line description of a request stored without a title."""
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return text
