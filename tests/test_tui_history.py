@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import pytest
@@ -13,7 +14,9 @@ from textual.widgets import DataTable, Input, Select
 from gymconsole.tui.screens import history as history_screen
 from gymconsole.tui.screens.history import COLUMNS, HistoryScreen
 from gymconsole.tui.screens.replay import ReplayScreen
+from gymconsole.tui.widgets import page_table
 from gymconsole.tui.widgets.key_footer import KeyFooter
+from gymconsole.tui.widgets.page_table import FastPageTable, PageTable
 from gymconsole.tui.widgets.run_view import NarrationLog, RunView
 
 __all__ = ["no_cursor_blink"]
@@ -175,3 +178,29 @@ async def test_built_while_idle_and_shown_again_without_rebuilding(config, demo_
         await wait_until(pilot, lambda: app.screen is screen, what="the screen after a theme change")
         assert screen.styles.background == Color.parse(app.current_theme.background)
         assert screen.styles.background != dark_background
+
+
+async def test_with_another_textual_the_table_is_datatables_own(config, demo_path, clock, caplog: Any,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast drawing leans on DataTable's private members, checked against one Textual: with any other the
+    history's table is a plain DataTable (rows, cursor and pages as before), and the log says so once."""
+    monkeypatch.setattr(page_table, "CHECKED_TEXTUAL", "8.2.7")
+    monkeypatch.setattr(page_table, "_told", [])
+    monkeypatch.setattr(history_screen, "PAGE_SIZE", 2)
+    ids = await seed_history(demo_path, clock, RUNS)
+    with caplog.at_level(logging.WARNING, logger=page_table.__name__):
+        async with open_console(tui_config(config), demo_path, clock) as pilot:
+            screen = await open_history(pilot)
+            table = screen.query_one("#history-table", PageTable)
+            assert not isinstance(table, FastPageTable)
+            assert shown_ids(screen) == [ids[4], ids[3]]
+            await pilot.press("down")
+            assert table.cursor_row == 1
+            await pilot.press("right_square_bracket")
+            await refiltered(pilot, screen, [ids[2], ids[1]])
+            assert table.cursor_row == 0
+            assert str(screen.query_one("#history-status").render()).startswith("page 2 · 2 runs")
+            drawn = [strip.text for strip in table.render_lines(table.size.region)]
+            assert [line.split()[1] for line in drawn[2:4]] == [str(ids[2]), str(ids[1])], drawn  # under border, header
+    said = [record.getMessage() for record in caplog.records if record.name == page_table.__name__]
+    assert len(said) == 1 and "not 8.2.7" in said[0], said

@@ -11,7 +11,7 @@ from textual.widgets import DataTable
 
 from gymconsole.tui.format import cell
 from gymconsole.tui.widgets import page_table
-from gymconsole.tui.widgets.page_table import PageTable
+from gymconsole.tui.widgets.page_table import FastPageTable
 
 CELLS: list[Any] = [
     cell(12345), cell("succeeded", "bold green"), cell(""), cell(None), cell("a much longer summary " * 6),
@@ -24,10 +24,10 @@ CELLS: list[Any] = [
 
 class TableApp(App[None]):
     def compose(self) -> ComposeResult:
-        yield PageTable(id="t", cursor_type="row", zebra_stripes=True)
+        yield FastPageTable(id="t", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        table = self.query_one(PageTable)
+        table = self.query_one(FastPageTable)
         for width, name in ((6, "id"), (None, "status"), (12, "narrow"), (1, "tiny")):
             table.add_column(name, width=width, key=name)
         for number, value in enumerate(CELLS):
@@ -51,7 +51,7 @@ async def test_fast_cells_are_drawn_exactly_as_datatable_draws_them(monkeypatch:
     app = TableApp()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        table = app.query_one(PageTable)
+        table = app.query_one(FastPageTable)
         table.move_cursor(row=3)
         await pilot.pause()
         checked = 0
@@ -76,11 +76,11 @@ class OneCellTables(App[None]):
 
     def compose(self) -> ComposeResult:
         for number in range(len(CELLS)):
-            yield PageTable(id=f"t{number}")
+            yield FastPageTable(id=f"t{number}")
 
     def on_mount(self) -> None:
         for number, value in enumerate(CELLS):
-            table = self.query_one(f"#t{number}", PageTable)
+            table = self.query_one(f"#t{number}", FastPageTable)
             table.add_column("c", key="c")
             table.add_row(value, key="r")
 
@@ -93,14 +93,14 @@ async def test_column_widths_are_measured_as_datatable_measures_them() -> None:
         await pilot.pause()
         await pilot.pause()
         for number, value in enumerate(CELLS):
-            table = app.query_one(f"#t{number}", PageTable)
+            table = app.query_one(f"#t{number}", FastPageTable)
             shown = table._get_row_renderables(0).cells[0]
             expected = max(measure(app.console, table.columns["c"].label, 1), measure(app.console, shown, 1))
             assert table.columns["c"].content_width == expected, value
 
 
 class SideBySide(App[None]):
-    """A PageTable and a DataTable with the same rows: what each draws, line for line."""
+    """A FastPageTable and a DataTable with the same rows: what each draws, line for line."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -110,7 +110,7 @@ class SideBySide(App[None]):
         self.highlighted.append((message.data_table.id, message.row_key.value))
 
     def compose(self) -> ComposeResult:
-        yield PageTable(id="page", cursor_type="row", zebra_stripes=True)
+        yield FastPageTable(id="page", cursor_type="row", zebra_stripes=True)
         yield DataTable(id="data", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
@@ -131,7 +131,7 @@ async def test_rows_are_drawn_exactly_as_datatable_draws_them() -> None:
     app = SideBySide()
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
-        page, data = app.query_one(PageTable), app.query_one("#data", DataTable)
+        page, data = app.query_one(FastPageTable), app.query_one("#data", DataTable)
         for row in (0, 3, 8):
             for table in (page, data):
                 table.move_cursor(row=row)
@@ -157,7 +157,7 @@ async def test_show_rows_leaves_what_clear_and_add_row_leave() -> None:
     app = SideBySide()
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
-        page, data = app.query_one(PageTable), app.query_one("#data", DataTable)
+        page, data = app.query_one(FastPageTable), app.query_one("#data", DataTable)
         for table in (page, data):
             table.move_cursor(row=4)
         await pilot.pause()
@@ -180,7 +180,7 @@ async def test_show_rows_leaves_what_clear_and_add_row_leave() -> None:
         app.set_focus(None)
         await pilot.pause()
         assert drawn(page) == drawn(data)
-        await pilot.click(PageTable, offset=(3, 1 + 2))  # under the header, the third row: its cells say which
+        await pilot.click(FastPageTable, offset=(3, 1 + 2))  # under the header, the third row: its cells say which
         assert page.cursor_coordinate.row == 2
         page.show_rows(rows[:2])  # a shorter last page
         assert page.row_count == 2 and page.get_row_index("new1") == 1

@@ -25,7 +25,7 @@ from gymconsole.present.words import plural
 from gymconsole.tui.format import cell, local_time, money, one_line, run_status, run_summary
 from gymconsole.tui.screens.dashboard import NAV_BINDINGS
 from gymconsole.tui.widgets.key_footer import KeyFooter
-from gymconsole.tui.widgets.page_table import PageTable
+from gymconsole.tui.widgets.page_table import PageTable, page_table
 from gymconsole.tui.screens import SCREENS_CSS
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ class HistoryScreen(Screen[None]):
             yield Input(placeholder="since YYYY-MM-DD", id="filter-since", max_length=10)
             yield Input(placeholder="search: name, ID or text", id="filter-search")
             yield Input(placeholder="member id", id="filter-member", type="integer")
-        table = PageTable(id="history-table", cursor_type="row", zebra_stripes=True)
+        table = page_table(id="history-table", cursor_type="row", zebra_stripes=True)
         table.border_title = "runs"
         yield table
         yield Static(id="history-status", markup=False)

@@ -16,13 +16,22 @@ cell of every line, what a frame shares (its own style, the columns and their
 widths, the cursor's styles: reactives and style sums), and a page put in with
 ``clear()`` and ``add_row`` woke the table once a row and was measured on idle,
 after a frame could draw it.  A row of plain cells is now drawn in one pass with
-those read once a frame (:meth:`PageTable.render_lines`), and
-:meth:`PageTable.show_rows` puts a page in at once, measured.
+those read once a frame (:meth:`FastPageTable.render_lines`), and
+:meth:`FastPageTable.show_rows` puts a page in at once, measured.
+
+That drawing leans on DataTable's private members (its caches, row maps and
+per-line methods), which any Textual release may change: it is used only with
+the Textual it was checked against line for line (``CHECKED_TEXTUAL``, which
+pyproject pins); with any other, :func:`page_table` gives a :class:`PageTable`,
+a plain DataTable (``clear()`` and ``add_row``, DataTable's own drawing) and says
+so in the log once.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from importlib.metadata import version
 from itertools import chain, zip_longest
 from typing import Any, NamedTuple
 
@@ -33,8 +42,13 @@ from rich.text import Text
 from textual.coordinate import Coordinate
 from textual.strip import Strip
 from textual.widgets import DataTable
-from textual.widgets.data_table import Column, Row, RowKey
+from textual.widgets.data_table import Row, RowKey
 
+log = logging.getLogger(__name__)
+
+CHECKED_TEXTUAL = "8.2.8"
+"""The Textual whose DataTable :class:`FastPageTable` draws exactly as (tests/test_tui_page_table.py, side by side):
+pyproject pins it; with any other version the table is a plain :class:`PageTable`."""
 SegmentLines = list[list[Segment]]
 STYLES_KEPT = 1024
 """Style entries kept between pages, per cache: a row's and its styled text's come in about eight variants (cursor,
@@ -58,8 +72,37 @@ class _Frame(NamedTuple):
     css_bg: bool
 
 
+def page_table(**options: Any) -> PageTable:
+    """The history's table: drawn fast with the checked Textual, by DataTable itself with any other."""
+    if installed_textual() == CHECKED_TEXTUAL:
+        return FastPageTable(**options)
+    if not _told:
+        _told.append(True)
+        log.warning("Textual %s is installed, not %s: the history's table is drawn by DataTable itself (slower)",
+                    installed_textual(), CHECKED_TEXTUAL)
+    return PageTable(**options)
+
+
+def installed_textual() -> str:
+    return version("textual")
+
+
+_told: list[bool] = []
+"""Whether the log has said the table is drawn without the fast path (said once a process)."""
+
+
 class PageTable(DataTable[Any]):
-    """A DataTable whose plain one-line cells are drawn directly (same look, a fraction of the work)."""
+    """A DataTable that shows a page of rows at a time; drawn by DataTable itself (any Textual)."""
+
+    def show_rows(self, rows: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """Show these rows (key, cells) in place of those shown, the cursor on the first row, scrolled home."""
+        self.clear()
+        for key, cells in rows:
+            self.add_row(*cells, key=key)
+
+
+class FastPageTable(PageTable):
+    """A PageTable whose plain one-line cells are drawn directly (same look, a fraction of the work)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._row_styles: dict[tuple[Any, ...], Style] = {}
@@ -85,19 +128,12 @@ class PageTable(DataTable[Any]):
         keys = [RowKey(key) for key, _ in rows]
         if len(set(keys)) != len(keys) or any(len(cells) > len(column_keys) for _, cells in rows):
             raise ValueError("show_rows: duplicate row keys, or more cells than columns")
-        self._clear_caches()
-        self._data.clear()
-        self.rows.clear()
-        self._row_locations = type(self._row_locations)({})
-        self.hover_coordinate = self.cursor_coordinate = Coordinate(0, 0)  # as clear() does: no row to highlight yet
-        self._row_locations = type(self._row_locations)({key: index for index, key in enumerate(keys)})
-        for key, (_, cells) in zip(keys, rows):
+        self.clear()  # the cursor on (0, 0) before there is a row to highlight, as clear() and add_row leave it
+        for index, (key, (_, cells)) in enumerate(zip(keys, rows)):
+            self._row_locations[key] = index
             self._data[key] = dict(zip_longest(column_keys, cells))
             self.rows[key] = Row(key, 1)
-        self._label_column = Column(self._label_column_key, Text(), auto_width=True)
-        self._labelled_row_exists = False
-        self._new_rows.clear()
-        self._require_update_dimensions = False
+        self._require_update_dimensions = False  # measured below, not on idle
         self._update_count += 1
         widths, general = [column.content_width for column in columns], []
         for key, (_, cells) in zip(keys, rows):
@@ -109,7 +145,6 @@ class PageTable(DataTable[Any]):
         for column, width in zip(columns, widths):
             column.content_width = width
         self._update_dimensions(general)  # the other rows, and the table's size
-        self.scroll_x = self.scroll_y = self.scroll_target_x = self.scroll_target_y = 0
         if keys and self.show_cursor and self.cursor_type != "none":
             self._highlight_cursor()
         self.refresh()
