@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from rich.segment import Segment
 from rich.text import Text
 from textual.app import App, ComposeResult
@@ -23,15 +25,18 @@ CELLS: list[Any] = [
 
 
 class TableApp(App[None]):
+    """A FastPageTable and a DataTable with every kind of cell in columns of every kind of width (a tiny one too)."""
+
     def compose(self) -> ComposeResult:
-        yield FastPageTable(id="t", cursor_type="row", zebra_stripes=True)
+        yield FastPageTable(id="page", cursor_type="row", zebra_stripes=True)
+        yield DataTable(id="data", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        table = self.query_one(FastPageTable)
-        for width, name in ((6, "id"), (None, "status"), (12, "narrow"), (1, "tiny")):
-            table.add_column(name, width=width, key=name)
-        for number, value in enumerate(CELLS):
-            table.add_row(value, value, value, value, key=str(number))
+        for table in self.query(DataTable):
+            for width, name in ((6, "id"), (None, "status"), (12, "narrow"), (1, "tiny")):
+                table.add_column(name, width=width, key=name)
+            for number, value in enumerate(CELLS):
+                table.add_row(value, value, value, value, key=str(number))
 
 
 def cells_of(lines: list[list[Segment]]) -> list[tuple[str, Any]]:
@@ -39,7 +44,10 @@ def cells_of(lines: list[list[Segment]]) -> list[tuple[str, Any]]:
     return [(char, segment.style) for line in lines for segment in line for char in segment.text]
 
 
-async def test_fast_cells_are_drawn_exactly_as_datatable_draws_them(monkeypatch: Any) -> None:
+@pytest.fixture
+def fast_cells(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The text of every cell the fast path draws (DataTable draws the others): were the fast path lost, PageTable
+    would still draw what DataTable draws, only slower, and only this count would tell."""
     drawn_fast: list[str] = []
     real = page_table._one_line
 
@@ -48,27 +56,43 @@ async def test_fast_cells_are_drawn_exactly_as_datatable_draws_them(monkeypatch:
         return real(plain, *args)
 
     monkeypatch.setattr(page_table, "_one_line", counted)
+    return drawn_fast
+
+
+def drawn(table: DataTable[Any]) -> list[list[tuple[str, Any]]]:
+    """Every line the table draws now (its border, header, rows and the space beside them), cell by cell."""
+    table._clear_caches()
+    return [cells_of([list(strip)]) for strip in table.render_lines(table.size.region)]
+
+
+def drawn_fast(page: FastPageTable, fast_cells: list[str], at_least: int) -> list[list[tuple[str, Any]]]:
+    """What the page table draws now, at least ``at_least`` of its cells drawn by the fast path."""
+    before = len(fast_cells)
+    lines = drawn(page)
+    assert len(fast_cells) - before >= at_least, f"{len(fast_cells) - before} cells drawn fast"
+    return lines
+
+
+async def test_fast_cells_are_drawn_exactly_as_datatable_draws_them(fast_cells: list[str]) -> None:
     app = TableApp()
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 50)) as pilot:
         await pilot.pause()
-        table = app.query_one(FastPageTable)
-        table.move_cursor(row=3)
-        await pilot.pause()
-        checked = 0
-        for row in range(len(CELLS)):
-            for column, spec in enumerate(table.ordered_columns):
-                width = spec.get_render_width(table)
-                for cursor in (False, True):
-                    style = table._get_row_style(row, table.rich_style)
-                    table._cell_render_cache.clear()
-                    fast = table._render_cell(row, column, style, width, cursor=cursor)
-                    table._cell_render_cache.clear()
-                    slow = DataTable._render_cell(table, row, column, style, width, cursor=cursor)
-                    assert cells_of(fast) == cells_of(slow), (CELLS[row], spec.label, width, cursor)
-                    checked += 1
-        assert checked == len(CELLS) * 4 * 2
-        assert len(drawn_fast) >= (len(CELLS) - 2) * 4 * 2, "every plain one-line Text cell took the fast path"
-        assert "plain string [b]markup[/b]" not in drawn_fast and "spansred" not in drawn_fast
+        page, data = app.query_one(FastPageTable), app.query_one("#data", DataTable)
+        rows_drawn_fast = (len(CELLS) - 2) * 4  # the header's "tiny" does not fit its column: DataTable draws it
+        for row in (0, 1, 4, 8, 9, 10):  # the cursor on rows of each kind, even and odd
+            for table in (page, data):
+                table.move_cursor(row=row)
+            app.set_focus(None)
+            await pilot.pause()
+            assert drawn_fast(page, fast_cells, rows_drawn_fast) == drawn(data), CELLS[row]
+            page.focus()
+            await pilot.pause()
+            focused = drawn_fast(page, fast_cells, rows_drawn_fast)
+            data.focus()
+            await pilot.pause()
+            assert focused == drawn(data), CELLS[row]
+        assert "plain string [b]markup[/b]" not in fast_cells and "spansred" not in fast_cells
+        assert {text for text in fast_cells if text} >= {"12345", "名前は山田 太郎です、とても長い", "emoji 🎉 here"}
 
 
 class OneCellTables(App[None]):
@@ -121,13 +145,12 @@ class SideBySide(App[None]):
                 table.add_row(value, value, cell(number), key=str(number))
 
 
-def drawn(table: DataTable[Any]) -> list[list[tuple[str, Any]]]:
-    """Every line the table draws now (its border, header, rows and the space beside them), cell by cell."""
-    table._clear_caches()
-    return [cells_of([list(strip)]) for strip in table.render_lines(table.size.region)]
+ROWS_DRAWN_FAST = (len(CELLS) - 2 + 1) * 3
+"""Cells SideBySide's page table draws by the fast path: every row's but the two with cells that are not plain, and
+the header's."""
 
 
-async def test_rows_are_drawn_exactly_as_datatable_draws_them() -> None:
+async def test_rows_are_drawn_exactly_as_datatable_draws_them(fast_cells: list[str]) -> None:
     app = SideBySide()
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
@@ -137,10 +160,10 @@ async def test_rows_are_drawn_exactly_as_datatable_draws_them() -> None:
                 table.move_cursor(row=row)
             app.set_focus(None)
             await pilot.pause()
-            assert drawn(page) == drawn(data), row
+            assert drawn_fast(page, fast_cells, ROWS_DRAWN_FAST) == drawn(data), row
             page.focus()
             await pilot.pause()
-            focused = drawn(page)
+            focused = drawn_fast(page, fast_cells, ROWS_DRAWN_FAST)
             data.focus()
             await pilot.pause()
             assert focused == drawn(data), row
@@ -150,10 +173,17 @@ async def test_rows_are_drawn_exactly_as_datatable_draws_them() -> None:
                 table.scroll_to(x=scroll_x, animate=False, immediate=True)
             await pilot.pause()
             assert page.scroll_x == data.scroll_x == scroll_x
-            assert drawn(page) == drawn(data), scroll_x
+            assert drawn_fast(page, fast_cells, ROWS_DRAWN_FAST) == drawn(data), scroll_x
+        for row in (1, 4, 8, 10):  # the mouse over a row (the cursor on row 8)
+            await pilot.hover(FastPageTable, offset=(3, 1 + row))  # under the header
+            assert page.hover_coordinate.row == row and page._show_hover_cursor
+            hovered = drawn_fast(page, fast_cells, ROWS_DRAWN_FAST)
+            await pilot.hover("#data", offset=(3, 1 + row))
+            assert data.hover_coordinate.row == row and data._show_hover_cursor
+            assert hovered == drawn(data), row
 
 
-async def test_show_rows_leaves_what_clear_and_add_row_leave() -> None:
+async def test_show_rows_leaves_what_clear_and_add_row_leave(fast_cells: list[str]) -> None:
     app = SideBySide()
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
@@ -179,8 +209,22 @@ async def test_show_rows_leaves_what_clear_and_add_row_leave() -> None:
         assert sorted(app.highlighted) == [("data", "new0"), ("page", "new0")]
         app.set_focus(None)
         await pilot.pause()
-        assert drawn(page) == drawn(data)
+        assert drawn_fast(page, fast_cells, (len(rows) + 1) * 3) == drawn(data)
         await pilot.click(FastPageTable, offset=(3, 1 + 2))  # under the header, the third row: its cells say which
         assert page.cursor_coordinate.row == 2
         page.show_rows(rows[:2])  # a shorter last page
         assert page.row_count == 2 and page.get_row_index("new1") == 1
+        for narrower in ([(f"n{n}", (cell("y"), cell(f"short {n}"), cell(n))) for n in range(3)], []):
+            page.show_rows(narrower)  # narrower cells: the columns stay as wide (as after clear()), then no rows
+            data.clear()
+            for key, cells in narrower:
+                data.add_row(*cells, key=key)
+            app.set_focus(None)
+            await pilot.pause()
+            assert [column.content_width for column in page.columns.values()] == [
+                column.content_width for column in data.columns.values()]
+            assert page.virtual_size == data.virtual_size and page.cursor_coordinate == data.cursor_coordinate
+            await pilot.hover(FastPageTable, offset=(3, 1))  # each with the mouse over its first row, as clicked
+            shown = drawn_fast(page, fast_cells, (len(narrower) + 1) * 3)
+            await pilot.hover("#data", offset=(3, 1))
+            assert shown == drawn(data), narrower

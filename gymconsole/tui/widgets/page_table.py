@@ -173,9 +173,7 @@ class FastPageTable(PageTable):
                         column.content_width = width
         super()._update_dimensions(general)  # and the table's size, from the widths
         if [column.content_width for column in self.columns.values()] != before:
-            self._cell_render_cache.clear()
-            self._row_render_cache.clear()
-            self._line_cache.clear()
+            self._clear_caches()
             self.refresh()
 
     def _get_row_style(self, row_index: int, base_style: Style) -> Style:
@@ -325,34 +323,6 @@ class FastPageTable(PageTable):
                 self._meta_styles.clear()
             style = self._meta_styles[key] = Style.from_meta(meta)
         return style
-
-    def _render_cell(self, row_index: int, column_index: int, base_style: Style, width: int, cursor: bool = False,
-                     hover: bool = False) -> SegmentLines:
-        if row_index < 0 or column_index < 0:  # the header and row labels: few, and drawn once
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        row_key = self._row_locations.get_key(row_index)
-        row = self.rows.get(row_key) if row_key is not None else None
-        if row is None or row.height != 1:
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        column_key = self._column_locations.get_key(column_index)
-        key = (row_key, column_key, base_style, cursor, hover, self._show_hover_cursor, self._update_count,
-               self._pseudo_class_state)
-        cached = self._cell_render_cache.get(key)
-        if cached is not None:
-            return cached
-        value = self._data.get(row_key, {}).get(column_key)
-        if not _plain(value):
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        fixed = row_index < self.fixed_rows or column_index < self.fixed_columns
-        component_style, post_style = self._get_styles_to_render_cell(
-            False, False, fixed, hover, cursor, self.show_cursor, self._show_hover_cursor,
-            self.cursor_foreground_priority == "css", self.cursor_background_priority == "css")
-        pre_style = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component_style
-        blank = pre_style + post_style
-        content = pre_style + self.app.console.get_style(value.style) + post_style if value.style else blank
-        lines = [_one_line(value.plain, value.overflow, width, self.cell_padding, blank, content)]
-        self._cell_render_cache[key] = lines
-        return lines
 
 
 def _one_line(plain: str, overflow: Any, width: int, padding: int, blank: Style, content: Style) -> list[Segment]:
