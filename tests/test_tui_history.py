@@ -116,6 +116,40 @@ async def test_a_slow_page_says_loading_but_not_at_once(config, demo_path, clock
         assert str(status.render()).startswith("page 2 · 2 runs")
 
 
+@pytest.mark.parametrize("meanwhile", ["a late answer for page 1", "a resize"])
+async def test_a_slow_page_says_loading_whatever_comes_meanwhile(config, demo_path, clock, meanwhile: str,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the answer to the page last asked for stops its "Loading…": not a late answer for the page before
+    (asked for just before), nor a quiet reload for a new size (which asks for the awaited page, not the shown)."""
+    monkeypatch.setattr(history_screen, "LOADING_SAID_AFTER", 0.3)
+    ids = await seed_history(demo_path, clock, [{"workflow": "door_access", "summary": f"run {n}"} for n in range(40)])
+    async with open_console(tui_config(config), demo_path, clock, size=(100, 30)) as pilot:
+        screen = await open_history(pilot)
+        history, gate = pilot.app.services.history, asyncio.Event()
+        list_runs = history.list_runs
+        first = shown_ids(screen)
+        page_1 = await list_runs(limit=len(first), before_id=None)
+
+        async def slow_list_runs(**query: Any) -> Any:
+            await gate.wait()
+            return await list_runs(**query)
+
+        monkeypatch.setattr(history, "list_runs", slow_list_runs)
+        status = screen.query_one("#history-status")
+        await pilot.press("right_square_bracket")
+        if meanwhile == "a resize":
+            await pilot.resize_terminal(80, 24)
+        else:
+            screen.post_message(HistoryScreen.Loaded(page_1, 0, screen.filter, len(first)))
+        await pilot.pause()
+        assert str(status.render()).startswith("page 1 ·"), "said only once the page is slow"
+        await wait_until(pilot, lambda: str(status.render()) == "Loading…", timeout=5, what="Loading… for page 2")
+        assert shown_ids(screen) == first
+        gate.set()
+        await wait_until(pilot, lambda: str(status.render()).startswith("page 2 ·"), what="page 2")
+        assert shown_ids(screen) == ids[::-1][len(first):len(first) + screen._page_size()]
+
+
 @pytest.mark.parametrize("size", [(80, 24), (120, 36)])
 async def test_a_page_is_what_the_table_shows(config, demo_path, clock, size: tuple[int, int]) -> None:
     ids = await seed_history(demo_path, clock, [{"workflow": "door_access", "summary": f"run {n}"} for n in range(40)])

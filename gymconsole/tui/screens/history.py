@@ -95,6 +95,8 @@ class HistoryScreen(Screen[None]):
         """The page on screen (number, filter, rows): a reload that finds the same rows redraws nothing."""
         self._loading: Timer | None = None
         """Says "Loading…" if the page asked for is slow to come."""
+        self._asked: tuple[int, RunFilter] | None = None
+        """The page last asked for (number, filter): only its answer is shown, and only that stops "Loading…"."""
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -131,7 +133,7 @@ class HistoryScreen(Screen[None]):
     def on_resize(self) -> None:
         """Laid out at a new size: a page holds what the table now shows."""
         if self._shown is not None and self.is_current and self._page_rows != self._page_size():
-            self.load(self._page, quietly=True)
+            self.load(self._asked[0] if self._asked else self._page, quietly=True)  # the page awaited, if one is
 
     def prepare(self) -> None:
         """Lay the screen out and load its first page before it is first shown (the console calls this while idle).
@@ -159,11 +161,13 @@ class HistoryScreen(Screen[None]):
             rows = await history.list_runs(**run_filter.query(), limit=size, before_id=before_id)
             self.post_message(self.Loaded(rows, page, run_filter, size))
 
-        if self._loading is not None:
-            self._loading.stop()
-        # Said only when a page is slow: said at once, its frame was drawn while the page was put in the table and
-        # showed "page 2" above page 1's rows for a frame; the rows came a frame later.
-        self._loading = None if quietly else self.set_timer(LOADING_SAID_AFTER, lambda: self._say("Loading…"))
+        asked, self._asked = self._asked, (page, run_filter)
+        if not quietly or asked != self._asked:  # (asked again quietly, a page still awaited is still awaited)
+            if self._loading is not None:
+                self._loading.stop()
+            # Said only when a page is slow: said at once, its frame was drawn while the page was put in the table
+            # and showed "page 2" above page 1's rows for a frame; the rows came a frame later.
+            self._loading = None if quietly else self.set_timer(LOADING_SAID_AFTER, lambda: self._say("Loading…"))
         self.app.run_worker(fetch(), group="history", exclusive=True, exit_on_error=False, name="history page")
 
     def _page_size(self) -> int:
@@ -179,8 +183,8 @@ class HistoryScreen(Screen[None]):
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
-        if message.filter != self.filter:
-            return  # an answer to an older question
+        if (message.page, message.filter) != self._asked:
+            return  # an answer to an older question (another filter, or a page asked for before the last)
         if self._loading is not None:
             self._loading.stop()
             self._loading = None
