@@ -5,7 +5,7 @@ counts instructions, load-independent.  The console runs under callgrind in a ps
 started through this module (``--console``), which marks the work of each next page for callgrind:
 ``os.getppid()`` as the key's action starts (callgrind zeroes its counters there) and
 ``os.getpgrp()`` once Textual has handed its driver the frame that shows the page, its status line
-and its first run (callgrind writes the count out there).  What is counted is the key's action, the
+and its rows (callgrind writes the count out there).  What is counted is the key's action, the
 query, putting the page in, drawing and composing the frame: everything but decoding the key.
 The first next page is left out: under callgrind, work that is due once after start-up (the
 collector's start-up freeze, loading after the first paint) can fall in it.  Shown, not judged:
@@ -63,33 +63,49 @@ def count(workdir: Path, size: tuple[int, int], pages: int = PAGES) -> list[int]
 
 
 def _mark_pages() -> None:
-    """Inside the console: mark each next page's work for callgrind (see the module's docstring)."""
+    """Inside the console: mark each next page's work for callgrind (see the module's docstring).
+
+    The frame that shows the page is the first write, after the status line says the page, that follows the
+    table's drawing of the page's rows (its first row another than the page before's): found from the table's own
+    drawing, not by looking for the run's id in what is written, where it could be part of any other text.
+    """
     from textual.drivers import linux_driver
 
     from gymconsole.tui.screens.history import HistoryScreen
+    from gymconsole.tui.widgets.page_table import PageTable
 
     waiting: dict[str, Any] = {}
-    next_page, write = HistoryScreen.action_next_page, linux_driver.LinuxDriver.write
+    next_page, write, render_lines = (HistoryScreen.action_next_page, linux_driver.LinuxDriver.write,
+                                      PageTable.render_lines)
+
+    def first_row(table: PageTable) -> Any:
+        return next(iter(table.rows)).value if table.row_count else None
 
     def counted_next_page(self: HistoryScreen) -> None:
-        waiting.update(status=f"page {self._page + 2} ·", screen=self, seen=False)
+        table = self.query_one("#history-table", PageTable)
+        waiting.update(status=f"page {self._page + 2} ·", table=table, before=first_row(table), seen=False,
+                       drawn=False)
         os.getppid()
         next_page(self)
 
+    def drawn_then_note(self: PageTable, crop: Any) -> Any:
+        lines = render_lines(self, crop)
+        if waiting and self is waiting["table"] and first_row(self) not in (None, waiting["before"]):
+            waiting["drawn"] = True
+        return lines
+
     def write_then_mark(self: Any, data: str) -> None:
         write(self, data)
-        screen = waiting.get("screen")
-        if screen is None:
+        if not waiting:
             return
         waiting["seen"] = waiting["seen"] or waiting["status"] in data
-        table = screen.query_one("#history-table")
-        first = str(next(iter(table.rows)).value) if table.row_count else None
-        if waiting["seen"] and first is not None and first in data:
+        if waiting["seen"] and waiting["drawn"]:
             waiting.clear()
             os.getpgrp()
 
     HistoryScreen.action_next_page = counted_next_page  # type: ignore[method-assign]
     linux_driver.LinuxDriver.write = write_then_mark  # type: ignore[method-assign]
+    PageTable.render_lines = drawn_then_note  # type: ignore[method-assign]
 
 
 def main(argv: list[str]) -> int:
