@@ -237,3 +237,21 @@ async def test_with_another_textual_the_table_is_datatables_own(config, demo_pat
             assert [line.split()[1] for line in drawn[2:4]] == [str(ids[2]), str(ids[1])], drawn  # under border, header
     said = [record.getMessage() for record in caplog.records if record.name == page_table.__name__]
     assert len(said) == 1 and "not 8.2.7" in said[0], said
+
+
+def test_a_screen_shown_again_is_restyled_only_if_the_css_changed() -> None:
+    from types import SimpleNamespace
+
+    from textual import events
+
+    from gymconsole.tui.restyle import StyledFor
+
+    app, styled = SimpleNamespace(_css_update_count=3), StyledFor()
+    styled.styled(app)
+    shown = [events.ScreenResume() for _ in range(3)]
+    styled.resumed(app, shown[0])
+    app._css_update_count = 4  # a theme changed while hidden
+    styled.resumed(app, shown[1])
+    del app._css_update_count  # a Textual without the count: restyled every time, as by default
+    styled.resumed(app, shown[2])
+    assert [event.refresh_styles for event in shown] == [False, True, True]

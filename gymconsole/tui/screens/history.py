@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Header, Input, Select, Static
 from gymconsole.present.run_events import mode_words, trigger_words
 from gymconsole.present.words import plural
 from gymconsole.tui.format import cell, local_time, money, one_line, run_status, run_summary
+from gymconsole.tui.restyle import StyledFor
 from gymconsole.tui.screens.dashboard import NAV_BINDINGS
 from gymconsole.tui.widgets.key_footer import KeyFooter
 from gymconsole.tui.widgets.page_table import PageTable, page_table
@@ -89,8 +90,7 @@ class HistoryScreen(Screen[None]):
         self._page = 0
         self._page_rows = PAGE_SIZE
         """The page size the page on screen was loaded with."""
-        self._styled_for = -1
-        """Textual's count of theme and CSS changes when this screen's styles were last applied."""
+        self._styled_for = StyledFor()
         self._shown: tuple[int, RunFilter, list[tuple[Any, ...]]] | None = None
         """The page on screen (number, filter, rows): a reload that finds the same rows redraws nothing."""
         self._loading: Timer | None = None
@@ -118,16 +118,11 @@ class HistoryScreen(Screen[None]):
         for name in COLUMNS:
             table.add_column(name, key=name)
         table.focus()
-        self._styled_for = self.app._css_update_count
+        self._styled_for.styled(self.app)
 
     def on_screen_resume(self, event: events.ScreenResume) -> None:
         """Shown (again): the current page, fresh from the database (filters are kept between visits)."""
-        # Textual restyles every widget of a screen it shows; this one was styled when built (or shown last) and
-        # stays styled while hidden, so unless the theme or the CSS changed since (Textual counts those changes),
-        # that restyle only repeats work: it was most of the cost of opening the screen.
-        if self._styled_for == self.app._css_update_count:
-            event.refresh_styles = False
-        self._styled_for = self.app._css_update_count
+        self._styled_for.resumed(self.app, event)
         self.load(self._page, quietly=self._shown is not None)  # the page it shows stays up while it is refreshed
 
     def on_resize(self) -> None:

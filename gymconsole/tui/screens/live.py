@@ -25,6 +25,7 @@ from textual.screen import Screen
 from textual.widgets import Header, Static, Tab, Tabs
 
 from gymconsole.tui.memory import release_removed_widgets
+from gymconsole.tui.restyle import StyledFor
 from gymconsole.tui.screens.dashboard import NAV_BINDINGS, on_show
 from gymconsole.tui.trace import RunTrace
 from gymconsole.tui.widgets.key_footer import KeyFooter
@@ -75,11 +76,9 @@ class LiveScreen(Screen[None]):
     ]
 
     app: GymConsoleApp
-    _styled_for = -1
-    """The app's count of CSS changes when this screen was last styled."""
-
     def __init__(self, run_id: int | None = None) -> None:
         super().__init__()
+        self._styled_for = StyledFor()
         self.initial = run_id
         self.opened = True
         """Opened by ``open_live`` (show the asked-for or newest run), not shown again as something above closed."""
@@ -97,16 +96,12 @@ class LiveScreen(Screen[None]):
         yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
-        self._styled_for = self.app._css_update_count
+        self._styled_for.styled(self.app)
 
     async def on_screen_resume(self, event: events.ScreenResume) -> None:
         """Shown (again): the tabs brought up to date with the runs the app keeps, the asked-for run (or the newest)
         drawn; back from a screen or modal above it, the run it showed stays chosen."""
-        # As the history screen: unless the theme or the CSS changed while it was hidden, Textual's restyle of every
-        # widget on showing it again only repeats work.
-        if self._styled_for == self.app._css_update_count:
-            event.refresh_styles = False
-        self._styled_for = self.app._css_update_count
+        self._styled_for.resumed(self.app, event)
         self.app.run_signal.unsubscribe(self)
         self.app.run_signal.subscribe(self, self.run_changed)
         await self._catch_up()
