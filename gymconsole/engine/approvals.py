@@ -82,6 +82,39 @@ class StateError(Exception):
     """A change of state the request is not in a state for (decided elsewhere meanwhile, already done...)."""
 
 
+class Unreadable(ValueError):
+    """A request's stored plan, or what it was approved for, cannot be read (a damaged row), in words."""
+
+
+@dataclass(frozen=True)
+class ShownPlan:
+    """A waiting request as a person is shown it before deciding: its state now, and what approving it carries out."""
+
+    approval_id: int
+    status: str
+    """Its shown state (``pending``, ``interrupted``...), passed back to :meth:`ApprovalGate.decide_pending` as seen."""
+    plan: ActionPlan
+    """The stored plan; for an interrupted request only the part approved (the rest skipped as not approved)."""
+    approved_keys: frozenset[str] | None
+    """What an interrupted request was approved for (None: all of it): finishing it carries out exactly these."""
+
+    @property
+    def finishing(self) -> bool:
+        """Approving it finishes what was approved before: its targets are fixed, not chosen again."""
+        return self.status == INTERRUPTED
+
+
+def only(plan: ActionPlan, keys: Iterable[str] | None) -> ActionPlan:
+    """The part of a plan a person approved; the rest becomes skipped as 'not approved'."""
+    if keys is None:
+        return plan
+    chosen = set(keys)
+    return ActionPlan(plan.tool, plan.action, plan.risk, [i for i in plan.items if i.key in chosen],
+                      plan.skipped + [{"id": i.target_id, "name": i.label, "reason": "not approved"}
+                                      for i in plan.items if i.key not in chosen],
+                      plan.args, plan.message)
+
+
 @dataclass(frozen=True)
 class Approval:
     """One stored request, as read from the store."""
@@ -232,6 +265,31 @@ class ApprovalStore:
     async def get(self, approval_id: int) -> Approval | None:
         row = await self.db.fetch_one("SELECT * FROM approvals WHERE id = ?", [approval_id])
         return None if row is None else _approval(row, await self._shown_status(row))
+
+    async def shown_plan(self, approval_id: int) -> ShownPlan | None:
+        """One request's shown state and plan, read to show it before a decision (:meth:`ApprovalGate.pending_plan`).
+
+        Only what that needs is read (a damaged ``result`` does not matter); :class:`Unreadable` says what cannot be.
+        """
+        row = await self.db.fetch_one("SELECT id, run_id, status, pid, pid_started, plan, approved_keys"
+                                      " FROM approvals WHERE id = ?", [approval_id])
+        if row is None:
+            return None
+        status = await self._shown_status(row)
+        try:
+            plan = ActionPlan.from_dict(json.loads(row["plan"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise Unreadable(f"unreadable plan ({exc})") from None
+        if status != INTERRUPTED or row["approved_keys"] is None:
+            return ShownPlan(approval_id, status, plan, None)
+        try:
+            keys = json.loads(row["approved_keys"])
+            if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
+                raise ValueError(f"not a list of keys: {row['approved_keys'][:40]!r}")
+        except ValueError as exc:
+            raise Unreadable(f"which targets were approved cannot be read ({exc}); release it to decide afresh: "
+                             f"gymconsole approvals release {approval_id}") from None
+        return ShownPlan(approval_id, status, only(plan, keys), frozenset(keys))
 
     async def open_requests(self) -> list[Approval]:
         """Requests a person may still act on, oldest first: being asked, to decide, or to finish."""
