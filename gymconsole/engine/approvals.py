@@ -65,8 +65,14 @@ DECIDABLE = (PENDING, RELEASED)
 UNFINISHED = (APPROVED, PARTLY_APPROVED, CARRYING_OUT, FAILED)
 """Approved and not done: finished by approving again once nobody is carrying it out."""
 OPEN = (ASKING, *DECIDABLE, *UNFINISHED)
-WAITING = (*DECIDABLE, FAILED)
-"""Stored states that wait for a person whoever holds them (a failed carrying out is shown as interrupted)."""
+SHOWN: dict[str, str | None] = {ASKING: ASKING, PENDING: PENDING, RELEASED: RELEASED, FAILED: INTERRUPTED,
+                                DENIED: DENIED, DONE: DONE, APPROVED: None, PARTLY_APPROVED: None, CARRYING_OUT: None}
+"""How each stored state is shown (listed, counted); None: it depends on whether its holder still holds it
+(as is, or ``interrupted``: :meth:`ApprovalStore._shown_status`)."""
+WAITING = tuple(state for state, shown in SHOWN.items() if shown in (*DECIDABLE, INTERRUPTED))
+"""Stored states that wait for a person whoever holds them."""
+DEPENDING = tuple(state for state, shown in SHOWN.items() if shown is None)
+"""Stored states that wait for a person only once nobody holds them (shown as interrupted then)."""
 LISTED = ("id, run_id, workflow, tool, risk, title, item_count, status, requested_at, pid, pid_started,"
           " CASE WHEN COALESCE(title, '') = '' THEN plan END AS plan")
 """The columns of :meth:`ApprovalStore.open_list` (and what telling whether a request is held needs)."""
@@ -310,8 +316,8 @@ class ApprovalStore:
         out = []
         for row in rows:
             status = await self._shown_status(row)
-            if status in (APPROVED, PARTLY_APPROVED, CARRYING_OUT):
-                continue  # being carried out right now
+            if status in DEPENDING:
+                continue  # still held: being carried out right now
             out.append((row, status))
         return out
 
@@ -326,8 +332,9 @@ class ApprovalStore:
         marks = ", ".join("?" for _ in WAITING)
         waiting = await self.db.fetch_value(f"SELECT COUNT(*) FROM approvals WHERE status IN ({marks})", WAITING)
         # An approved request is waiting only when nobody carries it out: the few of these are looked at one by one.
+        marks = ", ".join("?" for _ in DEPENDING)
         approved = await self.db.fetch_all("SELECT id, status, pid, pid_started, run_id FROM approvals"
-                                           " WHERE status IN (?, ?, ?)", (APPROVED, PARTLY_APPROVED, CARRYING_OUT))
+                                           f" WHERE status IN ({marks})", DEPENDING)
         return int(waiting) + sum([await self._shown_status(row) == INTERRUPTED for row in approved])
 
     async def orphans(self) -> list[Approval]:
@@ -350,8 +357,9 @@ class ApprovalStore:
 
     async def _shown_status(self, row: dict[str, Any]) -> str:
         status = row["status"]
-        if status == FAILED:
-            return INTERRUPTED
+        fixed = SHOWN.get(status, status)
+        if fixed is not None:
+            return fixed
         if status == CARRYING_OUT:
             return CARRYING_OUT if self.held(row) else INTERRUPTED
         if status in (APPROVED, PARTLY_APPROVED):

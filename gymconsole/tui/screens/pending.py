@@ -33,10 +33,10 @@ if TYPE_CHECKING:
 COLUMNS = ("id", "requested", "workflow", "risk", "status", "what")
 STATUS_NOTE = {
     "asking": "A person is being asked about this one right now (in the modal or another console); "
-              "`gymconsole approvals release ID` takes it back if that console is stuck.",
+              "`gymconsole approvals release {id}` takes it back if that console is stuck.",
     "released": "Taken back from a console that stopped asking: decide it here.",
     "interrupted": "Approved, but carrying it out was interrupted: y finishes exactly the targets approved then "
-                   "(done acts are not repeated); `gymconsole approvals release ID` to decide afresh.",
+                   "(done acts are not repeated); `gymconsole approvals release {id}` to decide afresh.",
 }
 LISTED = (states.ASKING, *states.DECIDABLE, states.INTERRUPTED)
 """The shown states a listed request can be decided (or finished) in; any other means it was decided elsewhere."""
@@ -167,7 +167,7 @@ class PendingScreen(Screen[None]):
             return
         placeholder.display = False
         if shown.status in STATUS_NOTE:
-            placeholder.update(Text(STATUS_NOTE[shown.status]))
+            placeholder.update(Text(STATUS_NOTE[shown.status].format(id=approval_id)))
             placeholder.display = True
         row = self.rows[approval_id]
         await detail.mount(PlanView(shown.plan, workflow=row.get("workflow", ""), run_id=row.get("run_id"),
