@@ -9,7 +9,7 @@ sections from it with ``from_dump`` (no pydantic, no validation).
 
 What a cached result is keyed by: the config file's resolved path and bytes,
 gymconsole's version, and the source of the modules whose rules decide what is
-valid (``config.py``, and the tool names workflows may use).  Validation reads
+valid (the ``config*.py`` modules, and the tool names workflows may use).  Validation reads
 no environment variable (the variables named in the file, such as
 ``delivery.smtp.password_env``, are read when used), so none is part of the key.
 A bad configuration is never cached: it fails with the same one line every
@@ -31,9 +31,8 @@ from gymconsole.config import Config, config_from_bytes, read_config_bytes
 
 CACHE_FORMAT = 1
 PACKAGE = Path(__file__).resolve().parent
-RULE_SOURCES = tuple(PACKAGE / name for name in ("config.py", "config_base.py", "config_claude.py", "config_outside.py",
-                                                  "config_validation.py", "tools/names.py"))
-"""The source files that decide what a valid configuration is: a change to any of them misses every cached result."""
+RULES_ELSEWHERE = ("tools/names.py",)
+"""Rules of a valid configuration outside the ``config*.py`` modules: the tool names workflows may use."""
 log = logging.getLogger(__name__)
 
 
@@ -63,9 +62,16 @@ def default_cache_dir() -> Path:
     return Path(user_cache_dir("gymconsole", appauthor=False))
 
 
+def rule_sources() -> list[Path]:
+    """The source files that decide what a valid configuration is: a change to any of them misses every cached
+    result.  Every ``config*.py`` module (the sections, their checks, their validation), found rather than
+    listed, so a section moved to a new module is keyed without anyone remembering to add it here."""
+    return [*sorted(PACKAGE.glob("config*.py")), *(PACKAGE / name for name in RULES_ELSEWHERE)]
+
+
 def cache_key(resolved: Path, raw: bytes) -> str:
     digest = hashlib.sha256(f"{CACHE_FORMAT}\0{__version__}\0{resolved}\0".encode())
-    for rules in RULE_SOURCES:
+    for rules in rule_sources():
         digest.update(rules.read_bytes())
     digest.update(b"\0" + raw)
     return digest.hexdigest()

@@ -12,7 +12,7 @@ import pytest
 from gymconsole.cli import main
 from gymconsole.cli.init import _default_config
 from gymconsole.config import Config, ConfigError, load_config
-from gymconsole.config_cache import cache_key, load_config_cached, read_cached
+from gymconsole.config_cache import cache_key, load_config_cached, read_cached, rule_sources
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = (ROOT / "config.toml").read_text(encoding="utf-8")
@@ -122,3 +122,20 @@ def test_the_cache_holds_no_secret_and_only_its_owner_can_read_it(
     assert "SENTINEL" not in text and "sk-ant" not in text
     if os.name == "posix":
         assert entry.stat().st_mode & 0o777 == 0o600 and entry.parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_every_module_that_defines_a_section_or_its_rules_keys_the_cache() -> None:
+    """A section moved to a module of its own (the gym's message templates, say) must still miss the cache when its
+    rules change: otherwise a cached config would skip a placeholder check the new rules make."""
+    import sys
+
+    from gymconsole.config_base import ConfigSection
+
+    def sections(klass: type) -> list[type]:
+        return [klass, *(sub for child in klass.__subclasses__() for sub in sections(child))]
+
+    defining = {Path(sys.modules[klass.__module__].__file__ or "").resolve()
+                for klass in sections(ConfigSection) if klass.__module__.startswith("gymconsole.")}
+    keyed = {path.resolve() for path in rule_sources()}
+    assert defining and defining <= keyed, defining - keyed
+    assert {"config_gym.py", "config_validation.py", "names.py"} <= {path.name for path in keyed}

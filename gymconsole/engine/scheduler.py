@@ -41,12 +41,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
-from apscheduler.events import (
-    EVENT_JOB_MAX_INSTANCES,
-    EVENT_JOB_MISSED,
-    EVENT_JOB_SUBMITTED,
-    JobSubmissionEvent,
-)
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.triggers.cron import CronTrigger
 
 from gymconsole.clock import Clock, iso
@@ -54,6 +49,7 @@ from gymconsole.config import Config
 from gymconsole.db import Database
 from gymconsole.engine import upkeep
 from gymconsole.engine.aps_log import RecordedElsewhere
+from gymconsole.engine.catch_up import missed_while_away, not_run
 from gymconsole.engine.faults import Backoff, is_transient
 from gymconsole.engine.history import HistoryStore, RunRecorder
 from gymconsole.engine.lease import Lease, running_elsewhere
@@ -290,16 +286,7 @@ class WorkflowScheduler:
         for name, wf in self.config.workflows.items():
             if not wf.enabled or self.is_paused(name):
                 continue
-            due = self._fire_times(name, since, now)
-            if not await self.db.fetch_value("SELECT 1 FROM schedule_fires WHERE workflow = ? LIMIT 1", (name,)):
-                # No claims yet (a database from before the lease): a run the heartbeat did not see is taken as
-                # done up to its start.  With claims, they alone say what ran: a run that started late (under
-                # load) must not hide the next due time it started after.
-                last_scheduled = await self.db.fetch_value(
-                    "SELECT MAX(started_at) FROM runs WHERE workflow = ? AND trigger = 'schedule'", (name,))
-                if last_scheduled:
-                    due = [t for t in due if iso(t) > last_scheduled]
-            due = [t for t in due if not await self.lease.claimed(name, t)]  # the old holder ran them
+            due = await not_run(self.db, self.lease, name, self._fire_times(name, since, now))
             if not due:
                 continue
             if now - due[-1] <= grace and self.runner is not None:
@@ -311,11 +298,7 @@ class WorkflowScheduler:
             claimed = [t for t in due if await self.lease.claim(name, t, outcome="missed", check_paused=False) is None]
             if not claimed:
                 continue
-            count = f"{len(claimed)} scheduled runs" if len(claimed) > 1 else "the scheduled run"
-            span = (self._local(claimed[0]) if len(claimed) == 1
-                    else f"{self._local(claimed[0])} to {self._local(claimed[-1])}")
-            await self._skips.record(name, "missed", f"{count} at {span} missed: gymconsole was not running "
-                                    f"(it last ran at {self._local(since)})")
+            await self._skips.record(name, "missed", missed_while_away(claimed, since, self._local))
 
     def _fire_times(self, workflow: str, after: datetime, until: datetime) -> list[datetime]:
         """The schedule's fire times in (after, until], oldest first, each instant once."""
