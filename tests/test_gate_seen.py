@@ -3,9 +3,11 @@ what was approved before (``gate.pending_plan`` and ``gate.decide_pending``, ove
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
+from rich.console import Console
 from test_gate import Env, pending_suspension
 
 from gymconsole.db import Database
@@ -67,3 +69,16 @@ async def test_a_damaged_result_or_approved_keys_is_not_an_unreadable_plan(env: 
     assert "which targets were approved cannot be read" in str(info.value)
     assert "unreadable plan" not in str(info.value) and "\n" not in str(info.value)
     assert await env.gate.pending_plan(999) is None
+
+
+async def test_the_cli_lists_an_interrupted_request_by_what_finishing_it_does(env: Env) -> None:
+    from gymconsole.cli.approvals import _print_pending
+
+    approval_id = await pending_suspension(env, [2, 350])
+    shown = await env.gate.pending_plan(approval_id)
+    assert shown is not None
+    await partly_approved_then_interrupted(env, approval_id, {shown.plan.items[1].key})
+    out = io.StringIO()
+    assert _print_pending(Console(file=out, width=300), await env.gate.pending(), False, env.config) == 0
+    listed = out.getvalue()
+    assert "1 target" in listed and "(#350)" in listed and "(#2)" not in listed and "1 not approved" in listed
