@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import sqlite3
 from typing import Any
 
 from helpers_tui import finished, no_cursor_blink, open_console, select_workflow, tui_config, wait_until
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable, Input, Static
 
 from gymconsole.db import open_database
+from gymconsole.engine.events import EventBus
+from gymconsole.engine.gate import ApprovalGate
+from gymconsole.engine.history import RunRecorder
+from gymconsole.tools.base import ToolContext
+from gymconsole.tools.registry import Decision, call_tool
 from gymconsole.tui.screens.approval import ApprovalModal
 from gymconsole.tui.screens.pending import PendingScreen
 from gymconsole.tui.state import load_state
@@ -152,11 +159,12 @@ async def test_a_timed_out_request_waits_in_pending_and_is_approved_there(config
         planned = {item.target_id for item in screen.query_one(PlanItems).plan.items}  # what the manager saw
         # The list read no plan; each plan was read once, when its request was shown (a list of hundreds costs
         # its rows, not hundreds of plans).
-        plans = [sql for sql in statements if sql.startswith("SELECT * FROM approvals WHERE")
+        read = "SELECT id, run_id, status, pid, pid_started, plan, approved_keys FROM approvals WHERE id = {}"
+        plans = [sql for sql in statements if sql.startswith(("SELECT * FROM approvals WHERE", read[:60]))
                  and "status = 'asking'" not in sql]  # (those being asked: checking that their asker lives)
-        one_each = {f"SELECT * FROM approvals WHERE id = {approval_id}" for approval_id in screen.rows}
+        one_each = {read.format(approval_id) for approval_id in screen.rows}
         assert set(plans) <= one_each and len(plans) == len(set(plans))
-        assert f"SELECT * FROM approvals WHERE id = {suspend['id']}" in plans
+        assert read.format(suspend["id"]) in plans
         await pilot.press("y")
         await wait_until(pilot, lambda: table.row_count == 1, what="the request to be decided")
     assert set(await _door_changes(demo_path, run_id)) == planned
@@ -229,7 +237,6 @@ async def test_refreshing_while_a_request_is_asked_never_takes_it_for_stale(conf
 
 async def test_a_damaged_plan_is_one_notice_and_the_rest_of_the_list_stands(config, demo_path, clock) -> None:
     """The list reads no plan, so a damaged one no longer loses the whole list: it is said when its request is shown."""
-    import json
 
     good = {"tool": "suspend_door_access", "action": "Suspend door access", "risk": "high", "skipped": [], "args": {},
             "items": [{"id": 2, "name": "Member two", "key": "member-2"}]}
@@ -245,10 +252,120 @@ async def test_a_damaged_plan_is_one_notice_and_the_rest_of_the_list_stands(conf
         assert isinstance(screen, PendingScreen)
         table = screen.query_one("#pending-table", DataTable)
         await wait_until(pilot, lambda: table.row_count == 2 and any(
-            f"Approval #{ids[0]}: unreadable plan" in n.message for n in app._notifications), what="the notice")
+            f"approval #{ids[0]}: unreadable plan" in n.message for n in app._notifications), what="the notice")
         await wait_until(pilot, lambda: "cannot be read" in str(screen.query_one("#pending-plan").render()),
                          what="the placeholder")
         assert screen.shown is None and not screen.query(PlanItems)  # nothing to approve there
         table.move_cursor(row=table.get_row_index(str(ids[1])))
         await wait_until(pilot, lambda: screen.shown == ids[1], what="the other request's plan")
         assert [item.target_id for item in screen.query_one(PlanItems).plan.items] == [2]
+
+
+async def _two_pending(path: Any, config: Any, clock: Any) -> list[int]:
+    """Two suspensions nobody was there to answer (each of two demo members due one), pending."""
+    async with open_database(path) as db:
+        gate = ApprovalGate(db=db, config=config, clock=clock, bus=EventBus())
+        ids = []
+        for members in ([2, 350], [357, 362]):
+            run_id = await RunRecorder(db, clock).start_run("door_access", "manual", "offline", False)
+            ctx = ToolContext(db, config, clock, "door_access", run_id, False)
+            outcome = await call_tool(ctx, "suspend_door_access", {"member_ids": members}, None, gate.approve)
+            ids.append(outcome.decision.approval_id)
+    return ids
+
+
+async def test_a_request_approved_in_part_elsewhere_shows_and_finishes_only_that_part(config, demo_path, clock) -> None:
+    first, second = await _two_pending(demo_path, config, clock)
+    async with open_console(tui_config(config), demo_path, clock) as pilot:
+        app = pilot.app
+        await pilot.press("a")
+        screen = app.screen
+        assert isinstance(screen, PendingScreen)
+        table = screen.query_one("#pending-table", DataTable)
+        await wait_until(pilot, lambda: table.row_count == 2 and screen.shown == first, what="the first plan")
+        assert screen.rows[second]["status"] == "pending"  # as listed
+        # Meanwhile another console approves only member 357 of the second, and carrying it out is cut short.
+        store = app.services.gate.store
+        plan = json.loads(await app.services.db.fetch_value("SELECT plan FROM approvals WHERE id = ?", [second]))
+        key = next(item["key"] for item in plan["items"] if item["id"] == 357)
+        decision = Decision("partial", "cli", "other", "", approved_keys=frozenset({key}), approval_id=second)
+        await store.move(second, "partly_approved", decision=decision)
+        await store.move(second, "failed", result={"error": "OperationalError: disk I/O error"})
+        table.move_cursor(row=table.get_row_index(str(second)))
+        await wait_until(pilot, lambda: screen.shown == second, what="the second plan")
+        assert str(table.get_cell(str(second), "status")) == "interrupted"  # the row says what the read found
+        note = screen.query_one("#pending-plan", Static)
+        assert note.display and "interrupted" in str(note.render())
+        items = screen.query_one(PlanItems)
+        assert [item.target_id for item in items.plan.items] == [357] and items.chosen_keys() == {key}
+        items.focus()
+        await pilot.press("space")  # locked: finishing carries out what was approved, not a new choice
+        assert items.chosen_keys() == {key}
+        await pilot.press("y")
+        await wait_until(pilot, lambda: table.row_count == 1, what="the request to be finished")
+    async with open_database(demo_path) as db:
+        done = await db.fetch_all("SELECT member_id FROM door_changes WHERE action = 'suspend' AND member_id IN "
+                                  "(357, 362)")
+        assert [row["member_id"] for row in done] == [357]
+        assert await db.fetch_value("SELECT status FROM approvals WHERE id = ?", [second]) == "done"
+
+
+async def test_a_plan_read_that_fails_is_said_and_read_again_when_chosen_again(config, demo_path, clock) -> None:
+    first, second = await _two_pending(demo_path, config, clock)
+    async with open_console(tui_config(config), demo_path, clock) as pilot:
+        app = pilot.app
+        gate = app.services.gate
+        real, reads, fail = gate.pending_plan, [], asyncio.Event()
+
+        async def locked_once(approval_id: int) -> Any:
+            reads.append(approval_id)
+            if len(reads) == 1:
+                await fail.wait()
+                raise sqlite3.OperationalError("database is locked")
+            return await real(approval_id)
+
+        gate.pending_plan = locked_once
+        await pilot.press("a")
+        screen = app.screen
+        assert isinstance(screen, PendingScreen)
+        table = screen.query_one("#pending-table", DataTable)
+        placeholder = screen.query_one("#pending-plan", Static)
+        await wait_until(pilot, lambda: table.row_count == 2 and reads == [first], what="the first read")
+        await pilot.pause()
+        fail.set()
+        await wait_until(pilot, lambda: "could not be read just now" in str(placeholder.render()), what="the line")
+        assert "database is locked" in str(placeholder.render()) and screen.shown is None
+        await wait_until(pilot, lambda: any("OperationalError" in n.message for n in app._notifications),
+                         what="the failed read reported where every failed worker is")
+        table.move_cursor(row=table.get_row_index(str(second)))
+        await wait_until(pilot, lambda: screen.shown == second, what="the other plan")
+        table.move_cursor(row=table.get_row_index(str(first)))  # chosen again: read again
+        await wait_until(pilot, lambda: screen.shown == first, what="the first plan, read again")
+        assert reads == [first, second, first]
+
+
+async def test_only_the_plan_shown_can_be_approved(config, demo_path, clock) -> None:
+    first, _ = await _two_pending(demo_path, config, clock)
+    async with open_console(tui_config(config), demo_path, clock) as pilot:
+        app = pilot.app
+        gate = app.services.gate
+        real, hold = gate.pending_plan, asyncio.Event()
+
+        async def held(approval_id: int) -> Any:
+            await hold.wait()
+            return await real(approval_id)
+
+        gate.pending_plan = held
+        await pilot.press("a")
+        screen = app.screen
+        assert isinstance(screen, PendingScreen)
+        table = screen.query_one("#pending-table", DataTable)
+        await wait_until(pilot, lambda: table.row_count == 2 and "Reading its plan" in str(
+            screen.query_one("#pending-plan", Static).render()), what="the plan being read")
+        await pilot.press("y")  # nothing on screen to approve yet
+        await pilot.pause()
+        assert not screen.busy and [row["decision"] for row in await _audit(demo_path)] == ["timed_out"] * 2
+        hold.set()
+        await wait_until(pilot, lambda: screen.shown == first, what="the plan, once read")
+    async with open_database(demo_path) as db:
+        assert {row["status"] for row in await db.fetch_all("SELECT status FROM approvals")} == {"pending"}

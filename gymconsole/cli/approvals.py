@@ -37,14 +37,16 @@ from gymconsole.cli import common
 from gymconsole.clock import SystemClock
 from gymconsole.config import Config
 from gymconsole.db import open_database
+from gymconsole.engine.approvals import INTERRUPTED, only
 from gymconsole.engine.events import EventBus
 from gymconsole.engine.gate import ApprovalError, ApprovalGate, current_user
 from gymconsole.plan_text import describe_plan, item_line
+from gymconsole.tools.base import ActionPlan
 
 STATUS_NOTE = {
     "pending": "",
     "released": "taken back from the process that held it",
-    "interrupted": "carrying it out was interrupted: approve it again to finish",
+    "interrupted": "carrying it out was interrupted: approve it again to finish exactly the targets approved then",
     "asking": "",
 }
 
@@ -143,7 +145,10 @@ def _print_pending(console: Console, rows: list[dict[str, Any]], as_json: bool, 
         since = local(row["requested_at"], zone, "%a %m-%d %H:%M")
         heading = f"#{row['id']} {approval_status_words(row['status'])} since {since} · {workflow}{run}"
         console.print(Text(visible(heading + (f" ({note})" if note else "")), style="bold"))
-        for line in describe_plan(row["plan"]):
+        plan = row["plan"]
+        if row["status"] == INTERRUPTED and row["approved_keys"] is not None:  # what finishing it carries out
+            plan = only(ActionPlan.from_dict(plan), row["approved_keys"])
+        for line in describe_plan(plan):
             console.print(Text("  " + visible(line)))
         console.print()
     console.print(Text("Decide with: gymconsole approvals approve ID [--only ID,ID]  |  "

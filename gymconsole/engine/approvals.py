@@ -65,8 +65,14 @@ DECIDABLE = (PENDING, RELEASED)
 UNFINISHED = (APPROVED, PARTLY_APPROVED, CARRYING_OUT, FAILED)
 """Approved and not done: finished by approving again once nobody is carrying it out."""
 OPEN = (ASKING, *DECIDABLE, *UNFINISHED)
-WAITING = (*DECIDABLE, FAILED)
-"""Stored states that wait for a person whoever holds them (a failed carrying out is shown as interrupted)."""
+SHOWN: dict[str, str | None] = {ASKING: ASKING, PENDING: PENDING, RELEASED: RELEASED, FAILED: INTERRUPTED,
+                                DENIED: DENIED, DONE: DONE, APPROVED: None, PARTLY_APPROVED: None, CARRYING_OUT: None}
+"""How each stored state is shown (listed, counted); None: it depends on whether its holder still holds it
+(as is, or ``interrupted``: :meth:`ApprovalStore._shown_status`)."""
+WAITING = tuple(state for state, shown in SHOWN.items() if shown in (*DECIDABLE, INTERRUPTED))
+"""Stored states that wait for a person whoever holds them."""
+DEPENDING = tuple(state for state, shown in SHOWN.items() if shown is None)
+"""Stored states that wait for a person only once nobody holds them (shown as interrupted then)."""
 LISTED = ("id, run_id, workflow, tool, risk, title, item_count, status, requested_at, pid, pid_started,"
           " CASE WHEN COALESCE(title, '') = '' THEN plan END AS plan")
 """The columns of :meth:`ApprovalStore.open_list` (and what telling whether a request is held needs)."""
@@ -80,6 +86,39 @@ def me() -> tuple[int, str | None]:
 
 class StateError(Exception):
     """A change of state the request is not in a state for (decided elsewhere meanwhile, already done...)."""
+
+
+class Unreadable(ValueError):
+    """A request's stored plan, or what it was approved for, cannot be read (a damaged row), in words."""
+
+
+@dataclass(frozen=True)
+class ShownPlan:
+    """A waiting request as a person is shown it before deciding: its state now, and what approving it carries out."""
+
+    approval_id: int
+    status: str
+    """Its shown state (``pending``, ``interrupted``...), passed back to :meth:`ApprovalGate.decide_pending` as seen."""
+    plan: ActionPlan
+    """The stored plan; for an interrupted request only the part approved (the rest skipped as not approved)."""
+    approved_keys: frozenset[str] | None
+    """What an interrupted request was approved for (None: all of it): finishing it carries out exactly these."""
+
+    @property
+    def finishing(self) -> bool:
+        """Approving it finishes what was approved before: its targets are fixed, not chosen again."""
+        return self.status == INTERRUPTED
+
+
+def only(plan: ActionPlan, keys: Iterable[str] | None) -> ActionPlan:
+    """The part of a plan a person approved; the rest becomes skipped as 'not approved'."""
+    if keys is None:
+        return plan
+    chosen = set(keys)
+    return ActionPlan(plan.tool, plan.action, plan.risk, [i for i in plan.items if i.key in chosen],
+                      plan.skipped + [{"id": i.target_id, "name": i.label, "reason": "not approved"}
+                                      for i in plan.items if i.key not in chosen],
+                      plan.args, plan.message)
 
 
 @dataclass(frozen=True)
@@ -233,6 +272,31 @@ class ApprovalStore:
         row = await self.db.fetch_one("SELECT * FROM approvals WHERE id = ?", [approval_id])
         return None if row is None else _approval(row, await self._shown_status(row))
 
+    async def shown_plan(self, approval_id: int) -> ShownPlan | None:
+        """One request's shown state and plan, read to show it before a decision (:meth:`ApprovalGate.pending_plan`).
+
+        Only what that needs is read (a damaged ``result`` does not matter); :class:`Unreadable` says what cannot be.
+        """
+        row = await self.db.fetch_one("SELECT id, run_id, status, pid, pid_started, plan, approved_keys"
+                                      " FROM approvals WHERE id = ?", [approval_id])
+        if row is None:
+            return None
+        status = await self._shown_status(row)
+        try:
+            plan = ActionPlan.from_dict(json.loads(row["plan"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise Unreadable(f"unreadable plan ({exc})") from None
+        if status != INTERRUPTED or row["approved_keys"] is None:
+            return ShownPlan(approval_id, status, plan, None)
+        try:
+            keys = json.loads(row["approved_keys"])
+            if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
+                raise ValueError(f"not a list of keys: {row['approved_keys'][:40]!r}")
+        except ValueError as exc:
+            raise Unreadable(f"which targets were approved cannot be read ({exc}); release it to decide afresh: "
+                             f"gymconsole approvals release {approval_id}") from None
+        return ShownPlan(approval_id, status, only(plan, keys), frozenset(keys))
+
     async def open_requests(self) -> list[Approval]:
         """Requests a person may still act on, oldest first: being asked, to decide, or to finish."""
         return [_approval(row, status) for row, status in await self._open_rows("*")]
@@ -252,8 +316,8 @@ class ApprovalStore:
         out = []
         for row in rows:
             status = await self._shown_status(row)
-            if status in (APPROVED, PARTLY_APPROVED, CARRYING_OUT):
-                continue  # being carried out right now
+            if status in DEPENDING:
+                continue  # still held: being carried out right now
             out.append((row, status))
         return out
 
@@ -268,8 +332,9 @@ class ApprovalStore:
         marks = ", ".join("?" for _ in WAITING)
         waiting = await self.db.fetch_value(f"SELECT COUNT(*) FROM approvals WHERE status IN ({marks})", WAITING)
         # An approved request is waiting only when nobody carries it out: the few of these are looked at one by one.
+        marks = ", ".join("?" for _ in DEPENDING)
         approved = await self.db.fetch_all("SELECT id, status, pid, pid_started, run_id FROM approvals"
-                                           " WHERE status IN (?, ?, ?)", (APPROVED, PARTLY_APPROVED, CARRYING_OUT))
+                                           f" WHERE status IN ({marks})", DEPENDING)
         return int(waiting) + sum([await self._shown_status(row) == INTERRUPTED for row in approved])
 
     async def orphans(self) -> list[Approval]:
@@ -292,8 +357,9 @@ class ApprovalStore:
 
     async def _shown_status(self, row: dict[str, Any]) -> str:
         status = row["status"]
-        if status == FAILED:
-            return INTERRUPTED
+        fixed = SHOWN.get(status, status)
+        if fixed is not None:
+            return fixed
         if status == CARRYING_OUT:
             return CARRYING_OUT if self.held(row) else INTERRUPTED
         if status in (APPROVED, PARTLY_APPROVED):

@@ -35,7 +35,7 @@ from gymconsole.clock import Clock
 from gymconsole.config import Config
 from gymconsole.db import Database
 from gymconsole.engine import approvals as states
-from gymconsole.engine.approvals import Approval, ApprovalStore, AuditEntry, StateError
+from gymconsole.engine.approvals import Approval, ApprovalStore, AuditEntry, ShownPlan, StateError, Unreadable, only
 from gymconsole.engine.events import ApprovalDecided, ApprovalRequested, EventBus
 from gymconsole.tools.base import ActionPlan, ToolContext
 from gymconsole.tools.registry import Decision, execute_plan
@@ -92,17 +92,6 @@ def event_plan(plan: ActionPlan) -> dict[str, Any]:
     return data
 
 
-def only(plan: ActionPlan, keys: Iterable[str] | None) -> ActionPlan:
-    """The part of a plan a person approved; the rest becomes skipped as 'not approved'."""
-    if keys is None:
-        return plan
-    chosen = set(keys)
-    return ActionPlan(plan.tool, plan.action, plan.risk, [i for i in plan.items if i.key in chosen],
-                      plan.skipped + [{"id": i.target_id, "name": i.label, "reason": "not approved"}
-                                      for i in plan.items if i.key not in chosen],
-                      plan.args, plan.message)
-
-
 def _detail(plan: ActionPlan, reason: str = "") -> str:
     names = ", ".join(f"{item.label} #{item.target_id}" for item in plan.items[:5])
     more = f" and {len(plan.items) - 5} more" if len(plan.items) > 5 else ""
@@ -113,7 +102,8 @@ def _detail(plan: ActionPlan, reason: str = "") -> str:
 class ApprovalGate:
     """Decides every act by policy, asks a person when the policy says ``ask``, keeps the audit log."""
 
-    def __init__(self, *, db: Database, config: Config, clock: Clock, bus: EventBus, asker: Asker | None = None) -> None:
+    def __init__(self, *, db: Database, config: Config, clock: Clock, bus: EventBus,
+                 asker: Asker | None = None) -> None:
         self.db = db
         self.config = config
         self.clock = clock
@@ -143,7 +133,7 @@ class ApprovalGate:
         return decision
 
     async def _standing_rule(self, ctx: ToolContext, plan: ActionPlan) -> Decision | None:
-        """A standing approval rule that covers this whole plan (engine/rules.py); only where a person would be asked."""
+        """A standing approval rule that covers this whole plan (engine/rules.py); only where a person is asked."""
         from gymconsole.engine.rules import standing_decision
 
         return await standing_decision(self.db, self.config, self.clock, ctx, plan)
@@ -331,13 +321,24 @@ class ApprovalGate:
         await self.release_orphans()
         return await self.store.open_list()
 
+    async def pending_plan(self, approval_id: int) -> ShownPlan | None:
+        """One request's plan as a person is shown it before deciding (None: no such request); one whose plan (or
+        what it was approved for) is damaged is one line (:class:`ApprovalError`); the rest of its row is not read."""
+        try:
+            return await self.store.shown_plan(approval_id)
+        except Unreadable as exc:
+            raise ApprovalError(f"approval #{approval_id}: {exc}") from None
+
     async def decide_pending(self, approval_id: int, approve: bool, *, actor: str, via: str, reason: str = "",
-                             keys: Iterable[str] | None = None, dry_run: bool = False) -> dict[str, Any]:
+                             keys: Iterable[str] | None = None, dry_run: bool = False,
+                             seen: str | None = None) -> dict[str, Any]:
         """Approve (all, or only ``keys``) or deny a pending request; an approval carries out the stored plan once.
 
-        Raises :class:`ApprovalError` (one line) for an unknown request, one
-        already decided, one being asked right now, or keys not in the plan.
-        With ``dry_run`` an approval reports what it would do and decides nothing.
+        ``seen`` is the state the person was shown (:attr:`ShownPlan.status`): if it changed since, nothing is
+        decided.  Finishing an interrupted request carries out what was approved before; ``keys``, if given,
+        must be exactly those.  Raises :class:`ApprovalError` (one line) for an unknown request, one whose state
+        changed since it was seen, one already decided, one being asked right now, or keys not in the plan (or,
+        finishing one, not those approved).  With ``dry_run`` an approval reports what it would do and decides nothing.
         """
         via = via if via in VIAS else "cli"
         await self.release_orphans()
@@ -346,7 +347,12 @@ class ApprovalGate:
             raise ApprovalError(f"no approval request #{approval_id}", usage=True)
         plan = approval.action_plan()
         status = approval.status
+        if seen is not None and seen != status:
+            raise ApprovalError(f"approval #{approval_id} is {status.replace('_', ' ')} now, not "
+                                f"{seen.replace('_', ' ')} as shown: nothing was decided; look at it again")
         resuming = status == states.INTERRUPTED and approve
+        if resuming:
+            _same_targets(approval, plan, keys)
         if status == states.ASKING:
             raise ApprovalError(f"approval #{approval_id} is being asked right now (process {approval.pid}); answer "
                                 f"it there, or take it back with: gymconsole approvals release {approval_id}")
@@ -393,9 +399,9 @@ class ApprovalGate:
         wanted = list(target_ids)
         unknown = [str(i) for i in wanted if i not in by_id]
         if unknown:
+            listed = ", ".join(str(i) for i in list(by_id)[:20]) + (" ..." if len(by_id) > 20 else "")
             raise ApprovalError(f"approval #{approval_id} does not include {', '.join(unknown)} "
-                                f"(its targets: {', '.join(str(i) for i in list(by_id)[:20])}{' ...' if len(by_id) > 20 else ''})",
-                                usage=True)
+                                f"(its targets: {listed})", usage=True)
         return [by_id[i] for i in wanted]
 
     @staticmethod
@@ -442,6 +448,15 @@ class ApprovalGate:
         await self.store.move(approval.id, states.FAILED, result={"error": error}, audit=AuditEntry(
             approval.run_id, approval.workflow, part.tool, part.risk, "failed", decision.actor, decision.via, 0,
             f"{part.title}: carrying it out failed: {error}", approval.id))
+
+
+def _same_targets(approval: Approval, plan: ActionPlan, keys: Iterable[str] | None) -> None:
+    """Finishing an interrupted request carries out what was approved: targets chosen now must be exactly those."""
+    approved = set(approval.approved_keys) if approval.approved_keys is not None else {i.key for i in plan.items}
+    if keys is not None and set(keys) != approved:
+        raise ApprovalError(f"approval #{approval.id} was approved for {len(approved)} of its {len(plan.items)} "
+                            "targets and finishing it carries out exactly those, not the ones chosen now; release it "
+                            f"to decide afresh: gymconsole approvals release {approval.id}")
 
 
 def _count(plan: ActionPlan, decision: Decision) -> int:

@@ -19,12 +19,12 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Static
 
-from gymconsole.engine.gate import ApprovalError
-from gymconsole.tools.base import ActionPlan
+from gymconsole.engine import approvals as states
+from gymconsole.engine.gate import ApprovalError, ShownPlan
 from gymconsole.tui.format import RISK_STYLE, cell, compact, one_line, styled, when
 from gymconsole.tui.screens.dashboard import NAV_BINDINGS
 from gymconsole.tui.widgets.key_footer import KeyFooter
-from gymconsole.tui.widgets.plan_view import PlanItems, PlanView, as_plan
+from gymconsole.tui.widgets.plan_view import PlanItems, PlanView
 from gymconsole.tui.screens import SCREENS_CSS
 
 if TYPE_CHECKING:
@@ -33,10 +33,13 @@ if TYPE_CHECKING:
 COLUMNS = ("id", "requested", "workflow", "risk", "status", "what")
 STATUS_NOTE = {
     "asking": "A person is being asked about this one right now (in the modal or another console); "
-              "`gymconsole approvals release ID` takes it back if that console is stuck.",
+              "`gymconsole approvals release {id}` takes it back if that console is stuck.",
     "released": "Taken back from a console that stopped asking: decide it here.",
-    "interrupted": "Approved, but carrying it out was interrupted: approve again to finish (done acts are not repeated).",
+    "interrupted": "Approved, but carrying it out was interrupted: y finishes exactly the targets approved then "
+                   "(done acts are not repeated); `gymconsole approvals release {id}` to decide afresh.",
 }
+LISTED = (states.ASKING, *states.DECIDABLE, states.INTERRUPTED)
+"""The shown states a listed request can be decided (or finished) in; any other means it was decided elsewhere."""
 
 
 class PendingScreen(Screen[None]):
@@ -62,9 +65,9 @@ class PendingScreen(Screen[None]):
             self.rows = rows
 
     class PlanRead(Message):
-        def __init__(self, approval_id: int, plan: ActionPlan | None, error: str) -> None:
+        def __init__(self, approval_id: int, shown: ShownPlan | None, error: str = "", damaged: bool = False) -> None:
             super().__init__()
-            self.approval_id, self.plan, self.error = approval_id, plan, error
+            self.approval_id, self.shown, self.error, self.damaged = approval_id, shown, error, damaged
 
     class Decided(Message):
         def __init__(self, approval_id: int, approved: bool, outcome: dict[str, Any]) -> None:
@@ -75,8 +78,9 @@ class PendingScreen(Screen[None]):
         super().__init__()
         self.rows: dict[int, dict[str, Any]] = {}
         """The listed requests' rows, without their plans (``gate.pending_list``)."""
-        self.plans: dict[int, ActionPlan] = {}
-        """The plans read so far, each when its request was shown: what is approved is what was read and shown."""
+        self.plans: dict[int, ShownPlan] = {}
+        """The plans read so far (with the state read with each), each when its request was shown: what is
+        approved is what was read and shown."""
         self.busy = False
         self.shown: int | None = None
         """The request whose plan is on screen (approving another would approve what nobody saw)."""
@@ -123,8 +127,9 @@ class PendingScreen(Screen[None]):
         self.rows = {int(row["id"]): row for row in message.rows}
         self.plans, self._reading = {}, None
         zone = self.app.config.scheduler.timezone
+        now = self.app.clock.now()
         for approval_id, row in self.rows.items():
-            table.add_row(cell(approval_id), cell(when(row.get("requested_at"), zone, self.app.clock.now())), cell(row.get("workflow")),
+            table.add_row(cell(approval_id), cell(when(row.get("requested_at"), zone, now)), cell(row.get("workflow")),
                           styled(self.app, row.get("risk", ""), RISK_STYLE), cell(row.get("status", "")),
                           cell(one_line(row.get("title") or compact(_json(row.get("plan"))), 70)), key=str(approval_id))
         await self._show(self.selected)
@@ -146,8 +151,8 @@ class PendingScreen(Screen[None]):
         self.shown = None
         await detail.query(PlanView).remove()
         placeholder = self.query_one("#pending-plan", Static)
-        plan = self.plans.get(approval_id) if approval_id is not None else None
-        if approval_id is None or approval_id not in self.rows or plan is None:
+        shown = self.plans.get(approval_id) if approval_id is not None else None
+        if approval_id is None or approval_id not in self.rows or shown is None:
             if approval_id in self.rows and approval_id != self._reading:
                 self._reading = approval_id
                 self._read_plan(approval_id)  # shown when read (PlanRead), if still chosen
@@ -155,13 +160,18 @@ class PendingScreen(Screen[None]):
                                     if approval_id in self.rows else "Nothing selected."))
             placeholder.display = True
             return
-        placeholder.display = False
-        row = self.rows[approval_id]
-        status = row.get("status", "pending")
-        if status in STATUS_NOTE:
-            placeholder.update(Text(STATUS_NOTE.get(status, status)))
+        if shown.status not in LISTED:
+            placeholder.update(Text(f"It is {shown.status.replace('_', ' ')} now (decided elsewhere meanwhile): "
+                                    "F5 shows the list as it is now."))
             placeholder.display = True
-        await detail.mount(PlanView(plan, workflow=row.get("workflow", ""), run_id=row.get("run_id")))
+            return
+        placeholder.display = False
+        if shown.status in STATUS_NOTE:
+            placeholder.update(Text(STATUS_NOTE[shown.status].format(id=approval_id)))
+            placeholder.display = True
+        row = self.rows[approval_id]
+        await detail.mount(PlanView(shown.plan, workflow=row.get("workflow", ""), run_id=row.get("run_id"),
+                                    locked=shown.finishing))
         self.shown = approval_id
 
     def _read_plan(self, approval_id: int) -> None:
@@ -169,47 +179,51 @@ class PendingScreen(Screen[None]):
         services = self.app.services
         if services is None:
             return
-        store = services.gate.store
+        gate = services.gate
 
         async def read() -> None:
             try:
-                approval = await store.get(approval_id)
-                plan, error = (None, "") if approval is None else (as_plan(approval.plan), "")
-            except (KeyError, TypeError, ValueError) as exc:  # a damaged row: said, the rest of the list stands
-                plan, error = None, str(exc)
-            self.post_message(self.PlanRead(approval_id, plan, error))
+                shown = await gate.pending_plan(approval_id)
+            except ApprovalError as exc:  # a damaged row: said, the rest of the list stands
+                self.post_message(self.PlanRead(approval_id, None, str(exc), damaged=True))
+                return
+            except Exception as exc:  # e.g. the database is locked: read again when chosen again
+                self.post_message(self.PlanRead(approval_id, None, f"{type(exc).__name__}: {exc}"))
+                raise  # reported (and logged) where every failed worker is
+            self.post_message(self.PlanRead(approval_id, shown))
 
         self.app.run_worker(read(), group="pending-plan", exclusive=True, exit_on_error=False,
                             name=f"approval #{approval_id}'s plan")
 
     @on(PlanRead)
     async def _plan_read(self, message: PlanRead) -> None:
-        if message.approval_id == self._reading:
+        approval_id, shown = message.approval_id, message.shown
+        if approval_id == self._reading:
             self._reading = None
-        if message.error:
-            self.notify(f"Approval #{message.approval_id}: unreadable plan ({message.error})", severity="error",
-                        markup=False)
-        if message.plan is None or message.approval_id not in self.rows:
-            if message.approval_id == self.selected:
-                self.query_one("#pending-plan", Static).update(Text("Its plan cannot be read: nothing to approve."))
+        if message.damaged:
+            self.notify(message.error, severity="error", markup=False)
+        if shown is None or approval_id not in self.rows:
+            if approval_id == self.selected:
+                self.query_one("#pending-plan", Static).update(Text(
+                    "Its plan cannot be read: nothing to approve." if message.damaged else
+                    f"Its plan could not be read just now ({message.error}): F5 or choosing it again retries."
+                    if message.error else "It is gone (decided elsewhere meanwhile): F5 shows the list as it is now."))
             return
-        self.plans[message.approval_id] = message.plan
-        if message.approval_id == self.selected:
-            await self._show(message.approval_id)
-
-    def _chosen(self, approval_id: int) -> frozenset[str] | None:
-        lists = self.query(PlanItems)
-        if not lists:
-            return None
-        chosen = lists.first().chosen_keys()
-        return None if len(chosen) == len(self.plans[approval_id].items) else chosen
+        self.plans[approval_id] = shown
+        if self.rows[approval_id].get("status") != shown.status:  # changed since listed: the row says so too
+            self.rows[approval_id]["status"] = shown.status
+            table = self.query_one("#pending-table", DataTable)
+            table.update_cell(str(approval_id), "status", cell(shown.status))
+        if approval_id == self.selected:
+            await self._show(approval_id)
 
     def action_approve(self) -> None:
         approval_id = self.selected
-        if approval_id is None or self.busy or approval_id != self.shown:
+        lists = self.query(PlanItems)
+        if approval_id is None or self.busy or approval_id != self.shown or not lists:
             return
-        keys = self._chosen(approval_id)
-        if keys is not None and not keys:
+        keys = lists.first().chosen_keys()  # exactly what is ticked on screen (the gate reads all of them as "all")
+        if not keys:
             self.notify("Nothing is ticked: tick at least one target, or deny with n.", severity="warning")
             return
         self._decide(approval_id, True, keys=keys)
@@ -234,15 +248,19 @@ class PendingScreen(Screen[None]):
         if services is None:
             return
         gate, actor = services.gate, self.app.asker.actor
+        read = self.plans.get(approval_id)
+        seen = read.status if read is not None else self.rows.get(approval_id, {}).get("status")
         dry_run = bool(services.runner.dry_run)  # the console's dry-run toggle holds here too
         self.busy = True
 
         async def decide() -> None:
             try:
                 outcome = await gate.decide_pending(approval_id, approve, actor=actor, via="tui", reason=reason,
-                                                   keys=sorted(keys) if keys is not None else None, dry_run=dry_run)
+                                                   keys=sorted(keys) if keys is not None else None, dry_run=dry_run,
+                                                   seen=seen)
             except ApprovalError as exc:
                 self.app.say(str(exc), severity="error")
+                self.action_reload()  # show it as it is now
                 return
             finally:
                 self.busy = False

@@ -116,10 +116,16 @@ class PlanItems(SelectionList[str]):
         mark = base + RichStyle(bold=True, meta={"option": index})
         return Strip([Segment("[x] " if ticked else "[ ] ", mark), *line])
 
-    def __init__(self, plan: ActionPlan, *, id: str | None = None) -> None:
+    def __init__(self, plan: ActionPlan, *, locked: bool = False, id: str | None = None) -> None:
         super().__init__(*(Selection(item_label(item), item.key, True) for item in plan.items), id=id,
                          classes="plan-items")
         self.plan = plan
+        self.locked = locked
+        """Every target stays ticked (finishing what was approved before: the targets are not chosen again)."""
+
+    def _toggle_highlighted_selection(self) -> None:  # space, enter and a click all come here
+        if not self.locked:
+            super()._toggle_highlighted_selection()
 
     def chosen_keys(self) -> frozenset[str]:
         return frozenset(self.selected)
@@ -133,17 +139,17 @@ class PlanItems(SelectionList[str]):
 class PlanView(Vertical):
     """Summary, tickable targets, and the highlighted target in full (with its message text)."""
 
-    def __init__(self, plan: ActionPlan, *, workflow: str = "", run_id: int | None = None,
+    def __init__(self, plan: ActionPlan, *, workflow: str = "", run_id: int | None = None, locked: bool = False,
                  id: str | None = None) -> None:
         super().__init__(id=id, classes="plan-view")
-        self.plan, self.workflow, self.run_id = plan, workflow, run_id
+        self.plan, self.workflow, self.run_id, self.locked = plan, workflow, run_id, locked
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="plan-summary-scroll"):
             yield Static(plan_summary(self.app, self.plan, workflow=self.workflow, run_id=self.run_id),
                          classes="plan-summary")
         yield Static(classes="plan-ticked")
-        yield PlanItems(self.plan)
+        yield PlanItems(self.plan, locked=self.locked)
         with VerticalScroll(classes="plan-target-scroll") as scroll:
             scroll.border_title = "highlighted target · message as sent (tab, then ↑↓ to scroll)" \
                 if self.plan.message else "highlighted target"
@@ -158,7 +164,8 @@ class PlanView(Vertical):
         total = len(self.plan.items)
         ticked = len(self.items.selected)
         text = Text(f"{ticked} of {total} ticked", style="bold")
-        text.append("  ·  space ticks or unticks the highlighted one", "dim")
+        text.append("  ·  approved before: finishing does exactly these" if self.locked
+                    else "  ·  space ticks or unticks the highlighted one", "dim")
         self.query_one(".plan-ticked", Static).update(text)
 
     @property
