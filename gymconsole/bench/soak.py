@@ -417,7 +417,8 @@ def soak_service(workdir: Path, runs: int = RUNS) -> SoakReport:
                 process.wait()
         reader.join(timeout=5)
         feeder.close()
-    extra = {"emails sent": sink.count, "emails queued": feeder.queued, "exit": process.returncode, "log bytes": _log_bytes(folder), "stdout per run": printed / max(ended, 1)}
+    extra = {"emails sent": sink.count, "emails queued": feeder.queued, "exit": process.returncode,
+             "log bytes": _log_bytes(folder), "stdout per run": printed / max(ended, 1)}
     return SoakReport("service", samples[CHECKPOINT], samples[runs], time.perf_counter() - started, extra)
 
 
