@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 from textual.message import Message
-from textual.notifications import Notification, Notify
+from textual.notifications import Notification
 
 from gymconsole.clock import Clock
+from gymconsole.tui.toasts import replace_toast
 
 if TYPE_CHECKING:
     from gymconsole.engine.gate import ApprovalRequest
@@ -111,10 +112,8 @@ class ModalAsker:
         text = (f"Approval #{request.approval_id} was not answered in time: it waits in Pending approvals (a)."
                 if count == 1 else f"{count} approvals came in while nobody answered: they wait in Pending "
                 "approvals (a). No more pop up until a key is pressed.")
-        if self.notice is not None:
-            self.app._unnotify(self.notice, refresh=False)
-        self.notice = Notification(text, "", "warning", AWAY_NOTICE_SECONDS, markup=False)
-        self.app.post_message(Notify(self.notice))
+        self.notice = replace_toast(self.app, self.notice,
+                                    Notification(text, "", "warning", AWAY_NOTICE_SECONDS, markup=False))
 
     async def _ask(self, request: ApprovalRequest) -> Decision:
         # Loaded here, not at start-up: the console paints before the modal (and the tools) are needed.

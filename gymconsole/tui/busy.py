@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from textual.notifications import Notification, Notify
+from textual.notifications import Notification
 
 from gymconsole.db import configure_waiting
 from gymconsole.db.connection import wait_note
+from gymconsole.tui.toasts import replace_toast
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -49,11 +50,8 @@ class ConsoleWaitNote:
             self._shown = seconds
 
     def _replace(self, note: Notification) -> Notification:
-        """Show ``note`` in place of the notice on screen (Textual has no public way to update one toast)."""
-        if self._note is not None and self._note in self.app._notifications:
-            self.app._unnotify(self._note, refresh=False)  # the Notify below refreshes the toasts
-        self.app.post_message(Notify(note))
-        return note
+        """Show ``note`` in place of the notice on screen."""
+        return replace_toast(self.app, self._note, note)
 
 
 def install(app: App[object], limit_seconds: float) -> None:
