@@ -59,6 +59,14 @@ async def _deny_the_rest(pilot: Any, first: ApprovalModal, workflow: str) -> int
         await pilot.press("n", "enter")
 
 
+
+async def _open_pending(pilot: Any) -> tuple[PendingScreen, DataTable[Any]]:
+    """The manager presses ``a``: the pending list and its table."""
+    await pilot.press("a")
+    screen = pilot.app.screen
+    assert isinstance(screen, PendingScreen)
+    return screen, screen.query_one("#pending-table", DataTable)
+
 async def test_approve_in_the_modal_suspends_exactly_the_planned_members(config, demo_path, clock) -> None:
     async with open_console(tui_config(config), demo_path, clock) as pilot:
         modal = await _ask_door_access(pilot)
@@ -145,10 +153,7 @@ async def test_a_timed_out_request_waits_in_pending_and_is_approved_there(config
         await pilot.press("escape")  # back from the live view
         statements: list[str] = []
         await app.services.db.set_trace_callback(statements.append)
-        await pilot.press("a")
-        screen = app.screen
-        assert isinstance(screen, PendingScreen)
-        table = screen.query_one("#pending-table", DataTable)
+        screen, table = await _open_pending(pilot)
         # Both requests of the run wait: the suspensions and the restores.
         await wait_until(pilot, lambda: table.row_count == 2 and bool(screen.query(PlanItems)), what="the pending rows")
         suspend = next(row for row in screen.rows.values() if row["tool"] == "suspend_door_access")
@@ -182,10 +187,7 @@ async def test_approving_a_pending_request_in_dry_run_changes_nothing(config, de
         await pilot.press("escape")
         await pilot.press("d")  # the console's dry-run toggle
         assert app.dry_run_mode
-        await pilot.press("a")
-        screen = app.screen
-        assert isinstance(screen, PendingScreen)
-        table = screen.query_one("#pending-table", DataTable)
+        screen, table = await _open_pending(pilot)
         await wait_until(pilot, lambda: table.row_count == 2 and bool(screen.query(PlanItems)), what="the pending rows")
         await pilot.press("y")
         await wait_until(pilot, lambda: not screen.busy and any("dry run" in n.message for n in app._notifications),
@@ -247,10 +249,7 @@ async def test_a_damaged_plan_is_one_notice_and_the_rest_of_the_list_stands(conf
                for title, plan in (("damaged", "{not json"), ("Suspend door access: 1 target", json.dumps(good)))]
     async with open_console(tui_config(config), demo_path, clock) as pilot:
         app = pilot.app
-        await pilot.press("a")
-        screen = app.screen
-        assert isinstance(screen, PendingScreen)
-        table = screen.query_one("#pending-table", DataTable)
+        screen, table = await _open_pending(pilot)
         await wait_until(pilot, lambda: table.row_count == 2 and any(
             f"approval #{ids[0]}: unreadable plan" in n.message for n in app._notifications), what="the notice")
         await wait_until(pilot, lambda: "cannot be read" in str(screen.query_one("#pending-plan").render()),
@@ -278,10 +277,7 @@ async def test_a_request_approved_in_part_elsewhere_shows_and_finishes_only_that
     first, second = await _two_pending(demo_path, config, clock)
     async with open_console(tui_config(config), demo_path, clock) as pilot:
         app = pilot.app
-        await pilot.press("a")
-        screen = app.screen
-        assert isinstance(screen, PendingScreen)
-        table = screen.query_one("#pending-table", DataTable)
+        screen, table = await _open_pending(pilot)
         await wait_until(pilot, lambda: table.row_count == 2 and screen.shown == first, what="the first plan")
         assert screen.rows[second]["status"] == "pending"  # as listed
         # Meanwhile another console approves only member 357 of the second, and carrying it out is cut short.
@@ -325,10 +321,7 @@ async def test_a_plan_read_that_fails_is_said_and_read_again_when_chosen_again(c
             return await real(approval_id)
 
         gate.pending_plan = locked_once
-        await pilot.press("a")
-        screen = app.screen
-        assert isinstance(screen, PendingScreen)
-        table = screen.query_one("#pending-table", DataTable)
+        screen, table = await _open_pending(pilot)
         placeholder = screen.query_one("#pending-plan", Static)
         await wait_until(pilot, lambda: table.row_count == 2 and reads == [first], what="the first read")
         await pilot.pause()
@@ -356,10 +349,7 @@ async def test_only_the_plan_shown_can_be_approved(config, demo_path, clock) -> 
             return await real(approval_id)
 
         gate.pending_plan = held
-        await pilot.press("a")
-        screen = app.screen
-        assert isinstance(screen, PendingScreen)
-        table = screen.query_one("#pending-table", DataTable)
+        screen, table = await _open_pending(pilot)
         await wait_until(pilot, lambda: table.row_count == 2 and "Reading its plan" in str(
             screen.query_one("#pending-plan", Static).render()), what="the plan being read")
         await pilot.press("y")  # nothing on screen to approve yet
