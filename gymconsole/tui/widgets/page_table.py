@@ -29,6 +29,7 @@ so in the log once.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from importlib.metadata import version
@@ -74,21 +75,17 @@ class _Frame(NamedTuple):
 
 def page_table(**options: Any) -> PageTable:
     """The history's table: drawn fast with the checked Textual, by DataTable itself with any other."""
-    if installed_textual() == CHECKED_TEXTUAL:
-        return FastPageTable(**options)
-    if not _told:
-        _told.append(True)
+    return FastPageTable(**options) if checked_textual() else PageTable(**options)
+
+
+@functools.cache
+def checked_textual() -> bool:
+    """Whether the installed Textual is the one the fast drawing was checked against (read, and said, once)."""
+    installed = version("textual")
+    if installed != CHECKED_TEXTUAL:
         log.warning("Textual %s is installed, not %s: the history's table is drawn by DataTable itself (slower)",
-                    installed_textual(), CHECKED_TEXTUAL)
-    return PageTable(**options)
-
-
-def installed_textual() -> str:
-    return version("textual")
-
-
-_told: list[bool] = []
-"""Whether the log has said the table is drawn without the fast path (said once a process)."""
+                    installed, CHECKED_TEXTUAL)
+    return installed == CHECKED_TEXTUAL
 
 
 class PageTable(DataTable[Any]):
